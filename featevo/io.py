@@ -1,0 +1,332 @@
+"""Paths, atomic stage folders and manifests.
+
+Every stage writes into ``outputs/<run>/.<stage>.partial/`` and, on success, writes
+``manifest.json`` last and renames the folder to ``outputs/<run>/<stage>/``. A kill at any point
+leaves either the previous complete outputs or none: the partial folder is never read by another
+stage. Long stages keep their checkpoints in the partial folder, so a rerun with the same config
+resumes there; a rerun with another config starts it afresh.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import platform
+import shutil
+import subprocess
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from importlib import metadata
+from pathlib import Path
+from typing import Any, Iterator
+
+from featevo.config import PipelineConfig, section_dict, stable_hash, to_dict
+from featevo.errors import StageError
+
+logger = logging.getLogger(__name__)
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+
+MANIFEST = "manifest.json"
+PARTIAL_CONFIG = "_partial_config.json"
+
+# stage id -> (script that makes it, upstream stages it reads)
+STAGES: dict[str, tuple[str, tuple[str, ...]]] = {
+    "01_twin": ("01_train_sae/make_twin.py", ()),
+    "01_train_sae": ("01_train_sae/train_sae.py", ()),
+    "02_compare_features": ("02_compare_features/compare_features.py", ("01_train_sae",)),
+    "03_activation_deltas": ("03_activation_deltas/activation_deltas.py", ("01_train_sae", "02_compare_features")),
+    "04_interpret": ("04_interpret/interpret.py", ("01_train_sae", "02_compare_features", "03_activation_deltas")),
+    "05_report": (
+        "05_report/report.py",
+        ("01_train_sae", "02_compare_features", "03_activation_deltas", "04_interpret"),
+    ),
+}
+
+VERSIONED_PACKAGES = (
+    "torch", "transformers", "datasets", "safetensors", "sae-lens", "numpy", "scipy", "pandas",
+    "matplotlib", "eai-delphi", "eai-sparsify", "llama_cpp_python",
+)
+
+
+def resolve_repo_path(p: str | Path) -> Path:
+    """Absolute path for ``p``; relative paths are taken from the repository root."""
+    p = Path(p).expanduser()
+    return p if p.is_absolute() else REPO_ROOT / p
+
+
+def display_path(p: Path) -> str:
+    """``p`` relative to the repository root when inside it (for messages and manifests)."""
+    try:
+        return str(Path(p).resolve().relative_to(REPO_ROOT))
+    except ValueError:
+        return str(p)
+
+
+def run_dir(cfg: PipelineConfig) -> Path:
+    return resolve_repo_path(cfg.output_root) / cfg.run_name
+
+
+def stage_dir(cfg: PipelineConfig, stage: str) -> Path:
+    return run_dir(cfg) / stage
+
+
+def log_path(cfg: PipelineConfig, stage: str) -> Path:
+    return run_dir(cfg) / "logs" / f"{stage}.log"
+
+
+def stage_command(cfg: PipelineConfig, stage: str) -> str:
+    script = STAGES[stage][0]
+    conf = display_path(Path(cfg.config_path)) if cfg.config_path else "<your config>"
+    return f"python {script} --config {conf}"
+
+
+def sha256_file(path: Path, chunk: int = 1 << 20) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        while block := f.read(chunk):
+            h.update(block)
+    return h.hexdigest()
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` through a temporary file and a rename."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
+    with open(tmp, "w", encoding="utf-8") as f:
+        f.write(text)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+
+
+def atomic_write_json(path: Path, obj: Any) -> None:
+    atomic_write_text(path, json.dumps(obj, indent=2, sort_keys=False, default=_json_default) + "\n")
+
+
+def _json_default(o: Any) -> Any:
+    if hasattr(o, "item"):
+        return o.item()
+    if hasattr(o, "tolist"):
+        return o.tolist()
+    if isinstance(o, Path):
+        return str(o)
+    raise TypeError(f"not JSON serialisable: {type(o).__name__}")
+
+
+def read_json(path: Path) -> Any:
+    try:
+        return json.loads(Path(path).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise StageError(f"{display_path(path)}: file not found") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise StageError(f"{display_path(path)}: not valid JSON ({e})") from None
+
+
+def package_versions() -> dict[str, str]:
+    out = {"python": platform.python_version()}
+    for name in VERSIONED_PACKAGES:
+        try:
+            out[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            pass
+    return out
+
+
+def git_commit() -> str | None:
+    try:
+        sha = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=REPO_ROOT, capture_output=True, text=True, timeout=10
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            cwd=REPO_ROOT, capture_output=True, text=True, timeout=10,
+        ).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return None
+    if not sha:
+        return None
+    return sha + ("-dirty" if dirty else "")
+
+
+# --------------------------------------------------------------------------------------------
+# Manifests and upstream checks
+# --------------------------------------------------------------------------------------------
+def manifest_sha(cfg: PipelineConfig, stage: str) -> str:
+    return sha256_file(stage_dir(cfg, stage) / MANIFEST)
+
+
+def load_manifest(cfg: PipelineConfig, stage: str) -> dict | None:
+    path = stage_dir(cfg, stage) / MANIFEST
+    if not path.is_file():
+        return None
+    return read_json(path)
+
+
+def _config_diff(a: dict, b: dict, prefix: str = "") -> list[str]:
+    diffs = []
+    for k in sorted(set(a) | set(b)):
+        va, vb = a.get(k), b.get(k)
+        if isinstance(va, dict) and isinstance(vb, dict):
+            diffs += _config_diff(va, vb, f"{prefix}{k}.")
+        elif va != vb:
+            diffs.append(f"{prefix}{k}")
+    return diffs
+
+
+def require_stage(cfg: PipelineConfig, stage: str, verify_files: bool = True) -> dict:
+    """Return the manifest of upstream ``stage``, or raise a one-line error naming what to run.
+
+    Checks that the stage ran, with the same config sections as ``cfg``, that its own upstream
+    stages have not been rerun since, and (``verify_files``) that every output file still has the
+    sha256 the manifest recorded.
+    """
+    sdir = stage_dir(cfg, stage)
+    cmd = stage_command(cfg, stage)
+    man = load_manifest(cfg, stage)
+    if man is None:
+        raise StageError(f"{display_path(sdir)} has no {MANIFEST}: stage {stage} has not finished; run: {cmd}")
+    want = section_dict(cfg, stage)
+    diffs = _config_diff(man.get("config", {}), want)
+    if diffs:
+        raise StageError(
+            f"{display_path(sdir)} was made with a different config (differs in: {', '.join(diffs[:6])}); "
+            f"rerun: {cmd} --force"
+        )
+    for up, recorded in man.get("inputs", {}).get("stages", {}).items():
+        up_man = stage_dir(cfg, up) / MANIFEST
+        if not up_man.is_file() or sha256_file(up_man) != recorded:
+            raise StageError(
+                f"{display_path(sdir)} is stale: its input stage {up} has changed since; rerun: {cmd}"
+            )
+    if verify_files:
+        for rel, digest in man.get("outputs", {}).items():
+            p = sdir / rel
+            if not p.is_file():
+                raise StageError(f"{display_path(p)} listed in the manifest is missing; rerun: {cmd} --force")
+            if sha256_file(p) != digest:
+                raise StageError(
+                    f"{display_path(p)} does not match its sha256 in the manifest (corrupted or edited); "
+                    f"rerun: {cmd} --force"
+                )
+    return man
+
+
+def _upstream_hashes(cfg: PipelineConfig, stage: str, extra: tuple[str, ...] = ()) -> dict[str, str]:
+    ups = tuple(STAGES[stage][1]) + tuple(extra)
+    return {up: manifest_sha(cfg, up) for up in ups if (stage_dir(cfg, up) / MANIFEST).is_file()}
+
+
+def stage_is_current(cfg: PipelineConfig, stage: str, input_files: dict[str, str] | None = None) -> bool:
+    """True when ``stage``'s outputs exist, match the config, and its inputs are unchanged."""
+    man = load_manifest(cfg, stage)
+    if man is None:
+        return False
+    if _config_diff(man.get("config", {}), section_dict(cfg, stage)):
+        return False
+    recorded = man.get("inputs", {})
+    for up, digest in recorded.get("stages", {}).items():
+        p = stage_dir(cfg, up) / MANIFEST
+        if not p.is_file() or sha256_file(p) != digest:
+            return False
+    if input_files is not None and recorded.get("files", {}) != input_files:
+        return False
+    for rel, digest in man.get("outputs", {}).items():
+        if not (stage_dir(cfg, stage) / rel).is_file():
+            return False
+    return True
+
+
+def hash_inputs(paths: list[Path]) -> dict[str, str]:
+    """sha256 of input files (corpus, probe set), keyed by their display path."""
+    return {display_path(p): sha256_file(p) for p in paths if p.is_file()}
+
+
+@dataclass
+class StageRun:
+    """An in-progress stage: a partial folder to write into, finished by :meth:`commit`."""
+
+    cfg: PipelineConfig
+    stage: str
+    input_files: dict[str, str] = field(default_factory=dict)
+    upstream: tuple[str, ...] = ()
+    device: str = "cpu"
+    extra: dict = field(default_factory=dict)
+    started: float = field(default_factory=time.time)
+
+    @property
+    def final_dir(self) -> Path:
+        return stage_dir(self.cfg, self.stage)
+
+    @property
+    def dir(self) -> Path:
+        return run_dir(self.cfg) / f".{self.stage}.partial"
+
+    def open(self) -> "StageRun":
+        """Create the partial folder, or reuse it (resume) when it was made with the same config."""
+        stamp = {"config": section_dict(self.cfg, self.stage), "inputs": self._inputs()}
+        marker = self.dir / PARTIAL_CONFIG
+        if self.dir.exists():
+            try:
+                same = json.loads(marker.read_text()) == json.loads(json.dumps(stamp, default=str))
+            except (OSError, json.JSONDecodeError):
+                same = False
+            if same:
+                logger.info("resuming from partial outputs in %s", display_path(self.dir))
+            else:
+                logger.info("discarding partial outputs from another config in %s", display_path(self.dir))
+                shutil.rmtree(self.dir)
+        self.dir.mkdir(parents=True, exist_ok=True)
+        atomic_write_json(marker, stamp)
+        return self
+
+    def _inputs(self) -> dict:
+        return {"stages": _upstream_hashes(self.cfg, self.stage, self.upstream), "files": self.input_files}
+
+    def commit(self, seed: int | None = None) -> dict:
+        """Hash every output, write ``manifest.json`` last, and swap the folder into place."""
+        (self.dir / PARTIAL_CONFIG).unlink(missing_ok=True)
+        outputs = {}
+        for p in sorted(self.dir.rglob("*")):
+            if p.is_file() and p.name != MANIFEST:
+                outputs[p.relative_to(self.dir).as_posix()] = sha256_file(p)
+        manifest = {
+            "stage": self.stage,
+            "run_name": self.cfg.run_name,
+            "config": section_dict(self.cfg, self.stage),
+            "full_config": to_dict(self.cfg),
+            "config_hash": stable_hash(section_dict(self.cfg, self.stage)),
+            "inputs": self._inputs(),
+            "outputs": outputs,
+            "seed": self.cfg.seed if seed is None else seed,
+            "device": self.device,
+            "versions": package_versions(),
+            "git_commit": git_commit(),
+            "command": stage_command(self.cfg, self.stage),
+            "started_at": time.strftime("%Y-%m-%dT%H:%M:%S%z", time.localtime(self.started)),
+            "wall_time_s": round(time.time() - self.started, 2),
+            **self.extra,
+        }
+        atomic_write_json(self.dir / MANIFEST, manifest)
+        final = self.final_dir
+        old = run_dir(self.cfg) / f".{self.stage}.old"
+        if old.exists():
+            shutil.rmtree(old)
+        if final.exists():
+            os.replace(final, old)
+        os.replace(self.dir, final)
+        if old.exists():
+            shutil.rmtree(old)
+        logger.info("stage %s done in %.1fs: %s", self.stage, manifest["wall_time_s"], display_path(final))
+        return manifest
+
+
+@contextmanager
+def stage_run(cfg: PipelineConfig, stage: str, **kw) -> Iterator[StageRun]:
+    """``with stage_run(cfg, stage) as st: ...write into st.dir...``; commits on success only."""
+    st = StageRun(cfg, stage, **kw).open()
+    yield st
+    st.commit()
