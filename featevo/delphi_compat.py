@@ -164,6 +164,39 @@ DELPHI_VERSION: str = getattr(delphi, "__version__", "unknown")
 # --------------------------------------------------------------------------------------------
 # Client
 # --------------------------------------------------------------------------------------------
+FORWARDED_PARAMS = (
+    "grammar",  # llama-cpp-python server: a GBNF grammar string that constrains the output
+    "response_format",
+    "stop",
+    "seed",
+    "top_p",
+    "top_k",
+    "min_p",
+    "repeat_penalty",
+    "presence_penalty",
+    "frequency_penalty",
+)
+"""OpenAI / llama-cpp request fields that :class:`OpenAICompatible` forwards from generation kwargs
+(Delphi's OpenRouter client silently drops everything but max_tokens and temperature)."""
+
+
+def scorer_grammar(n_examples_shown: int) -> str:
+    """GBNF grammar forcing a scorer reply of exactly ``n`` 0/1 predictions, e.g. ``[1,0,0,1,1]``.
+
+    Pass as ``DetectionScorer(client, n_examples_shown=n, grammar=scorer_grammar(n))`` (llama-cpp
+    server only). A shorter last batch still parses: the extra predictions are ignored by Delphi.
+    """
+    if n_examples_shown < 1:
+        raise ValueError("n_examples_shown must be >= 1")
+    return 'root ::= "[" b' + ' "," b' * (n_examples_shown - 1) + ' "]"\nb ::= "0" | "1"\n'
+
+
+EXPLANATION_GRAMMAR = 'root ::= "[EXPLANATION]: " [^\\n\\[\\]]+\n'
+"""GBNF grammar forcing the explainer's reply into Delphi's ``[EXPLANATION]: ...`` form, one line.
+Pass as ``DefaultExplainer(client, generation_kwargs={"grammar": EXPLANATION_GRAMMAR, ...})``; do
+not combine with ``cot=True``."""
+
+
 class OpenAICompatible(OpenRouter):
     """Delphi's ``OpenRouter`` client pointed at any OpenAI-compatible server.
 
@@ -209,6 +242,9 @@ class OpenAICompatible(OpenRouter):
             "max_tokens": kwargs.pop("max_tokens", self.max_tokens),
             "temperature": kwargs.pop("temperature", self.temperature),
         }
+        for key in FORWARDED_PARAMS:
+            if key in kwargs:
+                data[key] = kwargs.pop(key)
         tries = max(1, self.max_retries if max_retries is None else max_retries)
         last: Exception | None = None
         for attempt in range(tries):
@@ -302,7 +338,8 @@ def build_latent_record(
     are the top ``n_train`` windows by max activation, as Delphi's ``train_type="top"``; test examples
     (scored) are drawn, disjoint from train, evenly from ``n_quantiles`` activation quantiles of the
     remaining windows, as Delphi's ``test_type="quantiles"`` (``quantile`` = 0 for the strongest
-    bin). Both get ``normalized_activations`` in 0..10 relative to the record's max activation and
+    bin). With fewer than ``n_train + n_test`` windows, test keeps ``min(n_test, n // 2)`` and train
+    gets the rest (Delphi's FuzzingScorer asserts on an empty test set). Both get ``normalized_activations`` in 0..10 relative to the record's max activation and
     ``str_tokens`` from :func:`token_strings`. ``not_active`` gets up to ``n_non_activating``
     (default ``n_test``) windows with all-zero activations; ``extra_examples`` mirrors it like
     Delphi's ``__main__`` does.
@@ -321,14 +358,18 @@ def build_latent_record(
     record.examples = examples
     max_act = record.max_activation
 
-    train = examples[:n_train]
-    rest = examples[n_train:]
+    if len(examples) < 2:
+        raise ValueError(f"latent {module_name}/{latent_index}: need >= 2 activating windows (1 train + 1 test)")
+    n_test_eff = min(n_test, len(examples) // 2) if n_test > 0 else 0
+    n_train_eff = max(1, min(n_train, len(examples) - n_test_eff))
+    train = examples[:n_train_eff]
+    rest = examples[n_train_eff:]
     rng = random.Random(seed)
     test: list[ActivatingExample] = []
-    if n_test > 0 and rest:
+    if n_test_eff > 0 and rest:
         nq = max(1, min(n_quantiles, len(rest)))
         bounds = [round(i * len(rest) / nq) for i in range(nq + 1)]
-        per_q = [n_test // nq + (1 if i < n_test % nq else 0) for i in range(nq)]
+        per_q = [n_test_eff // nq + (1 if i < n_test_eff % nq else 0) for i in range(nq)]
         for q in range(nq):
             bin_ = rest[bounds[q] : bounds[q + 1]]
             picked = bin_ if len(bin_) <= per_q[q] else rng.sample(bin_, per_q[q])
@@ -413,6 +454,8 @@ __all__ = [
     "ConstructorConfig",
     "DELPHI_VERSION",
     "DefaultExplainer",
+    "EXPLANATION_GRAMMAR",
+    "FORWARDED_PARAMS",
     "DelphiUnavailableError",
     "DetectionScorer",
     "Example",
@@ -439,6 +482,7 @@ __all__ = [
     "normalize_activations",
     "process_wrapper",
     "sampler",
+    "scorer_grammar",
     "split_quantiles",
     "token_strings",
     "vllm_available",

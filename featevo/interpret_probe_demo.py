@@ -1,3 +1,4 @@
+# ruff: noqa: T201
 """SCRATCH probe (delete later): Delphi explainer + detection/fuzzing scorers on our own windows.
 
 No LatentCache, no model hooks: two fake latents are built from English sentences tokenized with the
@@ -28,6 +29,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 from featevo.delphi_compat import (  # noqa: E402
+    EXPLANATION_GRAMMAR,
     DefaultExplainer,
     DetectionScorer,
     FuzzingScorer,
@@ -38,6 +40,7 @@ from featevo.delphi_compat import (  # noqa: E402
     classifier_metrics,
     is_parsed_explanation,
     process_wrapper,
+    scorer_grammar,
 )
 from featevo.llm_server import LocalLLMServer  # noqa: E402
 
@@ -147,6 +150,12 @@ class RecordingClient(OpenAICompatible):
     def __init__(self, *a, **kw):
         super().__init__(*a, **kw)
         self.log: list[dict] = []
+        self._usage: dict = {}
+
+    def postprocess(self, response):
+        r = super().postprocess(response)
+        self._usage = response.json().get("usage", {})
+        return r
 
     async def generate(self, prompt, max_retries=None, **kwargs):
         t = time.perf_counter()
@@ -154,6 +163,7 @@ class RecordingClient(OpenAICompatible):
         try:
             r = await super().generate(prompt, max_retries=max_retries, **kwargs)
             entry["response"] = r.text
+            entry["usage"] = self._usage
             return r
         except Exception as e:
             entry["error"] = repr(e)
@@ -172,15 +182,17 @@ async def run_probe(args, client: RecordingClient, records) -> dict:
         temperature=0.0,
         activations=True,  # also list ("token" : normalized 0..10) pairs; needs normalized_activations
         cot=False,
-        generation_kwargs={"max_tokens": args.explain_max_tokens},
+        generation_kwargs={"max_tokens": args.explain_max_tokens}
+        | ({"grammar": EXPLANATION_GRAMMAR} if args.grammar else {}),
     )
+    gram = {"grammar": scorer_grammar(args.shown)} if args.grammar else {}
     detection = DetectionScorer(
         client, n_examples_shown=args.shown, verbose=False, log_prob=False, temperature=0.0,
-        max_tokens=args.score_max_tokens,
+        max_tokens=args.score_max_tokens, **gram,
     )  # fmt: skip
     fuzzing = FuzzingScorer(
         client, n_examples_shown=args.shown, verbose=False, threshold=0.3, log_prob=False, temperature=0.0,
-        fuzz_type="default", max_tokens=args.score_max_tokens,
+        fuzz_type="default", max_tokens=args.score_max_tokens, **gram,
     )  # fmt: skip
     out: dict = {"latents": {}}
     for name, record in records.items():
@@ -209,9 +221,17 @@ async def run_probe(args, client: RecordingClient, records) -> dict:
     return out
 
 
-async def run_pipeline_once(client, records) -> list:
-    """The same through delphi.pipeline (what stage 04 would use for many latents)."""
-    explainer = DefaultExplainer(client, generation_kwargs={"max_tokens": 120})
+async def run_pipeline_once(client, records, grammar: bool, shown: int) -> list:
+    """The same through delphi.pipeline (what stage 04 would use for many latents).
+
+    Scorers run one after the other inside one pipe step: Delphi's ``Pipe(det, fuzz)`` would run them
+    concurrently, which interleaves different prompt prefixes and defeats llama-cpp's prefix cache.
+    """
+    gk = {"max_tokens": 120} | ({"grammar": EXPLANATION_GRAMMAR} if grammar else {})
+    sk = {"max_tokens": 40} | ({"grammar": scorer_grammar(shown)} if grammar else {})
+    explainer = DefaultExplainer(client, generation_kwargs=gk)
+    det = DetectionScorer(client, n_examples_shown=shown, **sk)
+    fuz = FuzzingScorer(client, n_examples_shown=shown, **sk)
 
     def scorer_pre(result):
         if isinstance(result, list):
@@ -221,13 +241,16 @@ async def run_pipeline_once(client, records) -> list:
         rec.extra_examples = rec.not_active
         return rec
 
-    scorers = [
-        process_wrapper(DetectionScorer(client, n_examples_shown=5, max_tokens=40), preprocess=scorer_pre),
-        process_wrapper(FuzzingScorer(client, n_examples_shown=5, max_tokens=40), preprocess=scorer_pre),
-    ]
-    pipe = Pipeline(lambda: list(records.values()), Pipe(explainer), Pipe(*scorers))
+    async def score_sequentially(record):
+        return [await det(record), await fuz(record)]
+
+    pipe = Pipeline(
+        lambda: list(records.values()),
+        Pipe(explainer),
+        process_wrapper(score_sequentially, preprocess=scorer_pre),
+    )
     results = await pipe.run(max_concurrent=1)
-    return [[(r.record.latent.__repr__(), classifier_metrics(r.score)["accuracy"]) for r in item] for item in results]
+    return [[(repr(r.record.latent), type(r).__name__, classifier_metrics(r.score)["accuracy"]) for r in item] for item in results]
 
 
 def main() -> None:
@@ -241,6 +264,8 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=None)
     ap.add_argument("--explain-max-tokens", type=int, default=200)
     ap.add_argument("--score-max-tokens", type=int, default=40)
+    ap.add_argument("--grammar", action="store_true", help="constrain replies with GBNF grammars (llama-cpp)")
+    ap.add_argument("--ram-cache", action="store_true", help="llama-cpp --cache True (multi-prefix KV cache in RAM)")
     ap.add_argument("--pipeline", action="store_true", help="also run once through delphi.pipeline")
     args = ap.parse_args()
     out = Path(args.out)
@@ -257,7 +282,10 @@ def main() -> None:
     }  # fmt: skip
 
     t0 = time.perf_counter()
-    with LocalLLMServer(n_ctx=args.n_ctx, n_threads=args.threads, log_path=out / "server.log") as srv:
+    with LocalLLMServer(
+        n_ctx=args.n_ctx, n_threads=args.threads, log_path=out / "server.log",
+        extra_args={"cache": True, "cache_type": "ram"} if args.ram_cache else None,
+    ) as srv:
         startup = time.perf_counter() - t0
         client = RecordingClient(srv.model_name, srv.base_url, max_tokens=args.explain_max_tokens, temperature=0.0)
 
@@ -268,7 +296,7 @@ def main() -> None:
             if args.pipeline:
                 client.stage = "pipeline"
                 t = time.perf_counter()
-                res["pipeline"] = await run_pipeline_once(client, records)
+                res["pipeline"] = await run_pipeline_once(client, records, args.grammar, args.shown)
                 res["pipeline_s"] = round(time.perf_counter() - t, 2)
             await client.aclose()
             return res
@@ -280,6 +308,13 @@ def main() -> None:
     (out / "probe.json").write_text(json.dumps(result, indent=1, default=str))
 
     print(f"server startup {startup:.2f}s; {len(client.log)} LLM calls")
+    for stage in ("explain", "detection", "fuzz", "pipeline"):
+        es = [e for e in client.log if e["stage"].endswith(stage)]
+        if es:
+            pt = [e.get("usage", {}).get("prompt_tokens", 0) for e in es]
+            ct = [e.get("usage", {}).get("completion_tokens", 0) for e in es]
+            print(f"{stage:9s} calls {len(es)}  prompt tokens {min(pt)}-{max(pt)}  completion tokens {min(ct)}-{max(ct)}"
+                  f"  seconds/call {min(e['seconds'] for e in es):.2f}-{max(e['seconds'] for e in es):.2f}")
     for name, r in result["latents"].items():
         print(f"\n== {name}: train {r['n_train']} test {r['n_test']} non-act {r['n_not_active']}")
         print(f"explain {r['explain_s']}s  parsed={r['explanation_parsed']}: {r['explanation'][:200]!r}")

@@ -1,7 +1,22 @@
 """TopK SAE training (sae-lens ``TopKTrainingSAE`` + ``SAETrainer``), checkpoints, loading, encoding.
 
 Every stage encodes through :func:`load_sae` + :func:`encode`, i.e. sae-lens's own loader and
-``SAE.encode`` (the exact training-time TopK). Nothing else in featevo re-implements the encoder.
+``SAE.encode`` (the exact training-time TopK). Nothing else in featevo re-implements the encoder;
+:func:`fused_topk_encode` below is the *training-time* forward of the fused step, and
+``tests/test_sae.py`` checks that it selects the same latents as ``encode`` of the saved SAE.
+
+Two training steps (``sae.trainer``), both on the parameters of sae-lens's ``TopKTrainingSAE``
+and with sae-lens's ``SAETrainer`` for everything around the step (Adam, lr schedule, gradient
+clipping, dead-latent tracking, the checkpoint contents and the saved inference format):
+
+* ``sae-lens``: ``SAETrainer.step``; dense autograd (about six dense [batch x d_in x d_sae]
+  matmuls per step plus the auxiliary loss).
+* ``fused``: :func:`fused_topk_step`, one dense encoder matmul, then sparse work only: a gathered
+  decoder (``embedding_bag`` over the k active rows of the normalised decoder), and a hand-written
+  backward (sampled products for the k active latents, latent-major sparse matmuls for the
+  encoder and decoder weight gradients), in the manner of sparsify's ``FusedEncoder``. It computes
+  the same loss as sae-lens (``rescale_acts_by_decoder_norm=True``, the TopK auxiliary dead-latent
+  loss) and the same gradients to float rounding (``tests/test_sae.py``).
 """
 
 from __future__ import annotations
@@ -14,12 +29,14 @@ import math
 import os
 import random
 import shutil
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Callable, Iterator, NamedTuple
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from tqdm.auto import tqdm
 
 from featevo.activations import ActivationStore, safe_load, safe_save
@@ -123,6 +140,189 @@ def reconstruction_metrics(sae, store: ActivationStore, max_rows: int | None = N
 
 
 # --------------------------------------------------------------------------------------------
+# The fused TopK training step (sae.trainer = "fused")
+# --------------------------------------------------------------------------------------------
+class FusedStepOutput(NamedTuple):
+    grads: dict[str, torch.Tensor]
+    """Gradients of ``loss`` for W_enc, b_enc, W_dec, b_dec (the names of sae-lens's parameters)."""
+    loss: torch.Tensor
+    mse_loss: torch.Tensor
+    aux_loss: torch.Tensor
+    fvu: torch.Tensor
+    l0: torch.Tensor
+    fire_counts: torch.Tensor
+    """Rows of the batch in which each latent fired (activation > 0), float [d_sae]."""
+    top_acts: torch.Tensor
+    """Post-ReLU activations of the k selected latents [batch, k]."""
+    top_indices: torch.Tensor
+    """Indices of the k selected latents [batch, k]."""
+
+
+def fused_topk_encode(W_enc: torch.Tensor, b_enc: torch.Tensor, W_dec: torch.Tensor, b_dec: torch.Tensor,
+                      sae_in: torch.Tensor, k: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Training-time TopK forward of sae-lens's ``TopKTrainingSAE`` with ``rescale_acts_by_decoder_norm``.
+
+    ``sae_in`` is the (already scaled) activation batch. Returns ``(top_acts, top_indices,
+    hidden_pre, W_dec_norm)``; ``top_acts`` are post-ReLU, like sae-lens's ``TopK`` module.
+    """
+    n = W_dec.norm(dim=-1)
+    hidden_pre = torch.addmm(b_enc, sae_in - b_dec, W_enc).mul_(n)  # (x - b_dec) @ W_enc + b_enc, times |W_dec|
+    vals, idx = hidden_pre.topk(k, dim=-1, sorted=False)
+    return vals.relu(), idx, hidden_pre, n
+
+
+def _latent_major(idx: torch.Tensor, d_sae: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """CSR structure of the transposed [d_sae, batch] selection pattern: (crow, col = row of x, order)."""
+    flat = idx.reshape(-1)
+    if flat.device.type == "cpu" and d_sae <= 65536:
+        # numpy's stable sort is a radix sort for 16-bit keys: ~1 ms; torch's parallel sort of the
+        # same keys can take 100x longer on a busy 2-core machine.
+        order = torch.from_numpy(np.argsort(flat.numpy().astype(np.uint16), kind="stable"))
+    else:
+        order = torch.sort(flat.to(torch.int32), stable=True).indices
+    cols = torch.div(order, idx.shape[1], rounding_mode="floor")
+    crow = torch.zeros(d_sae + 1, dtype=torch.int64, device=idx.device)
+    torch.cumsum(torch.bincount(flat, minlength=d_sae), 0, out=crow[1:])
+    return crow, cols, order
+
+
+def _t_spmm(pattern: tuple[torch.Tensor, torch.Tensor, torch.Tensor], values: torch.Tensor,
+            dense: torch.Tensor) -> torch.Tensor:
+    """``P.T @ dense`` where P [batch, d_sae] holds ``values`` [batch, k] at the selected latents."""
+    crow, cols, order = pattern
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*[Ss]parse CSR tensor support is in beta.*")
+        P_t = torch.sparse_csr_tensor(crow, cols, values.reshape(-1)[order], (crow.shape[0] - 1, dense.shape[0]),
+                                      check_invariants=False)
+        return P_t @ dense
+
+
+@torch.no_grad()
+def fused_topk_step(W_enc: torch.Tensor, b_enc: torch.Tensor, W_dec: torch.Tensor, b_dec: torch.Tensor,
+                    sae_in: torch.Tensor, k: int, dead_mask: torch.Tensor | None,
+                    aux_loss_coefficient: float) -> FusedStepOutput:
+    """Loss and gradients of sae-lens's ``TopKTrainingSAE.training_forward_pass`` without autograd.
+
+    Parameters are sae-lens's (W_enc [d_in, d_sae], b_enc, W_dec [d_sae, d_in], b_dec) with
+    ``rescale_acts_by_decoder_norm=True`` and ``apply_b_dec_to_input=True``; ``sae_in`` is the
+    scaled batch. With u = W_dec / |W_dec| (row-wise) and the k selected latents per row:
+    loss = mean_rows |sum_j a_j u_j + b_dec - x|^2 + aux, where aux is sae-lens's TopK auxiliary
+    loss (the top min(d_in/2, n_dead) dead latents reconstruct the detached residual, scaled by
+    min(n_dead / (d_in/2), 1) and ``aux_loss_coefficient``).
+    """
+    N, d_in = sae_in.shape
+    d_sae = W_enc.shape[1]
+    x = sae_in
+    a, idx, h, n = fused_topk_encode(W_enc, b_enc, W_dec, b_dec, x, k)
+    u = W_dec / n[:, None]
+    s = x - b_dec
+    out = F.embedding_bag(idx, u, per_sample_weights=a, mode="sum").add_(b_dec)
+    e = out - x
+    mse = e.pow(2).sum() / N
+    g_out = e * (2.0 / N)
+    # d loss / d a[i, j] = g_out[i] . u[idx[i, j]]: embedding_bag's per-sample-weight backward
+    with torch.enable_grad():
+        a_req = a.detach().requires_grad_()
+        (g_a,) = torch.autograd.grad(F.embedding_bag(idx, u, per_sample_weights=a_req, mode="sum"), a_req, g_out)
+    active = a > 0
+    g_h = g_a.mul_(active)  # through the ReLU; h = pre-activation times |W_dec|
+    pattern = _latent_major(idx, d_sae)
+    flat = idx.reshape(-1)
+    n_sel = n[idx]
+    g_u = _t_spmm(pattern, a, g_out)  # [d_sae, d_in]
+    g_pre = g_h * n_sel
+    g_W_enc_t = _t_spmm(pattern, g_pre, s)  # [d_sae, d_in]
+    g_b_enc = torch.zeros(d_sae, dtype=x.dtype, device=x.device).index_add_(0, flat, g_pre.reshape(-1))
+    # h = pre * n  ->  d loss / d n = sum over rows of g_h * pre = g_h * h / n
+    g_n = torch.zeros(d_sae, dtype=x.dtype, device=x.device).index_add_(0, flat, (g_h * a).reshape(-1)).div_(n)
+    aux = mse.new_zeros(())
+    n_dead = int(dead_mask.sum()) if dead_mask is not None else 0
+    if n_dead > 0:
+        k_aux = d_in // 2
+        scale = min(n_dead / k_aux, 1.0)
+        k_aux = min(k_aux, n_dead)
+        dead_idx = dead_mask.nonzero().squeeze(1)
+        h_d = h[:, dead_idx]
+        if k_aux < n_dead:
+            av, ai = h_d.topk(k_aux, dim=-1, sorted=False)
+            z = torch.zeros_like(h_d).scatter_(1, ai, av)
+            sel = torch.zeros_like(h_d, dtype=torch.bool).scatter_(1, ai, True)
+        else:  # every dead latent is selected
+            z, sel = h_d, None
+        u_d = u[dead_idx]
+        ea = (z @ u_d).add_(e)  # recons - residual, residual = x - out = -e (detached)
+        aux = ea.pow(2).sum() * (aux_loss_coefficient * scale / N)
+        g_rec = ea.mul_(2.0 * aux_loss_coefficient * scale / N)
+        g_z = g_rec @ u_d.t()
+        if sel is not None:
+            g_z.mul_(sel)
+        n_d = n[dead_idx]
+        g_u.index_add_(0, dead_idx, z.t() @ g_rec)
+        g_n.index_add_(0, dead_idx, (g_z * h_d).sum(0).div_(n_d))
+        g_pre_d = g_z.mul_(n_d)
+        g_W_enc_t.index_add_(0, dead_idx, g_pre_d.t() @ s)
+        g_b_enc.index_add_(0, dead_idx, g_pre_d.sum(0))
+    # sae_in = x - b_dec enters the encoder: d loss / d b_dec gets -sum_rows(g_pre @ W_enc.T)
+    g_b_dec = g_out.sum(0) - W_enc @ g_b_enc
+    # u = W_dec / |W_dec| and n = |W_dec|
+    g_W_dec = (g_u - (g_u * u).sum(-1, keepdim=True) * u).div_(n[:, None]).add_(g_n[:, None] * u)
+    total_var = (x - x.mean(0)).pow(2).sum()
+    fire_counts = torch.zeros(d_sae, dtype=x.dtype, device=x.device).index_add_(0, flat, active.reshape(-1).to(x.dtype))
+    return FusedStepOutput(
+        grads={"W_enc": g_W_enc_t.t().contiguous(), "b_enc": g_b_enc, "W_dec": g_W_dec, "b_dec": g_b_dec},
+        loss=mse + aux, mse_loss=mse, aux_loss=aux, fvu=mse * N / total_var, l0=active.sum() / N,
+        fire_counts=fire_counts, top_acts=a, top_indices=idx,
+    )
+
+
+class StepStats(NamedTuple):
+    loss: float
+    mse_loss: float
+    aux_loss: float
+    fvu: float
+    l0: float
+
+
+def fused_trainer_step(trainer, batch: torch.Tensor) -> StepStats:
+    """``SAETrainer.step`` with :func:`fused_topk_step` in place of autograd; same bookkeeping."""
+    sae = trainer.sae
+    batch = batch.to(sae.device)
+    trainer.n_training_samples += batch.shape[0]
+    x = trainer.activation_scaler(batch).to(sae.dtype)
+    sae.train()
+    out = fused_topk_step(sae.W_enc.detach(), sae.b_enc.detach(), sae.W_dec.detach(), sae.b_dec.detach(), x,
+                          sae.cfg.k, trainer.dead_neurons, sae.cfg.aux_loss_coefficient)
+    with torch.no_grad():
+        trainer.n_forward_passes_since_fired += 1
+        trainer.n_forward_passes_since_fired[out.fire_counts > 0] = 0
+        trainer.act_freq_scores += out.fire_counts
+        trainer.n_frac_active_samples += trainer.cfg.train_batch_size_samples
+    for name, g in out.grads.items():
+        getattr(sae, name).grad = g
+    torch.nn.utils.clip_grad_norm_(sae.parameters(), 1.0)
+    trainer.optimizer.step()
+    trainer.optimizer.zero_grad()
+    trainer.lr_scheduler.step()
+    for scheduler in trainer.coefficient_schedulers.values():
+        scheduler.step()
+    return StepStats(out.loss.item(), out.mse_loss.item(), out.aux_loss.item(), out.fvu.item(), out.l0.item())
+
+
+def saelens_trainer_step(trainer, batch: torch.Tensor) -> StepStats:
+    """sae-lens's own ``SAETrainer.step`` (dense autograd)."""
+    out = trainer.step(batch)
+    with torch.no_grad():
+        x = out.sae_in
+        fvu = (out.sae_out - x).pow(2).sum().item() / (x - x.mean(0)).pow(2).sum().item()
+        l0 = (out.feature_acts > 0).float().sum(-1).mean().item()
+    aux = out.losses.get("auxiliary_reconstruction_loss", torch.tensor(0.0))
+    return StepStats(out.loss.detach().item(), out.losses["mse_loss"].detach().item(), aux.detach().item(), fvu, l0)
+
+
+TRAINER_STEPS: dict[str, Callable] = {"fused": fused_trainer_step, "sae-lens": saelens_trainer_step}
+
+
+# --------------------------------------------------------------------------------------------
 # Training
 # --------------------------------------------------------------------------------------------
 @dataclass
@@ -219,6 +419,44 @@ def estimate_scaling_factor(store: ActivationStore, seed: int, batch_size: int, 
     return math.sqrt(store.d_in) / norms.mean().item()
 
 
+def build_trainer(d_in: int, cfg: SAEConfig, device: torch.device, model_name: str = "", hookpoint: str = ""):
+    """sae-lens's ``TopKTrainingSAE`` and its ``SAETrainer`` (optimizer, schedules, dead-latent trackers)."""
+    _, SAETrainerConfig, TopKTrainingSAE, TopKTrainingSAEConfig, LoggingConfig, SAEMetadata, SAETrainer = _sae_lens()
+    total_steps = cfg.training_tokens // cfg.batch_size
+    sae_cfg = TopKTrainingSAEConfig(
+        d_in=d_in, d_sae=cfg.resolve_num_latents(d_in), k=cfg.k, aux_loss_coefficient=cfg.aux_loss_coefficient,
+        normalize_activations="expected_average_only_in", device=str(device), dtype="float32",
+        metadata=SAEMetadata(model_name=model_name, hook_name=hookpoint),
+    )
+    sae = TopKTrainingSAE(sae_cfg)
+    trainer_cfg = SAETrainerConfig(
+        total_training_samples=total_steps * cfg.batch_size, train_batch_size_samples=cfg.batch_size,
+        lr=cfg.lr, lr_end=cfg.lr_end, lr_scheduler_name="constant", lr_warm_up_steps=cfg.lr_warm_up_steps,
+        lr_decay_steps=int(cfg.lr_decay_fraction * total_steps), device=str(device),
+        dead_feature_window=max(1, math.ceil(cfg.dead_window_tokens / cfg.batch_size)),
+        feature_sampling_window=max(1, math.ceil(cfg.dead_window_tokens / cfg.batch_size)),
+        logger=LoggingConfig(log_to_wandb=False),
+    )
+    trainer = SAETrainer(trainer_cfg, sae, data_provider=iter(()))
+    sae.to(device)
+    return sae, trainer
+
+
+def save_final_sae(sae, trainer, scaling_factor: float, out_dir: Path) -> Path:
+    """Fold the activation scaling into the weights and save sae-lens's inference format atomically."""
+    out_dir = Path(out_dir)
+    sae.fold_activation_norm_scaling_factor(scaling_factor)
+    trainer.set_final_sae_metadata()
+    tmp = out_dir.with_name(f".{out_dir.name}.tmp")
+    if tmp.exists():
+        shutil.rmtree(tmp)
+    sae.save_inference_model(str(tmp))
+    if out_dir.exists():
+        shutil.rmtree(out_dir)
+    os.replace(tmp, out_dir)
+    return out_dir
+
+
 def train_sae(
     store: ActivationStore,
     cfg: SAEConfig,
@@ -236,32 +474,17 @@ def train_sae(
     The result is saved in sae-lens's inference format in ``work_dir/sae`` with a per-step CSV.
     ``stop_after_steps`` (tests) stops like a crash would, right after a step.
     """
-    SAE, SAETrainerConfig, TopKTrainingSAE, TopKTrainingSAEConfig, LoggingConfig, SAEMetadata, SAETrainer = _sae_lens()
     work_dir = Path(work_dir)
     work_dir.mkdir(parents=True, exist_ok=True)
     if (work_dir / TRAIN_DONE).is_file() and (work_dir / SAE_SUBDIR / "cfg.json").is_file():
         done = read_json(work_dir / TRAIN_DONE)
         logger.info("%s: already trained (%d steps), reusing %s", desc, done["steps"], display_path(work_dir))
         return TrainResult(work_dir / SAE_SUBDIR, done["steps"], done, done.get("resumed_from_step", 0))
-    d_sae = cfg.resolve_num_latents(store.d_in)
     total_steps = cfg.training_tokens // cfg.batch_size
     seed_everything(seed)
-    sae_cfg = TopKTrainingSAEConfig(
-        d_in=store.d_in, d_sae=d_sae, k=cfg.k, aux_loss_coefficient=cfg.aux_loss_coefficient,
-        normalize_activations="expected_average_only_in", device=str(device), dtype="float32",
-        metadata=SAEMetadata(model_name=model_name, hook_name=hookpoint),
-    )
-    sae = TopKTrainingSAE(sae_cfg)
-    trainer_cfg = SAETrainerConfig(
-        total_training_samples=total_steps * cfg.batch_size, train_batch_size_samples=cfg.batch_size,
-        lr=cfg.lr, lr_end=cfg.lr_end, lr_scheduler_name="constant", lr_warm_up_steps=cfg.lr_warm_up_steps,
-        lr_decay_steps=int(cfg.lr_decay_fraction * total_steps), device=str(device),
-        dead_feature_window=max(1, math.ceil(cfg.dead_window_tokens / cfg.batch_size)),
-        feature_sampling_window=max(1, math.ceil(cfg.dead_window_tokens / cfg.batch_size)),
-        logger=LoggingConfig(log_to_wandb=False),
-    )
-    trainer = SAETrainer(trainer_cfg, sae, data_provider=iter(()))
-    sae.to(device)
+    sae, trainer = build_trainer(store.d_in, cfg, device, model_name, hookpoint)
+    trainer_cfg = trainer.cfg
+    train_step = TRAINER_STEPS[cfg.trainer]
     ckpt = _find_checkpoint(work_dir)
     if ckpt is not None:
         scaling, rows = _load_checkpoint(ckpt, trainer)
@@ -276,20 +499,16 @@ def train_sae(
     pbar = tqdm(total=total_steps, initial=trainer.n_training_steps, desc=f"train {desc}", unit="step")
     while trainer.n_training_steps < total_steps:
         trainer.maybe_reset_sparsity()
-        out = trainer.step(next(data))
+        out = train_step(trainer, next(data))
         step = trainer.n_training_steps
-        mse = out.losses["mse_loss"].item()
-        if not math.isfinite(out.loss.item()):
+        if not math.isfinite(out.loss):
             where = _find_checkpoint(work_dir)
             kept = f"last good checkpoint kept in {display_path(where)}" if where else "no checkpoint yet"
-            raise TrainingError(f"SAE {desc}: loss became {out.loss.item()} at step {step}; {kept}; lower sae.lr and rerun")
-        with torch.no_grad():
-            x = out.sae_in
-            fvu = (out.sae_out - x).pow(2).sum().item() / (x - x.mean(0)).pow(2).sum().item()
-            l0 = (out.feature_acts > 0).float().sum(-1).mean().item()
+            raise TrainingError(f"SAE {desc}: loss became {out.loss} at step {step}; {kept}; lower sae.lr and rerun")
+        fvu, l0 = out.fvu, out.l0
         row = {
             "step": step, "tokens": trainer.n_training_samples, "lr": trainer.optimizer.param_groups[0]["lr"],
-            "mse_loss": mse, "aux_loss": out.losses.get("auxiliary_reconstruction_loss", torch.tensor(0.0)).item(),
+            "mse_loss": out.mse_loss, "aux_loss": out.aux_loss,
             "fvu": fvu, "l0": l0, "dead_fraction": trainer.dead_neurons.float().mean().item(),
         }
         rows.append(row)
@@ -313,17 +532,9 @@ def train_sae(
         "dead_window_tokens": trainer_cfg.dead_feature_window * cfg.batch_size,
         "final_fvu_train_batch": rows[-1]["fvu"] if rows else None,
         "activation_scaling_factor": scaling,
+        "trainer": cfg.trainer,
     }
-    sae.fold_activation_norm_scaling_factor(scaling)
-    trainer.set_final_sae_metadata()
-    out_dir = work_dir / SAE_SUBDIR
-    tmp = work_dir / f".{SAE_SUBDIR}.tmp"
-    if tmp.exists():
-        shutil.rmtree(tmp)
-    sae.save_inference_model(str(tmp))
-    if out_dir.exists():
-        shutil.rmtree(out_dir)
-    os.replace(tmp, out_dir)
+    out_dir = save_final_sae(sae, trainer, scaling, work_dir / SAE_SUBDIR)
     _write_steps_csv(work_dir / STEPS_CSV, rows)
     train_metrics["resumed_from_step"] = resumed_from
     atomic_write_json(work_dir / TRAIN_DONE, train_metrics)

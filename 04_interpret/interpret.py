@@ -1,0 +1,28 @@
+"""Stage 04: label the most interesting latents of both SAEs with Delphi and score the labels.
+
+    python 04_interpret/interpret.py --config configs/demo.yaml [--force] [--set interpret.latents=all]
+
+Backends (interpret.backend): local (llama-cpp server on 127.0.0.1 with SmolLM2 or any GGUF),
+vllm (Delphi's Offline client on a GPU), openai (any OpenAI-compatible endpoint; key from the
+environment variable named by interpret.api_key_env). Results are saved per latent as they
+finish: rerun the same command after a crash to continue.
+Outputs: outputs/<run>/04_interpret/ (labels_comparison.csv, labels_summary.csv,
+explanations.json, summary.json, prompts/, latents/, shuffled/).
+"""
+
+import sys
+
+from featevo.cli import run_stage
+from featevo.config import PipelineConfig
+from featevo.interpret import STAGE, run
+
+
+def main(argv=None) -> int:
+    def _run(cfg: PipelineConfig, force: bool):
+        run(cfg, force=force)
+
+    return run_stage(_run, STAGE, argv, __doc__)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

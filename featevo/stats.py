@@ -1,0 +1,167 @@
+"""Resampling statistics for stage 03: bootstrap intervals, permutation tests, Benjamini-Hochberg.
+
+Pure numpy, vectorised over latents (the columns of every matrix) and seeded: the same seed gives
+the same numbers. The unit of resampling is always a *document* (a probe sentence), never a token:
+tokens of one sentence are not independent, so every statistic here is computed from one value per
+document and latent (e.g. the mean activation of the latent over the sentence's tokens).
+
+* :func:`stratified_bootstrap_weights` draws one set of resamples that several statistics share
+  (paired comparisons: base and tuned latents are resampled on the same sentences).
+* :func:`percentile_ci` turns bootstrap replicates into percentile intervals.
+* :func:`permutation_test_groups`: two-sided test of a difference in group means by permuting the
+  group labels of documents (financial vs general).
+* :func:`sign_flip_test`: two-sided paired permutation test of a mean per-document difference
+  (tuned minus base) by exchanging the two members of each pair, i.e. flipping signs.
+* :func:`bh_qvalues`: Benjamini-Hochberg adjusted p-values (q-values) across latents.
+
+Permutation p-values are ``(1 + #{|T_perm| >= |T_obs|}) / (n_perm + 1)`` (never 0), so the smallest
+attainable p is ``1 / (n_perm + 1)``. With BH at level alpha over m tests a single discovery needs
+``p <= alpha / m``: choose ``n_permutations >= m / alpha`` (4000 for 200 latents at 0.05).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+# relative tolerance when comparing permuted statistics with the observed one (float round-off
+# must not turn an exact tie, e.g. a latent that is zero everywhere, into a "more extreme" value)
+_TIE_RTOL = 1e-9
+_CHUNK = 512  # permutations per matrix product (bounds memory for wide matrices)
+
+
+def rng_for(seed: int, *stream: int) -> np.random.Generator:
+    """An independent, reproducible generator for ``(seed, *stream)``."""
+    return np.random.default_rng([int(seed) % (2**32), *[int(s) for s in stream]])
+
+
+# --------------------------------------------------------------------------------------------
+# Bootstrap
+# --------------------------------------------------------------------------------------------
+def bootstrap_weights(n: int, n_boot: int, rng: np.random.Generator) -> np.ndarray:
+    """[n_boot, n] resampling weights: multinomial counts of a size-n resample, divided by n.
+
+    ``W @ X`` is then the mean of X's rows over each resample (one row per replicate).
+    """
+    if n < 1:
+        raise ValueError("bootstrap needs at least one document")
+    counts = rng.multinomial(n, np.full(n, 1.0 / n), size=n_boot)
+    return counts.astype(np.float64) / n
+
+
+def stratified_bootstrap_weights(groups: np.ndarray, n_boot: int, seed: int) -> dict:
+    """Weights that resample documents *within* each group (group sizes stay fixed).
+
+    Returns ``{group: (index array into the documents, weights [n_boot, n_group])}``; the mean of
+    X over group g in replicate b is ``(W_g @ X[idx_g])[b]``. Groups are visited in sorted order
+    and each gets its own seeded stream, so adding statistics never changes the resamples.
+    """
+    groups = np.asarray(groups)
+    out = {}
+    for gi, g in enumerate(sorted(set(groups.tolist()))):
+        idx = np.flatnonzero(groups == g)
+        out[g] = (idx, bootstrap_weights(len(idx), n_boot, rng_for(seed, 11, gi)))
+    return out
+
+
+def bootstrap_mean(X: np.ndarray, n_boot: int, seed: int) -> np.ndarray:
+    """[n_boot, n_cols] bootstrap replicates of the column means of X (rows resampled)."""
+    X = np.asarray(X, dtype=np.float64)
+    W = bootstrap_weights(X.shape[0], n_boot, rng_for(seed, 13))
+    return W @ X
+
+
+def percentile_ci(replicates: np.ndarray, level: float = 0.95) -> tuple[np.ndarray, np.ndarray]:
+    """Percentile interval per column of ``replicates`` [n_boot, n_cols]."""
+    if not 0.0 < level < 1.0:
+        raise ValueError("confidence level must be in (0, 1)")
+    a = (1.0 - level) / 2.0
+    lo, hi = np.quantile(replicates, [a, 1.0 - a], axis=0)
+    return lo, hi
+
+
+# --------------------------------------------------------------------------------------------
+# Permutation tests
+# --------------------------------------------------------------------------------------------
+def _count_extreme(perm_stats: np.ndarray, obs: np.ndarray) -> np.ndarray:
+    thr = np.abs(obs) * (1.0 - _TIE_RTOL) - 1e-300
+    return (np.abs(perm_stats) >= thr).sum(axis=0)
+
+
+def permutation_test_groups(
+    X: np.ndarray, in_a: np.ndarray, n_perm: int, seed: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Two-sided permutation test of ``mean(X[a]) - mean(X[b])`` for every column of X.
+
+    ``X`` [n_docs, n_cols] holds one value per document; ``in_a`` marks group a. The group labels
+    of the documents are permuted ``n_perm`` times (group sizes fixed). Returns (observed
+    difference, p-value) per column.
+    """
+    X = np.asarray(X, dtype=np.float64)
+    in_a = np.asarray(in_a, dtype=bool)
+    n_a, n = int(in_a.sum()), len(in_a)
+    n_b = n - n_a
+    if n_a == 0 or n_b == 0:
+        raise ValueError("both groups need at least one document")
+    total = X.sum(axis=0)
+    obs = X[in_a].sum(axis=0) / n_a - X[~in_a].sum(axis=0) / n_b
+    rng = rng_for(seed, 17)
+    extreme = np.zeros(X.shape[1], dtype=np.int64)
+    done = 0
+    while done < n_perm:
+        m = min(_CHUNK, n_perm - done)
+        P = rng.permuted(np.tile(in_a, (m, 1)), axis=1).astype(np.float64)
+        sum_a = P @ X
+        stats = sum_a / n_a - (total - sum_a) / n_b
+        extreme += _count_extreme(stats, obs)
+        done += m
+    return obs, (1.0 + extreme) / (n_perm + 1.0)
+
+
+def sign_flip_test(D: np.ndarray, n_perm: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Two-sided paired permutation test that the mean of each column of ``D`` is zero.
+
+    ``D`` [n_docs, n_cols] holds per-document paired differences (tuned minus base). Under the
+    null the two members of a pair are exchangeable, so each document's difference flips sign
+    with probability 1/2. Returns (observed mean, p-value) per column.
+    """
+    D = np.asarray(D, dtype=np.float64)
+    n = D.shape[0]
+    if n == 0:
+        raise ValueError("sign-flip test needs at least one document")
+    obs = D.mean(axis=0)
+    rng = rng_for(seed, 19)
+    extreme = np.zeros(D.shape[1], dtype=np.int64)
+    done = 0
+    while done < n_perm:
+        m = min(_CHUNK, n_perm - done)
+        S = rng.choice(np.array([-1.0, 1.0]), size=(m, n))
+        extreme += _count_extreme(S @ D / n, obs)
+        done += m
+    return obs, (1.0 + extreme) / (n_perm + 1.0)
+
+
+# --------------------------------------------------------------------------------------------
+# Multiple testing
+# --------------------------------------------------------------------------------------------
+def bh_qvalues(p: np.ndarray) -> np.ndarray:
+    """Benjamini-Hochberg adjusted p-values: ``q_(i) = min_{j >= i} p_(j) * m / j``, capped at 1.
+
+    Rejecting ``q <= alpha`` is the BH step-up procedure at false-discovery rate alpha.
+    """
+    p = np.asarray(p, dtype=np.float64)
+    if p.size == 0:
+        return p.copy()
+    if np.isnan(p).any():
+        raise ValueError("p-values contain NaN")
+    m = p.size
+    order = np.argsort(p, kind="mergesort")
+    scaled = p[order] * m / np.arange(1, m + 1)
+    q_sorted = np.minimum.accumulate(scaled[::-1])[::-1]
+    q = np.empty(m)
+    q[order] = np.minimum(q_sorted, 1.0)
+    return q
+
+
+def bh_reject(p: np.ndarray, alpha: float) -> np.ndarray:
+    """Boolean mask of the hypotheses BH rejects at false-discovery rate ``alpha``."""
+    return bh_qvalues(p) <= alpha

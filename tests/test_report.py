@@ -1,0 +1,490 @@
+"""Stage 05 on the tiny config: the report renders, its figures decode, its tables equal the stage
+outputs, nothing undefined leaks into the text, and the stage skips, refuses and reruns correctly.
+
+Stages 01-03 are the real ones (01 shared through ``tiny_stage01``, copied; 02 and 03 run here).
+Stage 04 needs a local LLM, so its outputs are fabricated here in the documented format
+(labels_comparison.csv, labels_summary.csv, explanations.json, scores_summary.json), including one
+failed explanation, so that the report's handling of missing values is exercised.
+"""
+
+from __future__ import annotations
+
+import base64
+import csv
+import io
+import json
+import re
+import shutil
+from html.parser import HTMLParser
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from featevo.config import config_from_dict, to_dict
+from featevo.errors import StageError
+from featevo.io import StageRun, read_json, run_dir, stage_dir
+
+LEAK = re.compile(r"\b(nan|NaN|None|null|inf|Infinity)\b")
+
+
+# --------------------------------------------------------------------------------------------
+# Fixture: stages 01-04 on the tiny config, then stage 05
+# --------------------------------------------------------------------------------------------
+def fake_stage04(cfg) -> None:
+    """Stage 04's outputs in featevo/interpret.py's format (write_outputs), from the real stage 02/03
+    outputs: labels_comparison.csv, labels_summary.csv, explanations.json and summary.json, with one
+    failed explanation and one labelled latent without a matched partner."""
+    s2, s3 = stage_dir(cfg, "02_compare_features"), stage_dir(cfg, "03_activation_deltas")
+    pairs = {int(r["pair_id"]): r for r in csv.DictReader(open(s2 / "pairs.csv", encoding="utf-8"))}
+    ft = {int(r["pair_id"]): r for r in csv.DictReader(open(s3 / "feature_table.csv", encoding="utf-8"))
+          if r["pair_id"] and r["delta_matched"]}
+    interesting = json.loads((s3 / "interesting_latents.json").read_text())
+    rng = np.random.default_rng(0)
+    words = ["earnings per share", "rate decisions", "sports scores", "numbers and percentages", "bank names",
+             "weather forecasts", "merger terms"]
+
+    def score() -> float:
+        return round(float(rng.uniform(0.5, 0.9)), 4)
+
+    rows = []
+    for i, pid in enumerate([p for p in interesting["pairs"] if p in ft][:4]):
+        p, f = pairs[pid], ft[pid]
+        failed = i == 1  # the report must show a dash and the reason
+        rows.append({
+            "pair_id": pid, "base_latent": p["base_latent"], "tuned_latent": p["tuned_latent"], "class": p["class"],
+            "decoder_cosine": p["decoder_cosine"], "base_label": f"Mentions of {words[i % len(words)]}",
+            "tuned_label": "[failed: no [EXPLANATION] line after 3 attempts]" if failed else
+            f"Financial {words[(i + 2) % len(words)]}",
+            "base_detection": score(), "base_fuzzing": score(),
+            "tuned_detection": "" if failed else score(), "tuned_fuzzing": "" if failed else score(),
+            "base_detection_shuffled": round(float(rng.uniform(0.4, 0.6)), 4),
+            "tuned_detection_shuffled": "" if failed else round(float(rng.uniform(0.4, 0.6)), 4),
+            "delta_matched": f["delta_matched"], "delta_ci_low": f["delta_ci_low"], "delta_ci_high": f["delta_ci_high"],
+            "q_value": f["q_value"],
+        })
+    tuned = [r for r in csv.DictReader(open(s2 / "latents.csv", encoding="utf-8")) if r["sae"] == "tuned"]
+    used = {str(r["tuned_latent"]) for r in rows}
+    lat = [r for r in tuned if r["class"] in ("new", "split")] or [r for r in tuned if r["latent"] not in used]
+    rows.append({"pair_id": "", "base_latent": "", "tuned_latent": lat[0]["latent"], "class": "new",
+                 "decoder_cosine": "", "base_label": "", "tuned_label": "Dollar amounts", "base_detection": "",
+                 "base_fuzzing": "", "tuned_detection": 0.71, "tuned_fuzzing": 0.64, "base_detection_shuffled": "",
+                 "tuned_detection_shuffled": 0.52, "delta_matched": "", "delta_ci_low": "", "delta_ci_high": "",
+                 "q_value": ""})
+    st = StageRun(cfg, "04_interpret").open()
+
+    def write(name, rows_):
+        buf = io.StringIO()
+        w = csv.DictWriter(buf, fieldnames=list(rows_[0]), lineterminator="\n")
+        w.writeheader()
+        w.writerows(rows_)
+        (st.dir / name).write_text(buf.getvalue(), encoding="utf-8")
+
+    write("labels_comparison.csv", rows)
+
+    def mean(side, col):
+        v = [float(r[f"{side}_{col}"]) for r in rows if r[f"{side}_{col}"] != ""]
+        return sum(v) / len(v) if v else None
+
+    summary_rows = []
+    for side in ("base", "tuned"):
+        n = sum(1 for r in rows if r[f"{side}_latent"] != "")
+        n_failed = sum(1 for r in rows if str(r[f"{side}_label"]).startswith("[failed"))
+        summary_rows.append({
+            "sae": side, "latents": n, "labelled": n - n_failed, "failed": n_failed, "dead": 0, "retried": n_failed,
+            "detection_accuracy_mean": mean(side, "detection"),
+            "detection_accuracy_shuffled_mean": mean(side, "detection_shuffled"),
+            "detection_f1_score_mean": 0.6, "detection_f1_score_shuffled_mean": 0.4,
+            "detection_beats_shuffled_fraction": 0.75,
+            "fuzzing_accuracy_mean": mean(side, "fuzzing"), "fuzzing_accuracy_shuffled_mean": 0.5,
+            "fuzzing_f1_score_mean": 0.6, "fuzzing_f1_score_shuffled_mean": 0.45,
+            "fuzzing_beats_shuffled_fraction": 0.5,
+        })
+    write("labels_summary.csv", summary_rows)
+    (st.dir / "explanations.json").write_text(json.dumps({"base": {}, "tuned": {}}), encoding="utf-8")
+    (st.dir / "summary.json").write_text(json.dumps({
+        "backend": {"backend": "local", "model": "smollm2"},
+        "latents_per_sae": {r["sae"]: r["latents"] for r in summary_rows},
+        "failures": {r["sae"]: r["failed"] for r in summary_rows},
+        "scores": {r["sae"]: {k: v for k, v in r.items() if k != "sae"} for r in summary_rows},
+        "wall_time_s": 1.0,
+    }), encoding="utf-8")
+    st.commit()
+
+
+@pytest.fixture(scope="session")
+def report_cfg(tiny_stage01, tmp_path_factory):
+    """Stages 01-05 on the tiny config in a private output root; returns the config."""
+    from featevo import compare, deltas, report
+
+    root = tmp_path_factory.mktemp("report")
+    d = to_dict(tiny_stage01)
+    d["output_root"] = str(root / "outputs")
+    d["report"] = {**d["report"], "feature_cards": 6}  # all labelled latents, the unmatched one included
+    cfg = config_from_dict(d)
+    cfg.config_path = None
+    shutil.copytree(run_dir(tiny_stage01), run_dir(cfg), ignore=shutil.ignore_patterns("logs"))
+    import time
+    t = [time.time()]
+    compare.run(cfg)
+    t.append(time.time())
+    deltas.run(cfg)
+    t.append(time.time())
+    fake_stage04(cfg)
+    report.run(cfg)
+    t.append(time.time())
+    print("TIMES", [round(b - a, 1) for a, b in zip(t, t[1:])])
+    return cfg
+
+
+@pytest.fixture(scope="session")
+def report_dir(report_cfg) -> Path:
+    return stage_dir(report_cfg, "05_report")
+
+
+# --------------------------------------------------------------------------------------------
+# HTML parsing helpers
+# --------------------------------------------------------------------------------------------
+class _Parser(HTMLParser):
+    """Collects tables (by id), images, visible text, links and scripts."""
+
+    def __init__(self):
+        super().__init__(convert_charrefs=True)
+        self.tables: dict[str, list[list[str]]] = {}
+        self.imgs: list[str] = []
+        self.text: list[str] = []
+        self.external: list[str] = []
+        self.scripts = 0
+        self._table = None
+        self._row = None
+        self._cell = None
+        self._skip = 0
+
+    def handle_starttag(self, tag, attrs):
+        a = dict(attrs)
+        if tag in ("style", "title"):
+            self._skip += 1
+        if tag == "script":
+            self.scripts += 1
+        if tag == "table":
+            self._table = a.get("id", f"anon{len(self.tables)}")
+            self.tables[self._table] = []
+        elif tag == "tr" and self._table:
+            self._row = []
+        elif tag in ("td", "th") and self._row is not None:
+            self._cell = []
+        elif tag == "img":
+            self.imgs.append(a.get("src", ""))
+        for k in ("src", "href"):
+            v = a.get(k)
+            if v and not (v.startswith("data:") or v.startswith("#")):
+                self.external.append(v)
+
+    def handle_endtag(self, tag):
+        if tag in ("style", "title"):
+            self._skip -= 1
+        elif tag in ("td", "th") and self._cell is not None:
+            self._row.append("".join(self._cell).strip())
+            self._cell = None
+        elif tag == "tr" and self._row is not None:
+            self.tables[self._table].append(self._row)
+            self._row = None
+        elif tag == "table":
+            self._table = None
+
+    def handle_data(self, data):
+        if self._skip:
+            return
+        self.text.append(data)
+        if self._cell is not None:
+            self._cell.append(data)
+
+
+@pytest.fixture(scope="session")
+def parsed(report_dir) -> _Parser:
+    p = _Parser()
+    p.feed((report_dir / "report.html").read_text(encoding="utf-8"))
+    return p
+
+
+def numbers(cell: str) -> list[float]:
+    """The numbers shown in a cell ('1,234', '-0.123', '12.3%', '[0.1, 0.2]', '1.2e-03')."""
+    return [float(x.replace(",", "")) for x in re.findall(r"[-+]?\d[\d,]*\.?\d*(?:e[-+]?\d+)?", cell)]
+
+
+def shown_equals(cell: str, value, pct: bool = False) -> bool:
+    """The cell shows ``value`` at the cell's own precision (``pct``: value is a fraction shown in %)."""
+    if value is None or (isinstance(value, float) and not np.isfinite(value)):
+        return cell.strip() == "\u2013"
+    got = numbers(cell)
+    if len(got) != 1:
+        return False
+    want = 100 * value if pct else value
+    m = re.search(r"\.(\d+)", cell)
+    decimals = len(m.group(1)) if m and "e" not in cell else 0
+    if "e" in cell:
+        return abs(got[0] - want) <= abs(want) * 5e-3
+    return abs(got[0] - want) <= 0.5 * 10 ** -decimals + 1e-12
+
+
+def table(parsed: _Parser, tid: str) -> tuple[list[str], list[list[str]]]:
+    assert tid in parsed.tables, f"table {tid} missing; have {sorted(parsed.tables)}"
+    rows = parsed.tables[tid]
+    return rows[0], rows[1:]
+
+
+# --------------------------------------------------------------------------------------------
+# Tests
+# --------------------------------------------------------------------------------------------
+def test_outputs_and_manifest(report_cfg, report_dir):
+    for name in ("report.html", "report.md", "findings.json", "manifest.json"):
+        assert (report_dir / name).is_file(), name
+    man = read_json(report_dir / "manifest.json")
+    assert set(man["inputs"]["stages"]) >= {"01_train_sae", "02_compare_features", "03_activation_deltas",
+                                            "04_interpret", "01_twin"}
+    assert man["config"] == {"report": to_dict(report_cfg)["report"]}
+    # every figure the Markdown references exists next to it
+    md = (report_dir / "report.md").read_text(encoding="utf-8")
+    refs = re.findall(r"!\[[^\]]*\]\(([^)]+)\)", md)
+    assert len(refs) >= 6
+    for ref in refs:
+        assert (report_dir / ref).is_file(), ref
+
+
+def test_html_is_self_contained_and_figures_decode(parsed, report_dir):
+    from PIL import Image
+
+    assert not parsed.external, f"external references: {parsed.external[:3]}"
+    assert parsed.scripts == 0
+    html_text = (report_dir / "report.html").read_text(encoding="utf-8")
+    assert "<link" not in html_text and "@import" not in html_text and "url(" not in html_text
+    assert len(parsed.imgs) >= 6
+    md_figs = len(re.findall(r"!\[", (report_dir / "report.md").read_text(encoding="utf-8")))
+    assert len(parsed.imgs) == md_figs
+    for src in parsed.imgs:
+        assert src.startswith("data:image/png;base64,")
+        img = Image.open(io.BytesIO(base64.b64decode(src.split(",", 1)[1], validate=True)))
+        img.load()
+        assert img.format == "PNG" and img.width > 300 and img.height > 150
+        arr = np.asarray(img.convert("L"))
+        assert arr.std() > 5, "blank figure"
+
+
+def test_sections_present(parsed):
+    text = " ".join(parsed.text)
+    for heading in ("Findings", "Setup", "SAE quality", "The fine-tuned twin", "Feature matching against the seed "
+                    "baseline", "Activation deltas on the probe set", "Labelled features, side by side",
+                    "Feature cards", "Provenance"):
+        assert heading in text, heading
+    assert "feature i vs feature i" in text and "Hungarian" in text and "seed baseline" in text
+
+
+def test_no_undefined_values_leak(parsed, report_dir):
+    text = " ".join(parsed.text)
+    assert not LEAK.findall(text), sorted(set(LEAK.findall(text)))
+    md = (report_dir / "report.md").read_text(encoding="utf-8")
+    md_text = re.sub(r"!\[[^\]]*\]\([^)]+\)|<[^>]+>", " ", md)
+    assert not LEAK.findall(md_text), sorted(set(LEAK.findall(md_text)))
+    for f in json.loads((report_dir / "findings.json").read_text()):
+        assert not LEAK.findall(f["text"]), f
+
+
+def test_sae_quality_table_matches_summary(report_cfg, parsed):
+    summary = read_json(stage_dir(report_cfg, "01_train_sae") / "summary.json")
+    head, rows = table(parsed, "tbl-sae-quality")
+    col = {h: i for i, h in enumerate(head)}
+    assert {r[0] for r in rows} == set(summary)
+    for r in rows:
+        s = summary[r[0]]
+        f = s["fidelity"]
+        assert shown_equals(r[col["FVU"]], s["fvu"])
+        assert shown_equals(r[col["explained variance"]], s["explained_variance"])
+        assert shown_equals(r[col["L0"]], s["l0"])
+        assert shown_equals(r[col["dead latents"]], s["dead_fraction"], pct=True)
+        assert shown_equals(r[col["clean loss"]], f["clean_loss"])
+        assert shown_equals(r[col["SAE loss"]], f["sae_loss"])
+        assert shown_equals(r[col["zero-ablation loss"]], f["zero_ablation_loss"])
+        assert shown_equals(r[col["loss recovered"]], f["loss_recovered"], pct=True)
+
+
+def test_twin_tables_match_twin_report(report_cfg, parsed):
+    tw = read_json(stage_dir(report_cfg, "01_twin") / "twin_report.json")
+    _, rows = table(parsed, "tbl-twin-drift")
+    assert len(rows) == len(tw["drift"])
+    for r, (name, d) in zip(rows, tw["drift"].items()):
+        assert shown_equals(r[1], d["l2"]) and shown_equals(r[2], d["relative"], pct=True)
+    _, rows = table(parsed, "tbl-twin-mlm")
+    for r, (dom, v) in zip(rows, tw["eval_mlm_loss"].items()):
+        assert r[0].startswith(dom)
+        assert shown_equals(r[2], v["base"]) and shown_equals(r[3], v["tuned"])
+        assert shown_equals(r[4], v["tuned"] - v["base"])
+
+
+def test_matching_tables_match_compare_summary(report_cfg, parsed):
+    s = read_json(stage_dir(report_cfg, "02_compare_features") / "summary.json")
+    bt = s["base_vs_tuned"]
+    nb = next(iter(s["null_baselines"].values()))
+    _, rows = table(parsed, "tbl-matching")
+    by = {r[0]: r for r in rows}
+    assert shown_equals(by["matched decoder pairs"][1], bt["pairs"])
+    assert shown_equals(by["matched decoder pairs"][2], nb["pairs"])
+    assert shown_equals(by["shared pairs"][1], bt["shared_fraction"], pct=True)
+    assert shown_equals(by["shared pairs"][2], nb["shared_fraction"], pct=True)
+    assert shown_equals(by["mean decoder cosine of pairs"][1], bt["pair_decoder_cosine"]["mean"])
+    assert shown_equals(by["decoder and activation matching agree"][1], bt["agreement"], pct=True)
+    _, rows = table(parsed, "tbl-classes")
+    seed_name = nb["saes"][1]
+    for r in rows:
+        assert shown_equals(r[1], bt["class_counts"]["tuned"].get(r[0], 0))
+        assert shown_equals(r[2], nb["class_counts"][seed_name].get(r[0], 0))
+        assert shown_equals(r[3], bt["class_counts"]["base"].get(r[0], 0))
+    _, rows = table(parsed, "tbl-transfer")
+    for r, v in zip(rows, s["transfer"].values()):
+        assert shown_equals(r[1], v["fvu"]) and shown_equals(r[2], v["fvu_own_sae"])
+        assert shown_equals(r[4], v["loss_recovered"], pct=True)
+
+
+def test_delta_table_matches_feature_table(report_cfg, parsed):
+    from featevo.report import read_rows
+
+    ft = {r["pair_id"]: r for r in read_rows(stage_dir(report_cfg, "03_activation_deltas") / "feature_table.csv")}
+    head, rows = table(parsed, "tbl-top-deltas")
+    assert 0 < len(rows) <= report_cfg.report.table_rows
+    col = {h: i for i, h in enumerate(head)}
+    prev = float("inf")
+    for r in rows:
+        f = ft[int(numbers(r[col["pair"]])[0])]
+        assert numbers(r[col["latents, base → tuned"]]) == [f["base_latent"], f["tuned_latent"]]
+        assert shown_equals(r[col["base fin. score"]], f["base_fin_score"])
+        assert shown_equals(r[col["tuned fin. score"]], f["tuned_fin_score"])
+        assert shown_equals(r[col["change"]], f["delta_matched"])
+        lo, hi = numbers(r[col["CI"]])
+        assert abs(lo - f["delta_ci_low"]) <= 5e-4 and abs(hi - f["delta_ci_high"]) <= 5e-4
+        pct = f["change_pct_matched"]
+        assert shown_equals(r[col["change (%)"]], None if pct is None else pct / 100, pct=True)
+        assert r[col["sig."]] == ("yes" if f["significant"] else "no")
+        assert shown_equals(r[col["q"]], f["q_value"])
+        assert abs(f["delta_matched"]) <= prev + 1e-12  # sorted by |change|
+        prev = abs(f["delta_matched"])
+
+
+def test_label_table_and_cards(report_cfg, parsed, report_dir):
+    from featevo.report import read_rows
+
+    labels = read_rows(stage_dir(report_cfg, "04_interpret") / "labels_comparison.csv")
+    head, rows = table(parsed, "tbl-labels")
+    assert len(rows) == len(labels)
+    by_tuned = {r["tuned_latent"]: r for r in labels}
+    for r in rows:
+        src = by_tuned[int(numbers(r[6])[0])]
+        for side, col in (("base", 3), ("tuned", 7)):
+            lab = src[f"{side}_label"]
+            assert r[col] == ("\u2013" if lab is None or lab.startswith("[failed") else lab)
+        assert shown_equals(r[4], src["base_detection"]) and shown_equals(r[9], src["tuned_fuzzing"])
+    s4 = read_json(stage_dir(report_cfg, "04_interpret") / "summary.json")
+    head, rows = table(parsed, "tbl-label-scores")
+    for r in rows:
+        sc = s4["scores"][r[0]]
+        assert shown_equals(r[1], sc["latents"]) and shown_equals(r[3], sc["failed"])
+        assert shown_equals(r[4], sc["detection_accuracy_mean"])
+        assert shown_equals(r[5], sc["detection_accuracy_shuffled_mean"])
+        assert shown_equals(r[6], sc["detection_beats_shuffled_fraction"], pct=True)
+        assert shown_equals(r[7], sc["fuzzing_accuracy_mean"])
+    html_text = (report_dir / "report.html").read_text(encoding="utf-8")
+    n_cards = html_text.count('<article class="card"')
+    assert n_cards == min(report_cfg.report.feature_cards, len(labels))
+    assert 'class="tok' in html_text and "rgba(31,119,180," in html_text and "rgba(255,127,14," in html_text
+    assert "no matched partner" in html_text  # the unmatched latent's card says why one side is empty
+    assert "no usable explanation: no [EXPLANATION] line after 3 attempts" in html_text  # the failed label, why
+
+
+def test_findings_are_generated_from_outputs(report_cfg, report_dir):
+    findings = {f["id"]: f for f in json.loads((report_dir / "findings.json").read_text())}
+    assert {"sae_quality", "twin", "matching", "deltas", "labels"} <= set(findings)
+    s3 = read_json(stage_dir(report_cfg, "03_activation_deltas") / "summary.json")
+    assert findings["deltas"]["values"]["significant"] == s3["base_vs_tuned"]["significant_after_bh"]
+    s2 = read_json(stage_dir(report_cfg, "02_compare_features") / "summary.json")
+    assert findings["matching"]["values"]["shared_fraction"] == s2["base_vs_tuned"]["shared_fraction"]
+    html_text = (report_dir / "report.html").read_text(encoding="utf-8")
+    for f in findings.values():
+        assert f["text"].split(" ")[0] in html_text
+
+
+def test_skip_refuse_and_force(report_cfg, report_dir, caplog):
+    from featevo import report
+
+    before = (report_dir / "manifest.json").read_bytes()
+    report.run(report_cfg)  # current: skipped
+    assert (report_dir / "manifest.json").read_bytes() == before
+    report.run(report_cfg, force=True)  # --force: rebuilt
+    assert (report_dir / "manifest.json").read_bytes() != before
+    # a missing upstream stage: refused with one line naming the command to run
+    other = config_from_dict({**to_dict(report_cfg), "run_name": "other"})
+    with pytest.raises(StageError, match=r"01_train_sae.*run: python 01_train_sae/train_sae.py"):
+        report.run(other)
+    # a stage 04 made with another config: refused, pointing at stage 04
+    changed = config_from_dict({**to_dict(report_cfg), "interpret": {**to_dict(report_cfg)["interpret"],
+                                                                     "max_retries": 7}})
+    with pytest.raises(StageError, match="04_interpret"):
+        report.run(changed)
+
+
+def test_stage_script_cli(report_cfg, tmp_path, capsys):
+    """The thin script maps a missing stage to one line and exit status 2."""
+    import importlib.util
+
+    import yaml
+
+    spec = importlib.util.spec_from_file_location("report_script", Path(__file__).parents[1] / "05_report/report.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    conf = tmp_path / "c.yaml"
+    conf.write_text(yaml.safe_dump({**to_dict(report_cfg), "run_name": "missing"}))
+    assert mod.main(["--config", str(conf)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("error:") and "01_train_sae" in err[0]
+    conf.write_text(yaml.safe_dump(to_dict(report_cfg)))
+    assert mod.main(["--config", str(conf)]) == 0
+
+
+def test_degraded_inputs_render_with_dashes(report_cfg, tmp_path):
+    """Optional upstream pieces missing (no twin report, scores, contexts, labels summary, loss recovered):
+    the report still renders, says why, and prints no undefined value."""
+    import copy
+
+    from featevo.report import build_report, load_upstream
+
+    up = load_upstream(report_cfg)
+    up.twin = None
+    up.scores, up.labels_summary, up.contexts, up.interesting = {}, [], {}, {}  # scores from the per-latent CSV
+    up.sae_summary = copy.deepcopy(up.sae_summary)
+    up.sae_summary["tuned"]["fidelity"]["loss_recovered"] = None
+    up.deltas = {}
+    info = build_report(report_cfg, tmp_path, up)
+    assert info["cards"] > 0
+    p = _Parser()
+    p.feed((tmp_path / "report.html").read_text(encoding="utf-8"))
+    text = " ".join(p.text)
+    assert not LEAK.findall(text)
+    assert "twin report" in text and "is missing" in text
+    assert "No activating contexts saved" in text
+    _, rows = table(p, "tbl-sae-quality")
+    assert [r for r in rows if r[0] == "tuned"][0][-1] == "\u2013"
+
+
+def test_formatting_and_parsing_units():
+    from featevo.report import label_text, parse_value
+    from featevo.report_templates import MISSING, fci, fint, fnum, fp, fpct, fsig, token_pieces
+
+    assert [parse_value(x) for x in ("", "nan", "None", "inf", "3", "-2.5", "true", "abc", "1e-3")] == \
+        [None, None, None, None, 3, -2.5, True, "abc", 0.001]
+    assert fnum(float("nan")) == fnum(None) == fint(None) == fpct(None) == fp(None) == fci(1, None) == MISSING
+    assert fnum(-0.0001, 3) == "0.000" and fnum(1234.5678, 1) == "1,234.6"
+    assert fsig(0.0012345) == "0.00123" and fsig(12.345) == "12.3" and fsig(-0.5, signed=True) == "-0.500"
+    assert fsig(0.02, signed=True) == "+0.0200" and fsig(0) == "0" and "e" in fsig(1.5e-9)
+    assert fpct(0.1234) == "12.3%" and fpct(-0.05, 1, signed=True) == "-5.0%"
+    assert fp(0.0004) == "4.00e-04" and fp(0.2) == "0.200"
+    assert fci(0.01, 0.02) == "[0.0100, 0.0200]"
+    assert label_text("  None ") == label_text("") == label_text(None) == MISSING
+    assert "".join(t if not i or not s else " " + t for i, (t, s) in enumerate(
+        token_pieces(["the", "company", "'", "s", "down", "##grade", "$", "5", "."]))) == "the company's downgrade $5."
