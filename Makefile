@@ -13,7 +13,7 @@ ARGS := --config $(CONFIG) $(if $(filter-out 0,$(FORCE)),--force,)
 # The demo and the tests never touch the Hugging Face hub.
 OFFLINE := HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 TOKENIZERS_PARALLELISM=false WANDB_MODE=offline
 
-.PHONY: setup demo study test browser bench clean-demo stage01 stage02 stage03 stage04 stage05
+.PHONY: setup demo study test browser screenshot bench clean-demo stage01 stage02 stage03 stage04 stage05
 
 setup: $(STAMP)
 
@@ -42,9 +42,15 @@ stage05: setup
 demo: setup
 	@start=$$(date +%s); \
 	$(MAKE) --no-print-directory stage01 stage02 stage03 stage04 stage05 CONFIG=$(CONFIG) FORCE=$(FORCE) && \
-	report=$$($(PY) -c 'from featevo.config import load_config; from featevo.io import stage_dir, display_path; print(display_path(stage_dir(load_config("$(CONFIG)"), "05_report") / "report.html"))') && \
+	report=$(REPORT_HTML) && \
 	echo "demo finished in $$(( $$(date +%s) - start ))s" && \
-	echo "report: $$report  (open file://$$(realpath $$report); Markdown twin: $${report%.html}.md)"
+	echo "report: $$report  (open file://$$(realpath -m $$report); Markdown twin: $${report%.html}.md)"
+
+# docs/report_screenshot.png (the README image) from the demo report: `make demo screenshot`.
+REPORT_HTML = $$($(PY) -c 'from featevo.config import load_config; from featevo.io import stage_dir, display_path; print(display_path(stage_dir(load_config("$(CONFIG)"), "05_report") / "report.html"))')
+screenshot: setup browser
+	@report=$(REPORT_HTML); test -f "$$report" || { echo "no $$report: run make demo first"; exit 2; }; \
+	$(PY) -c "from featevo.report import docs_screenshot; print('docs/report_screenshot.png:', docs_screenshot('$$report', 'docs/report_screenshot.png'), 'bytes')"
 
 # The full study on a GPU machine with hub access (no offline flags).
 study: setup

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import os
 from dataclasses import asdict
 from pathlib import Path
@@ -144,23 +145,58 @@ def layer_output(model: nn.Module, input_ids: torch.Tensor, attention_mask: torc
     return captured[0]
 
 
+SORT_WINDOW_BATCHES = 8
+"""Documents are batched by length within windows of this many batches (less padding per batch);
+rows still come out in document order, batch by batch, exactly as without sorting."""
+
+
 def iter_layer_rows(
     model: nn.Module, tokens: dict, layer: int, batch_size: int, device: torch.device, desc: str = "harvest",
     progress: bool = True,
 ) -> Iterator[torch.Tensor]:
-    """Yield float32 activation rows (kept positions only) batch by batch, on the CPU."""
+    """Yield float32 activation rows (kept positions only) batch by batch, on the CPU.
+
+    The i-th yield holds the rows of documents ``i * batch_size ...`` in row-major order. Internally
+    the documents of each window of ``SORT_WINDOW_BATCHES`` batches run in length-sorted batches, so
+    a batch is padded only to the longest of similar-length documents (demo corpus: about 30% fewer
+    token positions computed); the rows are put back in document order before they are yielded.
+    """
+    yield from _iter_layer_rows(model, tokens, layer, batch_size, device, desc, progress, SORT_WINDOW_BATCHES)
+
+
+def _iter_layer_rows(
+    model: nn.Module, tokens: dict, layer: int, batch_size: int, device: torch.device, desc: str = "harvest",
+    progress: bool = True, sort_window: int = SORT_WINDOW_BATCHES,
+) -> Iterator[torch.Tensor]:
     n = tokens["input_ids"].shape[0]
-    for start in tqdm(range(0, n, batch_size), desc=desc, unit="batch", disable=not progress):
-        ids = tokens["input_ids"][start : start + batch_size]
-        attn = tokens["attention_mask"][start : start + batch_size]
-        keep = tokens["keep_mask"][start : start + batch_size]
-        width = max(int(attn.sum(1).max()), 1)  # trim the padding columns (right padding)
-        ids, attn, keep = ids[:, :width], attn[:, :width], keep[:, :width]
-        out = layer_output(model, ids.long().to(device), attn.long().to(device), layer)
-        rows = out[keep.to(device)].float().cpu()
-        if not torch.isfinite(rows).all():
-            raise TrainingError(f"non-finite activations at layer {layer} in documents {start}..{start + len(ids) - 1}")
-        yield rows
+    lengths = tokens["attention_mask"].sum(1)
+    window = batch_size * max(1, sort_window)
+    pbar = tqdm(total=math.ceil(n / batch_size), desc=desc, unit="batch", disable=not progress)
+    for w0 in range(0, n, window):
+        w1 = min(n, w0 + window)
+        if sort_window > 1:
+            order = torch.sort(lengths[w0:w1], stable=True).indices + w0
+        else:
+            order = torch.arange(w0, w1)
+        doc_rows: dict[int, torch.Tensor] = {}
+        for b in range(0, w1 - w0, batch_size):
+            docs = order[b : b + batch_size]
+            ids, attn, keep = (tokens[k][docs] for k in ("input_ids", "attention_mask", "keep_mask"))
+            width = max(int(attn.sum(1).max()), 1)  # trim the padding columns (right padding)
+            ids, attn, keep = ids[:, :width], attn[:, :width], keep[:, :width]
+            out = layer_output(model, ids.long().to(device), attn.long().to(device), layer)
+            rows = out[keep.to(device)].float().cpu()
+            if not torch.isfinite(rows).all():
+                per_doc_ok = [bool(torch.isfinite(r).all()) for r in torch.split(rows, keep.sum(1).tolist())]
+                bad = sorted(int(d) for d, ok in zip(docs, per_doc_ok) if not ok)
+                raise TrainingError(f"non-finite activations at layer {layer} in documents "
+                                    f"{', '.join(map(str, bad[:10]))}{' ...' if len(bad) > 10 else ''}")
+            for d, r in zip(docs.tolist(), torch.split(rows, keep.sum(1).tolist())):
+                doc_rows[d] = r
+            pbar.update(1)
+        for s0 in range(w0, w1, batch_size):
+            yield torch.cat([doc_rows.pop(d) for d in range(s0, min(s0 + batch_size, w1))])
+    pbar.close()
 
 
 def harvest(

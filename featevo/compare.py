@@ -338,7 +338,8 @@ def chance_best_cosine(W_dec: np.ndarray, n_samples: int, seed: int) -> dict:
 # --------------------------------------------------------------------------------------------
 # Stage
 # --------------------------------------------------------------------------------------------
-def _fmt(x, nd: int = 4) -> str:
+def _fmt(x, nd: int = 6) -> str:
+    """CSV cell: blank for None/NaN, true/false, ints as is, floats with ``nd`` significant digits."""
     if x is None:
         return ""
     if isinstance(x, (bool, np.bool_)):
@@ -346,9 +347,7 @@ def _fmt(x, nd: int = 4) -> str:
     if isinstance(x, (int, np.integer)):
         return str(int(x))
     if isinstance(x, (float, np.floating)):
-        if not np.isfinite(x):
-            return ""
-        return f"{float(x):.{nd}g}" if abs(float(x)) >= 1e-3 or x == 0 else f"{float(x):.4e}"
+        return f"{float(x):.{nd}g}" if np.isfinite(x) else ""
     return str(x)
 
 
@@ -448,8 +447,10 @@ def transfer_metrics(cfg: PipelineConfig, s1: Path, device: torch.device) -> dic
         if head != "none":
             model = load_model(models[act_key], head=head, device=device)
             tok = load_tokenizer(models[act_key])
+            # the same masked tokens as stage 01's own-SAE number for this model (its SAE's seed)
+            mask_seed = int(own[act_key].get("seed", cfg.seed))
             fid = loss_recovered(model, head, lambda h, s=sae: s.decode(s.encode(h)), tokens, cfg.harvest.layer,
-                                 tok.mask_token_id, device, seed=cfg.seed, max_docs=cfg.sae.eval_docs,
+                                 tok.mask_token_id, device, seed=mask_seed, max_docs=cfg.sae.eval_docs,
                                  desc=f"loss recovered {sae_key} SAE on {act_key}")
             del model
         own_m = own[act_key]
@@ -525,6 +526,12 @@ def run(cfg: PipelineConfig, force: bool = False) -> Path:
             null_rows.append({"null_sae": n, **r})
     write_csv(st.dir / "null_pairs.csv", NULL_PAIR_FIELDS, null_rows)
 
+    seeds = {n: read_json(s1 / "saes" / n / "metrics.json").get("seed") for n in names}
+    if seeds.get("base") is not None and seeds.get("base") == seeds.get("tuned"):
+        logger.warning("the base and tuned SAEs were trained with the same seed (%s): they share their initial "
+                       "decoder, which inflates base-vs-tuned matching relative to the seed baseline "
+                       "(same_index_fraction %.2f); retrain stage 01 with distinct seeds",
+                       seeds["base"], main.summary("base", "tuned")["same_index_fraction"])
     chance = chance_best_cosine(W["base"], cc.chance_samples, cfg.seed)
     transfer = transfer_metrics(cfg, s1, device)
     own1 = {n: read_json(s1 / "saes" / n / "metrics.json") for n in names}
@@ -536,6 +543,8 @@ def run(cfg: PipelineConfig, force: bool = False) -> Path:
         "token_rows": acc.n,
         "token_source": "stage 01 eval split first, then train split (same rows for every SAE)",
         "d_sae": d,
+        "sae_seeds": seeds,
+        "same_seed_warning": bool(seeds.get("base") is not None and seeds.get("base") == seeds.get("tuned")),
         "firing": {n: {"dead": int((freq[n] == 0).sum()), "mean_frequency": float(freq[n].mean())} for n in names},
         "base_vs_tuned": main.summary("base", "tuned"),
         "null_baselines": {n: results[n].summary("base", n) for n in null_names},

@@ -202,9 +202,10 @@ class OpenAICompatible(OpenRouter):
 
     ``base_url`` is the API root (``http://127.0.0.1:PORT/v1``); requests go to
     ``{base_url}/chat/completions``. Differences from ``OpenRouter``: the request timeout is
-    configurable (OpenRouter hard-codes 100 s), HTTP errors are raised instead of being parsed as
-    JSON, and ``max_retries`` defaults to the constructor value. Like OpenRouter, only ``max_tokens``
-    and ``temperature`` are forwarded from generation kwargs; logprobs are not supported.
+    configurable (OpenRouter hard-codes 100 s), HTTP errors are raised with the server's message
+    instead of being parsed as JSON, ``max_retries`` defaults to the constructor value, and besides
+    ``max_tokens`` and ``temperature`` the request fields in :data:`FORWARDED_PARAMS` (``grammar``,
+    ``stop``, ...) are forwarded from generation kwargs. Logprobs are not supported.
     """
 
     def __init__(
@@ -227,7 +228,8 @@ class OpenAICompatible(OpenRouter):
         self.n_failures = 0
 
     def postprocess(self, response):  # type: ignore[override]
-        response.raise_for_status()
+        if response.status_code >= 400:  # e.g. 400 context_length_exceeded
+            raise RuntimeError(f"HTTP {response.status_code} from {self.url}: {response.text[:500]}")
         return super().postprocess(response)
 
     async def generate(self, prompt, max_retries: int | None = None, **kwargs):  # type: ignore[override]

@@ -20,7 +20,12 @@ encoder output):
   ``delta_matched = fin(tuned latent) - fin(base latent)``, ``change_pct_matched = 100 *
   delta_matched / fin(base latent)`` (blank when the base score is below 1% of the median base
   score: a percentage of almost nothing is noise), ``specialization_change = spec(tuned) -
-  spec(base)``.
+  spec(base)``;
+* ``relative_change_matched = 2 * delta_matched / (fin(tuned) + fin(base) + 1e-8)`` in [-2, 2], a
+  scale-free change; ``beyond_seed_noise``: the delta is BH-significant *and* its relative change
+  exceeds the 95th percentile of ``|relative change|`` over the matched pairs of the null baseline
+  (base SAE vs a base SAE of another seed, on the same model), i.e. larger than what two seeds of
+  the same model already differ by.
 
 Statistics (:mod:`featevo.stats`, seeded from ``cfg.seed``):
 
@@ -57,7 +62,6 @@ from featevo.activations import ActivationStore, TokenTable, iter_layer_rows, to
 from featevo.compare import MATCHED_CLASSES, read_latents, read_pairs, write_csv
 from featevo.config import PipelineConfig
 from featevo.data import FINANCIAL, GENERAL, Doc, load_probe
-from featevo.errors import StageError
 from featevo.io import (
     StageRun, atomic_write_json, display_path, hash_inputs, require_stage, resolve_repo_path, stage_dir,
     stage_is_current,
@@ -80,16 +84,16 @@ FEATURE_FIELDS = [
     "pair_id", "base_latent", "tuned_latent", "class", "type", "decoder_cosine", "activation_correlation",
     "base_fin_score", "base_fin_ci_low", "base_fin_ci_high", "tuned_fin_score", "tuned_fin_ci_low", "tuned_fin_ci_high",
     "base_gen_score", "tuned_gen_score",
-    "delta_matched", "delta_ci_low", "delta_ci_high", "change_pct_matched",
+    "delta_matched", "delta_ci_low", "delta_ci_high", "change_pct_matched", "relative_change_matched",
     "base_specialization", "base_specialization_ci_low", "base_specialization_ci_high",
     "tuned_specialization", "tuned_specialization_ci_low", "tuned_specialization_ci_high",
     "specialization_change", "specialization_change_ci_low", "specialization_change_ci_high",
-    "p_value", "q_value", "significant", "base_financial_q", "tuned_financial_q",
+    "p_value", "q_value", "significant", "beyond_seed_noise", "base_financial_q", "tuned_financial_q",
 ]
 RANKING_FIELDS = [
     "rank", "pair_id", "base_latent", "tuned_latent", "class", "type", "delta_matched", "delta_ci_low", "delta_ci_high",
-    "change_pct_matched", "p_value", "q_value", "significant", "base_fin_score", "tuned_fin_score",
-    "specialization_change",
+    "change_pct_matched", "relative_change_matched", "p_value", "q_value", "significant", "beyond_seed_noise",
+    "base_fin_score", "tuned_fin_score", "specialization_change",
 ]
 TOP_FIELDS = [
     "model", "rank", "latent", "class", "fin_score", "fin_ci_low", "fin_ci_high", "gen_score", "fin_minus_gen",
@@ -228,6 +232,19 @@ def pair_stats(a: np.ndarray, b: np.ndarray, Xa: np.ndarray, Xb: np.ndarray, sa:
     D = Xb[is_fin][:, b] - Xa[is_fin][:, a]
     _, p = sign_flip_test(D, n_perm, seed)
     return PairStats(a, b, delta, lo, hi, sc, slo, shi, p, bh_qvalues(p))
+
+
+def relative_change(delta: np.ndarray, base: np.ndarray, tuned: np.ndarray) -> np.ndarray:
+    """Symmetric relative change 2 (tuned - base) / (tuned + base + 1e-8), in [-2, 2]."""
+    return 2.0 * delta / (tuned + base + EPS)
+
+
+def seed_noise_threshold(null: PairStats | None, sa: LatentStats, sn: LatentStats | None, q: float = 0.95) -> float | None:
+    """The ``q`` quantile of |relative change| over the null baseline's matched pairs."""
+    if null is None or sn is None or len(null.delta) == 0:
+        return None
+    rel = relative_change(null.delta, sa.fin[null.a], sn.fin[null.b])
+    return float(np.quantile(np.abs(rel), q))
 
 
 def pair_type(sig: bool, delta: float, tuned_fin_sig: bool, tuned_gen_sig: bool) -> str:
@@ -376,6 +393,10 @@ def run(cfg: PipelineConfig, force: bool = False) -> Path:
 
     feature_rows, ranking = [], []
     sig = ps.q <= dc.alpha
+    first_null = null_names[0] if null_names else None
+    noise = seed_noise_threshold(null_ps.get(first_null), sb, stats.get(first_null)) if first_null else None
+    rel = relative_change(ps.delta, sb.fin[ps.a], stt.fin[ps.b]) if len(matched) else np.zeros(0)
+    beyond = (sig & (np.abs(rel) > noise)) if noise is not None else None
     for k, p in enumerate(matched):
         a, b = p["base_latent"], p["tuned_latent"]
         base_fin = float(sb.fin[a])
@@ -388,6 +409,7 @@ def run(cfg: PipelineConfig, force: bool = False) -> Path:
             "base_gen_score": sb.gen[a], "tuned_gen_score": stt.gen[b],
             "delta_matched": ps.delta[k], "delta_ci_low": ps.delta_lo[k], "delta_ci_high": ps.delta_hi[k],
             "change_pct_matched": 100.0 * ps.delta[k] / base_fin if base_fin >= pct_floor and base_fin > 0 else None,
+            "relative_change_matched": rel[k], "beyond_seed_noise": bool(beyond[k]) if beyond is not None else None,
             "base_specialization": sb.spec[a], "base_specialization_ci_low": bs_lo[a], "base_specialization_ci_high": bs_hi[a],
             "tuned_specialization": stt.spec[b], "tuned_specialization_ci_low": ts_lo[b],
             "tuned_specialization_ci_high": ts_hi[b],
@@ -449,8 +471,9 @@ def run(cfg: PipelineConfig, force: bool = False) -> Path:
     write_csv(st.dir / "top_financial_features.csv", TOP_FIELDS, top_rows)
 
     # summary (2.4)
-    def pair_summary(p_: PairStats) -> dict:
+    def pair_summary(p_: PairStats, other: str) -> dict:
         s_ = p_.q <= dc.alpha
+        r_ = relative_change(p_.delta, sb.fin[p_.a], stats[other].fin[p_.b]) if len(p_.delta) else np.zeros(0)
         return {
             "matched_pairs": int(len(p_.delta)),
             "positive_change": int((p_.delta > 0).sum()), "negative_change": int((p_.delta < 0).sum()),
@@ -461,13 +484,15 @@ def run(cfg: PipelineConfig, force: bool = False) -> Path:
             "mean_delta": float(p_.delta.mean()) if len(p_.delta) else None,
             "mean_abs_delta": float(np.abs(p_.delta).mean()) if len(p_.delta) else None,
             "p95_abs_delta": float(np.quantile(np.abs(p_.delta), 0.95)) if len(p_.delta) else None,
+            "p95_abs_relative_change": float(np.quantile(np.abs(r_), 0.95)) if len(r_) else None,
         }
 
     def top_entry(k: int) -> dict:
         r = feature_rows[k]
         return {f: r[f] for f in ("pair_id", "base_latent", "tuned_latent", "class", "type", "base_fin_score",
                                   "tuned_fin_score", "delta_matched", "delta_ci_low", "delta_ci_high",
-                                  "change_pct_matched", "p_value", "q_value", "significant")}
+                                  "change_pct_matched", "relative_change_matched", "p_value", "q_value",
+                                  "significant", "beyond_seed_noise")}
 
     pct = np.array([r["change_pct_matched"] for r in feature_rows[: len(matched)] if r["change_pct_matched"] is not None])
     type_counts: dict[str, int] = {}
@@ -486,13 +511,20 @@ def run(cfg: PipelineConfig, force: bool = False) -> Path:
             "change_pct_matched": f"100 * delta_matched / base fin_score; blank when base fin_score < {pct_floor:.3g} "
                                   "(1% of the median base score)",
             "p_value": "paired sign-flip permutation test over financial sentences; q_value: Benjamini-Hochberg",
+            "relative_change_matched": "2 * delta_matched / (fin(tuned) + fin(base) + 1e-8)",
+            "beyond_seed_noise": "significant and |relative change| above the 95th percentile of the seed "
+                                 "baseline's matched pairs",
             "financial_latent": "fin - gen > 0 with BH q <= alpha (domain-label permutation test)",
         },
         "alpha": dc.alpha, "ci": dc.ci, "n_bootstrap": dc.n_bootstrap, "n_permutations": dc.n_permutations,
         "probe": {"sentences": n_docs, "financial": int(is_fin.sum()), "general": int((~is_fin).sum()),
                   "tokens": int(len(probe.row_doc)), "categories": categories, "file": display_path(probe_path)},
-        "base_vs_tuned": pair_summary(ps),
-        "null_baselines": {n: pair_summary(p_) for n, p_ in null_ps.items()},
+        "base_vs_tuned": {**pair_summary(ps, "tuned"),
+                          "beyond_seed_noise": int(beyond.sum()) if beyond is not None else None,
+                          "seed_noise_relative_change_p95": noise,
+                          "seed_noise_from": f"{first_null} ({len(null_ps[first_null].delta)} matched pairs)"
+                          if first_null else None},
+        "null_baselines": {n: pair_summary(p_, n) for n, p_ in null_ps.items()},
         "mean_change_pct_matched": float(pct.mean()) if pct.size else None,
         "median_change_pct_matched": float(np.median(pct)) if pct.size else None,
         "max_improvement": top_entry(int(np.argmax(ps.delta))) if len(matched) else None,
@@ -508,7 +540,9 @@ def run(cfg: PipelineConfig, force: bool = False) -> Path:
     }
 
     # interesting latents (stage 04 labels these first)
-    sig_pairs = [int(k) for k in by_abs if sig[k]]
+    # BH-significant pairs first (those beyond seed noise ahead), then shifted ones, then the rest
+    sig_pairs = ([int(k) for k in by_abs if beyond is not None and beyond[k]]
+                 + [int(k) for k in by_abs if sig[k] and (beyond is None or not beyond[k])])
     shifted_pairs = [int(k) for k in by_abs if not sig[k] and matched[k]["class"] == "shifted"]
     rest_pairs = [int(k) for k in by_abs if not sig[k] and matched[k]["class"] != "shifted"]
     interesting = {"pairs": [matched[k]["pair_id"] for k in sig_pairs + shifted_pairs + rest_pairs]}
@@ -553,15 +587,17 @@ def run(cfg: PipelineConfig, force: bool = False) -> Path:
     heat = (np.stack([cat_mean["tuned"][:, ps.b[k]] - cat_mean["base"][:, ps.a[k]] for k in top_k])
             if top_k else np.zeros((0, len(categories))))
     n_fin_cats = sum(c in cfg.data.financial_categories for c in categories)
-    first_null = null_ps[null_names[0]].delta if null_names else None
-    four_panel(top, sb.spec[ps.a], stt.spec[ps.b], sig, ps.delta, sig, first_null, heat, [t["label"] for t in top],
+    null_delta = null_ps[first_null].delta if first_null else None
+    four_panel(top, sb.spec[ps.a], stt.spec[ps.b], sig, ps.delta, sig, null_delta, heat, [t["label"] for t in top],
                categories, n_fin_cats, st.dir / "four_panel.png", activation_unit=ACTIVATION_UNIT)
 
     summary["wall_time_s"] = round(time.time() - t0, 2)
     atomic_write_json(st.dir / "summary.json", summary)
     bt = summary["base_vs_tuned"]
-    logger.info("matched pairs %d: %d up / %d down, %d BH-significant (null %s); financial latents base %d, tuned %d",
+    logger.info("matched pairs %d: %d up / %d down, %d BH-significant, %s beyond seed noise (null %s); "
+                "financial latents base %d, tuned %d",
                 bt["matched_pairs"], bt["positive_change"], bt["negative_change"], bt["significant_after_bh"],
+                bt["beyond_seed_noise"],
                 ", ".join(f"{n} {v['significant_after_bh']}" for n, v in summary["null_baselines"].items()) or "n/a",
                 summary["financial_latents"]["base"], summary["financial_latents"]["tuned"])
     st.commit()

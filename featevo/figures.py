@@ -70,16 +70,17 @@ def matched_scatter(main, nulls: dict, cc, out: Path) -> None:
     xmin = min(-0.1, float(np.min(main.pair_cos, initial=0)) - 0.05)
     ax.set_xlim(xmin, 1.02)
     ax.set_ylim(ymin, 1.05)
-    kw = dict(fontsize=9, ha="center", va="center", bbox=dict(boxstyle="round", fc="white", alpha=0.8))
-    ax.text((cc.shared_threshold + 1.02) / 2, (cc.shifted_correlation + 1.05) / 2, "shared", **kw)
-    ax.text((cc.shared_threshold + 1.02) / 2, (ymin + cc.shifted_correlation) / 2, "shifted\n(firing)", **kw)
-    ax.text((cc.new_threshold + cc.shared_threshold) / 2, (ymin + 1.05) / 2, "shifted\n(direction)", **kw)
-    ax.text((xmin + cc.new_threshold) / 2, (ymin + 1.05) / 2, "unmatched\n(new / lost\n/ split)", **kw)
+    kw = dict(fontsize=9, ha="center", bbox=dict(boxstyle="round", fc="white", alpha=0.85))
+    top, bottom = 1.03, ymin + 0.02
+    ax.text((cc.shared_threshold + 1.02) / 2, top, "shared", va="top", **kw)
+    ax.text((cc.shared_threshold + 1.02) / 2, bottom, "shifted\n(firing)", va="bottom", **kw)
+    ax.text((cc.new_threshold + cc.shared_threshold) / 2, top, "shifted\n(direction)", va="top", **kw)
+    ax.text((xmin + cc.new_threshold) / 2, top, "unmatched:\nnew / lost / split", va="top", **kw)
     ax.set_xlabel("decoder cosine of the matched pair")
     ax.set_ylabel("activation correlation of the pair")
     ax.set_title("Matched latent pairs (Hungarian on decoder cosine)")
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=8, loc="lower right")
+    ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.11), ncol=2)
     save_figure(fig, out)
 
 

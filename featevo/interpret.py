@@ -478,7 +478,8 @@ def run(cfg: PipelineConfig, force: bool = False) -> Path:
         backend_info["gguf"] = gguf.name
         log = st.dir.parent / "logs" / "04_llm_server.log"
         log.parent.mkdir(parents=True, exist_ok=True)
-        with LocalLLMServer(model_path=gguf, n_ctx=icfg.n_ctx, n_threads=icfg.n_threads or None, log_path=log) as srv:
+        with LocalLLMServer(model_path=gguf, n_ctx=icfg.n_ctx, n_threads=icfg.n_threads or None, log_path=log,
+                            extra_args={"cache": True}) as srv:  # prompt cache: shared prompt prefixes
             asyncio.run(go(srv.base_url, srv.model_name, grammar=True))
     elif icfg.backend == "openai":
         asyncio.run(go(icfg.base_url, icfg.model, grammar=False))

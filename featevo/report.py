@@ -300,9 +300,10 @@ class Report:
         )
         meta = [
             ("run", code(self.cfg.run_name)),
-            ("config", code(self.cfg.config_path and display_path(Path(self.cfg.config_path)))),
+            ("config", code(display_path(Path(self.cfg.config_path))) if self.cfg.config_path else
+             "none (configured from Python)"),
             ("git commit", code(man1.get("git_commit"))),
-            ("built from", ", ".join(f"`{s}` ({self.up.manifests[s].get('started_at', MISSING)})"
+            ("built from", ", ".join(f"`{s}` ({_when(self.up.manifests[s])})"
                                      for s in UPSTREAM if s in self.up.manifests)),
         ]
         return Doc(self.cfg.report.title, subtitle, meta, [findings, *sections])
@@ -834,7 +835,10 @@ class Report:
                 failed |= bool(why) or (lab == MISSING and pick(r, f"{side}_latent") is not None)
                 cells += [num(fint(pick(r, f"{side}_latent"))), Cell(lab, wrap=True),
                           num(fnum(pick(r, f"{side}_detection"), 2)), num(fnum(pick(r, f"{side}_fuzzing"), 2))]
-            cells.append(num(fsig(pick(r, "delta_matched", "delta", "delta_fin_score"), signed=True)))
+            cells.append(num(fsig(pick(r, "delta_matched", "delta", "delta_fin_score",
+                                       default=self.ft_value(r, "delta_matched")), signed=True)))
+            cells.append(num(fci(pick(r, "delta_ci_low", default=self.ft_value(r, "delta_ci_low")),
+                                 pick(r, "delta_ci_high", default=self.ft_value(r, "delta_ci_high")))))
             trs.append(cells)
         notes = ["det. / fuzz.: Delphi's detection and fuzzing scores (balanced accuracy of an LLM predicting from "
                  "the label which contexts activate the latent; 0.5 is chance)."]
@@ -842,12 +846,16 @@ class Report:
             notes.append(f"{MISSING} as a label: no usable explanation (the LLM's reply did not parse after retries, or "
                          "the latent never fires); its scores are then undefined too. The reason is on its card and in "
                          f"`04_interpret/{S4_LABELS}`.")
+        if any(lab_ok and (pick(r, f"{side}_detection") is None or pick(r, f"{side}_fuzzing") is None)
+               for r in shown for side in SAE_ORDER
+               for lab_ok in [split_label(pick(r, f"{side}_label"))[0] != MISSING]):
+            notes.append(f"{MISSING} as a score: the scorer returned no usable predictions for that latent.")
         if any(pick(r, "base_latent") is None or pick(r, "tuned_latent") is None for r in shown):
             notes.append(f"{MISSING} as a latent: the latent has no matched partner (new or lost).")
         if len(self.up.labels) > n:
             notes.append(f"The first {fint(n)} of {fint(len(self.up.labels))} labelled rows.")
         sec.add(Table("tbl-labels", ["pair", "class", "base latent", "base label", "det.", "fuzz.", "tuned latent",
-                                     "tuned label", "det.", "fuzz.", "change in fin. score"], trs,
+                                     "tuned label", "det.", "fuzz.", "change in fin. score", "CI"], trs,
                       caption="Labels and scores of the labelled latents (most interesting first)", notes=notes,
                       source=f"04_interpret/{S4_LABELS}"))
         stats = self.score_stats()
@@ -1053,7 +1061,7 @@ class Report:
             m = self.up.manifests.get(st)
             if not m:
                 continue
-            started = str(m.get("started_at") or MISSING).replace("T", " ")[:16]
+            started = _when(m)
             rows.append([code(st), started, num(fnum(m.get("wall_time_s"), 1)), code(m.get("device")),
                          code(m.get("git_commit")), code((m.get("config_hash") or "")[:12] or None),
                          num(fint(len(m.get("outputs") or {})))])
@@ -1071,6 +1079,12 @@ class Report:
         sec.add(Para("To reproduce, run the stages in order (each skips when its outputs are current; `--force` "
                      "reruns it):"), Bullets([f"`{c}`" for c in cmds]))
         return sec
+
+
+def _when(manifest: dict) -> str:
+    """``started_at`` of a manifest as 'YYYY-MM-DD HH:MM'."""
+    t = manifest.get("started_at")
+    return str(t).replace("T", " ")[:16] if t else MISSING
 
 
 def _diff(a: Any, b: Any) -> Optional[float]:
@@ -1105,6 +1119,60 @@ def label_text(v: Any) -> str:
     if not t or t in _NA:
         return MISSING
     return t
+
+
+# --------------------------------------------------------------------------------------------
+# Headless Chromium (the browser test and the README screenshot)
+# --------------------------------------------------------------------------------------------
+CHROMIUM_FLAGS = (
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+    "--enable-logging=stderr", "--v=0", "--hide-scrollbars",
+)
+
+
+def chromium_path() -> Optional[str]:
+    """Debian's ``chromium`` (``make browser`` installs it), or None."""
+    for name in ("chromium", "chromium-browser"):
+        if p := shutil.which(name):
+            return p
+    return None
+
+
+def run_chromium(url: str, *extra: str, timeout: int = 120):
+    """Run headless Chromium on ``url`` with a fresh profile; returns the CompletedProcess (stderr holds
+    the console log: lines with ``:CONSOLE``)."""
+    import subprocess
+    import tempfile
+
+    exe = chromium_path()
+    if exe is None:
+        raise FileNotFoundError("chromium is not installed (make browser)")
+    with tempfile.TemporaryDirectory(prefix="featevo-chromium-") as profile:
+        return subprocess.run([exe, *CHROMIUM_FLAGS, f"--user-data-dir={profile}", *extra, url],
+                              capture_output=True, text=True, timeout=timeout)
+
+
+def docs_screenshot(html_path: str | Path, out_png: str | Path, height: int = 2200, width: int = 1050) -> int:
+    """Screenshot the top of a report (1400 px wide window), scaled to ``width`` and palette-compressed
+    (the README image); returns its size in bytes."""
+    import tempfile
+
+    from PIL import Image
+
+    html_path = Path(html_path).resolve()
+    with tempfile.TemporaryDirectory() as tmp:
+        shot = Path(tmp) / "shot.png"
+        res = run_chromium(html_path.as_uri(), f"--screenshot={shot}", f"--window-size=1400,{max(height, 3000)}")
+        if res.returncode != 0 or not shot.is_file():
+            raise RuntimeError(f"chromium failed: {res.stderr[-500:]}")
+        im = Image.open(shot).convert("RGB").crop((0, 0, 1400, height))
+    im = im.resize((width, round(height * width / 1400)), Image.LANCZOS)
+    im = im.quantize(colors=96, method=Image.Quantize.MEDIANCUT, dither=Image.Dither.NONE)
+    out_png = Path(out_png)
+    out_png.parent.mkdir(parents=True, exist_ok=True)
+    im.save(out_png, optimize=True)
+    return out_png.stat().st_size
 
 
 # --------------------------------------------------------------------------------------------

@@ -127,8 +127,8 @@ def label_scores(groups: dict[str, dict[str, Optional[float]]], baseline: dict[s
         ys = [vals.get(m) for m in metrics]
         ax.bar(pos, [y if _ok(y) else 0.0 for y in ys], width * 0.92, color=color_for(side), label=side)
         for x, y, m in zip(pos, ys, metrics):
-            if _ok(y):
-                ax.text(x, y + 0.01, f"{y:.2f}", ha="center", va="bottom", fontsize=8.5)
+            ax.text(x, (y if _ok(y) else 0) + 0.01, f"{y:.2f}" if _ok(y) else "n/a", ha="center", va="bottom",
+                    fontsize=8.5)
             b = baseline.get(side, {}).get(m)
             if _ok(b):
                 ax.hlines(b, x - width * 0.46, x + width * 0.46, colors="black", linestyles="--", linewidth=1.4,

@@ -40,6 +40,7 @@ STAGE = "01_train_sae"
 TWIN_STAGE = "01_twin"
 SPLITS = ("train", "eval")
 MODEL_KEYS = ("base", "tuned")
+TUNED_SEED_OFFSET = 1000  # tuned SAE seed = cfg.seed + 1000 (see sae_keys)
 
 
 def stage_models(cfg: PipelineConfig) -> dict[str, ModelConfig]:
@@ -51,8 +52,14 @@ def stage_models(cfg: PipelineConfig) -> dict[str, ModelConfig]:
 
 
 def sae_keys(cfg: PipelineConfig) -> dict[str, tuple[str, int]]:
-    """SAE name -> (model key, seed). ``base_seed<i>`` are the null-baseline SAEs."""
-    keys = {"base": ("base", cfg.seed), "tuned": ("tuned", cfg.seed)}
+    """SAE name -> (model key, seed). ``base_seed<i>`` are the null-baseline SAEs.
+
+    The tuned SAE gets its own seed (``seed + TUNED_SEED_OFFSET``): with the base SAE's seed it
+    would start from the same initial decoder and batch order, and base-vs-tuned matching would
+    inherit that shared start, which the null baseline (base vs base_seed<i>, different seeds)
+    does not have. With distinct seeds both comparisons differ in initialisation alike.
+    """
+    keys = {"base": ("base", cfg.seed), "tuned": ("tuned", cfg.seed + TUNED_SEED_OFFSET)}
     for i in range(1, cfg.sae.seed_baselines + 1):
         keys[f"base_seed{i}"] = ("base", cfg.seed + i)
     return keys

@@ -167,3 +167,57 @@ def test_startup_timeout_stops_process(tmp_path):
     with pytest.raises(LLMServerError, match="did not answer"):
         srv.start()
     _assert_stopped(srv, srv.port)
+
+
+def _child_server_pid(tmp_path, tail: str):
+    """Run a Python child that starts a server (no with-block), prints the server's pid, then ``tail``."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, time\n"
+        "from featevo.llm_server import LocalLLMServer\n"
+        f"srv = LocalLLMServer(n_ctx=2048, log_path={str(tmp_path / 'child.log')!r}).start()\n"
+        "print(srv.process.pid, srv.port, flush=True)\n" + tail
+    )
+    return subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
+
+
+def _wait_gone(pid: int, timeout: float = 15.0) -> bool:
+    import os
+    import time
+
+    psutil = pytest.importorskip("psutil")
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            p = psutil.Process(pid)
+            if p.status() == psutil.STATUS_ZOMBIE:
+                return True
+        except psutil.NoSuchProcess:
+            return True
+        time.sleep(0.2)
+    os.kill(pid, 9)  # do not leak it
+    return False
+
+
+@needs_server
+def test_atexit_stops_server_when_interpreter_exits(tmp_path):
+    child = _child_server_pid(tmp_path, "sys.exit(0)\n")
+    pid, port = map(int, child.stdout.readline().split())
+    assert child.wait(timeout=60) == 0
+    assert _wait_gone(pid), "server survived the interpreter's exit"
+    assert not port_in_use(port)
+
+
+@needs_server
+def test_server_dies_with_killed_parent(tmp_path):
+    import sys
+
+    if not sys.platform.startswith("linux"):
+        pytest.skip("PR_SET_PDEATHSIG is Linux-only")
+    child = _child_server_pid(tmp_path, "time.sleep(120)\n")
+    pid, port = map(int, child.stdout.readline().split())
+    child.kill()  # SIGKILL: no atexit, no __exit__
+    child.wait(timeout=10)
+    assert _wait_gone(pid), "server survived its SIGKILLed parent"

@@ -23,7 +23,7 @@ import pytest
 
 from featevo.config import config_from_dict, to_dict
 from featevo.errors import StageError
-from featevo.io import StageRun, read_json, run_dir, stage_dir
+from featevo.io import StageRun, read_json, stage_dir
 
 LEAK = re.compile(r"\b(nan|NaN|None|null|inf|Infinity)\b")
 
@@ -112,9 +112,18 @@ def fake_stage04(cfg) -> None:
     st.commit()
 
 
+_BUILT: dict = {}  # test_report_browser.py imports the fixture: build once per session, not once per module
+
+
 @pytest.fixture(scope="session")
 def report_cfg(tiny_stage01, tmp_path_factory):
     """Stages 01-05 on the tiny config in a private output root; returns the config."""
+    if id(tiny_stage01) not in _BUILT:
+        _BUILT[id(tiny_stage01)] = _build(tiny_stage01, tmp_path_factory)
+    return _BUILT[id(tiny_stage01)]
+
+
+def _build(tiny_stage01, tmp_path_factory):
     from featevo import compare, deltas, report
 
     root = tmp_path_factory.mktemp("report")
@@ -123,17 +132,12 @@ def report_cfg(tiny_stage01, tmp_path_factory):
     d["report"] = {**d["report"], "feature_cards": 6}  # all labelled latents, the unmatched one included
     cfg = config_from_dict(d)
     cfg.config_path = None
-    shutil.copytree(run_dir(tiny_stage01), run_dir(cfg), ignore=shutil.ignore_patterns("logs"))
-    import time
-    t = [time.time()]
+    for st in ("01_twin", "01_train_sae"):  # only stage 01: other tests may have added later stages there
+        shutil.copytree(stage_dir(tiny_stage01, st), stage_dir(cfg, st))
     compare.run(cfg)
-    t.append(time.time())
     deltas.run(cfg)
-    t.append(time.time())
     fake_stage04(cfg)
     report.run(cfg)
-    t.append(time.time())
-    print("TIMES", [round(b - a, 1) for a, b in zip(t, t[1:])])
     return cfg
 
 
@@ -435,7 +439,9 @@ def test_stage_script_cli(report_cfg, tmp_path, capsys):
 
     import yaml
 
-    spec = importlib.util.spec_from_file_location("report_script", Path(__file__).parents[1] / "05_report/report.py")
+    from featevo.io import REPO_ROOT
+
+    spec = importlib.util.spec_from_file_location("report_script", REPO_ROOT / "05_report" / "report.py")
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)
     conf = tmp_path / "c.yaml"
@@ -488,3 +494,41 @@ def test_formatting_and_parsing_units():
     assert label_text("  None ") == label_text("") == label_text(None) == MISSING
     assert "".join(t if not i or not s else " " + t for i, (t, s) in enumerate(
         token_pieces(["the", "company", "'", "s", "down", "##grade", "$", "5", "."]))) == "the company's downgrade $5."
+
+
+def test_delta_summary_and_per_category_tables(report_cfg, parsed):
+    from featevo.report import read_rows
+
+    s3 = read_json(stage_dir(report_cfg, "03_activation_deltas") / "summary.json")
+    _, rows = table(parsed, "tbl-delta-summary")
+    by = {r[0]: r for r in rows}
+    bt = s3["base_vs_tuned"]
+    assert shown_equals(by["matched pairs"][1], bt["matched_pairs"])
+    assert shown_equals(by["significant after BH"][1], bt["significant_after_bh"])
+    assert shown_equals(by["CI excludes zero"][1], bt["ci_excludes_zero"])
+    assert shown_equals(by["mean |change|"][1], bt["mean_abs_delta"])
+    nb = next(iter(s3["null_baselines"].values()))
+    assert shown_equals(by["matched pairs"][2], nb["matched_pairs"])
+    assert shown_equals(by["mean |change|"][2], nb["mean_abs_delta"])
+    per_cat = read_rows(stage_dir(report_cfg, "03_activation_deltas") / "per_category.csv")
+    _, rows = table(parsed, "tbl-per-category")
+    assert [r[0] for r in rows] == list(dict.fromkeys(r["category"] for r in per_cat))
+    for r in rows:
+        for col, model in ((3, "base"), (4, "tuned")):
+            vals = [x["mean_activation"] for x in per_cat if x["category"] == r[0] and x["model"] == model]
+            assert shown_equals(r[col], sum(vals) / len(vals))
+
+
+def test_markdown_twin_has_the_same_tables(parsed, report_dir):
+    """Every HTML table appears in report.md, cell for cell (inline markup aside)."""
+    md = (report_dir / "report.md").read_text(encoding="utf-8")
+
+    def clean(cell: str) -> str:
+        return re.sub(r"`|\*\*|\\\|", lambda m: "|" if m.group(0) == "\\|" else "", cell).strip()
+
+    for tid, rows in parsed.tables.items():
+        m = re.search(rf'<a id="{tid}"></a>\n\n((?:\|.*\|\n)+)', md)
+        assert m, f"table {tid} missing from report.md"
+        lines = [ln for ln in m.group(1).splitlines() if not re.fullmatch(r"\|[-:|]+\|", ln)]
+        md_rows = [[clean(c) for c in re.split(r"(?<!\\)\|", ln)[1:-1]] for ln in lines]
+        assert md_rows == [[clean(c) for c in r] for r in rows], tid

@@ -6,9 +6,6 @@ overflow and takes a screenshot, with no console error or Content-Security-Polic
 from __future__ import annotations
 
 import re
-import shutil
-import subprocess
-import tempfile
 
 import numpy as np
 import pytest
@@ -19,20 +16,12 @@ CONSOLE = re.compile(r":CONSOLE(?::\d+)?\]\s*(.*)")
 WIDTH = 1400
 
 
-def chromium() -> str:
-    for name in ("chromium", "chromium-browser"):
-        path = shutil.which(name)
-        if path:
-            return path
-    pytest.skip("chromium is not installed (run `make browser`, or apt-get install chromium)")
+def run_chromium(url: str, *extra: str):
+    from featevo.report import chromium_path, run_chromium as run
 
-
-def run_chromium(url: str, *extra: str, timeout: int = 120) -> subprocess.CompletedProcess:
-    with tempfile.TemporaryDirectory(prefix="featevo-chromium-") as profile:
-        cmd = [chromium(), "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-               "--disable-background-networking", "--disable-component-update", "--disable-sync",
-               f"--user-data-dir={profile}", "--enable-logging=stderr", "--v=0", "--hide-scrollbars", *extra, url]
-        return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+    if chromium_path() is None:
+        pytest.skip("chromium is not installed (run `make browser`, or apt-get install chromium)")
+    return run(url, *extra)
 
 
 def console_messages(stderr: str) -> list[str]:
