@@ -11,7 +11,7 @@ FORCE ?= 0
 ARGS := --config $(CONFIG) $(if $(filter-out 0,$(FORCE)),--force,)
 
 # The demo and the tests never touch the Hugging Face hub.
-OFFLINE := HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 TOKENIZERS_PARALLELISM=false WANDB_MODE=offline
+OFFLINE := HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 TOKENIZERS_PARALLELISM=false WANDB_MODE=offline OMP_WAIT_POLICY=PASSIVE
 
 .PHONY: setup demo study test browser screenshot bench clean-demo stage01 stage02 stage03 stage04 stage05
 

@@ -189,8 +189,12 @@ def _iter_layer_rows(
             if not torch.isfinite(rows).all():
                 per_doc_ok = [bool(torch.isfinite(r).all()) for r in torch.split(rows, keep.sum(1).tolist())]
                 bad = sorted(int(d) for d, ok in zip(docs, per_doc_ok) if not ok)
-                raise TrainingError(f"non-finite activations at layer {layer} in documents "
-                                    f"{', '.join(map(str, bad[:10]))}{' ...' if len(bad) > 10 else ''}")
+                raise TrainingError(
+                    f"{desc}: non-finite activations (NaN/inf) at layer {layer} in documents "
+                    f"{', '.join(map(str, bad[:10]))}{' ...' if len(bad) > 10 else ''} (0-based, in the split's "
+                    f"docs.jsonl order; the first batch that had any); check the model weights, or use "
+                    f"harvest.dtype: float32"
+                )
             for d, r in zip(docs.tolist(), torch.split(rows, keep.sum(1).tolist())):
                 doc_rows[d] = r
             pbar.update(1)

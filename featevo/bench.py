@@ -47,7 +47,7 @@ import torch
 from featevo.activations import ActivationStore, _iter_layer_rows, harvest, iter_layer_rows, tokenize_docs
 from featevo.config import ModelConfig, SAEConfig
 from featevo.data import Doc
-from featevo.io import REPO_ROOT, read_json
+from featevo.io import REPO_ROOT, display_path, read_json
 from featevo.models import encoder_layers, load_model, load_tokenizer
 
 logger = logging.getLogger(__name__)
@@ -471,13 +471,16 @@ def scale_point(n_tokens: int, work_dir: Path, layer: int = DEMO_LAYER, batch_si
     except KeyboardInterrupt:
         pass
     train_peak = peak_rss_mb()
-    skip = min(3, len(stamps) - 2)
-    steady = (len(stamps) - 1 - skip) / (stamps[-1] - stamps[skip]) if len(stamps) > skip + 1 else float("nan")
+    # steady state: median duration of the steps after the first three (load spikes on a shared machine
+    # hit single steps; the median ignores them)
+    durations = np.diff(stamps)[3:] if len(stamps) > 4 else np.diff(stamps)
+    steady = 1.0 / float(np.median(durations)) if len(durations) else float("nan")
     return {
         "kept_tokens": kept, "rows": idx["n_rows"], "shards": len(idx["shards"]), "shard_tokens": shard_tokens,
         "harvest_s": harvest_s, "harvest_tokens_per_s": kept / harvest_s,
         "rss_before_harvest_mb": base_rss, "peak_rss_harvest_mb": harvest_peak,
         "rss_before_train_mb": train_rss, "peak_rss_train_mb": train_peak,
+        "harvest_extra_mb": harvest_peak - base_rss, "train_extra_mb": train_peak - train_rss,
         "train_steps": len(stamps), "train_steps_per_s": steady, "train_tokens_per_s": steady * sae_cfg.batch_size,
         "sae": {"d_sae": sae_cfg.num_latents, "k": sae_cfg.k, "batch_size": sae_cfg.batch_size,
                 "trainer": sae_cfg.trainer},
@@ -515,6 +518,8 @@ def scale_benchmark(sizes: list[int], root: Path, train_steps: int = 20, shard_t
         "slope_peak_rss_harvest_vs_tokens": loglog_slope(toks, [p["peak_rss_harvest_mb"] for p in points]),
         "slope_train_steps_per_s_vs_tokens": loglog_slope(toks, [p["train_steps_per_s"] for p in points]),
         "slope_peak_rss_train_vs_tokens": loglog_slope(toks, [p["peak_rss_train_mb"] for p in points]),
+        "slope_harvest_extra_vs_tokens": loglog_slope(toks, [p["harvest_extra_mb"] for p in points]),
+        "slope_train_extra_vs_tokens": loglog_slope(toks, [p["train_extra_mb"] for p in points]),
     }
 
 
@@ -584,9 +589,10 @@ def end_to_end_times(run_dir: Path) -> dict:
             stages[m.parent.name] = read_json(m).get("wall_time_s")
         except Exception:  # a broken manifest is not this benchmark's business
             stages[m.parent.name] = None
-    return {"run_dir": str(run_dir), "stages_wall_time_s": stages,
+    return {"run_dir": display_path(Path(run_dir)), "stages_wall_time_s": stages,
             "total_s": sum(v for v in stages.values() if v) if stages else None,
-            "note": None if stages else f"no manifests under {run_dir} (run `make demo` first); not rerun here"}
+            "note": None if stages else (f"no manifests under {display_path(Path(run_dir))} (run `make demo` first); "
+                                         "the benchmark never reruns the pipeline")}
 
 
 # --------------------------------------------------------------------------------------------
@@ -756,16 +762,23 @@ def to_markdown(res: dict) -> str:
                          f"| {'-' if ratio is None else f'**{ratio:.2f}x**'} |")
     sc = res.get("scale")
     if sc:
-        lines += ["", "## Scale (fresh process per size; MiniLM layer 4; SAE 200 latents, fused trainer)", "",
-                  "| kept tokens | shards | harvest s | harvest tok/s | peak RSS harvest (MB) | train steps/s "
-                  "| peak RSS train (MB) |", "|---|---|---|---|---|---|---|"]
+        lines += ["", f"## Scale (fresh process per size; MiniLM layer 4, shards of {sc['points'][0]['shard_tokens']:,} rows; "
+                      f"SAE {sc['points'][0]['sae']['d_sae']} latents, {sc['points'][0]['sae']['trainer']} trainer, "
+                      f"{sc['points'][0]['train_steps']} steps)", "",
+                  "| kept tokens | shards | harvest s | harvest tok/s | peak RSS harvest (MB) | of which above "
+                  "pre-harvest RSS | train steps/s | peak RSS train (MB) | of which above pre-train RSS |",
+                  "|---|---|---|---|---|---|---|---|---|"]
         for p in sc["points"]:
             lines.append(f"| {p['kept_tokens']:,} | {p['shards']} | {p['harvest_s']:.1f} | {p['harvest_tokens_per_s']:,.0f} "
-                         f"| {p['peak_rss_harvest_mb']:.0f} | {p['train_steps_per_s']:.2f} | {p['peak_rss_train_mb']:.0f} |")
+                         f"| {p['peak_rss_harvest_mb']:.0f} | {p['harvest_extra_mb']:.0f} | {p['train_steps_per_s']:.2f} "
+                         f"| {p['peak_rss_train_mb']:.0f} | {p['train_extra_mb']:.0f} |")
         lines += ["", f"Log-log slopes against corpus tokens: harvest time {sc['slope_harvest_time_vs_tokens']:.2f}, "
                       f"harvest peak RSS {sc['slope_peak_rss_harvest_vs_tokens']:.3f}, training steps/s "
                       f"{sc['slope_train_steps_per_s_vs_tokens']:.3f}, training peak RSS "
-                      f"{sc['slope_peak_rss_train_vs_tokens']:.3f}."]
+                      f"{sc['slope_peak_rss_train_vs_tokens']:.3f} (above the pre-phase RSS: harvest "
+                      f"{sc['slope_harvest_extra_vs_tokens']:.3f}, training {sc['slope_train_extra_vs_tokens']:.3f}). "
+                      "Pre-harvest RSS holds the model and the tokenised corpus (a few bytes per token); the harvester "
+                      "holds at most one shard buffer and one window of length-sorted batches, the trainer one shard."]
     q = res.get("quality")
     if q:
         lines += ["", "## Quality: same rows, both trainers (held-out rows)", "",

@@ -157,7 +157,8 @@ class SAEConfig:
     """Training step. ``fused``: featevo's fused TopK step (one dense encoder matmul, a sparse
     decoder over the k active latents and a hand-written sparse backward) on the parameters of
     sae-lens's ``TopKTrainingSAE``; same loss, gradients (to float rounding), optimizer, dead-latent
-    tracking, checkpoints and saved sae-lens format as ``sae-lens``, and 1.2-4x faster on CPU
+    tracking, checkpoints and saved sae-lens format as ``sae-lens``; on a 2-core CPU its step is 1.4x
+    (200 latents) to 4x (8x expansion) faster than ``sae-lens``'s and 1.3-2.5x faster than sparsify's
     (``benchmarks/results/``). ``sae-lens``: sae-lens's own ``SAETrainer.step`` (dense autograd)."""
 
     def __post_init__(self) -> None:
@@ -334,6 +335,8 @@ class PipelineConfig:
             raise ValueError("tuned_model is required unless twin.enabled is true")
         if not self.run_name or "/" in self.run_name or self.run_name.startswith("."):
             raise ValueError("run_name must be a plain folder name")
+        if not 0 <= self.seed < 2**32:  # derived seeds (seed * 1_000_003 + step) must fit torch's 64 bits
+            raise ValueError(f"seed={self.seed} must be in 0..{2**32 - 1}")
 
 
 # Config sections each stage depends on; a stage's outputs are stale when any of these change.

@@ -142,14 +142,15 @@ def four_panel(
     if allv.size:
         lim = float(np.max(np.abs(allv))) or 1.0
         bins = np.linspace(-lim, lim, 41)
-        ax.hist(delta, bins=bins, color=TUNED_COLOR, alpha=0.75, label=f"base -> tuned (n={len(delta)}, "
-                f"{int(np.sum(delta_sig))} BH-significant)")
+        if len(delta):
+            ax.hist(delta, bins=bins, weights=np.full(len(delta), 1.0 / len(delta)), color=TUNED_COLOR, alpha=0.75,
+                    label=f"base -> tuned (n={len(delta)}, {int(np.sum(delta_sig))} BH-significant)")
         if delta_null is not None and len(delta_null):
-            ax.hist(delta_null, bins=bins, histtype="step", color=NULL_COLOR, lw=2,
-                    label=f"base -> base seed 1: seed baseline (n={len(delta_null)})")
+            ax.hist(delta_null, bins=bins, weights=np.full(len(delta_null), 1.0 / len(delta_null)), histtype="step",
+                    color=NULL_COLOR, lw=2, label=f"base -> base seed 1: seed baseline (n={len(delta_null)})")
     ax.axvline(0, color="black", lw=1)
-    ax.set_xlabel("change in financial score (tuned minus base, matched pairs)")
-    ax.set_ylabel("matched pairs")
+    ax.set_xlabel("change in financial score (other SAE's latent minus base latent, matched pairs)")
+    ax.set_ylabel("fraction of matched pairs")
     ax.set_title("(c) Distribution of changes vs seed baseline")
     ax.legend(fontsize=8)
     ax.grid(alpha=0.3)

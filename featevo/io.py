@@ -4,7 +4,12 @@ Every stage writes into ``outputs/<run>/.<stage>.partial/`` and, on success, wri
 ``manifest.json`` last and renames the folder to ``outputs/<run>/<stage>/``. A kill at any point
 leaves either the previous complete outputs or none: the partial folder is never read by another
 stage. Long stages keep their checkpoints in the partial folder, so a rerun with the same config
-resumes there; a rerun with another config starts it afresh.
+resumes there; a rerun with another config starts it afresh. A kill inside the final swap (between
+two renames) is finished or undone by the next run (:func:`recover_interrupted_commit`).
+
+A stage records each input stage by its *fingerprint*: the hash of that stage's config section,
+inputs and output sha256s (not its timings). A ``--force`` rerun that reproduces the same bytes
+(CPU, same seed) therefore leaves the stages built on it current.
 """
 
 from __future__ import annotations
@@ -14,6 +19,7 @@ import json
 import logging
 import os
 import platform
+import re
 import shutil
 import subprocess
 import time
@@ -31,6 +37,7 @@ logger = logging.getLogger(__name__)
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
 MANIFEST = "manifest.json"
+_STRAY_TMP = re.compile(r"\..+\.tmp\d*|\.tmp\..+")  # temp names of atomic writes (io, activations, sae, plots)
 PARTIAL_CONFIG = "_partial_config.json"
 
 # stage id -> (script that makes it, upstream stages it reads)
@@ -159,8 +166,76 @@ def manifest_sha(cfg: PipelineConfig, stage: str) -> str:
     return sha256_file(stage_dir(cfg, stage) / MANIFEST)
 
 
+def manifest_fingerprint(man: dict) -> str:
+    """What a downstream stage records about an input stage: its config, inputs and outputs."""
+    return stable_hash({k: man.get(k) for k in ("stage", "config", "inputs", "outputs")})
+
+
+def stage_fingerprint(cfg: PipelineConfig, stage: str) -> str:
+    return manifest_fingerprint(read_json(stage_dir(cfg, stage) / MANIFEST))
+
+
+def _upstream_unchanged(cfg: PipelineConfig, up: str, recorded: str) -> bool:
+    """True when input stage ``up`` is still the one recorded (fingerprint; older runs: manifest sha256)."""
+    path = stage_dir(cfg, up) / MANIFEST
+    if not path.is_file():
+        return False
+    try:
+        if recorded == manifest_fingerprint(read_json(path)):
+            return True
+    except StageError:
+        return False
+    return recorded == sha256_file(path)
+
+
+def _partial_dir(cfg: PipelineConfig, stage: str) -> Path:
+    return run_dir(cfg) / f".{stage}.partial"
+
+
+def _old_dir(cfg: PipelineConfig, stage: str) -> Path:
+    return run_dir(cfg) / f".{stage}.old"
+
+
+def _swap_into_place(src: Path, final: Path, old: Path) -> None:
+    """Replace ``final`` by ``src`` (two renames; ``old`` holds the previous outputs in between)."""
+    if old.exists():
+        if final.exists():
+            shutil.rmtree(old)
+        else:  # a previous swap was cut between its two renames: old is the last complete output
+            os.replace(old, final)
+    if final.exists():
+        os.replace(final, old)
+    os.replace(src, final)
+    if old.exists():
+        shutil.rmtree(old)
+
+
+def recover_interrupted_commit(cfg: PipelineConfig, stage: str) -> None:
+    """Finish a commit that a kill cut short, so a stage folder is never missing or mixed.
+
+    A partial folder holding ``manifest.json`` is complete (the manifest is written last): it is
+    swapped into place. Otherwise, a previous output parked in ``.<stage>.old`` while the stage
+    folder is missing is put back.
+    """
+    final, partial, old = stage_dir(cfg, stage), _partial_dir(cfg, stage), _old_dir(cfg, stage)
+    try:
+        if (partial / MANIFEST).is_file():
+            logger.info("finishing an interrupted commit of %s", display_path(final))
+            _swap_into_place(partial, final, old)
+        elif old.exists():
+            if not final.exists() and (old / MANIFEST).is_file():
+                logger.info("restoring %s after an interrupted commit", display_path(final))
+                os.replace(old, final)
+            else:
+                shutil.rmtree(old)
+    except OSError as e:  # e.g. another process finishing the same commit
+        logger.warning("could not recover an interrupted commit of %s: %s", display_path(final), e)
+
+
 def load_manifest(cfg: PipelineConfig, stage: str) -> dict | None:
     path = stage_dir(cfg, stage) / MANIFEST
+    if not path.is_file() or (_partial_dir(cfg, stage) / MANIFEST).is_file():
+        recover_interrupted_commit(cfg, stage)
     if not path.is_file():
         return None
     return read_json(path)
@@ -197,8 +272,7 @@ def require_stage(cfg: PipelineConfig, stage: str, verify_files: bool = True) ->
             f"rerun: {cmd} --force"
         )
     for up, recorded in man.get("inputs", {}).get("stages", {}).items():
-        up_man = stage_dir(cfg, up) / MANIFEST
-        if not up_man.is_file() or sha256_file(up_man) != recorded:
+        if not _upstream_unchanged(cfg, up, recorded):
             raise StageError(
                 f"{display_path(sdir)} is stale: its input stage {up} has changed since; rerun: {cmd}"
             )
@@ -217,7 +291,7 @@ def require_stage(cfg: PipelineConfig, stage: str, verify_files: bool = True) ->
 
 def _upstream_hashes(cfg: PipelineConfig, stage: str, extra: tuple[str, ...] = ()) -> dict[str, str]:
     ups = tuple(STAGES[stage][1]) + tuple(extra)
-    return {up: manifest_sha(cfg, up) for up in ups if (stage_dir(cfg, up) / MANIFEST).is_file()}
+    return {up: stage_fingerprint(cfg, up) for up in ups if (stage_dir(cfg, up) / MANIFEST).is_file()}
 
 
 def stage_is_current(cfg: PipelineConfig, stage: str, input_files: dict[str, str] | None = None) -> bool:
@@ -229,8 +303,7 @@ def stage_is_current(cfg: PipelineConfig, stage: str, input_files: dict[str, str
         return False
     recorded = man.get("inputs", {})
     for up, digest in recorded.get("stages", {}).items():
-        p = stage_dir(cfg, up) / MANIFEST
-        if not p.is_file() or sha256_file(p) != digest:
+        if not _upstream_unchanged(cfg, up, digest):
             return False
     if input_files is not None and recorded.get("files", {}) != input_files:
         return False
@@ -263,10 +336,11 @@ class StageRun:
 
     @property
     def dir(self) -> Path:
-        return run_dir(self.cfg) / f".{self.stage}.partial"
+        return _partial_dir(self.cfg, self.stage)
 
     def open(self) -> "StageRun":
         """Create the partial folder, or reuse it (resume) when it was made with the same config."""
+        recover_interrupted_commit(self.cfg, self.stage)
         stamp = {"config": section_dict(self.cfg, self.stage), "inputs": self._inputs()}
         marker = self.dir / PARTIAL_CONFIG
         if self.dir.exists():
@@ -287,12 +361,19 @@ class StageRun:
         return {"stages": _upstream_hashes(self.cfg, self.stage, self.upstream), "files": self.input_files}
 
     def commit(self, seed: int | None = None) -> dict:
-        """Hash every output, write ``manifest.json`` last, and swap the folder into place."""
-        (self.dir / PARTIAL_CONFIG).unlink(missing_ok=True)
+        """Hash every output, write ``manifest.json`` last, and swap the folder into place.
+
+        Until the manifest exists the partial folder keeps its config stamp, so a kill while hashing
+        still resumes; once it exists the folder is complete (see :func:`recover_interrupted_commit`).
+        """
+        for p in sorted(self.dir.rglob(".*tmp*"), key=lambda q: len(q.parts), reverse=True):
+            if _STRAY_TMP.fullmatch(p.name):  # left by a kill inside an atomic write: not an output
+                shutil.rmtree(p) if p.is_dir() else p.unlink()
         outputs = {}
         for p in sorted(self.dir.rglob("*")):
-            if p.is_file() and p.name != MANIFEST:
-                outputs[p.relative_to(self.dir).as_posix()] = sha256_file(p)
+            rel = p.relative_to(self.dir).as_posix()
+            if p.is_file() and rel not in (MANIFEST, PARTIAL_CONFIG):
+                outputs[rel] = sha256_file(p)
         manifest = {
             "stage": self.stage,
             "run_name": self.cfg.run_name,
@@ -311,15 +392,9 @@ class StageRun:
             **self.extra,
         }
         atomic_write_json(self.dir / MANIFEST, manifest)
+        (self.dir / PARTIAL_CONFIG).unlink(missing_ok=True)
         final = self.final_dir
-        old = run_dir(self.cfg) / f".{self.stage}.old"
-        if old.exists():
-            shutil.rmtree(old)
-        if final.exists():
-            os.replace(final, old)
-        os.replace(self.dir, final)
-        if old.exists():
-            shutil.rmtree(old)
+        _swap_into_place(self.dir, final, _old_dir(self.cfg, self.stage))
         logger.info("stage %s done in %.1fs: %s", self.stage, manifest["wall_time_s"], display_path(final))
         return manifest
 

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import torch
+from safetensors import SafetensorError
 from torch import nn
 
 from featevo.config import ModelConfig
@@ -132,6 +133,9 @@ def load_model(mcfg: ModelConfig, head: str = "none", device: torch.device | str
     src = resolve_source(mcfg)
     try:
         model = cls.from_pretrained(src.location, dtype=DTYPE_MAP[dtype], **_load_kwargs(src))
+    except SafetensorError as e:
+        raise ModelLoadError(f"cannot load the weights of model '{src.spec}': corrupted or truncated safetensors "
+                             f"file ({e}); re-download or re-save the model") from None
     except (OSError, ValueError, KeyError, RuntimeError) as e:
         raise _wrap(src, f"the weights ({cls.__name__})", e) from None
     model.to(device)
@@ -168,13 +172,30 @@ def hookpoint_name(model: nn.Module, layer: int) -> str:
     return f"layer.{layer}"  # pragma: no cover
 
 
-def check_layer(model: nn.Module, layer: int, spec: str) -> None:
-    n = len(encoder_layers(model))
+def _check_layer_count(layer: int, n: int, spec: str) -> None:
     if not 0 <= layer < n:
         raise ModelLoadError(
             f"harvest.layer={layer} is out of range for model '{spec}' with {n} blocks (valid: 0..{n - 1}; "
             f"layer L is the output of block L, i.e. hidden_states[L + 1])"
         )
+
+
+def check_layer(model: nn.Module, layer: int, spec: str) -> None:
+    _check_layer_count(layer, len(encoder_layers(model)), spec)
+
+
+def check_layer_from_config(mcfg: ModelConfig, layer: int) -> None:
+    """The same check from the model's ``config.json`` alone (before any training or download of weights)."""
+    from transformers import AutoConfig
+
+    src = resolve_source(mcfg)
+    try:
+        conf = AutoConfig.from_pretrained(src.location, **_load_kwargs(src))
+    except (OSError, ValueError, KeyError) as e:
+        raise _wrap(src, "the config", e) from None
+    n = getattr(conf, "num_hidden_layers", None)
+    if isinstance(n, int):
+        _check_layer_count(layer, n, mcfg.name)
 
 
 def same_tokenizer(tok_a, tok_b) -> bool:

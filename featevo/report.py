@@ -32,7 +32,7 @@ from featevo.io import (
     stage_command, stage_dir, stage_is_current,
 )
 from featevo.report_templates import (
-    MISSING, fsig, Bullets, Card, Cards, CardSide, Cell, Context, Doc, Figure, Para, Section, Table, fci, finite, fint,
+    MISSING, fsig, Bullets, Card, Cards, CardSide, Cell, Context, Doc, Figure, Para, Section, Table, Tile, Tiles, fci, finite, fint,
     fnum, fp, fpct, fsigned, render_html, render_md,
 )
 
@@ -287,6 +287,7 @@ class Report:
         ]
         sections = [s for s in sections if s is not None]
         findings = Section("findings", "Findings", [
+            *([Tiles(self.tiles())] if self.tiles() else []),
             Para("Each statement below is generated from the stage outputs when the report is built; the numbers "
                  "are the ones in the tables further down, so the text cannot disagree with the data.", "note"),
             Bullets([f.text for f in self.findings] or ["No findings could be computed."], "finding"),
@@ -308,6 +309,41 @@ class Report:
         ]
         return Doc(self.cfg.report.title, subtitle, meta, [findings, *sections])
 
+    def tiles(self) -> list[Tile]:
+        """Headline numbers (each also in a table below), tuned against its reference."""
+        up, out = self.up, []
+        b, t = up.sae_summary.get("base", {}), up.sae_summary.get("tuned", {})
+        lb, lt = dig(b, "fidelity", "loss_recovered"), dig(t, "fidelity", "loss_recovered")
+        if finite(lb) or finite(lt):
+            out.append(Tile(f"{fpct(lb)} / {fpct(lt)}", "loss recovered by the SAEs", "base / tuned model"))
+        fin = dig(up.twin, "eval_mlm_loss", "financial") if isinstance(up.twin, dict) else None
+        gen = dig(up.twin, "eval_mlm_loss", "general") if isinstance(up.twin, dict) else None
+        if isinstance(fin, dict) and finite(pct_change(fin.get("tuned"), fin.get("base"))):
+            sub = (f"general text {fpct(pct_change(gen.get('tuned'), gen.get('base')), 1, True)}"
+                   if isinstance(gen, dict) else "")
+            out.append(Tile(fpct(pct_change(fin.get("tuned"), fin.get("base")), 1, True),
+                            "MLM loss on financial text after tuning", sub))
+        bt = up.compare.get("base_vs_tuned") or {}
+        nulls = up.compare.get("null_baselines") or {}
+        nb = nulls.get(next(iter(nulls), None)) or {}
+        if finite(bt.get("shared_fraction")):
+            out.append(Tile(fpct(bt.get("shared_fraction")), "matched pairs shared, base vs tuned",
+                            f"seed baseline {fpct(nb.get('shared_fraction'))}" if nb else "no seed baseline"))
+        ds = up.deltas.get("base_vs_tuned") or {}
+        dn = next(iter((up.deltas.get("null_baselines") or {}).values()), {}) or {}
+        if finite(ds.get("significant_after_bh")):
+            out.append(Tile(f"{fint(ds.get('significant_after_bh'))} / {fint(ds.get('matched_pairs'))}",
+                            "pairs whose financial score changed (BH)",
+                            f"seed baseline {fint(dn.get('significant_after_bh'))} / {fint(dn.get('matched_pairs'))}"
+                            if dn else "no seed baseline"))
+        st = self.score_stats()
+        if finite(dig(st, "base", "detection")) and finite(dig(st, "tuned", "detection")):
+            sub = (f"shuffled labels {fnum(dig(st, 'base', 'detection_shuffled'), 2)} / "
+                   f"{fnum(dig(st, 'tuned', 'detection_shuffled'), 2)}")
+            out.append(Tile(f"{fnum(st['base']['detection'], 2)} / {fnum(st['tuned']['detection'], 2)}",
+                            "label detection score", sub + " (base / tuned)"))
+        return out
+
     # ---------------------------------------------------------------- helpers
     def model_name(self, key: str) -> str:
         info = self.up.models.get(key, {})
@@ -323,6 +359,15 @@ class Report:
         if key == "k":
             return s.get("k", self.cfg.sae.k)
         return getattr(self.cfg.sae, key, None)
+
+    def llm_desc(self) -> str:
+        b = self.up.scores.get("backend")
+        if not isinstance(b, dict) or not b:
+            return MISSING
+        parts = [str(b.get("model") or MISSING)]
+        if b.get("gguf"):
+            parts.append(f"({b['gguf']})")
+        return " ".join(parts) + (f" via the {b['backend']} backend" if b.get("backend") else "")
 
     def sae_names(self) -> list[str]:
         names = list(self.up.sae_summary)
@@ -362,6 +407,12 @@ class Report:
             ("SAE training tokens / batch / lr", num(f"{fint(sae.get('training_tokens'))} / "
                                                      f"{fint(sae.get('batch_size'))} / {sae.get('lr', MISSING)}")),
             ("seed-baseline SAEs", num(fint(sae.get("seed_baselines")))),
+            ("probe sentences (financial / general)", num(
+                f"{fint(dig(up.deltas, 'probe', 'sentences'))} ({fint(dig(up.deltas, 'probe', 'financial'))} / "
+                f"{fint(dig(up.deltas, 'probe', 'general'))})")),
+            ("bootstrap resamples / permutations", num(f"{fint(up.deltas.get('n_bootstrap'))} / "
+                                                       f"{fint(up.deltas.get('n_permutations'))}")),
+            ("labelling LLM (stage 04)", self.llm_desc()),
             ("seeds", f"pipeline {fint(full.get('seed'))}; SAEs: {seeds or MISSING}"),
             ("device (stage 01)", code(man1.get("device"))),
             ("git commit", code(man1.get("git_commit"))),
@@ -633,6 +684,13 @@ class Report:
                 f"base SAE (new) and {fint(nl_t)} base {plural(nl_t, 'latent')} no counterpart in the tuned SAE "
                 f"(lost); the seed baseline has {fint(nn_s)} and {fint(nl_s)}."),
                 new=nn_t, lost=nl_t, new_seed=nn_s, lost_seed=nl_s)
+        elif bt:
+            self.find("matching", (
+                f"Of {fint(bt.get('pairs'))} Hungarian-matched decoder pairs, {fpct(bt.get('shared_fraction'))} are "
+                f"shared between the base and tuned SAEs (mean pair cosine "
+                f"{fnum(dig(bt, 'pair_decoder_cosine', 'mean'))}); no seed-baseline SAE was trained "
+                f"(sae.seed_baselines = 0), so these counts cannot be told apart from SAE seed noise."),
+                shared_fraction=bt.get("shared_fraction"), shared_fraction_seed=None)
         if base_rows:
             self.find("index_identity", (
                 f"Comparing feature i with feature i, as the study did, would pair "
@@ -692,6 +750,8 @@ class Report:
                                          "q", "sig.", "type"], trs,
                       caption="Largest changes in financial score, matched pairs (the study's table, corrected)",
                       notes=notes, source=f"03_activation_deltas/{S3_TABLE}"))
+        if up.top_features:
+            sec.add(self.top_features_table())
         for name, caption in S3_FIGS:
             p = self.copy_figure(up.dirs["03_activation_deltas"] / name, f"03_{name}")
             sec.add(*self.figure_block(p, caption, "four-panel figure of activation deltas", "fig-four-panel"))
@@ -766,6 +826,33 @@ class Report:
                              caption="Domain-selective latents (financial vs general probe sentences, BH-adjusted "
                                      "permutation test)", source=f"03_activation_deltas/{S3_SUMMARY}"))
         return out
+
+    def top_features_table(self) -> Table:
+        """top_financial_features.csv (the study's 'top financial features' table, corrected): the most
+        financial latents of each SAE, each with its matched partner's change."""
+        per = max(1, self.cfg.report.table_rows // 2)
+        rows, n_by, shown = [], {}, []
+        for r in self.up.top_features:
+            m = pick(r, "model", default=MISSING)
+            n_by[m] = n_by.get(m, 0) + 1
+            if n_by[m] > per:
+                continue
+            shown.append(r)
+            rows.append([str(m), num(fint(pick(r, "rank"))), num(fint(pick(r, "latent"))), pick(r, "class", default=MISSING),
+                         num(fsig(pick(r, "fin_score"))), num(fci(pick(r, "fin_ci_low"), pick(r, "fin_ci_high"))),
+                         num(fsig(pick(r, "gen_score"))), num(fnum(pick(r, "specialization"), 2)),
+                         num(fp(pick(r, "q_value"))), num(fint(pick(r, "matched_latent"))),
+                         num(fsig(pick(r, "delta_matched"), signed=True))])
+        notes = [f"Up to {fint(per)} latents per SAE whose financial score exceeds their general score significantly "
+                 "(domain-label permutation test, BH), ranked by fin - gen; q: that test's BH-adjusted p-value. "
+                 "Matched latent / change: the decoder-matched latent of the other SAE and the tuned-minus-base "
+                 "change of the pair."]
+        if any(pick(r, "matched_latent") is None for r in shown):
+            notes.append(f"{MISSING} in matched latent / change: the latent has no shared or shifted partner.")
+        return Table("tbl-top-financial", ["SAE", "rank", "latent", "class", "fin. score", "CI", "gen. score",
+                                           "specialization", "q", "matched latent", "change"], rows,
+                     caption="Most financial latents of each SAE", notes=notes,
+                     source=f"03_activation_deltas/{S3_TOP}")
 
     def per_category_table(self) -> Table:
         """per_category.csv averaged over latents: one row per probe category."""

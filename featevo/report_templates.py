@@ -167,7 +167,19 @@ class Cards:
     cards: list[Card]
 
 
-Block = Union[Para, Bullets, Table, Figure, Cards]
+@dataclass
+class Tile:
+    value: str  # the headline number, formatted
+    label: str  # what it is
+    sub: str = ""  # its comparison (seed baseline, other model)
+
+
+@dataclass
+class Tiles:
+    tiles: list[Tile]
+
+
+Block = Union[Para, Bullets, Table, Figure, Cards, Tiles]
 
 
 @dataclass
@@ -336,6 +348,12 @@ ol.ctx li { margin: 0 0 3px; overflow-wrap: anywhere; }
 ol.ctx li .amax { color: var(--muted); font-size: 11.5px; margin-left: 6px; font-variant-numeric: tabular-nums; }
 .tok { border-radius: 3px; padding: 1px 1px; }
 .tok.max { outline: 1.5px solid #1d2430; }
+.tiles { display: grid; grid-template-columns: repeat(auto-fit, minmax(200px, 1fr)); gap: 12px; margin: 14px 0 6px; }
+.tile { border: 1px solid var(--rule); border-radius: 8px; padding: 10px 14px; background: #fff;
+        border-top: 4px solid var(--tuned); }
+.tile .tv { font-size: 24px; font-weight: 700; white-space: nowrap; font-variant-numeric: tabular-nums; line-height: 1.2; }
+.tile .tl { font-size: 13px; font-weight: 600; margin-top: 2px; }
+.tile .ts { font-size: 12.5px; color: var(--muted); margin-top: 2px; }
 footer { margin-top: 40px; color: var(--muted); font-size: 12.5px; border-top: 1px solid var(--rule); padding-top: 10px; }
 @media (max-width: 820px) { .sides { grid-template-columns: 1fr; } .side + .side { border-left: 0; } nav.toc ol { columns: 1; } }
 @media print { main { max-width: none; padding: 0; } section { break-inside: auto; } .card { break-inside: avoid; } }
@@ -425,6 +443,10 @@ def _block_html(b: Block) -> str:
         )
     if isinstance(b, Cards):
         return _cards_html(b)
+    if isinstance(b, Tiles):
+        return '<div class="tiles">' + "".join(
+            f'<div class="tile"><div class="tv">{inline_html(t.value)}</div><div class="tl">{inline_html(t.label)}'
+            f'</div><div class="ts">{inline_html(t.sub)}</div></div>' for t in b.tiles) + "</div>"
     raise TypeError(type(b))
 
 
@@ -510,6 +532,11 @@ def _block_md(b: Block, fig_rel: dict[Path, str]) -> str:
         return f"![{plain(b.alt)}]({fig_rel[b.path]})\n\n*{b.caption}*"
     if isinstance(b, Cards):
         return _cards_md(b)
+    if isinstance(b, Tiles):
+        return "\n".join(["| " + " | ".join(md_escape_cell(t.label) for t in b.tiles) + " |",
+                          "|" + "---|" * len(b.tiles),
+                          "| " + " | ".join(f"**{md_escape_cell(t.value)}**" for t in b.tiles) + " |",
+                          "| " + " | ".join(md_escape_cell(t.sub) for t in b.tiles) + " |"])
     raise TypeError(type(b))
 
 

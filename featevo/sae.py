@@ -519,6 +519,11 @@ def train_sae(
         if step % 20 == 0:
             pbar.set_postfix(fvu=f"{fvu:.3f}", l0=f"{l0:.1f}", dead=f"{row['dead_fraction']:.2f}")
         if trainer.n_training_steps % cfg.checkpoint_every == 0 and trainer.n_training_steps < total_steps:
+            if not all(torch.isfinite(p).all() for p in trainer.sae.parameters()):  # never checkpoint NaN weights
+                where = _find_checkpoint(work_dir)
+                kept = f"last good checkpoint kept in {display_path(where)}" if where else "no checkpoint yet"
+                raise TrainingError(f"SAE {desc}: weights became non-finite at step {step}; {kept}; "
+                                    f"lower sae.lr and rerun")
             _save_checkpoint(work_dir, trainer, scaling, rows)
         if on_step is not None:
             on_step(trainer.n_training_steps)

@@ -31,7 +31,10 @@ from featevo.fidelity import loss_recovered
 from featevo.io import (
     StageRun, atomic_write_json, display_path, hash_inputs, read_json, require_stage, stage_dir, stage_is_current,
 )
-from featevo.models import check_layer, head_kind, hookpoint_name, load_model, load_tokenizer, resolve_device, same_tokenizer
+from featevo.models import (
+    check_layer, check_layer_from_config, head_kind, hookpoint_name, load_model, load_tokenizer, resolve_device,
+    same_tokenizer,
+)
 from featevo.sae import encode, load_sae, reconstruction_metrics, train_sae
 
 logger = logging.getLogger(__name__)
@@ -78,6 +81,7 @@ def run_twin(cfg: PipelineConfig, force: bool = False, stop_after: int | None = 
         return read_json(stage_dir(cfg, TWIN_STAGE) / "twin_report.json")
     device = resolve_device(cfg.device)
     train, evald = load_corpus(cfg.data, cfg.seed)
+    check_layer_from_config(cfg.base_model, cfg.harvest.layer)  # fail now, not after the fine-tuning
     st = StageRun(cfg, TWIN_STAGE, input_files=files, device=str(device)).open()
     report = make_twin(cfg.base_model, cfg.twin, train, evald, st.dir, cfg.seed, device, cfg.harvest.max_length,
                        stop_after=stop_after)
@@ -96,7 +100,10 @@ def run(cfg: PipelineConfig, force: bool = False, stop_after_steps: int | None =
     if cfg.twin.enabled:
         require_stage(cfg, TWIN_STAGE, verify_files=False)
     device = resolve_device(cfg.device)
-    st = StageRun(cfg, STAGE, input_files=files, upstream=upstream, device=str(device)).open()
+    seeds = {"sae_seeds": {name: seed for name, (_, seed) in sae_keys(cfg).items()}}
+    if cfg.twin.enabled:
+        seeds["twin_seed"] = cfg.seed
+    st = StageRun(cfg, STAGE, input_files=files, upstream=upstream, device=str(device), extra=seeds).open()
     out = st.dir
     models = stage_models(cfg)
 

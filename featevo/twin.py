@@ -30,7 +30,7 @@ from tqdm.auto import tqdm
 from featevo.activations import tokenize_docs
 from featevo.config import ModelConfig, TwinConfig
 from featevo.data import FINANCIAL, GENERAL, Doc
-from featevo.errors import TrainingError
+from featevo.errors import StageError, TrainingError
 from featevo.fidelity import mask_tokens, model_loss
 from featevo.io import atomic_write_json, display_path, read_json
 from featevo.models import head_kind, load_model, load_tokenizer
@@ -126,8 +126,12 @@ def _train_loop(model, tokenizer, docs, cfg: TwinConfig, steps: int, lr: float, 
     ck = work / "checkpoint"
     if (ck / "state.json").is_file():
         state = read_json(ck / "state.json")
-        st_load_model(model, str(ck / "model.safetensors"), strict=False)
-        opt.load_state_dict(torch.load(ck / "optimizer.pt", weights_only=True))
+        try:
+            st_load_model(model, str(ck / "model.safetensors"), strict=False)
+            opt.load_state_dict(torch.load(ck / "optimizer.pt", weights_only=True))
+        except Exception as e:  # truncated/corrupted file (written atomically, so only by outside damage)
+            raise StageError(f"{display_path(ck)}: cannot read the twin checkpoint ({str(e)[:200]}); delete "
+                             f"that folder to restart the fine-tuning") from None
         start, log = state["step"], state["log"]
         logger.info("%s: resuming at step %d/%d", desc, start, steps)
     n = t["input_ids"].shape[0]
@@ -148,8 +152,10 @@ def _train_loop(model, tokenizer, docs, cfg: TwinConfig, steps: int, lr: float, 
             group["lr"] = _lr_at(step, steps, lr)
         loss = _masked_lm_loss(model, inputs.to(device), attn.to(device), labels.to(device), body_grad)
         if not torch.isfinite(loss):
-            raise TrainingError(f"{desc}: loss became {loss.item()} at step {step}; checkpoint kept in "
-                                f"{display_path(ck)}; lower twin.lr and rerun")
+            kept = (f"last good checkpoint (step {read_json(ck / 'state.json')['step']}) kept in {display_path(ck)}"
+                    if (ck / "state.json").is_file() else "no checkpoint yet")
+            raise TrainingError(f"{desc}: loss became {loss.item()} at step {step}; {kept}; lower twin.lr "
+                                f"(twin.head_lr for the head fit) and rerun")
         loss.backward()
         torch.nn.utils.clip_grad_norm_(params, 1.0)
         opt.step()
@@ -159,6 +165,11 @@ def _train_loop(model, tokenizer, docs, cfg: TwinConfig, steps: int, lr: float, 
         pbar.set_postfix(loss=f"{loss.item():.3f}")
         done = step + 1
         if done % cfg.checkpoint_every == 0 and done < steps:
+            if not all(torch.isfinite(p).all() for p in params):  # never checkpoint NaN weights
+                kept = (f"last good checkpoint kept in {display_path(ck)}" if (ck / "state.json").is_file()
+                        else "no checkpoint yet")
+                raise TrainingError(f"{desc}: weights became non-finite at step {step}; {kept}; lower twin.lr "
+                                    f"(twin.head_lr for the head fit) and rerun")
             tmp = work / "checkpoint.tmp"
             if tmp.exists():
                 shutil.rmtree(tmp)

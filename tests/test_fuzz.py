@@ -74,3 +74,65 @@ def test_corpus_loader_random_lines(tmp_path, lines, raw):
         assert "corpus.jsonl" in str(e)
     else:
         assert docs and all(d.text.strip() for d in docs)
+
+
+# --set with real keys and YAML-typed values (ints, floats, null, lists, mappings, odd text)
+override_keys = st.sampled_from([
+    "seed", "run_name", "device", "tuned_model", "base_model", "base_model.name", "twin.enabled", "twin.steps",
+    "harvest.layer", "harvest.dtype", "sae.k", "sae.num_latents", "sae.expansion_factor", "sae.lr",
+    "data.corpus", "data.eval_fraction", "data.financial_categories", "compare.shared_threshold",
+    "deltas.alpha", "interpret.latents", "interpret.backend", "report.feature_cards", "sae", "sae.k.x", "nope.k",
+])
+override_values = st.one_of(
+    st.integers(-(2**70), 2**70).map(str), st.floats(allow_nan=True).map(repr),
+    st.sampled_from(["null", "true", "false", "~", "[]", "[1, 2]", "{}", "{k: 3}", "all", "'8'", "1e3", ".inf",
+                     "2024-01-01", "[unclosed", "a: b: c", "", "cpu", "cuda:7", "float16", "local", "markets"]),
+    st.text(alphabet=string.printable, max_size=12),
+)
+
+
+@SETTINGS
+@given(sets=st.lists(st.tuples(override_keys, override_values), max_size=4))
+def test_config_typed_overrides(tmp_path, sets):
+    p = tmp_path / "ok.yaml"
+    p.write_text("run_name: t\nbase_model: {name: x}\ntwin: {enabled: true}\n")
+    try:
+        cfg = load_config(p, [f"{k}={v}" for k, v in sets])
+    except ConfigError as e:
+        assert "\n" not in str(e)
+        assert "ok.yaml" in str(e) or str(e).startswith("--set ")
+    else:
+        assert isinstance(cfg, PipelineConfig)
+        assert 0 <= cfg.seed < 2**32 and cfg.harvest.layer >= 0 and cfg.sae.k >= 1
+
+
+PROBE_CATEGORIES = ["markets", "banking", "sports", "weather", "astrology", ""]
+probe_line = st.one_of(
+    st.builds(lambda t, c: json.dumps({"text": t, "category": c}),
+              st.sampled_from(["Stocks fell.", "It rained.", " ", "Goals!"]), st.sampled_from(PROBE_CATEGORIES)),
+    st.builds(lambda t, c, d: json.dumps({"text": t, "category": c, "domain": d}),
+              st.just("Rates rose."), st.sampled_from(PROBE_CATEGORIES), st.sampled_from(["financial", "general", 3])),
+    st.builds(json.dumps, st.dictionaries(st.sampled_from(["text", "category", "domain"]), scalars, max_size=3)),
+    st.text(max_size=20),
+)
+
+
+@SETTINGS
+@given(lines=st.lists(probe_line, max_size=10), min_per_category=st.integers(1, 3))
+def test_probe_loader_random_files(tmp_path, monkeypatch, lines, min_per_category):
+    from featevo import data
+
+    # datasets' own JSON reader is exercised elsewhere; here: featevo's validation and probe checks
+    monkeypatch.setattr(data, "_load_with_datasets",
+                        lambda spec, cfg, require_category: validate_jsonl(data.resolve_repo_path(spec), cfg,
+                                                                            require_category))
+    p = tmp_path / "probe.jsonl"
+    p.write_text("\n".join(lines), encoding="utf-8")
+    try:
+        docs = data.load_probe(DataConfig(probe=str(p)), min_per_category=min_per_category)
+    except DataError as e:
+        assert "probe.jsonl" in str(e) and "\n" not in str(e)
+    else:
+        assert {d.domain for d in docs} == {"financial", "general"}
+        cats = [d.category for d in docs]
+        assert all(cats.count(c) >= min_per_category for c in cats)

@@ -23,7 +23,7 @@ import pytest
 
 from featevo.config import config_from_dict, to_dict
 from featevo.errors import StageError
-from featevo.io import StageRun, read_json, stage_dir
+from featevo.io import StageRun, read_json, run_dir, stage_dir
 
 LEAK = re.compile(r"\b(nan|NaN|None|null|inf|Infinity)\b")
 
@@ -262,7 +262,10 @@ def test_html_is_self_contained_and_figures_decode(parsed, report_dir):
     assert parsed.scripts == 0
     html_text = (report_dir / "report.html").read_text(encoding="utf-8")
     assert "<link" not in html_text and "@import" not in html_text and "url(" not in html_text
-    assert len(parsed.imgs) >= 6
+    for fid in ("fig-sae-losses", "fig-training-curves", "fig-twin", "fig-class-counts", "fig-similarity-hist",
+                "fig-matched-scatter", "fig-four-panel", "fig-label-scores"):  # every figure of every stage
+        assert f'<figure id="{fid}"><img src="data:image/png;base64,' in html_text, fid
+    assert len(parsed.imgs) == 8
     md_figs = len(re.findall(r"!\[", (report_dir / "report.md").read_text(encoding="utf-8")))
     assert len(parsed.imgs) == md_figs
     for src in parsed.imgs:
@@ -532,3 +535,59 @@ def test_markdown_twin_has_the_same_tables(parsed, report_dir):
         lines = [ln for ln in m.group(1).splitlines() if not re.fullmatch(r"\|[-:|]+\|", ln)]
         md_rows = [[clean(c) for c in re.split(r"(?<!\\)\|", ln)[1:-1]] for ln in lines]
         assert md_rows == [[clean(c) for c in r] for r in rows], tid
+
+
+def test_report_on_real_stage04_outputs(tiny_stage01, tmp_path):
+    """When tests/test_interpret.py's end-to-end test has run stages 02-04 for real (local LLM) on the
+    shared tiny outputs, render the report from those too: real labels, failures and scores."""
+    from featevo import report
+    from featevo.report import read_rows
+
+    src = run_dir(tiny_stage01)
+    if not (src / "04_interpret" / "manifest.json").is_file():
+        pytest.skip("no real stage 04 outputs in this session (tests/test_interpret.py makes them with the local LLM)")
+    d = to_dict(tiny_stage01)
+    d["output_root"] = str(tmp_path / "outputs")
+    cfg = config_from_dict(d)
+    for st in ("01_twin", "01_train_sae", "02_compare_features", "03_activation_deltas", "04_interpret"):
+        shutil.copytree(src / st, stage_dir(cfg, st))
+    out = report.run(cfg)
+    p = _Parser()
+    p.feed((out / "report.html").read_text(encoding="utf-8"))
+    assert not LEAK.findall(" ".join(p.text)), sorted(set(LEAK.findall(" ".join(p.text))))
+    labels = read_rows(stage_dir(cfg, "04_interpret") / "labels_comparison.csv")
+    _, rows = table(p, "tbl-labels")
+    assert len(rows) == min(len(labels), cfg.report.table_rows)
+    s4 = read_json(stage_dir(cfg, "04_interpret") / "summary.json")
+    _, rows = table(p, "tbl-label-scores")
+    for r in rows:
+        assert shown_equals(r[1], s4["scores"][r[0]]["latents"])
+        assert shown_equals(r[4], s4["scores"][r[0]]["detection_accuracy_mean"])
+
+
+def test_top_financial_table_matches_csv(report_cfg, tmp_path):
+    """top_financial_features.csv as rendered; the tiny run may have no significantly financial latent,
+    so rows in its format are added when it is empty."""
+    from featevo.report import build_report, load_upstream, read_rows
+
+    up = load_upstream(report_cfg)
+    src = read_rows(stage_dir(report_cfg, "03_activation_deltas") / "top_financial_features.csv")
+    if not src:
+        src = [{"model": m, "rank": i + 1, "latent": i, "class": "shared", "fin_score": 0.0123 * (i + 1),
+                "fin_ci_low": 0.01, "fin_ci_high": 0.02, "gen_score": 0.00456, "fin_minus_gen": 0.0078,
+                "specialization": 0.4567, "q_value": 0.0123, "matched_latent": None if i else 5,
+                "delta_matched": None if i else -0.00321} for m in ("base", "tuned") for i in range(2)]
+        up.top_features = src
+    build_report(report_cfg, tmp_path, up)
+    p = _Parser()
+    p.feed((tmp_path / "report.html").read_text(encoding="utf-8"))
+    _, rows = table(p, "tbl-top-financial")
+    assert rows
+    by = {(r["model"], r["latent"]): r for r in src}
+    for r in rows:
+        f = by[(r[0], int(numbers(r[2])[0]))]
+        assert shown_equals(r[1], f["rank"]) and shown_equals(r[4], f["fin_score"])
+        assert shown_equals(r[6], f["gen_score"]) and shown_equals(r[7], f["specialization"])
+        assert shown_equals(r[8], f["q_value"]) and shown_equals(r[10], f["delta_matched"])
+        lo, hi = numbers(r[5])
+        assert abs(lo - f["fin_ci_low"]) <= 5e-3 * abs(f["fin_ci_low"]) and abs(hi - f["fin_ci_high"]) <= 5e-3 * abs(f["fin_ci_high"])
