@@ -63,7 +63,7 @@ def setup_logging(cfg: PipelineConfig | None, stage: str) -> None:
         datasets.disable_progress_bars()
     except ImportError:  # pragma: no cover
         pass
-    for noisy in ("httpx", "urllib3", "filelock", "datasets", "transformers.modeling_utils"):
+    for noisy in ("httpx", "urllib3", "filelock", "datasets", "transformers.modeling_utils", "faiss", "faiss.loader"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
 

@@ -149,6 +149,10 @@ class SAEConfig:
     """Save a resumable checkpoint every N steps."""
     seed_baselines: int = 1
     """Extra base-model SAEs trained with other seeds, the null baseline for feature matching."""
+    tuned_seed_offset: int = 1000
+    """The tuned SAE's seed is ``seed + tuned_seed_offset``. Nonzero on purpose: with the base SAE's
+    seed, both SAEs start from the same decoder and batch order and base-vs-tuned matching inherits
+    that shared start, which the seed baseline does not have. 0 reproduces the study's same-seed setup."""
     eval_docs: int = 256
     """Held-out documents used for loss-recovered evaluation."""
     wandb: bool = False
@@ -312,7 +316,9 @@ class PipelineConfig:
     tuned_model: Optional[ModelConfig] = None
     """The domain-tuned model; None when ``twin.enabled`` makes it."""
     seed: int = 0
-    """Seeds python, numpy and torch; SAE seed baselines use seed+1, seed+2, ..."""
+    """Seeds python, numpy and torch. The base SAE uses ``seed``, the tuned SAE ``seed + 1000`` (so
+    the two do not start from the same decoder, which would inflate matching), and the seed-baseline
+    base SAEs ``seed + 1``, ``seed + 2``, ..."""
     device: str = "auto"
     """``auto`` (CUDA if available, else CPU), ``cpu``, ``cuda``, ``cuda:1``."""
     output_root: str = "outputs"

@@ -583,7 +583,8 @@ def run(cfg: PipelineConfig, force: bool = False) -> Path:
             "base": feature_rows[k]["base_fin_score"], "base_lo": feature_rows[k]["base_fin_ci_low"],
             "base_hi": feature_rows[k]["base_fin_ci_high"], "tuned": feature_rows[k]["tuned_fin_score"],
             "tuned_lo": feature_rows[k]["tuned_fin_ci_low"], "tuned_hi": feature_rows[k]["tuned_fin_ci_high"],
-            "significant": bool(sig[k])} for k in top_k]
+            "significant": bool(sig[k]), "beyond_seed_noise": bool(beyond[k]) if beyond is not None else False}
+           for k in top_k]
     heat = (np.stack([cat_mean["tuned"][:, ps.b[k]] - cat_mean["base"][:, ps.a[k]] for k in top_k])
             if top_k else np.zeros((0, len(categories))))
     n_fin_cats = sum(c in cfg.data.financial_categories for c in categories)

@@ -99,7 +99,8 @@ def four_panel(
     (a) financial score of the top pairs, base vs tuned, with bootstrap CIs; (b) specialization of
     every matched pair, base vs tuned; (c) distribution of the financial-score change against the
     seed baseline; (d) per-category change (tuned minus base) of the top pairs.
-    ``top`` rows: label, base, base_lo, base_hi, tuned, tuned_lo, tuned_hi, significant.
+    ``top`` rows: label, base, base_lo, base_hi, tuned, tuned_lo, tuned_hi, significant and
+    (optional) beyond_seed_noise.
     """
     fig, axes = plt.subplots(2, 2, figsize=(15, 11))
     ax = axes[0, 0]
@@ -114,10 +115,12 @@ def four_panel(
         ax.barh(y - h / 2, b, h, xerr=berr, color=BASE_COLOR, label="base latent", error_kw=dict(lw=0.8))
         ax.barh(y + h / 2, t, h, xerr=terr, color=TUNED_COLOR, label="matched tuned latent", error_kw=dict(lw=0.8))
         ax.set_yticks(y)
-        ax.set_yticklabels([r["label"] + (" *" if r["significant"] else "") for r in top], fontsize=8)
+        ax.set_yticklabels([r["label"] + (" **" if r.get("beyond_seed_noise") else " *" if r["significant"] else "")
+                            for r in top], fontsize=8)
         ax.invert_yaxis()
     ax.set_xlabel(f"financial score ({activation_unit} on financial probe sentences)")
-    ax.set_title("(a) Largest |change| in financial score, matched pairs (* BH-significant)")
+    ax.set_title("(a) Largest |change| in financial score, matched pairs\n"
+                 "(* BH-significant, ** also beyond seed noise)")
     ax.legend(fontsize=8, loc="lower right")
     ax.grid(alpha=0.3, axis="x")
 

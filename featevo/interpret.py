@@ -52,6 +52,7 @@ logger = logging.getLogger(__name__)
 
 STAGE = "04_interpret"
 MODELS = ("base", "tuned")
+MATCHED_CLASSES = ("shared", "shifted")
 
 
 # --------------------------------------------------------------------------------------------
@@ -358,7 +359,10 @@ def write_outputs(cfg: PipelineConfig, st_dir: Path, chosen: dict[str, list[int]
     res = {m: {lat: read_json(st_dir / "latents" / f"{m}_{lat}.json") for lat in chosen[m]} for m in MODELS}
     shuf = {m: {lat: (read_json(p) if (p := st_dir / "shuffled" / f"{m}_{lat}.json").is_file() else None)
                 for lat in chosen[m]} for m in MODELS}
-    pairs = _read_csv(stage_dir(cfg, "02_compare_features") / "pairs.csv")
+    s2 = stage_dir(cfg, "02_compare_features")
+    # only matched pairs (shared/shifted) pair a base label with a tuned label; the rest keep their class
+    pairs = [p for p in _read_csv(s2 / "pairs.csv") if p.get("class") in MATCHED_CLASSES]
+    latent_class = {(r["sae"], int(r["latent"])): r.get("class") for r in _read_csv(s2 / "latents.csv")}
     table = {r.get("pair_id"): r for r in _read_csv(stage_dir(cfg, "03_activation_deltas") / "feature_table.csv")}
     base_to_pair = {int(p["base_latent"]): p for p in pairs if p.get("base_latent") not in (None, "")}
     tuned_to_pair = {int(p["tuned_latent"]): p for p in pairs if p.get("tuned_latent") not in (None, "")}
@@ -382,7 +386,7 @@ def write_outputs(cfg: PipelineConfig, st_dir: Path, chosen: dict[str, list[int]
             row = {
                 "pair_id": p["pair_id"] if p is not None else None,
                 "base_latent": b, "tuned_latent": t,
-                "class": (p or {}).get("class") or ("new" if m == "tuned" else "lost"),
+                "class": (p or {}).get("class") or latent_class.get((m, lat)) or ("new" if m == "tuned" else "lost"),
                 "decoder_cosine": (p or {}).get("decoder_cosine"),
                 "base_label": (rb or {}).get("label"), "tuned_label": (rt or {}).get("label"),
                 "base_detection": _score(rb, "detection"), "base_fuzzing": _score(rb, "fuzzing"),

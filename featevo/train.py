@@ -43,7 +43,7 @@ STAGE = "01_train_sae"
 TWIN_STAGE = "01_twin"
 SPLITS = ("train", "eval")
 MODEL_KEYS = ("base", "tuned")
-TUNED_SEED_OFFSET = 1000  # tuned SAE seed = cfg.seed + 1000 (see sae_keys)
+TUNED_SEED_OFFSET = 1000  # default of sae.tuned_seed_offset (see sae_keys)
 
 
 def stage_models(cfg: PipelineConfig) -> dict[str, ModelConfig]:
@@ -62,7 +62,7 @@ def sae_keys(cfg: PipelineConfig) -> dict[str, tuple[str, int]]:
     inherit that shared start, which the null baseline (base vs base_seed<i>, different seeds)
     does not have. With distinct seeds both comparisons differ in initialisation alike.
     """
-    keys = {"base": ("base", cfg.seed), "tuned": ("tuned", cfg.seed + TUNED_SEED_OFFSET)}
+    keys = {"base": ("base", cfg.seed), "tuned": ("tuned", cfg.seed + cfg.sae.tuned_seed_offset)}
     for i in range(1, cfg.sae.seed_baselines + 1):
         keys[f"base_seed{i}"] = ("base", cfg.seed + i)
     return keys

@@ -41,6 +41,7 @@ logger = logging.getLogger(__name__)
 BASE_DIR = "base"
 TUNED_DIR = "tuned"
 REPORT = "twin_report.json"
+LOG_FILE = "log.json"  # a finished loop's loss log, kept in its work folder until the report is written
 
 
 def bert_mlm_mask(ids: torch.Tensor, special: torch.Tensor, attn: torch.Tensor, tokenizer, prob: float, g):
@@ -152,6 +153,7 @@ def _train_loop(model, tokenizer, docs, cfg: TwinConfig, steps: int, lr: float, 
             group["lr"] = _lr_at(step, steps, lr)
         loss = _masked_lm_loss(model, inputs.to(device), attn.to(device), labels.to(device), body_grad)
         if not torch.isfinite(loss):
+            pbar.close()
             kept = (f"last good checkpoint (step {read_json(ck / 'state.json')['step']}) kept in {display_path(ck)}"
                     if (ck / "state.json").is_file() else "no checkpoint yet")
             raise TrainingError(f"{desc}: loss became {loss.item()} at step {step}; {kept}; lower twin.lr "
@@ -166,6 +168,7 @@ def _train_loop(model, tokenizer, docs, cfg: TwinConfig, steps: int, lr: float, 
         done = step + 1
         if done % cfg.checkpoint_every == 0 and done < steps:
             if not all(torch.isfinite(p).all() for p in params):  # never checkpoint NaN weights
+                pbar.close()
                 kept = (f"last good checkpoint kept in {display_path(ck)}" if (ck / "state.json").is_file()
                         else "no checkpoint yet")
                 raise TrainingError(f"{desc}: weights became non-finite at step {step}; {kept}; lower twin.lr "
@@ -217,6 +220,7 @@ def make_twin(base_cfg: ModelConfig, cfg: TwinConfig, train: list[Doc], evald: l
             report["head_fit_log"] = _train_loop(base, tok, train, cfg, cfg.head_fit_steps, cfg.head_lr, head_params,
                                                  out / "work_head", seed, max_length, device, "fit MLM head",
                                                  body_grad=False)
+            atomic_write_json(out / "work_head" / LOG_FILE, report["head_fit_log"])  # for a resumed run's report
             same = all(torch.equal(ref[k], v) for k, v in base.base_model.named_parameters())
             if not same:
                 raise TrainingError("fitting the MLM head changed the base encoder weights")  # pragma: no cover
@@ -225,6 +229,8 @@ def make_twin(base_cfg: ModelConfig, cfg: TwinConfig, train: list[Doc], evald: l
         base.save_pretrained(str(base_dir) + ".tmp", safe_serialization=True)
         tok.save_pretrained(str(base_dir) + ".tmp")
         os.replace(str(base_dir) + ".tmp", base_dir)
+    elif (out / "work_head" / LOG_FILE).is_file():  # resumed after the head fit: same report as without the kill
+        report["head_fit_log"] = read_json(out / "work_head" / LOG_FILE)
     report["base_encoder_unchanged"] = True
 
     # 2. the twin: continued MLM pretraining on financial text
@@ -235,11 +241,12 @@ def make_twin(base_cfg: ModelConfig, cfg: TwinConfig, train: list[Doc], evald: l
         report["twin_log"] = _train_loop(model, tok, fin_train, cfg, cfg.steps, cfg.lr, list(model.parameters()),
                                          out / "work_twin", seed, max_length, device, "fine-tune twin",
                                          stop_after=stop_after)
+        atomic_write_json(out / "work_twin" / LOG_FILE, report["twin_log"])
         model.save_pretrained(str(tuned_dir) + ".tmp", safe_serialization=True)
         tok.save_pretrained(str(tuned_dir) + ".tmp")
         os.replace(str(tuned_dir) + ".tmp", tuned_dir)
-    for w in ("work_head", "work_twin"):
-        shutil.rmtree(out / w, ignore_errors=True)
+    elif (out / "work_twin" / LOG_FILE).is_file():
+        report["twin_log"] = read_json(out / "work_twin" / LOG_FILE)
 
     base = load_model(base_local, head="mlm", device=device)
     tuned = load_model(ModelConfig(name=str(tuned_dir)), head="mlm", device=device)
@@ -250,6 +257,8 @@ def make_twin(base_cfg: ModelConfig, cfg: TwinConfig, train: list[Doc], evald: l
         for dom, docs in eval_sets.items()
     }
     atomic_write_json(out / REPORT, report)
+    for w in ("work_head", "work_twin"):  # after the report: a kill before it still finds the logs
+        shutil.rmtree(out / w, ignore_errors=True)
     for dom, v in report["eval_mlm_loss"].items():
         logger.info("twin eval MLM loss on %s text: base %.3f -> tuned %.3f", dom, v["base"], v["tuned"])
     return report
