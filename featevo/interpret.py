@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import asyncio
 import csv
-import json
 import logging
 import math
 import os

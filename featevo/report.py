@@ -363,7 +363,7 @@ class Report:
     def llm_desc(self) -> str:
         b = self.up.scores.get("backend")
         if not isinstance(b, dict) or not b:
-            return MISSING
+            return f"{MISSING} (not recorded by stage 04)"
         parts = [str(b.get("model") or MISSING)]
         if b.get("gguf"):
             parts.append(f"({b['gguf']})")
@@ -597,7 +597,7 @@ class Report:
         cc_bt, cc_nb = bt.get("class_counts", {}) or {}, nb.get("class_counts", {}) or {}
         second = (nb.get("saes") or [None, null_name])[1] if nb else None
         order = ["shared", "shifted", "split", "new", "lost", "dead"]
-        found = set()
+        found = set(order[:5])  # always shown, 0 included; dead only when some latent is dead
         for d in (cc_bt.get("tuned"), cc_bt.get("base"), cc_nb.get(second) if second else None, cc_nb.get("base")):
             found |= set((d or {}).keys())
         classes = [c for c in order if c in found] + sorted(found - set(order))
@@ -659,24 +659,29 @@ class Report:
                 f"likelier than for independently initialised SAEs; the study assumed 100%.)", "note"))
         if bt and nb:
             ps, pn = bt.get("shared_fraction"), nb.get("shared_fraction")
-            rel = ("fewer" if ps < pn else "more" if ps > pn else "as many") if finite(ps) and finite(pn) else "?"
-            text = (f"Of {fint(bt.get('pairs'))} Hungarian-matched decoder pairs, {fpct(ps)} are shared between the "
-                    f"base and tuned SAEs, against {fpct(pn)} between the base SAE and a base SAE of another seed "
-                    f"(mean pair cosine {fnum(dig(bt, 'pair_decoder_cosine', 'mean'))} vs "
-                    f"{fnum(dig(nb, 'pair_decoder_cosine', 'mean'))})")
-            if rel == "fewer":
+            ms, mn = bt.get("matched_fraction"), nb.get("matched_fraction")
+            text = (f"Of {fint(bt.get('pairs'))} Hungarian-matched decoder pairs, {fpct(ps)} are shared and "
+                    f"{fpct(ms)} shared or shifted between the base and tuned SAEs, against {fpct(pn)} and {fpct(mn)} "
+                    f"between the base SAE and a base SAE of another seed (mean pair cosine "
+                    f"{fnum(dig(bt, 'pair_decoder_cosine', 'mean'))} vs {fnum(dig(nb, 'pair_decoder_cosine', 'mean'))})")
+            if finite(ms) and finite(mn) and ms < mn:
                 text += ": fine-tuning changed more features than SAE seed noise alone does."
-            elif rel == "more":
-                text += ": the base and tuned dictionaries agree more than two seeds of the same model, so the " \
-                        "matching shows no feature change beyond seed noise."
+            elif finite(ms) and finite(mn) and ms > mn:
+                text += (": the base and tuned dictionaries agree more than two seeds of the same model, so the "
+                         "matching shows no feature change beyond seed noise.")
             else:
                 text += "."
+            if finite(mn) and mn < 0.5:
+                text += (f" Only {fpct(mn)} of the latents recur (shared or shifted) even between two seeds of the "
+                         f"base SAE: most individual latents at this dictionary size are not stable across training "
+                         f"runs, so latent-level comparisons carry that noise.")
             seeds = {n: dig(up.sae_summary, n, "seed") for n in ("base", "tuned", null_name)}
             if seeds["base"] is not None and seeds["base"] == seeds["tuned"] != seeds[null_name]:
                 text += (f" Caveat: the base and tuned SAEs share seed {fint(seeds['base'])} (same initialisation and "
                          f"batch order) while the seed SAE uses {fint(seeds[null_name])}, which favours base-vs-tuned "
                          f"agreement.")
-            self.find("matching", text, shared_fraction=ps, shared_fraction_seed=pn)
+            self.find("matching", text, shared_fraction=ps, shared_fraction_seed=pn, matched_fraction=ms,
+                      matched_fraction_seed=mn)
             nn_t, nn_s = dig(cc_bt, "tuned", "new", default=0), dig(cc_nb, second, "new", default=0)
             nl_t, nl_s = dig(cc_bt, "base", "lost", default=0), dig(cc_nb, "base", "lost", default=0)
             self.find("new_lost", (
@@ -769,11 +774,15 @@ class Report:
                         f"{fint(pick(r, 'tuned_latent'))}), change {fsig(pick(r, 'delta_matched', 'delta'), signed=True)} "
                         f"{fci(pick(r, 'delta_ci_low'), pick(r, 'delta_ci_high'))}")
 
-            text = (f"{fint(n_sig)} of {fint(n_pairs)} matched pairs change their financial score significantly "
-                    f"at BH q <= {fnum(alpha, 2)}")
+            def share(k: Any, n: Any) -> str:
+                return f" ({fpct(k / n)})" if finite(k) and finite(n) and n > 0 else ""
+
+            text = (f"{fint(n_sig)} of {fint(n_pairs)}{share(n_sig, n_pairs)} matched pairs change their financial "
+                    f"score significantly at BH q <= {fnum(alpha, 2)}")
             if nb and nb.get("matched_pairs"):
-                text += (f", against {fint(nb.get('significant_after_bh'))} of {fint(nb.get('matched_pairs'))} "
-                         f"between two seeds of the base SAE")
+                text += (f", against {fint(nb.get('significant_after_bh'))} of {fint(nb.get('matched_pairs'))}"
+                         f"{share(nb.get('significant_after_bh'), nb.get('matched_pairs'))} between two seeds of the "
+                         f"base SAE")
             elif nb:
                 text += " (the seed baseline has no matched pairs to compare)"
             text += f". Largest increase: {desc(up_)}"

@@ -234,10 +234,12 @@ SPECIAL = {"[CLS]", "[SEP]", "[PAD]", "<s>", "</s>", "<pad>"}
 def token_pieces(tokens: Sequence[str]) -> list[tuple[str, bool]]:
     """(display text, starts a new word) per token; WordPiece ``##`` continuations glue on."""
     out = []
-    prev = ""
+    prev = prev2 = ""
     for i, t in enumerate(tokens):
         t = str(t)
-        if t.startswith("##"):
+        if prev in (".", ",") and prev2.isdigit() and t[:1].isdigit():
+            out.append((t, False))  # 5 . 9 -> 5.9, 1 , 000 -> 1,000
+        elif t.startswith("##"):
             out.append((t[2:], False))
         elif t.startswith("\u2581") or t.startswith("\u0120"):  # sentencepiece / BPE word starts
             out.append((t[1:], True))
@@ -247,7 +249,7 @@ def token_pieces(tokens: Sequence[str]) -> list[tuple[str, bool]]:
             out.append((t, False))
         else:
             out.append((t, i > 0 and not re.fullmatch(r"[.,;:!?%)\]}'\u2019]", t)))
-        prev = t
+        prev2, prev = prev, t
     return out
 
 

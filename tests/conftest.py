@@ -126,7 +126,8 @@ def tiny_cfg(tmp_path, tiny_model_dir, tiny_data):
 
 @pytest.fixture(scope="session")
 def tiny_stage01(tmp_path_factory, tiny_model_dir, tiny_data):
-    """Stage 01 run once on the tiny config, shared (read-only!) by later-stage tests."""
+    """Stage 01 run once on the tiny config, shared by later-stage tests: never rewrite its stage 01
+    folder (later stages may be run on it with the same cfg; they skip when current)."""
     from featevo.config import config_from_dict
     from featevo.train import run
 
