@@ -39,7 +39,7 @@ from tqdm.auto import tqdm
 
 from featevo.activations import ActivationStore, TokenTable
 from featevo.config import InterpretConfig, PipelineConfig
-from featevo.errors import ConfigError, FeatevoError, StageError
+from featevo.errors import ConfigError
 from featevo.io import (
     StageRun, atomic_write_json, atomic_write_text, display_path, read_json, require_stage, stage_dir,
     stage_is_current,
@@ -503,4 +503,4 @@ def _fmt(x) -> str:
     return "n/a" if x is None else f"{x:.3f}"
 
 
-__all__ = ["run", "choose_latents", "collect_examples", "derangement", "write_outputs", "FeatevoError", "StageError"]
+__all__ = ["run", "choose_latents", "collect_examples", "derangement", "write_outputs"]

@@ -78,6 +78,15 @@ def llama_cpp_server_available() -> bool:
     )
 
 
+def local_llm_available() -> bool:
+    """True when the default local backend can run: the SmolLM2 GGUF and the llama-cpp server."""
+    try:
+        find_smollm2_gguf()
+    except LLMServerError:
+        return False
+    return llama_cpp_server_available()
+
+
 # --------------------------------------------------------------------------------------------
 # Ports
 # --------------------------------------------------------------------------------------------

@@ -13,7 +13,7 @@ import pytest
 dc = pytest.importorskip("featevo.delphi_compat", reason="eai-delphi not installed", exc_type=ImportError)
 
 from featevo.errors import FeatevoError  # noqa: E402
-from featevo.llm_server import LLMServerError, LocalLLMServer, find_smollm2_gguf, llama_cpp_server_available  # noqa: E402
+from featevo.llm_server import LocalLLMServer, local_llm_available  # noqa: E402
 
 no_vllm = pytest.mark.skipif(dc.VLLM_AVAILABLE, reason="vllm is installed here")
 
@@ -254,16 +254,8 @@ def test_openai_compatible_connection_error_is_raised():
 # --------------------------------------------------------------------------------------------
 # The real thing: local SmolLM2 server, grammar-constrained so that replies always parse
 # --------------------------------------------------------------------------------------------
-def _has_gguf():
-    try:
-        find_smollm2_gguf()
-        return True
-    except LLMServerError:
-        return False
-
-
 @pytest.mark.llm
-@pytest.mark.skipif(not (_has_gguf() and llama_cpp_server_available()), reason="needs llama-cpp server + GGUF")
+@pytest.mark.skipif(not local_llm_available(), reason="needs llama-cpp server + GGUF")
 def test_real_llm_explain_and_score(tok, tmp_path):
     rec = _record(tok, n_train=3, n_test=2, n_non=2)
     with LocalLLMServer(n_ctx=2048, log_path=tmp_path / "server.log") as srv:

@@ -7,6 +7,8 @@ import re
 
 import pytest
 
+from featevo.llm_server import local_llm_available
+
 from featevo import delphi_compat as dc
 from featevo.config import InterpretConfig, ModelConfig
 from featevo.interpret import Labeller, LatentExamples, _label_all, _RecordingMixin, derangement
@@ -132,18 +134,8 @@ def test_resume_skips_finished_latents(tmp_path, tok, tiny_cfg):
     assert (tmp_path / "shuffled" / "base_1.json").is_file()
 
 
-def _llm_available() -> bool:
-    from featevo.llm_server import find_smollm2_gguf, llama_cpp_server_available
-
-    try:
-        find_smollm2_gguf()
-    except Exception:
-        return False
-    return llama_cpp_server_available()
-
-
 @pytest.mark.llm
-@pytest.mark.skipif(not _llm_available(), reason="SmolLM2 GGUF or llama-cpp-python[server] not installed")
+@pytest.mark.skipif(not local_llm_available(), reason="SmolLM2 GGUF or llama-cpp-python[server] not installed")
 def test_stage04_end_to_end_with_the_real_local_server(tiny_stage01):
     import csv
 

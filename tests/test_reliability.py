@@ -27,6 +27,8 @@ import time
 from pathlib import Path
 
 import pytest
+
+from featevo.llm_server import local_llm_available
 import torch
 import yaml
 from conftest import tiny_config_dict, write_corpus
@@ -536,18 +538,8 @@ def test_api_key_is_used_but_never_in_the_config(monkeypatch):
     assert FAKE_KEY not in json.dumps(to_dict(icfg))  # ... but the config only names the variable
 
 
-def _llm_available() -> bool:
-    from featevo.llm_server import find_smollm2_gguf, llama_cpp_server_available
-
-    try:
-        find_smollm2_gguf()
-    except Exception:
-        return False
-    return llama_cpp_server_available()
-
-
 @pytest.mark.llm
-@pytest.mark.skipif(not _llm_available(), reason="SmolLM2 GGUF or llama-cpp-python[server] not installed")
+@pytest.mark.skipif(not local_llm_available(), reason="SmolLM2 GGUF or llama-cpp-python[server] not installed")
 def test_sigterm_during_stage04_stops_the_llm_server(killed_run, tmp_path):
     from featevo import compare, deltas
     from featevo.llm_server import port_in_use
@@ -582,7 +574,7 @@ def test_sigterm_during_stage04_stops_the_llm_server(killed_run, tmp_path):
 
 
 @pytest.mark.llm
-@pytest.mark.skipif(not _llm_available(), reason="SmolLM2 GGUF or llama-cpp-python[server] not installed")
+@pytest.mark.skipif(not local_llm_available(), reason="SmolLM2 GGUF or llama-cpp-python[server] not installed")
 def test_api_key_never_written_by_stage04(killed_run, tmp_path):
     from featevo import compare, deltas
     from featevo.llm_server import LocalLLMServer
