@@ -10,15 +10,11 @@ train_sae.py calls this automatically; for the study config (ProsusAI/finbert) i
 import sys
 
 from featevo.cli import run_stage
-from featevo.config import PipelineConfig
 from featevo.train import TWIN_STAGE, run_twin
 
 
 def main(argv=None) -> int:
-    def _run(cfg: PipelineConfig, force: bool):
-        run_twin(cfg, force=force)
-
-    return run_stage(_run, TWIN_STAGE, argv, __doc__)
+    return run_stage(run_twin, TWIN_STAGE, argv, __doc__)
 
 
 if __name__ == "__main__":

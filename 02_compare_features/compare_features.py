@@ -11,14 +11,10 @@ import sys
 
 from featevo.cli import run_stage
 from featevo.compare import STAGE, run
-from featevo.config import PipelineConfig
 
 
 def main(argv=None) -> int:
-    def _run(cfg: PipelineConfig, force: bool):
-        run(cfg, force=force)
-
-    return run_stage(_run, STAGE, argv, __doc__)
+    return run_stage(run, STAGE, argv, __doc__)
 
 
 if __name__ == "__main__":

@@ -10,15 +10,11 @@ figures/, findings.json (see featevo/report.py).
 import sys
 
 from featevo.cli import run_stage
-from featevo.config import PipelineConfig
 from featevo.report import STAGE, run
 
 
 def main(argv=None) -> int:
-    def _run(cfg: PipelineConfig, force: bool):
-        run(cfg, force=force)
-
-    return run_stage(_run, STAGE, argv, __doc__)
+    return run_stage(run, STAGE, argv, __doc__)
 
 
 if __name__ == "__main__":

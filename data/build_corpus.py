@@ -27,7 +27,7 @@ after lowercasing / punctuation stripping) across both files, are re-drawn.
 Usage::
 
     python data/build_corpus.py            # seed 0, writes data/*.jsonl
-    python data/build_corpus.py --seed 1 --out-dir /tmp/corpus
+    python data/build_corpus.py --seed 1 --out-dir build/corpus
 """
 
 from __future__ import annotations
