@@ -256,6 +256,21 @@ class ActivationStore:
         self.n_rows: int = self.index["n_rows"]
         self.shards: list[dict] = self.index["shards"]
 
+    @classmethod
+    def from_tensor(cls, out_dir: Path, x: torch.Tensor, shard_rows: int, **meta) -> "ActivationStore":
+        """Write rows ``x`` [n, d] as shards + ``index.json`` (tests, benchmarks) and open them."""
+        out_dir = Path(out_dir)
+        out_dir.mkdir(parents=True, exist_ok=True)
+        shards = []
+        for i, s in enumerate(range(0, x.shape[0], shard_rows)):
+            name = f"shard_{i:05d}.safetensors"
+            part = x[s : s + shard_rows].float().clone()
+            safe_save({"acts": part}, out_dir / name)
+            shards.append({"file": name, "rows": int(part.shape[0])})
+        atomic_write_json(out_dir / INDEX_FILE, {"d_in": int(x.shape[1]), "n_rows": int(x.shape[0]),
+                                                 "shards": shards, **meta})
+        return cls(out_dir)
+
     def shard(self, i: int) -> torch.Tensor:
         acts = safe_load(self.dir / self.shards[i]["file"]).get("acts")
         if acts is None or acts.shape != (self.shards[i]["rows"], self.d_in):

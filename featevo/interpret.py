@@ -425,7 +425,7 @@ def write_outputs(cfg: PipelineConfig, st_dir: Path, chosen: dict[str, list[int]
         summary_rows.append(entry)
     _write_csv(st_dir / "labels_summary.csv", summary_rows, list(summary_rows[0].keys()))
     atomic_write_json(st_dir / "explanations.json", {
-        m: {str(lat): {k: v for k, v in r.items()} for lat, r in res[m].items()} for m in MODELS})
+        m: {str(lat): r for lat, r in res[m].items()} for m in MODELS})
     n_done = sum(s["latents"] for s in summary_rows)
     summary = {
         "backend": backend_info, "latents_per_sae": {m: len(chosen[m]) for m in MODELS},

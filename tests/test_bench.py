@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from featevo import bench
-from featevo.activations import ActivationStore, _iter_layer_rows, iter_layer_rows, safe_save, tokenize_docs
+from featevo.activations import ActivationStore, _iter_layer_rows, iter_layer_rows, tokenize_docs
 from featevo.config import ModelConfig, SAEConfig
 from featevo.io import atomic_write_json
 from featevo.models import load_model, load_tokenizer
@@ -22,13 +22,7 @@ def tiny(tiny_model_dir):
 def _store(path, n=2000, d=16, seed=0):
     g = torch.Generator().manual_seed(seed)
     x = torch.randn(n, d, generator=g) * 2 + 1
-    path.mkdir(parents=True)
-    shards = []
-    for i, s in enumerate(range(0, n, 700)):
-        safe_save({"acts": x[s : s + 700].clone()}, path / f"shard_{i:05d}.safetensors")
-        shards.append({"file": f"shard_{i:05d}.safetensors", "rows": min(700, n - s)})
-    atomic_write_json(path / "index.json", {"d_in": d, "n_rows": n, "shards": shards, "layer": 0})
-    return ActivationStore(path)
+    return ActivationStore.from_tensor(path, x, shard_rows=700, layer=0)
 
 
 def test_harvest_benchmark_rows_equal_kept_tokens(tiny):

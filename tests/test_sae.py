@@ -5,10 +5,9 @@ import dataclasses
 import pytest
 import torch
 
-from featevo.activations import ActivationStore, safe_save
+from featevo.activations import ActivationStore
 from featevo.config import SAEConfig
 from featevo.errors import StageError, TrainingError
-from featevo.io import atomic_write_json
 from featevo.sae import (
     build_trainer, encode, fused_topk_encode, fused_topk_step, fused_trainer_step, load_sae, reconstruction_metrics,
     saelens_trainer_step, save_final_sae, seed_everything, steps_table, train_sae,
@@ -21,13 +20,7 @@ def synthetic_store(path, n=3000, d=16, n_feats=12, seed=0, scale=3.0):
     dirs = torch.nn.functional.normalize(torch.randn(n_feats, d, generator=g), dim=-1)
     codes = (torch.rand(n, n_feats, generator=g) < 0.2).float() * torch.rand(n, n_feats, generator=g) * scale
     x = codes @ dirs + 0.01 * torch.randn(n, d, generator=g)
-    path.mkdir(parents=True)
-    shards = []
-    for i, s in enumerate(range(0, n, 1000)):
-        safe_save({"acts": x[s : s + 1000].clone()}, path / f"shard_{i:05d}.safetensors")
-        shards.append({"file": f"shard_{i:05d}.safetensors", "rows": min(1000, n - s)})
-    atomic_write_json(path / "index.json", {"d_in": d, "n_rows": n, "shards": shards, "layer": 0})
-    return ActivationStore(path)
+    return ActivationStore.from_tensor(path, x, shard_rows=1000, layer=0)
 
 
 CFG = SAEConfig(num_latents=24, k=4, training_tokens=256 * 60, batch_size=256, lr=1e-2, checkpoint_every=5,
