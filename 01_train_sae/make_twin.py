@@ -10,11 +10,12 @@ train_sae.py calls this automatically; for the study config (ProsusAI/finbert) i
 import sys
 
 from featevo.cli import run_stage
-from featevo.train import TWIN_STAGE, run_twin
+from featevo.layout import TWIN
+from featevo.train import run_twin
 
 
 def main(argv=None) -> int:
-    return run_stage(run_twin, TWIN_STAGE, argv, __doc__)
+    return run_stage(run_twin, TWIN, argv, __doc__)
 
 
 if __name__ == "__main__":

@@ -9,11 +9,12 @@ Outputs: outputs/<run>/01_train_sae/ (see featevo/train.py for the layout).
 import sys
 
 from featevo.cli import run_stage
-from featevo.train import STAGE, run
+from featevo.layout import TRAIN
+from featevo.train import run
 
 
 def main(argv=None) -> int:
-    return run_stage(run, STAGE, argv, __doc__)
+    return run_stage(run, TRAIN, argv, __doc__)
 
 
 if __name__ == "__main__":

@@ -10,11 +10,12 @@ Needs stage 01 (01_train_sae/train_sae.py). Outputs: outputs/<run>/02_compare_fe
 import sys
 
 from featevo.cli import run_stage
-from featevo.compare import STAGE, run
+from featevo.layout import COMPARE
+from featevo.compare import run
 
 
 def main(argv=None) -> int:
-    return run_stage(run, STAGE, argv, __doc__)
+    return run_stage(run, COMPARE, argv, __doc__)
 
 
 if __name__ == "__main__":

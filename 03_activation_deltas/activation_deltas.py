@@ -11,11 +11,12 @@ the definitions and the file list).
 import sys
 
 from featevo.cli import run_stage
-from featevo.deltas import STAGE, run
+from featevo.layout import DELTAS
+from featevo.deltas import run
 
 
 def main(argv=None) -> int:
-    return run_stage(run, STAGE, argv, __doc__)
+    return run_stage(run, DELTAS, argv, __doc__)
 
 
 if __name__ == "__main__":

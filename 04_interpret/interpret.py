@@ -13,11 +13,12 @@ explanations.json, summary.json, prompts/, latents/, shuffled/).
 import sys
 
 from featevo.cli import run_stage
-from featevo.interpret import STAGE, run
+from featevo.layout import INTERPRET
+from featevo.interpret import run
 
 
 def main(argv=None) -> int:
-    return run_stage(run, STAGE, argv, __doc__)
+    return run_stage(run, INTERPRET, argv, __doc__)
 
 
 if __name__ == "__main__":

@@ -10,11 +10,12 @@ figures/, findings.json (see featevo/report.py).
 import sys
 
 from featevo.cli import run_stage
-from featevo.report import STAGE, run
+from featevo.layout import REPORT
+from featevo.report import run
 
 
 def main(argv=None) -> int:
-    return run_stage(run, STAGE, argv, __doc__)
+    return run_stage(run, REPORT, argv, __doc__)
 
 
 if __name__ == "__main__":

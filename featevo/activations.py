@@ -21,7 +21,6 @@ from __future__ import annotations
 import json
 import logging
 import math
-import os
 from dataclasses import asdict
 from pathlib import Path
 from typing import Iterator, Sequence
@@ -35,14 +34,12 @@ from tqdm.auto import tqdm
 
 from featevo.data import Doc
 from featevo.errors import StageError, TrainingError
-from featevo.io import atomic_write_json, display_path, read_json
+from featevo.io import atomic_path, atomic_write_json, atomic_write_text, read_json
+from featevo.layout import TrainFiles, display_path
 from featevo.models import DTYPE_MAP, check_layer, encoder, encoder_layers, hookpoint_name
 
 logger = logging.getLogger(__name__)
 
-TOKENS_FILE = "tokens.safetensors"
-DOCS_FILE = "docs.jsonl"
-INDEX_FILE = "index.json"
 
 
 class _StopForward(Exception):
@@ -60,11 +57,9 @@ def safe_load(path: Path) -> dict[str, torch.Tensor]:
 
 
 def safe_save(tensors: dict[str, torch.Tensor], path: Path) -> None:
-    """Write a safetensors file atomically (temp name, then rename)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    save_file({k: v.contiguous() for k, v in tensors.items()}, str(tmp))
-    os.replace(tmp, path)
+    """Write a safetensors file atomically."""
+    with atomic_path(path) as tmp:
+        save_file({k: v.contiguous() for k, v in tensors.items()}, str(tmp))
 
 
 # --------------------------------------------------------------------------------------------
@@ -84,11 +79,8 @@ def tokenize_docs(tokenizer, docs: Sequence[Doc], max_length: int, exclude_speci
 
 def save_tokens(out_dir: Path, tokens: dict, docs: Sequence[Doc]) -> None:
     out_dir.mkdir(parents=True, exist_ok=True)
-    safe_save(tokens, out_dir / TOKENS_FILE)
-    lines = "".join(json.dumps(asdict(d)) + "\n" for d in docs)
-    tmp = out_dir / f".{DOCS_FILE}.tmp"
-    tmp.write_text(lines, encoding="utf-8")
-    os.replace(tmp, out_dir / DOCS_FILE)
+    safe_save(tokens, out_dir / TrainFiles.TOKENS)
+    atomic_write_text(out_dir / TrainFiles.DOCS, "".join(json.dumps(asdict(d)) + "\n" for d in docs))
 
 
 class TokenTable:
@@ -96,11 +88,11 @@ class TokenTable:
 
     def __init__(self, split_dir: Path):
         self.dir = Path(split_dir)
-        t = safe_load(self.dir / TOKENS_FILE)
+        t = safe_load(self.dir / TrainFiles.TOKENS)
         self.input_ids: torch.Tensor = t["input_ids"]
         self.attention_mask: torch.Tensor = t["attention_mask"]
         self.keep_mask: torch.Tensor = t["keep_mask"]
-        self.docs = [Doc(**json.loads(line)) for line in (self.dir / DOCS_FILE).read_text("utf-8").splitlines()]
+        self.docs = [Doc(**json.loads(line)) for line in (self.dir / TrainFiles.DOCS).read_text("utf-8").splitlines()]
         rows = self.keep_mask.nonzero(as_tuple=False)
         self.row_doc: np.ndarray = rows[:, 0].numpy()
         self.row_pos: np.ndarray = rows[:, 1].numpy()
@@ -212,8 +204,8 @@ def harvest(
     Resumable: an existing ``index.json`` means the split is complete and is returned as is.
     """
     out_dir = Path(out_dir)
-    if (out_dir / INDEX_FILE).is_file():
-        return read_json(out_dir / INDEX_FILE)
+    if (out_dir / TrainFiles.INDEX).is_file():
+        return read_json(out_dir / TrainFiles.INDEX)
     check_layer(model, layer, spec)
     out_dir.mkdir(parents=True, exist_ok=True)
     buf: list[torch.Tensor] = []
@@ -240,7 +232,7 @@ def harvest(
         "d_in": d_in, "n_rows": sum(s["rows"] for s in shards), "shards": shards, "layer": layer,
         "hookpoint": hookpoint_name(model, layer), "model": spec,
     }
-    atomic_write_json(out_dir / INDEX_FILE, index)
+    atomic_write_json(out_dir / TrainFiles.INDEX, index)
     return index
 
 
@@ -249,9 +241,9 @@ class ActivationStore:
 
     def __init__(self, acts_dir: Path):
         self.dir = Path(acts_dir)
-        if not (self.dir / INDEX_FILE).is_file():
-            raise StageError(f"{display_path(self.dir)}: no {INDEX_FILE} (activations not harvested)")
-        self.index = read_json(self.dir / INDEX_FILE)
+        if not (self.dir / TrainFiles.INDEX).is_file():
+            raise StageError(f"{display_path(self.dir)}: no {TrainFiles.INDEX} (activations not harvested)")
+        self.index = read_json(self.dir / TrainFiles.INDEX)
         self.d_in: int = self.index["d_in"]
         self.n_rows: int = self.index["n_rows"]
         self.shards: list[dict] = self.index["shards"]
@@ -267,7 +259,7 @@ class ActivationStore:
             part = x[s : s + shard_rows].float().clone()
             safe_save({"acts": part}, out_dir / name)
             shards.append({"file": name, "rows": int(part.shape[0])})
-        atomic_write_json(out_dir / INDEX_FILE, {"d_in": int(x.shape[1]), "n_rows": int(x.shape[0]),
+        atomic_write_json(out_dir / TrainFiles.INDEX, {"d_in": int(x.shape[1]), "n_rows": int(x.shape[0]),
                                                  "shards": shards, **meta})
         return cls(out_dir)
 

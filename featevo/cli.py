@@ -21,7 +21,7 @@ from typing import Callable, Iterator
 
 from featevo.config import PipelineConfig, load_config
 from featevo.errors import FeatevoError
-from featevo.io import log_path
+from featevo.layout import log_path
 
 DEFAULT_CONFIG = "configs/demo.yaml"
 

@@ -40,8 +40,6 @@ Outputs in ``outputs/<run>/02_compare_features/``: ``latents.csv``, ``pairs.csv`
 
 from __future__ import annotations
 
-import csv
-import io
 import logging
 import time
 from dataclasses import dataclass
@@ -55,31 +53,15 @@ from tqdm.auto import tqdm
 from featevo.activations import ActivationStore
 from featevo.config import CompareConfig, PipelineConfig
 from featevo.errors import StageError
-from featevo.io import (
-    StageRun, atomic_write_json, atomic_write_text, display_path, read_json, require_stage, stage_dir,
-    stage_is_current,
+from featevo.io import StageRun, atomic_write_json, require_stage, stage_is_current
+from featevo.layout import (
+    COMPARE, TRAIN, CompareFiles, acts_dir, display_path, models as run_models, null_sae_names, sae_dir, sae_specs,
+    split_dir, stage_dir,
 )
+from featevo.results import LATENTS, MATCHED_CLASSES, NULL_PAIRS, PAIRS, load_sae_metrics
 from featevo.sae import encode, load_sae, reconstruction_metrics
 
 logger = logging.getLogger(__name__)
-
-STAGE = "02_compare_features"
-UPSTREAM = "01_train_sae"
-
-LATENT_FIELDS = [
-    "sae", "latent", "class", "firing_frequency", "match_decoder", "decoder_cosine",
-    "pair_activation_correlation", "best_decoder_cosine", "match_activation", "activation_correlation",
-    "matches_agree",
-]
-PAIR_FIELDS = [
-    "pair_id", "base_latent", "tuned_latent", "decoder_cosine", "activation_correlation", "class",
-    "activation_match_agrees",
-]
-NULL_PAIR_FIELDS = [
-    "null_sae", "pair_id", "base_latent", "seed_latent", "decoder_cosine", "activation_correlation", "class",
-    "activation_match_agrees",
-]
-MATCHED_CLASSES = ("shared", "shifted")
 
 
 # --------------------------------------------------------------------------------------------
@@ -338,28 +320,6 @@ def chance_best_cosine(W_dec: np.ndarray, n_samples: int, seed: int) -> dict:
 # --------------------------------------------------------------------------------------------
 # Stage
 # --------------------------------------------------------------------------------------------
-def _fmt(x, nd: int = 6) -> str:
-    """CSV cell: blank for None/NaN, true/false, ints as is, floats with ``nd`` significant digits."""
-    if x is None:
-        return ""
-    if isinstance(x, (bool, np.bool_)):
-        return "true" if x else "false"
-    if isinstance(x, (int, np.integer)):
-        return str(int(x))
-    if isinstance(x, (float, np.floating)):
-        return f"{float(x):.{nd}g}" if np.isfinite(x) else ""
-    return str(x)
-
-
-def write_csv(path: Path, fields: list[str], rows: list[dict]) -> None:
-    buf = io.StringIO()
-    w = csv.DictWriter(buf, fieldnames=fields, lineterminator="\n")
-    w.writeheader()
-    for r in rows:
-        w.writerow({k: _fmt(r.get(k)) for k in fields})
-    atomic_write_text(path, buf.getvalue())
-
-
 def latent_rows(m: Matching, freq_a: np.ndarray, freq_b: np.ndarray, name_a: str, name_b: str) -> list[dict]:
     rows = []
     for name, n, cls, dec, act, best, freq, live, is_a in (
@@ -389,39 +349,19 @@ def pair_rows(m: Matching) -> list[dict]:
                                                          m.pair_class, m.pair_agree))]
 
 
-def read_pairs(path: Path) -> list[dict]:
-    """``pairs.csv`` / ``null_pairs.csv`` rows with numeric fields parsed (for stage 03)."""
-    with open(path, newline="", encoding="utf-8") as f:
-        out = []
-        for r in csv.DictReader(f):
-            for k in ("pair_id", "base_latent", "tuned_latent", "seed_latent"):
-                if k in r:
-                    r[k] = int(r[k])
-            for k in ("decoder_cosine", "activation_correlation"):
-                r[k] = float(r[k])
-            out.append(r)
-    return out
-
-
-def read_latents(path: Path) -> list[dict]:
-    """``latents.csv`` rows (strings; blanks for undefined values)."""
-    with open(path, newline="", encoding="utf-8") as f:
-        return list(csv.DictReader(f))
-
-
 def _aligned_chunks(s1: Path, max_tokens: int, chunk: int = 8192):
     """(base rows, tuned rows) chunks: eval split first, then train, up to ``max_tokens`` rows."""
     left = max_tokens
     for split in ("eval", "train"):
         if left <= 0:
             return
-        sb, st = ActivationStore(s1 / split / "base"), ActivationStore(s1 / split / "tuned")
+        sb, st = ActivationStore(acts_dir(s1, split, "base")), ActivationStore(acts_dir(s1, split, "tuned"))
         if sb.n_rows != st.n_rows:
-            raise StageError(f"{display_path(s1 / split)}: base and tuned activations have different row counts "
+            raise StageError(f"{display_path(split_dir(s1, split))}: base and tuned activations have different row counts "
                              f"({sb.n_rows} vs {st.n_rows}); rerun stage 01 with --force")
         for xb, xt in zip(sb.iter_rows(left, chunk), st.iter_rows(left, chunk)):
             if xb.shape[0] != xt.shape[0]:
-                raise StageError(f"{display_path(s1 / split)}: base and tuned shards are not aligned")
+                raise StageError(f"{display_path(split_dir(s1, split))}: base and tuned shards are not aligned")
             left -= xb.shape[0]
             yield xb, xt
 
@@ -431,17 +371,16 @@ def transfer_metrics(cfg: PipelineConfig, s1: Path, device: torch.device) -> dic
     from featevo.activations import TokenTable
     from featevo.fidelity import loss_recovered
     from featevo.models import head_kind, load_model, load_tokenizer
-    from featevo.train import stage_models
 
-    models = stage_models(cfg)
-    saes = {k: load_sae(s1 / "saes" / k / "sae", device) for k in ("base", "tuned")}
-    own = {k: read_json(s1 / "saes" / k / "metrics.json") for k in ("base", "tuned")}
-    tt = TokenTable(s1 / "eval")
+    models = run_models(cfg)
+    saes = {k: load_sae(sae_dir(s1, k), device) for k in ("base", "tuned")}
+    own = {k: load_sae_metrics(s1, k) for k in ("base", "tuned")}
+    tt = TokenTable(split_dir(s1, "eval"))
     tokens = {"input_ids": tt.input_ids, "attention_mask": tt.attention_mask, "keep_mask": tt.keep_mask}
     out = {}
     for sae_key, act_key in (("base", "tuned"), ("tuned", "base")):
         sae = saes[sae_key]
-        rec = reconstruction_metrics(sae, ActivationStore(s1 / "eval" / act_key))
+        rec = reconstruction_metrics(sae, ActivationStore(acts_dir(s1, "eval", act_key)))
         head = head_kind(models[act_key])
         fid: dict = {"head": head}
         if head != "none":
@@ -464,36 +403,39 @@ def transfer_metrics(cfg: PipelineConfig, s1: Path, device: torch.device) -> dic
             "fidelity": fid,
         }
         logger.info("transfer: %s SAE on %s activations: FVU %.3f (own SAE %.3f), loss recovered %s (own %s)",
-                    sae_key, act_key, rec["fvu"], own_m["fvu"], _fmt(lr_t, 3) or "n/a", _fmt(lr_o, 3) or "n/a")
+                    sae_key, act_key, rec["fvu"], own_m["fvu"], _f3(lr_t), _f3(lr_o))
     return out
+
+
+def _f3(x) -> str:
+    return "n/a" if x is None else f"{x:.3f}"
 
 
 def run(cfg: PipelineConfig, force: bool = False) -> Path:
     """Run stage 02 (needs stage 01); returns the stage folder."""
     from featevo.figures import matched_scatter, similarity_histogram
     from featevo.models import resolve_device
-    from featevo.train import sae_keys
 
-    require_stage(cfg, UPSTREAM)
-    if not force and stage_is_current(cfg, STAGE):
-        logger.info("stage %s is up to date (use --force to rerun): %s", STAGE, display_path(stage_dir(cfg, STAGE)))
-        return stage_dir(cfg, STAGE)
+    require_stage(cfg, TRAIN)
+    if not force and stage_is_current(cfg, COMPARE):
+        logger.info("stage %s is up to date (use --force to rerun): %s", COMPARE, display_path(stage_dir(cfg, COMPARE)))
+        return stage_dir(cfg, COMPARE)
     t0 = time.time()
     device = resolve_device(cfg.device)
-    s1 = stage_dir(cfg, UPSTREAM)
-    st = StageRun(cfg, STAGE, device=str(device)).open()
+    s1 = stage_dir(cfg, TRAIN)
+    st = StageRun(cfg, COMPARE, device=str(device)).open()
     cc = cfg.compare
 
-    names = list(sae_keys(cfg))
-    null_names = [n for n in names if n.startswith("base_seed")]
+    names = list(sae_specs(cfg))
+    null_names = null_sae_names(cfg)
     if not null_names:
         logger.warning("sae.seed_baselines is 0: no null baseline; class counts cannot be told from seed noise")
-    saes = {n: load_sae(s1 / "saes" / n / "sae", device) for n in names}
+    saes = {n: load_sae(sae_dir(s1, n), device) for n in names}
     d = {n: saes[n].cfg.d_sae for n in names}
 
     # activation statistics over aligned token rows
     acc = CorrelationAccumulator([("base", "tuned")] + [("base", n) for n in null_names])
-    n_total = sum(ActivationStore(s1 / s / "base").n_rows for s in ("eval", "train"))
+    n_total = sum(ActivationStore(acts_dir(s1, s, "base")).n_rows for s in ("eval", "train"))
     pbar = tqdm(total=min(cc.max_tokens, n_total), desc="activation correlations", unit="tok")
     for xb, xt in _aligned_chunks(s1, cc.max_tokens):
         z = {"tuned": encode(saes["tuned"], xt)}
@@ -517,16 +459,17 @@ def run(cfg: PipelineConfig, force: bool = False) -> Path:
                     s["pair_decoder_cosine"].get("mean", float("nan")), 100 * s["agreement"])
 
     main = results["tuned"]
-    write_csv(st.dir / "latents.csv", LATENT_FIELDS, latent_rows(main, freq["base"], freq["tuned"], "base", "tuned"))
-    write_csv(st.dir / "pairs.csv", PAIR_FIELDS, pair_rows(main))
+    LATENTS.write(st.dir, latent_rows(main, freq["base"], freq["tuned"], "base", "tuned"))
+    PAIRS.write(st.dir, pair_rows(main))
     null_rows = []
     for n in null_names:
         for r in pair_rows(results[n]):
             r["seed_latent"] = r.pop("tuned_latent")
             null_rows.append({"null_sae": n, **r})
-    write_csv(st.dir / "null_pairs.csv", NULL_PAIR_FIELDS, null_rows)
+    NULL_PAIRS.write(st.dir, null_rows)
 
-    seeds = {n: read_json(s1 / "saes" / n / "metrics.json").get("seed") for n in names}
+    own1 = {n: load_sae_metrics(s1, n) for n in names}
+    seeds = {n: own1[n].get("seed") for n in names}
     if seeds.get("base") is not None and seeds.get("base") == seeds.get("tuned"):
         logger.warning("the base and tuned SAEs were trained with the same seed (%s): they share their initial "
                        "decoder, which inflates base-vs-tuned matching relative to the seed baseline "
@@ -534,7 +477,6 @@ def run(cfg: PipelineConfig, force: bool = False) -> Path:
                        seeds["base"], main.summary("base", "tuned")["same_index_fraction"])
     chance = chance_best_cosine(W["base"], cc.chance_samples, cfg.seed)
     transfer = transfer_metrics(cfg, s1, device)
-    own1 = {n: read_json(s1 / "saes" / n / "metrics.json") for n in names}
     summary = {
         "description": "latents of the base and tuned SAEs paired by decoder cosine (Hungarian) and by "
                        "activation correlation; classes per featevo/compare.py; null = base vs base SAE of another seed",
@@ -564,9 +506,10 @@ def run(cfg: PipelineConfig, force: bool = False) -> Path:
             "mean_pair_cosine": bt["pair_decoder_cosine"].get("mean"),
             "mean_pair_cosine_null": nb["pair_decoder_cosine"].get("mean"),
         }
-    atomic_write_json(st.dir / "summary.json", summary)
+    atomic_write_json(st.dir / CompareFiles.SUMMARY, summary)
 
-    similarity_histogram(main, {n: results[n] for n in null_names}, cc, chance, st.dir / "similarity_hist.png")
-    matched_scatter(main, {n: results[n] for n in null_names}, cc, st.dir / "matched_scatter.png")
+    nulls = {n: results[n] for n in null_names}
+    similarity_histogram(main, nulls, cc, chance, st.dir / CompareFiles.SIMILARITY_HIST)
+    matched_scatter(main, nulls, cc, st.dir / CompareFiles.MATCHED_SCATTER)
     st.commit()
-    return stage_dir(cfg, STAGE)
+    return stage_dir(cfg, COMPARE)

@@ -345,17 +345,6 @@ class PipelineConfig:
             raise ValueError(f"seed={self.seed} must be in 0..{2**32 - 1}")
 
 
-# Config sections each stage depends on; a stage's outputs are stale when any of these change.
-STAGE_SECTIONS: dict[str, tuple[str, ...]] = {
-    "01_twin": ("seed", "base_model", "data", "twin", "harvest.max_length"),
-    "01_train_sae": ("run_name", "seed", "base_model", "tuned_model", "data", "harvest", "twin", "sae"),
-    "02_compare_features": ("compare",),
-    "03_activation_deltas": ("deltas",),
-    "04_interpret": ("interpret",),
-    "05_report": ("report",),
-}
-
-
 # --------------------------------------------------------------------------------------------
 # Loading
 # --------------------------------------------------------------------------------------------
@@ -495,11 +484,12 @@ def to_dict(cfg: Any) -> dict:
     return dataclasses.asdict(cfg)
 
 
-def section_dict(cfg: PipelineConfig, stage: str) -> dict:
-    """The config values stage ``stage`` depends on (what its manifest records and compares)."""
+def section_dict(cfg: PipelineConfig, keys: tuple[str, ...]) -> dict:
+    """The config values under ``keys`` (sections or ``section.field``): what a stage's manifest records
+    and compares (a stage's keys are its ``reads`` in :data:`featevo.layout.STAGES`)."""
     full = to_dict(cfg)
     out: dict = {}
-    for key in STAGE_SECTIONS[stage]:
+    for key in keys:
         section, _, sub = key.partition(".")
         if sub:
             out.setdefault(section, {})[sub] = full[section][sub]

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from featevo.config import DataConfig
 from featevo.errors import DataError
-from featevo.io import display_path, resolve_repo_path
+from featevo.layout import display_path, resolve_repo_path
 
 logger = logging.getLogger(__name__)
 

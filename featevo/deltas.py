@@ -59,12 +59,15 @@ import torch
 from tqdm.auto import tqdm
 
 from featevo.activations import ActivationStore, TokenTable, iter_layer_rows, tokenize_docs
-from featevo.compare import MATCHED_CLASSES, read_latents, read_pairs, write_csv
 from featevo.config import PipelineConfig
 from featevo.data import FINANCIAL, GENERAL, Doc, load_probe
-from featevo.io import (
-    StageRun, atomic_write_json, display_path, hash_inputs, require_stage, resolve_repo_path, stage_dir,
-    stage_is_current,
+from featevo.io import StageRun, atomic_write_json, hash_inputs, require_stage, stage_is_current
+from featevo.layout import (
+    COMPARE, DELTAS, TRAIN, DeltasFiles, acts_dir, contexts_path, display_path, models as run_models, null_sae_names,
+    resolve_repo_path, sae_dir, sae_specs, split_dir, stage_dir,
+)
+from featevo.results import (
+    FEATURE_TABLE, MATCHED_CLASSES, PER_CATEGORY, RANKING, TOP_FEATURES, CompareResult,
 )
 from featevo.sae import encode, load_sae
 from featevo.stats import (
@@ -73,34 +76,8 @@ from featevo.stats import (
 
 logger = logging.getLogger(__name__)
 
-STAGE = "03_activation_deltas"
-STAGE01 = "01_train_sae"
-STAGE02 = "02_compare_features"
 EPS = 1e-8
 ACTIVATION_UNIT = "activation x decoder norm"
-
-PER_CATEGORY_FIELDS = ["model", "latent", "category", "domain", "mean_activation", "frequency", "n_sentences"]
-FEATURE_FIELDS = [
-    "pair_id", "base_latent", "tuned_latent", "class", "type", "decoder_cosine", "activation_correlation",
-    "base_fin_score", "base_fin_ci_low", "base_fin_ci_high", "tuned_fin_score", "tuned_fin_ci_low", "tuned_fin_ci_high",
-    "base_gen_score", "tuned_gen_score",
-    "delta_matched", "delta_ci_low", "delta_ci_high", "change_pct_matched", "relative_change_matched",
-    "base_specialization", "base_specialization_ci_low", "base_specialization_ci_high",
-    "tuned_specialization", "tuned_specialization_ci_low", "tuned_specialization_ci_high",
-    "specialization_change", "specialization_change_ci_low", "specialization_change_ci_high",
-    "p_value", "q_value", "significant", "beyond_seed_noise", "base_financial_q", "tuned_financial_q",
-]
-RANKING_FIELDS = [
-    "rank", "pair_id", "base_latent", "tuned_latent", "class", "type", "delta_matched", "delta_ci_low", "delta_ci_high",
-    "change_pct_matched", "relative_change_matched", "p_value", "q_value", "significant", "beyond_seed_noise",
-    "base_fin_score", "tuned_fin_score", "specialization_change",
-]
-TOP_FIELDS = [
-    "model", "rank", "latent", "class", "fin_score", "fin_ci_low", "fin_ci_high", "gen_score", "fin_minus_gen",
-    "specialization", "specialization_ci_low", "specialization_ci_high", "p_value", "q_value", "frequency_fin",
-    "frequency_gen", "pair_id", "matched_latent", "matched_fin_score", "delta_matched", "delta_ci_low",
-    "delta_ci_high", "delta_q_value",
-]
 
 
 # --------------------------------------------------------------------------------------------
@@ -129,9 +106,8 @@ def _scaled_encode(sae, x: torch.Tensor) -> np.ndarray:
 def harvest_probe(cfg: PipelineConfig, docs: list[Doc], saes: dict, sae_models: dict, device) -> Source:
     """Tokenise the probe set as stage 01 does, run both models, encode with every SAE."""
     from featevo.models import load_model, load_tokenizer
-    from featevo.train import stage_models
 
-    models = stage_models(cfg)
+    models = run_models(cfg)
     tok = load_tokenizer(models["base"])
     tokens = tokenize_docs(tok, docs, cfg.harvest.max_length, cfg.harvest.exclude_special_tokens)
     rows = tokens["keep_mask"].nonzero(as_tuple=False)
@@ -149,8 +125,8 @@ def harvest_probe(cfg: PipelineConfig, docs: list[Doc], saes: dict, sae_models: 
 
 def eval_source(s1: Path, saes: dict, sae_models: dict, names: tuple[str, ...]) -> Source:
     """Stage 01's held-out eval split, encoded with the SAEs ``names``."""
-    tt = TokenTable(s1 / "eval")
-    z = {n: _scaled_encode(saes[n], ActivationStore(s1 / "eval" / sae_models[n]).read_all()) for n in names}
+    tt = TokenTable(split_dir(s1, "eval"))
+    z = {n: _scaled_encode(saes[n], ActivationStore(acts_dir(s1, "eval", sae_models[n])).read_all()) for n in names}
     return Source("eval", tt.docs, tt.row_doc, tt.row_token, z)
 
 
@@ -318,26 +294,26 @@ def run(cfg: PipelineConfig, force: bool = False) -> Path:
     """Run stage 03 (needs stages 01 and 02); returns the stage folder."""
     from featevo.figures import four_panel
     from featevo.models import load_tokenizer, resolve_device
-    from featevo.train import sae_keys, stage_models
 
-    require_stage(cfg, STAGE01)
-    require_stage(cfg, STAGE02)
+    require_stage(cfg, TRAIN)
+    require_stage(cfg, COMPARE)
     probe_path = resolve_repo_path(cfg.data.probe)
     files = hash_inputs([probe_path])
-    if not force and stage_is_current(cfg, STAGE, files):
-        logger.info("stage %s is up to date (use --force to rerun): %s", STAGE, display_path(stage_dir(cfg, STAGE)))
-        return stage_dir(cfg, STAGE)
+    if not force and stage_is_current(cfg, DELTAS, files):
+        logger.info("stage %s is up to date (use --force to rerun): %s", DELTAS, display_path(stage_dir(cfg, DELTAS)))
+        return stage_dir(cfg, DELTAS)
     t0 = time.time()
     dc = cfg.deltas
     device = resolve_device(cfg.device)
     docs = load_probe(cfg.data, min_per_category=dc.min_per_category)
-    s1, s2 = stage_dir(cfg, STAGE01), stage_dir(cfg, STAGE02)
-    st = StageRun(cfg, STAGE, input_files=files, device=str(device)).open()
+    s1, s2 = stage_dir(cfg, TRAIN), stage_dir(cfg, COMPARE)
+    st = StageRun(cfg, DELTAS, input_files=files, device=str(device)).open()
+    s2r = CompareResult.load(s2)
 
-    keys = sae_keys(cfg)
-    sae_models = {n: mk for n, (mk, _) in keys.items()}
-    null_names = [n for n in keys if n.startswith("base_seed")]
-    saes = {n: load_sae(s1 / "saes" / n / "sae", device) for n in keys}
+    keys = sae_specs(cfg)
+    sae_models = {n: s.model for n, s in keys.items()}
+    null_names = null_sae_names(cfg)
+    saes = {n: load_sae(sae_dir(s1, n), device) for n in keys}
     probe = harvest_probe(cfg, docs, saes, sae_models, device)
     n_docs = len(docs)
     is_fin = np.array([d.domain == FINANCIAL for d in docs])
@@ -366,16 +342,15 @@ def run(cfg: PipelineConfig, force: bool = False) -> Path:
                 cat_rows.append({"model": n, "latent": j, "category": c, "domain": dom,
                                  "mean_activation": float(mean[j]), "frequency": float(freq[j]),
                                  "n_sentences": int(sel.sum())})
-    write_csv(st.dir / "per_category.csv", PER_CATEGORY_FIELDS, cat_rows)
+    PER_CATEGORY.write(st.dir, cat_rows)
     cat_mean = {n: np.stack([X[n][cat_of == c].mean(0) for c in categories]) for n in ("base", "tuned")}
 
     # matched pairs (stage 02) and their deltas
-    pairs = read_pairs(s2 / "pairs.csv")
-    matched = [p for p in pairs if p["class"] in MATCHED_CLASSES]
+    matched = s2r.matched_pairs()
     ps = pair_stats(np.array([p["base_latent"] for p in matched]), np.array([p["tuned_latent"] for p in matched]),
                     X["base"], X["tuned"], stats["base"], stats["tuned"], is_fin, dc.ci, dc.n_permutations, cfg.seed)
     null_ps = {}
-    null_pairs = read_pairs(s2 / "null_pairs.csv") if (s2 / "null_pairs.csv").is_file() else []
+    null_pairs = s2r.null_pairs
     for n in null_names:
         mp = [p for p in null_pairs if p["null_sae"] == n and p["class"] in MATCHED_CLASSES]
         null_ps[n] = pair_stats(np.array([p["base_latent"] for p in mp]), np.array([p["seed_latent"] for p in mp]),
@@ -419,7 +394,7 @@ def run(cfg: PipelineConfig, force: bool = False) -> Path:
             "base_financial_q": sb.q[a], "tuned_financial_q": stt.q[b],
         }
         feature_rows.append(row)
-    latents = read_latents(s2 / "latents.csv")
+    latents = s2r.latents
     for side, st_ in (("base", sb), ("tuned", stt)):
         lo_, hi_ = (b_lo, b_hi) if side == "base" else (t_lo, t_hi)
         slo, shi = (bs_lo, bs_hi) if side == "base" else (ts_lo, ts_hi)
@@ -430,18 +405,18 @@ def run(cfg: PipelineConfig, force: bool = False) -> Path:
             feature_rows.append({
                 f"{side}_latent": j, "class": r["class"],
                 "type": unmatched_type(r["class"], bool(fin_sig[side][j]), bool(gen_sig[side][j])),
-                "decoder_cosine": r["decoder_cosine"] or None,
+                "decoder_cosine": r["decoder_cosine"],
                 f"{side}_fin_score": st_.fin[j], f"{side}_fin_ci_low": lo_[j], f"{side}_fin_ci_high": hi_[j],
                 f"{side}_gen_score": st_.gen[j], f"{side}_specialization": st_.spec[j],
                 f"{side}_specialization_ci_low": slo[j], f"{side}_specialization_ci_high": shi[j],
                 f"{side}_financial_q": st_.q[j],
             })
-    write_csv(st.dir / "feature_table.csv", FEATURE_FIELDS, feature_rows)
+    FEATURE_TABLE.write(st.dir, feature_rows)
 
     order = np.argsort(-ps.delta, kind="stable")
     for rank, k in enumerate(order, start=1):
-        ranking.append({"rank": rank, **{f: feature_rows[k][f] for f in RANKING_FIELDS if f != "rank"}})
-    write_csv(st.dir / "ranking_by_delta.csv", RANKING_FIELDS, ranking)
+        ranking.append({"rank": rank, **{f: feature_rows[k][f] for f in RANKING.fields if f != "rank"}})
+    RANKING.write(st.dir, ranking)
 
     # top financial features per model (2.1 / 2.3)
     partner = {"base": {int(p["base_latent"]): k for k, p in enumerate(matched)},
@@ -468,7 +443,7 @@ def run(cfg: PipelineConfig, force: bool = False) -> Path:
                             "matched_fin_score": stats[other].fin[mj], "delta_matched": ps.delta[k],
                             "delta_ci_low": ps.delta_lo[k], "delta_ci_high": ps.delta_hi[k], "delta_q_value": ps.q[k]})
             top_rows.append(row)
-    write_csv(st.dir / "top_financial_features.csv", TOP_FIELDS, top_rows)
+    TOP_FEATURES.write(st.dir, top_rows)
 
     # summary (2.4)
     def pair_summary(p_: PairStats, other: str) -> dict:
@@ -559,16 +534,16 @@ def run(cfg: PipelineConfig, force: bool = False) -> Path:
             if cls_of.get((side, int(j))) != "dead" and int(j) not in seen:
                 seen.append(int(j))
         interesting[side] = seen
-    atomic_write_json(st.dir / "interesting_latents.json", interesting)
+    atomic_write_json(st.dir / DeltasFiles.INTERESTING, interesting)
 
     # contexts for stages 04/05
-    tok = load_tokenizer(stage_models(cfg)["base"])
+    tok = load_tokenizer(run_models(cfg)["base"])
     sources = [probe]
     if dc.contexts_from_eval:
         sources.append(eval_source(s1, saes, sae_models, ("base", "tuned")))
     for n in ("base", "tuned"):
         ctx = top_contexts(sources, n, dc.contexts_per_latent, dc.context_window, tok)
-        atomic_write_json(st.dir / "contexts" / f"{n}.json", {
+        atomic_write_json(contexts_path(st.dir, n), {
             "sae": n, "activation_unit": ACTIVATION_UNIT, "context_window": dc.context_window,
             "sources": {s.name: {"documents": len(s.docs)} for s in sources},
             "note": "per latent: top-activating sentences (one context per sentence); 'doc' indexes the "
@@ -590,10 +565,10 @@ def run(cfg: PipelineConfig, force: bool = False) -> Path:
     n_fin_cats = sum(c in cfg.data.financial_categories for c in categories)
     null_delta = null_ps[first_null].delta if first_null else None
     four_panel(top, sb.spec[ps.a], stt.spec[ps.b], sig, ps.delta, sig, null_delta, heat, [t["label"] for t in top],
-               categories, n_fin_cats, st.dir / "four_panel.png", activation_unit=ACTIVATION_UNIT)
+               categories, n_fin_cats, st.dir / DeltasFiles.FOUR_PANEL, activation_unit=ACTIVATION_UNIT)
 
     summary["wall_time_s"] = round(time.time() - t0, 2)
-    atomic_write_json(st.dir / "summary.json", summary)
+    atomic_write_json(st.dir / DeltasFiles.SUMMARY, summary)
     bt = summary["base_vs_tuned"]
     logger.info("matched pairs %d: %d up / %d down, %d BH-significant, %s beyond seed noise (null %s); "
                 "financial latents base %d, tuned %d",
@@ -602,4 +577,4 @@ def run(cfg: PipelineConfig, force: bool = False) -> Path:
                 ", ".join(f"{n} {v['significant_after_bh']}" for n, v in summary["null_baselines"].items()) or "n/a",
                 summary["financial_latents"]["base"], summary["financial_latents"]["tuned"])
     st.commit()
-    return stage_dir(cfg, STAGE)
+    return stage_dir(cfg, DELTAS)

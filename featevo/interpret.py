@@ -23,7 +23,6 @@ after a crash or Ctrl-C continues with the latents not yet done.
 from __future__ import annotations
 
 import asyncio
-import csv
 import logging
 import math
 import os
@@ -40,18 +39,18 @@ from tqdm.auto import tqdm
 from featevo.activations import ActivationStore, TokenTable
 from featevo.config import InterpretConfig, PipelineConfig
 from featevo.errors import ConfigError
-from featevo.io import (
-    StageRun, atomic_write_json, atomic_write_text, display_path, read_json, require_stage, stage_dir,
-    stage_is_current,
+from featevo.io import StageRun, atomic_write_json, atomic_write_text, read_json, require_stage, stage_is_current
+from featevo.layout import (
+    COMPARE, DELTAS, INTERPRET, LLM_SERVER_LOG, TRAIN, DeltasFiles, InterpretFiles, TrainFiles, display_path, log_path,
+    models as run_models, sae_dir, split_dir, stage_dir, upstream_stages,
 )
+from featevo.results import LABELS, LABELS_SUMMARY, CompareResult, DeltasResult
 from featevo.models import load_tokenizer, resolve_device
 from featevo.sae import encode, load_sae
 
 logger = logging.getLogger(__name__)
 
-STAGE = "04_interpret"
 MODELS = ("base", "tuned")
-MATCHED_CLASSES = ("shared", "shifted")
 
 
 # --------------------------------------------------------------------------------------------
@@ -60,7 +59,7 @@ MATCHED_CLASSES = ("shared", "shifted")
 def choose_latents(cfg: PipelineConfig, d_sae: dict[str, int]) -> dict[str, list[int]]:
     """The first N latents of each SAE in stage 02/03's ranking (``interpret.latents``)."""
     spec = cfg.interpret.latents
-    ranking_path = stage_dir(cfg, "03_activation_deltas") / "interesting_latents.json"
+    ranking_path = stage_dir(cfg, DELTAS) / DeltasFiles.INTERESTING
     ranking = read_json(ranking_path) if ranking_path.is_file() else {}
     out = {}
     for m in MODELS:
@@ -277,8 +276,8 @@ async def _label_all(cfg: PipelineConfig, st_dir: Path, chosen: dict[str, list[i
                      grammar: bool) -> None:
     icfg = cfg.interpret
     lab = Labeller(client, icfg, grammar)
-    lat_dir = st_dir / "latents"
-    prompts_dir = st_dir / "prompts"
+    lat_dir = st_dir / InterpretFiles.LATENTS
+    prompts_dir = st_dir / InterpretFiles.PROMPTS
     todo = [(m, lat) for m in MODELS for lat in chosen[m]]
     t0 = time.perf_counter()
     done_now = 0
@@ -308,7 +307,7 @@ async def _label_all(cfg: PipelineConfig, st_dir: Path, chosen: dict[str, list[i
                     60 * done_now / max(time.perf_counter() - t0, 1e-9))
 
     # the floor: each latent scored with another latent's label
-    shuf_dir = st_dir / "shuffled"
+    shuf_dir = st_dir / InterpretFiles.SHUFFLED
     for m in MODELS:
         results = {lat: read_json(lat_dir / f"{m}_{lat}.json") for lat in chosen[m]}
         labelled = [lat for lat, r in results.items() if r.get("label")]
@@ -335,36 +334,19 @@ def _score(r: dict | None, name: str, key: str = "accuracy"):
     return r["scores"].get(name, {}).get(key)
 
 
-def _write_csv(path: Path, rows: list[dict], fields: list[str]) -> None:
-    import io
-
-    buf = io.StringIO()
-    w = csv.DictWriter(buf, fieldnames=fields, extrasaction="ignore")
-    w.writeheader()
-    for r in rows:
-        w.writerow({k: ("" if r.get(k) is None else r.get(k)) for k in fields})
-    atomic_write_text(path, buf.getvalue())
-
-
-def _read_csv(path: Path) -> list[dict]:
-    if not path.is_file():
-        return []
-    with open(path, newline="", encoding="utf-8") as f:
-        return list(csv.DictReader(f))
-
-
 def write_outputs(cfg: PipelineConfig, st_dir: Path, chosen: dict[str, list[int]], wall_s: float, backend_info: dict) -> dict:
     """The study's artefacts in real form: labels comparison, summary, raw explanation data."""
-    res = {m: {lat: read_json(st_dir / "latents" / f"{m}_{lat}.json") for lat in chosen[m]} for m in MODELS}
-    shuf = {m: {lat: (read_json(p) if (p := st_dir / "shuffled" / f"{m}_{lat}.json").is_file() else None)
+    res = {m: {lat: read_json(st_dir / InterpretFiles.LATENTS / f"{m}_{lat}.json") for lat in chosen[m]}
+           for m in MODELS}
+    shuf = {m: {lat: (read_json(p) if (p := st_dir / InterpretFiles.SHUFFLED / f"{m}_{lat}.json").is_file() else None)
                 for lat in chosen[m]} for m in MODELS}
-    s2 = stage_dir(cfg, "02_compare_features")
+    s2 = CompareResult.load(stage_dir(cfg, COMPARE))
     # only matched pairs (shared/shifted) pair a base label with a tuned label; the rest keep their class
-    pairs = [p for p in _read_csv(s2 / "pairs.csv") if p.get("class") in MATCHED_CLASSES]
-    latent_class = {(r["sae"], int(r["latent"])): r.get("class") for r in _read_csv(s2 / "latents.csv")}
-    table = {r.get("pair_id"): r for r in _read_csv(stage_dir(cfg, "03_activation_deltas") / "feature_table.csv")}
-    base_to_pair = {int(p["base_latent"]): p for p in pairs if p.get("base_latent") not in (None, "")}
-    tuned_to_pair = {int(p["tuned_latent"]): p for p in pairs if p.get("tuned_latent") not in (None, "")}
+    pairs = s2.matched_pairs()
+    latent_class = s2.latent_class()
+    table = DeltasResult.load(stage_dir(cfg, DELTAS)).feature_table.index_by("pair_id")
+    base_to_pair = {p["base_latent"]: p for p in pairs}
+    tuned_to_pair = {p["tuned_latent"]: p for p in pairs}
 
     rows, seen = [], set()
     for m in MODELS:
@@ -372,7 +354,7 @@ def write_outputs(cfg: PipelineConfig, st_dir: Path, chosen: dict[str, list[int]
             p = (base_to_pair if m == "base" else tuned_to_pair).get(lat)
             if p is not None:
                 key = ("pair", p["pair_id"])
-                b, t = int(p["base_latent"]), int(p["tuned_latent"])
+                b, t = p["base_latent"], p["tuned_latent"]
             else:
                 key = (m, lat)
                 b, t = (lat, None) if m == "base" else (None, lat)
@@ -394,15 +376,12 @@ def write_outputs(cfg: PipelineConfig, st_dir: Path, chosen: dict[str, list[int]
                 "tuned_detection_shuffled": _score(shuf["tuned"].get(t), "detection") if t is not None else None,
             }
             for col in ("delta_matched", "delta_ci_low", "delta_ci_high", "q_value"):
-                row[col] = (ft or {}).get(col) or None
+                row[col] = (ft or {}).get(col)
             for side, r in (("base", rb), ("tuned", rt)):
                 if r is not None and r.get("label") is None and r.get("failure"):
                     row[f"{side}_label"] = f"[failed: {r['failure']}]"
             rows.append(row)
-    fields = ["pair_id", "base_latent", "tuned_latent", "class", "decoder_cosine", "base_label", "tuned_label",
-              "base_detection", "base_fuzzing", "tuned_detection", "tuned_fuzzing", "base_detection_shuffled",
-              "tuned_detection_shuffled", "delta_matched", "delta_ci_low", "delta_ci_high", "q_value"]
-    _write_csv(st_dir / "labels_comparison.csv", rows, fields)
+    LABELS.write(st_dir, rows)
 
     summary_rows = []
     for m in MODELS:
@@ -423,8 +402,8 @@ def write_outputs(cfg: PipelineConfig, st_dir: Path, chosen: dict[str, list[int]
             beats = [(a, b) for a, b in beats if a is not None and b is not None]
             entry[f"{name}_beats_shuffled_fraction"] = (sum(a > b for a, b in beats) / len(beats)) if beats else None
         summary_rows.append(entry)
-    _write_csv(st_dir / "labels_summary.csv", summary_rows, list(summary_rows[0].keys()))
-    atomic_write_json(st_dir / "explanations.json", {
+    LABELS_SUMMARY.write(st_dir, summary_rows)
+    atomic_write_json(st_dir / InterpretFiles.EXPLANATIONS, {
         m: {str(lat): r for lat, r in res[m].items()} for m in MODELS})
     n_done = sum(s["latents"] for s in summary_rows)
     summary = {
@@ -436,33 +415,31 @@ def write_outputs(cfg: PipelineConfig, st_dir: Path, chosen: dict[str, list[int]
         "metric_note": "accuracy = balanced accuracy over scorer examples whose prediction parsed (Delphi's "
                        "result analysis); shuffled = the same latent scored with another latent's label",
     }
-    atomic_write_json(st_dir / "summary.json", summary)
+    atomic_write_json(st_dir / InterpretFiles.SUMMARY, summary)
     return summary
 
 
 def run(cfg: PipelineConfig, force: bool = False) -> Path:
-    require_stage(cfg, "01_train_sae", verify_files=False)
-    require_stage(cfg, "02_compare_features", verify_files=False)
-    require_stage(cfg, "03_activation_deltas", verify_files=False)
-    if not force and stage_is_current(cfg, STAGE):
-        logger.info("stage %s is up to date (use --force to rerun): %s", STAGE, display_path(stage_dir(cfg, STAGE)))
-        return stage_dir(cfg, STAGE)
+    for up in upstream_stages(cfg, INTERPRET):
+        require_stage(cfg, up, verify_files=False)
+    if not force and stage_is_current(cfg, INTERPRET):
+        logger.info("stage %s is up to date (use --force to rerun): %s", INTERPRET,
+                    display_path(stage_dir(cfg, INTERPRET)))
+        return stage_dir(cfg, INTERPRET)
     icfg = cfg.interpret
     if icfg.backend == "openai" and not icfg.base_url:
         raise ConfigError("interpret.backend=openai needs interpret.base_url (an OpenAI-compatible /v1 root)")
     device = resolve_device(cfg.device)
-    st = StageRun(cfg, STAGE, device=str(device)).open()
+    st = StageRun(cfg, INTERPRET, device=str(device)).open()
     t0 = time.perf_counter()
-    s1 = stage_dir(cfg, "01_train_sae")
-    from featevo.train import stage_models
-
-    models = stage_models(cfg)
+    s1 = stage_dir(cfg, TRAIN)
+    models = run_models(cfg)
     tok = load_tokenizer(models["base"])
-    d_sae = {m: read_json(s1 / "saes" / m / "sae" / "cfg.json")["d_sae"] for m in MODELS}
+    d_sae = {m: read_json(sae_dir(s1, m) / TrainFiles.SAE_CFG)["d_sae"] for m in MODELS}
     chosen = choose_latents(cfg, d_sae)
     logger.info("labelling %d base and %d tuned latents with backend %s (%s)", len(chosen["base"]),
                 len(chosen["tuned"]), icfg.backend, icfg.model)
-    examples = {m: collect_examples(s1 / "saes" / m / "sae", s1 / "train", m, chosen[m], icfg, cfg.seed, device)
+    examples = {m: collect_examples(sae_dir(s1, m), split_dir(s1, "train"), m, chosen[m], icfg, cfg.seed, device)
                 for m in MODELS}
     backend_info = {"backend": icfg.backend, "model": icfg.model}
 
@@ -479,7 +456,7 @@ def run(cfg: PipelineConfig, force: bool = False) -> Path:
 
         gguf = find_smollm2_gguf() if icfg.model == "smollm2" else Path(icfg.model)
         backend_info["gguf"] = gguf.name
-        log = st.dir.parent / "logs" / "04_llm_server.log"
+        log = log_path(cfg, INTERPRET).with_name(LLM_SERVER_LOG)
         log.parent.mkdir(parents=True, exist_ok=True)
         with LocalLLMServer(model_path=gguf, n_ctx=icfg.n_ctx, n_threads=icfg.n_threads or None, log_path=log,
                             extra_args={"cache": True}) as srv:  # prompt cache: shared prompt prefixes
@@ -496,7 +473,7 @@ def run(cfg: PipelineConfig, force: bool = False) -> Path:
                     _fmt(sc["detection_accuracy_shuffled_mean"]), _fmt(sc["fuzzing_accuracy_mean"]),
                     _fmt(sc["fuzzing_accuracy_shuffled_mean"]))
     st.commit()
-    return stage_dir(cfg, STAGE)
+    return stage_dir(cfg, INTERPRET)
 
 
 def _fmt(x) -> str:

@@ -31,64 +31,19 @@ from typing import Any, Iterator
 
 from featevo.config import PipelineConfig, section_dict, stable_hash, to_dict
 from featevo.errors import StageError
+from featevo.layout import (
+    MANIFEST, PARTIAL_CONFIG, REPO_ROOT, display_path, old_dir, partial_dir, stage_command, stage_dir, stage_spec,
+    upstream_stages,
+)
 
 logger = logging.getLogger(__name__)
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
-
-MANIFEST = "manifest.json"
-_STRAY_TMP = re.compile(r"\..+\.tmp\d*|\.tmp\..+")  # temp names of atomic writes (io, activations, sae, plots)
-PARTIAL_CONFIG = "_partial_config.json"
-
-# stage id -> (script that makes it, upstream stages it reads)
-STAGES: dict[str, tuple[str, tuple[str, ...]]] = {
-    "01_twin": ("01_train_sae/make_twin.py", ()),
-    "01_train_sae": ("01_train_sae/train_sae.py", ()),
-    "02_compare_features": ("02_compare_features/compare_features.py", ("01_train_sae",)),
-    "03_activation_deltas": ("03_activation_deltas/activation_deltas.py", ("01_train_sae", "02_compare_features")),
-    "04_interpret": ("04_interpret/interpret.py", ("01_train_sae", "02_compare_features", "03_activation_deltas")),
-    "05_report": (
-        "05_report/report.py",
-        ("01_train_sae", "02_compare_features", "03_activation_deltas", "04_interpret"),
-    ),
-}
+_STRAY_TMP = re.compile(r"\..+\.(tmp|old)")  # temporary names of atomic_path (a kill can leave one)
 
 VERSIONED_PACKAGES = (
     "torch", "transformers", "datasets", "safetensors", "sae-lens", "numpy", "scipy", "pandas",
     "matplotlib", "eai-delphi", "eai-sparsify", "llama_cpp_python",
 )
-
-
-def resolve_repo_path(p: str | Path) -> Path:
-    """Absolute path for ``p``; relative paths are taken from the repository root."""
-    p = Path(p).expanduser()
-    return p if p.is_absolute() else REPO_ROOT / p
-
-
-def display_path(p: Path) -> str:
-    """``p`` relative to the repository root when inside it (for messages and manifests)."""
-    try:
-        return str(Path(p).resolve().relative_to(REPO_ROOT))
-    except ValueError:
-        return str(p)
-
-
-def run_dir(cfg: PipelineConfig) -> Path:
-    return resolve_repo_path(cfg.output_root) / cfg.run_name
-
-
-def stage_dir(cfg: PipelineConfig, stage: str) -> Path:
-    return run_dir(cfg) / stage
-
-
-def log_path(cfg: PipelineConfig, stage: str) -> Path:
-    return run_dir(cfg) / "logs" / f"{stage}.log"
-
-
-def stage_command(cfg: PipelineConfig, stage: str) -> str:
-    script = STAGES[stage][0]
-    conf = display_path(Path(cfg.config_path)) if cfg.config_path else "<your config>"
-    return f"python {script} --config {conf}"
 
 
 def sha256_file(path: Path, chunk: int = 1 << 20) -> str:
@@ -99,15 +54,47 @@ def sha256_file(path: Path, chunk: int = 1 << 20) -> str:
     return h.hexdigest()
 
 
-def atomic_write_text(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` through a temporary file and a rename."""
+@contextmanager
+def atomic_path(path: Path) -> Iterator[Path]:
+    """Write a file or folder atomically: ``with atomic_path(p) as tmp: <write tmp>``.
+
+    ``tmp`` is the sibling ``.<name>.tmp``; when the block succeeds it replaces ``path`` (a folder that
+    exists is first parked as ``.<name>.old``, then removed). On an exception ``tmp`` is removed. A kill
+    can leave ``.<name>.tmp``/``.old``: the next write removes them, and :meth:`StageRun.commit` never
+    lists them as outputs. Every atomic write in featevo goes through here.
+    """
+    path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    with open(tmp, "w", encoding="utf-8") as f:
-        f.write(text)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
+    tmp, old = path.with_name(f".{path.name}.tmp"), path.with_name(f".{path.name}.old")
+    _remove(tmp)
+    try:
+        yield tmp
+    except BaseException:
+        _remove(tmp)
+        raise
+    if tmp.is_dir() and path.exists():
+        _remove(old)
+        os.replace(path, old)
+        os.replace(tmp, path)
+        _remove(old)
+    else:
+        os.replace(tmp, path)
+
+
+def _remove(p: Path) -> None:
+    if p.is_dir() and not p.is_symlink():
+        shutil.rmtree(p)
+    elif p.exists() or p.is_symlink():
+        p.unlink()
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` atomically (see :func:`atomic_path`)."""
+    with atomic_path(path) as tmp:
+        with open(tmp, "w", encoding="utf-8") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
 
 
 def atomic_write_json(path: Path, obj: Any) -> None:
@@ -188,14 +175,6 @@ def _upstream_unchanged(cfg: PipelineConfig, up: str, recorded: str) -> bool:
     return recorded == sha256_file(path)
 
 
-def _partial_dir(cfg: PipelineConfig, stage: str) -> Path:
-    return run_dir(cfg) / f".{stage}.partial"
-
-
-def _old_dir(cfg: PipelineConfig, stage: str) -> Path:
-    return run_dir(cfg) / f".{stage}.old"
-
-
 def _swap_into_place(src: Path, final: Path, old: Path) -> None:
     """Replace ``final`` by ``src`` (two renames; ``old`` holds the previous outputs in between)."""
     if old.exists():
@@ -217,7 +196,7 @@ def recover_interrupted_commit(cfg: PipelineConfig, stage: str) -> None:
     swapped into place. Otherwise, a previous output parked in ``.<stage>.old`` while the stage
     folder is missing is put back.
     """
-    final, partial, old = stage_dir(cfg, stage), _partial_dir(cfg, stage), _old_dir(cfg, stage)
+    final, partial, old = stage_dir(cfg, stage), partial_dir(cfg, stage), old_dir(cfg, stage)
     try:
         if (partial / MANIFEST).is_file():
             logger.info("finishing an interrupted commit of %s", display_path(final))
@@ -234,7 +213,7 @@ def recover_interrupted_commit(cfg: PipelineConfig, stage: str) -> None:
 
 def load_manifest(cfg: PipelineConfig, stage: str) -> dict | None:
     path = stage_dir(cfg, stage) / MANIFEST
-    if not path.is_file() or (_partial_dir(cfg, stage) / MANIFEST).is_file():
+    if not path.is_file() or (partial_dir(cfg, stage) / MANIFEST).is_file():
         recover_interrupted_commit(cfg, stage)
     if not path.is_file():
         return None
@@ -264,7 +243,7 @@ def require_stage(cfg: PipelineConfig, stage: str, verify_files: bool = True) ->
     man = load_manifest(cfg, stage)
     if man is None:
         raise StageError(f"{display_path(sdir)} has no {MANIFEST}: stage {stage} has not finished; run: {cmd}")
-    want = section_dict(cfg, stage)
+    want = section_dict(cfg, stage_spec(stage).reads)
     diffs = _config_diff(man.get("config", {}), want)
     if diffs:
         raise StageError(
@@ -290,7 +269,7 @@ def require_stage(cfg: PipelineConfig, stage: str, verify_files: bool = True) ->
 
 
 def _upstream_hashes(cfg: PipelineConfig, stage: str, extra: tuple[str, ...] = ()) -> dict[str, str]:
-    ups = tuple(STAGES[stage][1]) + tuple(extra)
+    ups = upstream_stages(cfg, stage) + tuple(extra)
     return {up: stage_fingerprint(cfg, up) for up in ups if (stage_dir(cfg, up) / MANIFEST).is_file()}
 
 
@@ -299,7 +278,7 @@ def stage_is_current(cfg: PipelineConfig, stage: str, input_files: dict[str, str
     man = load_manifest(cfg, stage)
     if man is None:
         return False
-    if _config_diff(man.get("config", {}), section_dict(cfg, stage)):
+    if _config_diff(man.get("config", {}), section_dict(cfg, stage_spec(stage).reads)):
         return False
     recorded = man.get("inputs", {})
     for up, digest in recorded.get("stages", {}).items():
@@ -336,12 +315,12 @@ class StageRun:
 
     @property
     def dir(self) -> Path:
-        return _partial_dir(self.cfg, self.stage)
+        return partial_dir(self.cfg, self.stage)
 
     def open(self) -> "StageRun":
         """Create the partial folder, or reuse it (resume) when it was made with the same config."""
         recover_interrupted_commit(self.cfg, self.stage)
-        stamp = {"config": section_dict(self.cfg, self.stage), "inputs": self._inputs()}
+        stamp = {"config": section_dict(self.cfg, stage_spec(self.stage).reads), "inputs": self._inputs()}
         marker = self.dir / PARTIAL_CONFIG
         if self.dir.exists():
             try:
@@ -377,9 +356,9 @@ class StageRun:
         manifest = {
             "stage": self.stage,
             "run_name": self.cfg.run_name,
-            "config": section_dict(self.cfg, self.stage),
+            "config": section_dict(self.cfg, stage_spec(self.stage).reads),
             "full_config": to_dict(self.cfg),
-            "config_hash": stable_hash(section_dict(self.cfg, self.stage)),
+            "config_hash": stable_hash(section_dict(self.cfg, stage_spec(self.stage).reads)),
             "inputs": self._inputs(),
             "outputs": outputs,
             "seed": self.cfg.seed if seed is None else seed,
@@ -394,7 +373,7 @@ class StageRun:
         atomic_write_json(self.dir / MANIFEST, manifest)
         (self.dir / PARTIAL_CONFIG).unlink(missing_ok=True)
         final = self.final_dir
-        _swap_into_place(self.dir, final, _old_dir(self.cfg, self.stage))
+        _swap_into_place(self.dir, final, old_dir(self.cfg, self.stage))
         logger.info("stage %s done in %.1fs: %s", self.stage, manifest["wall_time_s"], display_path(final))
         return manifest
 

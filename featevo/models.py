@@ -17,7 +17,7 @@ from torch import nn
 
 from featevo.config import ModelConfig
 from featevo.errors import ModelLoadError
-from featevo.io import resolve_repo_path
+from featevo.layout import resolve_repo_path
 
 logger = logging.getLogger(__name__)
 

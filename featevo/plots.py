@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-import csv
 from pathlib import Path
 
 import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
+
+from featevo.io import atomic_path  # noqa: E402
 
 BASE_COLOR = "#1f77b4"
 TUNED_COLOR = "#ff7f0e"
@@ -22,28 +23,26 @@ def color_for(name: str) -> str:
 
 
 def save_figure(fig, path: Path) -> None:
-    """Save PNG (and SVG twin) through a temp name, then rename."""
+    """Save PNG (and SVG twin) atomically."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     for p in (path, path.with_suffix(".svg")):
-        tmp = p.with_name(f".tmp.{p.name}")
-        fig.savefig(tmp, dpi=130, bbox_inches="tight", format=p.suffix[1:])
-        tmp.replace(p)
+        with atomic_path(p) as tmp:
+            fig.savefig(tmp, dpi=130, bbox_inches="tight", format=p.suffix[1:])
     plt.close(fig)
 
 
-def training_curves(steps_csvs: dict[str, Path], out: Path) -> None:
-    """FVU, L0 and dead fraction per training step for every SAE."""
+def training_curves(sae_work_dirs: dict[str, Path], out: Path) -> None:
+    """FVU, L0 and dead fraction per training step for every SAE (from each ``steps.csv``)."""
+    from featevo.results import STEPS
+
     fig, axes = plt.subplots(1, 3, figsize=(14, 3.8))
-    for name, path in steps_csvs.items():
-        with open(path, newline="", encoding="utf-8") as f:
-            rows = list(csv.DictReader(f))
-        if not rows:
+    for name, work in sae_work_dirs.items():
+        steps = STEPS.read(work, missing_ok=True)
+        if not len(steps):
             continue
-        tokens = [int(r["tokens"]) / 1e6 for r in rows]
         style = "--" if name.startswith("base_seed") else "-"
         for ax, key in zip(axes, ("fvu", "l0", "dead_fraction")):
-            ax.plot(tokens, [float(r[key]) for r in rows], style, color=color_for(name), label=name, lw=1.2)
+            ax.plot(steps["tokens"] / 1e6, steps[key], style, color=color_for(name), label=name, lw=1.2)
     for ax, title in zip(axes, ("FVU (train batch)", "L0 (active latents / token)", "dead fraction (window)")):
         ax.set_title(title)
         ax.set_xlabel("training tokens (millions)")

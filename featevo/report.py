@@ -27,9 +27,10 @@ from pathlib import Path
 from typing import Any, Optional
 
 from featevo.config import PipelineConfig
-from featevo.io import (
-    STAGES, StageRun, atomic_write_json, atomic_write_text, display_path, read_json, require_stage,
-    stage_command, stage_dir, stage_is_current,
+from featevo.io import StageRun, atomic_write_json, atomic_write_text, read_json, require_stage, stage_is_current
+from featevo.layout import (
+    COMPARE, DELTAS, INTERPRET, PARTIAL_CONFIG, REPORT, TRAIN, TWIN, CompareFiles, DeltasFiles, InterpretFiles,
+    ReportFiles, TrainFiles, TwinFiles, display_path, stage_command, stage_dir, upstream_stages,
 )
 from featevo.report_templates import (
     MISSING, fsig, Bullets, Card, Cards, CardSide, Cell, Context, Doc, Figure, Para, Section, Table, Tile, Tiles, fci, finite, fint,
@@ -38,29 +39,30 @@ from featevo.report_templates import (
 
 logger = logging.getLogger(__name__)
 
-STAGE = "05_report"
-UPSTREAM: tuple[str, ...] = STAGES[STAGE][1]
-TWIN_STAGE = "01_twin"
-HTML_FILE = "report.html"
-MD_FILE = "report.md"
-FIGURES_DIR = "figures"
-FINDINGS_FILE = "findings.json"
+STAGE = REPORT
+UPSTREAM: tuple[str, ...] = (TRAIN, COMPARE, DELTAS, INTERPRET)
+TWIN_STAGE = TWIN
+HTML_FILE = ReportFiles.HTML
+MD_FILE = ReportFiles.MD
+FIGURES_DIR = ReportFiles.FIGURES
+FINDINGS_FILE = ReportFiles.FINDINGS
 
 # Upstream files read here (names are the stages' contracts).
-S1_SUMMARY, S1_MODELS, S1_CURVES = "summary.json", "models.json", "training_curves.png"
-TWIN_REPORT = "twin_report.json"
-S2_SUMMARY, S2_LATENTS, S2_PAIRS, S2_NULL = "summary.json", "latents.csv", "pairs.csv", "null_pairs.csv"
-S2_FIGS = (("similarity_hist.png", "Decoder cosine and activation correlation of the Hungarian-matched pairs, "
+S1_SUMMARY, S1_MODELS, S1_CURVES = TrainFiles.SUMMARY, TrainFiles.MODELS, TrainFiles.CURVES
+TWIN_REPORT = TwinFiles.REPORT
+S2_SUMMARY, S2_LATENTS, S2_PAIRS, S2_NULL = (CompareFiles.SUMMARY, CompareFiles.LATENTS, CompareFiles.PAIRS,
+                                             CompareFiles.NULL_PAIRS)
+S2_FIGS = ((CompareFiles.SIMILARITY_HIST, "Decoder cosine and activation correlation of the Hungarian-matched pairs, "
             "base vs tuned against the seed baseline, with the class thresholds."),
-           ("matched_scatter.png", "Every matched pair: decoder cosine against activation correlation; the "
+           (CompareFiles.MATCHED_SCATTER, "Every matched pair: decoder cosine against activation correlation; the "
             "thresholds split the plane into the classes."))
-S3_SUMMARY, S3_PER_CAT, S3_TABLE, S3_TOP = "summary.json", "per_category.csv", "feature_table.csv", \
-    "top_financial_features.csv"
-S3_FIGS = (("four_panel.png", "The study's four-panel figure, corrected: matched pairs instead of equal indices, "
+S3_SUMMARY, S3_PER_CAT, S3_TABLE, S3_TOP = (DeltasFiles.SUMMARY, DeltasFiles.PER_CATEGORY, DeltasFiles.FEATURE_TABLE,
+                                          DeltasFiles.TOP_FEATURES)
+S3_FIGS = ((DeltasFiles.FOUR_PANEL, "The study's four-panel figure, corrected: matched pairs instead of equal indices, "
             "bootstrap CIs, BH-adjusted tests and the seed baseline."),)
-S3_CONTEXTS, S3_INTERESTING = "contexts", "interesting_latents.json"
-S4_LABELS, S4_LABEL_SUMMARY = "labels_comparison.csv", "labels_summary.csv"
-S4_SCORE_SUMMARIES = ("scores_summary.json", "summary.json", "scores.json")
+S3_CONTEXTS, S3_INTERESTING = DeltasFiles.CONTEXTS, DeltasFiles.INTERESTING
+S4_LABELS, S4_LABEL_SUMMARY = InterpretFiles.LABELS, InterpretFiles.LABELS_SUMMARY
+S4_SCORE_SUMMARIES = (InterpretFiles.SUMMARY,)
 
 SAE_ORDER = ("base", "tuned")
 _NA = {"", "nan", "NaN", "NAN", "None", "none", "null", "NULL", "NA", "N/A", "n/a", "inf", "-inf"}
@@ -184,11 +186,11 @@ def load_upstream(cfg: PipelineConfig) -> Upstream:
             break
     counts = {}
     for split in ("train", "eval"):
-        docs = d1 / split / "docs.jsonl"
+        docs = d1 / split / TrainFiles.DOCS
         if docs.is_file():
             with open(docs, encoding="utf-8") as f:
                 counts[f"{split}_docs"] = sum(1 for line in f if line.strip())
-        idx = read_json_opt(d1 / split / "base" / "index.json")
+        idx = read_json_opt(d1 / split / "base" / TrainFiles.INDEX)
         if isinstance(idx, dict):
             counts[f"{split}_tokens"] = idx.get("n_rows")
     return Upstream(
@@ -1296,18 +1298,17 @@ def build_report(cfg: PipelineConfig, out_dir: Path, up: Optional[Upstream] = No
 
 def run(cfg: PipelineConfig, force: bool = False) -> Path:
     """Run stage 05 (needs stages 01-04); returns the stage folder."""
-    extra = (TWIN_STAGE,) if cfg.twin.enabled else ()
     final = stage_dir(cfg, STAGE)
-    for st_ in UPSTREAM + (TWIN_STAGE,) * cfg.twin.enabled:  # upstream must be current for this config
+    for st_ in upstream_stages(cfg, STAGE):  # upstream must be current for this config
         require_stage(cfg, st_, verify_files=False)
     if not force and stage_is_current(cfg, STAGE):
         logger.info("stage %s is up to date (use --force to rerun): %s", STAGE, display_path(final))
         logger.info("report: %s", display_path(final / HTML_FILE))
         return final
     up = load_upstream(cfg)  # fails with one line naming the stage to run, before a partial folder exists
-    st = StageRun(cfg, STAGE, upstream=extra).open()
+    st = StageRun(cfg, STAGE).open()
     for p in st.dir.iterdir():  # a report is cheap: never resume a half-written one
-        if p.name != "_partial_config.json":
+        if p.name != PARTIAL_CONFIG:
             shutil.rmtree(p) if p.is_dir() else p.unlink()
     info = build_report(cfg, st.dir, up)
     st.extra = {"report": info}

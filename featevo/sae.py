@@ -21,8 +21,6 @@ clipping, dead-latent tracking, the checkpoint contents and the saved inference 
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 import logging
 import math
@@ -42,16 +40,14 @@ from tqdm.auto import tqdm
 from featevo.activations import ActivationStore, safe_load, safe_save
 from featevo.config import SAEConfig
 from featevo.errors import StageError, TrainingError
-from featevo.io import atomic_write_json, atomic_write_text, display_path, read_json
+from featevo.io import atomic_path, atomic_write_json, read_json
+from featevo.layout import TrainFiles, display_path
+from featevo.results import STEPS
 
 logger = logging.getLogger(__name__)
 
-SAE_SUBDIR = "sae"  # sae-lens inference format: cfg.json + sae_weights.safetensors
-CHECKPOINT = "checkpoint"
-STEPS_CSV = "steps.csv"
-METRICS_JSON = "metrics.json"
-TRAIN_DONE = "train_done.json"
-STEP_FIELDS = ["step", "tokens", "lr", "mse_loss", "aux_loss", "fvu", "l0", "dead_fraction"]
+CHECKPOINT = TrainFiles.CHECKPOINT
+CHECKPOINT_DONE = "done.json"
 
 
 def seed_everything(seed: int) -> None:
@@ -77,9 +73,9 @@ def load_sae(path: Path, device: str | torch.device = "cpu"):
     """Load an SAE saved by :func:`train_sae` with sae-lens's ``SAE.load_from_disk``."""
     SAE = _sae_lens()[0]
     path = Path(path)
-    if not (path / "cfg.json").is_file() or not (path / "sae_weights.safetensors").is_file():
+    if not (path / TrainFiles.SAE_CFG).is_file() or not (path / TrainFiles.SAE_WEIGHTS).is_file():
         raise StageError(f"{display_path(path)}: not an SAE folder (needs cfg.json and sae_weights.safetensors)")
-    safe_load(path / "sae_weights.safetensors")  # clear error for a truncated/corrupted file
+    safe_load(path / TrainFiles.SAE_WEIGHTS)  # clear error for a truncated/corrupted file
     try:
         sae = SAE.load_from_disk(str(path), device=str(device))
     except (ValueError, KeyError, RuntimeError, json.JSONDecodeError) as e:
@@ -334,20 +330,26 @@ class TrainResult:
 
 
 def _checkpoint_dirs(work: Path) -> list[Path]:
-    return [work / CHECKPOINT, work / f"{CHECKPOINT}.tmp", work / f"{CHECKPOINT}.old"]
+    """The checkpoint, then what a kill inside :func:`~featevo.io.atomic_path` can leave (newest first)."""
+    return [work / CHECKPOINT, work / f".{CHECKPOINT}.tmp", work / f".{CHECKPOINT}.old"]
 
 
 def _find_checkpoint(work: Path) -> Path | None:
     for d in _checkpoint_dirs(work):
-        if (d / "done.json").is_file():
+        if (d / CHECKPOINT_DONE).is_file():  # written last: the folder is complete
             return d
     return None
 
 
 def _save_checkpoint(work: Path, trainer, scaling_factor: float, rows: list[dict]) -> None:
-    tmp, final, old = work / f"{CHECKPOINT}.tmp", work / CHECKPOINT, work / f"{CHECKPOINT}.old"
-    if tmp.exists():
-        shutil.rmtree(tmp)
+    found = _find_checkpoint(work)
+    if found is not None and found != work / CHECKPOINT:  # recover a kill inside the last swap
+        os.replace(found, work / CHECKPOINT)
+    with atomic_path(work / CHECKPOINT) as tmp:
+        _write_checkpoint(tmp, trainer, scaling_factor, rows)
+
+
+def _write_checkpoint(tmp: Path, trainer, scaling_factor: float, rows: list[dict]) -> None:
     tmp.mkdir(parents=True)
     safe_save({k: v.detach().cpu() for k, v in trainer.sae.state_dict().items()}, tmp / "sae.safetensors")
     safe_save(
@@ -360,23 +362,16 @@ def _save_checkpoint(work: Path, trainer, scaling_factor: float, rows: list[dict
          "coefficient_schedulers": {n: s.state_dict() for n, s in trainer.coefficient_schedulers.items()}},
         tmp / "optimizer.pt",
     )
-    _write_steps_csv(tmp / STEPS_CSV, rows)
-    atomic_write_json(tmp / "done.json", {
+    STEPS.write(tmp, rows)
+    atomic_write_json(tmp / CHECKPOINT_DONE, {
         "n_training_steps": trainer.n_training_steps, "n_training_samples": trainer.n_training_samples,
         "n_frac_active_samples": trainer.n_frac_active_samples, "scaling_factor": scaling_factor,
         "started_fine_tuning": trainer.started_fine_tuning,
     })
-    if final.exists():
-        if old.exists():
-            shutil.rmtree(old)
-        os.replace(final, old)
-    os.replace(tmp, final)
-    if old.exists():
-        shutil.rmtree(old)
 
 
 def _load_checkpoint(ckpt: Path, trainer) -> tuple[float, list[dict]]:
-    state = read_json(ckpt / "done.json")
+    state = read_json(ckpt / CHECKPOINT_DONE)
     trainer.sae.load_state_dict(safe_load(ckpt / "sae.safetensors"))
     trk = safe_load(ckpt / "trackers.safetensors")
     dev = trainer.act_freq_scores.device
@@ -394,22 +389,7 @@ def _load_checkpoint(ckpt: Path, trainer) -> tuple[float, list[dict]]:
     trainer.n_training_samples = state["n_training_samples"]
     trainer.n_frac_active_samples = state["n_frac_active_samples"]
     trainer.started_fine_tuning = state["started_fine_tuning"]
-    return float(state["scaling_factor"]), _read_steps_csv(ckpt / STEPS_CSV)
-
-
-def _write_steps_csv(path: Path, rows: list[dict]) -> None:
-    buf = io.StringIO()
-    w = csv.DictWriter(buf, fieldnames=STEP_FIELDS)
-    w.writeheader()
-    w.writerows(rows)
-    atomic_write_text(path, buf.getvalue())
-
-
-def _read_steps_csv(path: Path) -> list[dict]:
-    if not path.is_file():
-        return []
-    with open(path, newline="", encoding="utf-8") as f:
-        return [{k: (int(v) if k in ("step", "tokens") else float(v)) for k, v in r.items()} for r in csv.DictReader(f)]
+    return float(state["scaling_factor"]), STEPS.read(ckpt, missing_ok=True).rows()
 
 
 def estimate_scaling_factor(store: ActivationStore, seed: int, batch_size: int, n_batches: int = 20) -> float:
@@ -447,13 +427,8 @@ def save_final_sae(sae, trainer, scaling_factor: float, out_dir: Path) -> Path:
     out_dir = Path(out_dir)
     sae.fold_activation_norm_scaling_factor(scaling_factor)
     trainer.set_final_sae_metadata()
-    tmp = out_dir.with_name(f".{out_dir.name}.tmp")
-    if tmp.exists():
-        shutil.rmtree(tmp)
-    sae.save_inference_model(str(tmp))
-    if out_dir.exists():
-        shutil.rmtree(out_dir)
-    os.replace(tmp, out_dir)
+    with atomic_path(out_dir) as tmp:
+        sae.save_inference_model(str(tmp))
     return out_dir
 
 
@@ -476,10 +451,10 @@ def train_sae(
     """
     work_dir = Path(work_dir)
     work_dir.mkdir(parents=True, exist_ok=True)
-    if (work_dir / TRAIN_DONE).is_file() and (work_dir / SAE_SUBDIR / "cfg.json").is_file():
-        done = read_json(work_dir / TRAIN_DONE)
+    if (work_dir / TrainFiles.TRAIN_DONE).is_file() and (work_dir / TrainFiles.SAE / TrainFiles.SAE_CFG).is_file():
+        done = read_json(work_dir / TrainFiles.TRAIN_DONE)
         logger.info("%s: already trained (%d steps), reusing %s", desc, done["steps"], display_path(work_dir))
-        return TrainResult(work_dir / SAE_SUBDIR, done["steps"], done, done.get("resumed_from_step", 0))
+        return TrainResult(work_dir / TrainFiles.SAE, done["steps"], done, done.get("resumed_from_step", 0))
     total_steps = cfg.training_tokens // cfg.batch_size
     seed_everything(seed)
     sae, trainer = build_trainer(store.d_in, cfg, device, model_name, hookpoint)
@@ -539,10 +514,10 @@ def train_sae(
         "activation_scaling_factor": scaling,
         "trainer": cfg.trainer,
     }
-    out_dir = save_final_sae(sae, trainer, scaling, work_dir / SAE_SUBDIR)
-    _write_steps_csv(work_dir / STEPS_CSV, rows)
+    out_dir = save_final_sae(sae, trainer, scaling, work_dir / TrainFiles.SAE)
+    STEPS.write(work_dir, rows)
     train_metrics["resumed_from_step"] = resumed_from
-    atomic_write_json(work_dir / TRAIN_DONE, train_metrics)
+    atomic_write_json(work_dir / TrainFiles.TRAIN_DONE, train_metrics)
     for d in _checkpoint_dirs(work_dir):
         if d.exists():
             shutil.rmtree(d)
@@ -559,4 +534,4 @@ def _wandb_run(cfg: SAEConfig, name: str):
 
 
 def steps_table(work_dir: Path) -> list[dict]:
-    return _read_steps_csv(Path(work_dir) / STEPS_CSV)
+    return STEPS.read(work_dir, missing_ok=True).rows()

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import logging
 import math
-import os
 import shutil
 from pathlib import Path
 
@@ -32,16 +31,13 @@ from featevo.config import ModelConfig, TwinConfig
 from featevo.data import FINANCIAL, GENERAL, Doc
 from featevo.errors import StageError, TrainingError
 from featevo.fidelity import mask_tokens, model_loss
-from featevo.io import atomic_write_json, display_path, read_json
+from featevo.io import atomic_path, atomic_write_json, read_json
+from featevo.layout import TwinFiles, display_path
 from featevo.models import head_kind, load_model, load_tokenizer
 from featevo.sae import seed_everything
 
 logger = logging.getLogger(__name__)
 
-BASE_DIR = "base"
-TUNED_DIR = "tuned"
-REPORT = "twin_report.json"
-LOG_FILE = "log.json"  # a finished loop's loss log, kept in its work folder until the report is written
 
 
 def bert_mlm_mask(ids: torch.Tensor, special: torch.Tensor, attn: torch.Tensor, tokenizer, prob: float, g):
@@ -173,16 +169,11 @@ def _train_loop(model, tokenizer, docs, cfg: TwinConfig, steps: int, lr: float, 
                         else "no checkpoint yet")
                 raise TrainingError(f"{desc}: weights became non-finite at step {step}; {kept}; lower twin.lr "
                                     f"(twin.head_lr for the head fit) and rerun")
-            tmp = work / "checkpoint.tmp"
-            if tmp.exists():
-                shutil.rmtree(tmp)
-            tmp.mkdir(parents=True)
-            st_save_model(model, str(tmp / "model.safetensors"))  # handles tied weights
-            torch.save(opt.state_dict(), tmp / "optimizer.pt")
-            atomic_write_json(tmp / "state.json", {"step": done, "log": log})
-            if ck.exists():
-                shutil.rmtree(ck)
-            os.replace(tmp, ck)
+            with atomic_path(ck) as tmp:
+                tmp.mkdir(parents=True)
+                st_save_model(model, str(tmp / "model.safetensors"))  # handles tied weights
+                torch.save(opt.state_dict(), tmp / "optimizer.pt")
+                atomic_write_json(tmp / "state.json", {"step": done, "log": log})
         if stop_after is not None and done >= stop_after:
             pbar.close()
             raise KeyboardInterrupt(f"stopped after {done} steps")
@@ -203,7 +194,7 @@ def make_twin(base_cfg: ModelConfig, cfg: TwinConfig, train: list[Doc], evald: l
                             f"twin.batch_size={cfg.batch_size}")
     eval_sets = {FINANCIAL: [d for d in evald if d.domain == FINANCIAL], GENERAL: [d for d in evald if d.domain == GENERAL]}
     had_head = head_kind(base_cfg) == "mlm"
-    base_dir, tuned_dir = out / BASE_DIR, out / TUNED_DIR
+    base_dir, tuned_dir = out / TwinFiles.BASE, out / TwinFiles.TUNED
     report: dict = {"base_model": base_cfg.name, "base_had_mlm_head": had_head,
                     "financial_train_docs": len(fin_train), "seed": seed}
 
@@ -218,19 +209,19 @@ def make_twin(base_cfg: ModelConfig, cfg: TwinConfig, train: list[Doc], evald: l
                 p.requires_grad = not n.startswith(prefix)
             head_params = [p for p in base.parameters() if p.requires_grad]
             report["head_fit_log"] = _train_loop(base, tok, train, cfg, cfg.head_fit_steps, cfg.head_lr, head_params,
-                                                 out / "work_head", seed, max_length, device, "fit MLM head",
+                                                 out / TwinFiles.HEAD_WORK, seed, max_length, device, "fit MLM head",
                                                  body_grad=False)
-            atomic_write_json(out / "work_head" / LOG_FILE, report["head_fit_log"])  # for a resumed run's report
+            atomic_write_json(out / TwinFiles.HEAD_WORK / TwinFiles.LOOP_LOG, report["head_fit_log"])  # for a resumed run's report
             same = all(torch.equal(ref[k], v) for k, v in base.base_model.named_parameters())
             if not same:
                 raise TrainingError("fitting the MLM head changed the base encoder weights")  # pragma: no cover
             for p in base.parameters():
                 p.requires_grad = True
-        base.save_pretrained(str(base_dir) + ".tmp", safe_serialization=True)
-        tok.save_pretrained(str(base_dir) + ".tmp")
-        os.replace(str(base_dir) + ".tmp", base_dir)
-    elif (out / "work_head" / LOG_FILE).is_file():  # resumed after the head fit: same report as without the kill
-        report["head_fit_log"] = read_json(out / "work_head" / LOG_FILE)
+        with atomic_path(base_dir) as tmp:
+            base.save_pretrained(str(tmp), safe_serialization=True)
+            tok.save_pretrained(str(tmp))
+    elif (out / TwinFiles.HEAD_WORK / TwinFiles.LOOP_LOG).is_file():  # resumed after the head fit: same report as without the kill
+        report["head_fit_log"] = read_json(out / TwinFiles.HEAD_WORK / TwinFiles.LOOP_LOG)
     report["base_encoder_unchanged"] = True
 
     # 2. the twin: continued MLM pretraining on financial text
@@ -239,14 +230,14 @@ def make_twin(base_cfg: ModelConfig, cfg: TwinConfig, train: list[Doc], evald: l
         seed_everything(seed)
         model = load_model(base_local, head="mlm", device=device)
         report["twin_log"] = _train_loop(model, tok, fin_train, cfg, cfg.steps, cfg.lr, list(model.parameters()),
-                                         out / "work_twin", seed, max_length, device, "fine-tune twin",
+                                         out / TwinFiles.TWIN_WORK, seed, max_length, device, "fine-tune twin",
                                          stop_after=stop_after)
-        atomic_write_json(out / "work_twin" / LOG_FILE, report["twin_log"])
-        model.save_pretrained(str(tuned_dir) + ".tmp", safe_serialization=True)
-        tok.save_pretrained(str(tuned_dir) + ".tmp")
-        os.replace(str(tuned_dir) + ".tmp", tuned_dir)
-    elif (out / "work_twin" / LOG_FILE).is_file():
-        report["twin_log"] = read_json(out / "work_twin" / LOG_FILE)
+        atomic_write_json(out / TwinFiles.TWIN_WORK / TwinFiles.LOOP_LOG, report["twin_log"])
+        with atomic_path(tuned_dir) as tmp:
+            model.save_pretrained(str(tmp), safe_serialization=True)
+            tok.save_pretrained(str(tmp))
+    elif (out / TwinFiles.TWIN_WORK / TwinFiles.LOOP_LOG).is_file():
+        report["twin_log"] = read_json(out / TwinFiles.TWIN_WORK / TwinFiles.LOOP_LOG)
 
     base = load_model(base_local, head="mlm", device=device)
     tuned = load_model(ModelConfig(name=str(tuned_dir)), head="mlm", device=device)
@@ -256,8 +247,8 @@ def make_twin(base_cfg: ModelConfig, cfg: TwinConfig, train: list[Doc], evald: l
               "tuned": mlm_eval_loss(tuned, tok, docs, device, max_length, seed), "docs": len(docs)}
         for dom, docs in eval_sets.items()
     }
-    atomic_write_json(out / REPORT, report)
-    for w in ("work_head", "work_twin"):  # after the report: a kill before it still finds the logs
+    atomic_write_json(out / TwinFiles.REPORT, report)
+    for w in (TwinFiles.HEAD_WORK, TwinFiles.TWIN_WORK):  # after the report: a kill before it still finds the logs
         shutil.rmtree(out / w, ignore_errors=True)
     for dom, v in report["eval_mlm_loss"].items():
         logger.info("twin eval MLM loss on %s text: base %.3f -> tuned %.3f", dom, v["base"], v["tuned"])

@@ -6,7 +6,7 @@ import pytest
 
 from featevo.config import PipelineConfig, load_config, section_dict
 from featevo.errors import ConfigError
-from featevo.io import REPO_ROOT
+from featevo.layout import REPO_ROOT, STAGES
 
 MINIMAL = """
 run_name: t
@@ -87,5 +87,6 @@ def test_expansion_factor_alternative(tmp_path):
 def test_sections_track_only_their_stage(tmp_path):
     a = load_config(write(tmp_path, MINIMAL))
     b = load_config(write(tmp_path, MINIMAL), ["compare.shared_threshold=0.9"])
-    assert section_dict(a, "01_train_sae") == section_dict(b, "01_train_sae")
-    assert section_dict(a, "02_compare_features") != section_dict(b, "02_compare_features")
+    reads = {s.id: s.reads for s in STAGES}
+    assert section_dict(a, reads["01_train_sae"]) == section_dict(b, reads["01_train_sae"])
+    assert section_dict(a, reads["02_compare_features"]) != section_dict(b, reads["02_compare_features"])

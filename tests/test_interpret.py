@@ -140,7 +140,8 @@ def test_stage04_end_to_end_with_the_real_local_server(tiny_stage01):
     import csv
 
     from featevo import compare, deltas, interpret
-    from featevo.io import require_stage, stage_dir
+    from featevo.io import require_stage
+    from featevo.layout import stage_dir
 
     cfg = tiny_stage01
     compare.run(cfg)

@@ -37,10 +37,8 @@ from safetensors.torch import load_file
 from featevo.config import DataConfig, ModelConfig, config_from_dict, to_dict
 from featevo.data import Doc, load_corpus, load_probe
 from featevo.errors import DataError, StageError, TrainingError
-from featevo.io import (
-    MANIFEST, REPO_ROOT, StageRun, load_manifest, read_json, require_stage, run_dir, sha256_file, stage_dir,
-    stage_is_current,
-)
+from featevo.io import StageRun, load_manifest, read_json, require_stage, sha256_file, stage_is_current
+from featevo.layout import MANIFEST, REPO_ROOT, run_dir, stage_dir
 
 STAGE01 = "01_train_sae/train_sae.py"
 FAKE_KEY = "sk-test-FAKE-1234567890"

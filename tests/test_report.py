@@ -23,7 +23,8 @@ import pytest
 
 from featevo.config import config_from_dict, to_dict
 from featevo.errors import StageError
-from featevo.io import StageRun, read_json, run_dir, stage_dir
+from featevo.io import StageRun, read_json
+from featevo.layout import run_dir, stage_dir
 
 LEAK = re.compile(r"\b(nan|NaN|None|null|inf|Infinity)\b")
 
@@ -442,7 +443,7 @@ def test_stage_script_cli(report_cfg, tmp_path, capsys):
 
     import yaml
 
-    from featevo.io import REPO_ROOT
+    from featevo.layout import REPO_ROOT
 
     spec = importlib.util.spec_from_file_location("report_script", REPO_ROOT / "05_report" / "report.py")
     mod = importlib.util.module_from_spec(spec)

@@ -8,9 +8,11 @@ import torch
 from featevo.activations import ActivationStore, TokenTable
 from featevo.config import config_from_dict
 from featevo.errors import StageError
-from featevo.io import require_stage, stage_dir, stage_is_current
+from featevo.io import require_stage, stage_is_current
+from featevo.layout import stage_dir
 from featevo.sae import encode, load_sae
-from featevo.train import run, sae_keys
+from featevo.layout import sae_specs as sae_keys
+from featevo.train import run
 
 
 def test_stage01_outputs_reload(tiny_stage01):

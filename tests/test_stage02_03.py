@@ -13,7 +13,8 @@ import yaml
 from featevo import compare, deltas
 from featevo.config import config_from_dict, to_dict
 from featevo.errors import StageError
-from featevo.io import REPO_ROOT, load_manifest, require_stage, stage_dir
+from featevo.io import load_manifest, require_stage
+from featevo.layout import REPO_ROOT, stage_dir
 from featevo.sae import load_sae
 
 CLASSES = {"shared", "shifted", "new", "lost", "split", "dead"}

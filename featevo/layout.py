@@ -1,0 +1,327 @@
+"""The contract between stages: the run's folder layout, every file name, the stage registry and the
+run-level concepts (which models, which SAEs with which seeds).
+
+This is a low module: it imports only the config. Stage modules (``train``, ``compare``, ``deltas``,
+``interpret``, ``report``) read each other's outputs through the names and paths defined here and the
+typed readers of :mod:`featevo.results`; they never import one another.
+
+Layout of ``outputs/<run>/``::
+
+    01_twin/                 the demo's domain-tuned twin (when ``twin.enabled``)
+    01_train_sae/            tokens, activations, SAEs and their metrics
+    02_compare_features/     matched latents, classes, seed baseline, transfer
+    03_activation_deltas/    per-sentence statistics on the probe set, contexts
+    04_interpret/            Delphi labels and scores
+    05_report/               report.html, report.md, findings.json, figures/
+    logs/<stage>.log         each stage's log
+    .<stage>.partial/        a stage being written (never read by another stage)
+
+Adding a stage touches one :class:`StageSpec` below plus its module and script; the Makefile and the
+README's stage table are checked against :data:`STAGES` by ``tests/test_layout.py``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from featevo.config import ModelConfig, PipelineConfig
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+
+# --------------------------------------------------------------------------------------------
+# Stage registry
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class StageSpec:
+    """One stage: its output folder, script, Makefile target, config it reads and upstream stages."""
+
+    id: str
+    """Folder name under ``outputs/<run>/`` (also the manifest's ``stage``)."""
+    script: str
+    """Repository-relative script that runs it."""
+    make_target: str
+    """Makefile target that runs the script (several stages may share one target)."""
+    reads: tuple[str, ...]
+    """Config keys its outputs depend on: a section (``sae``) or one field (``harvest.max_length``)."""
+    upstream: tuple[str, ...]
+    """Stages whose outputs it reads (those not enabled for a config are skipped)."""
+    summary: str
+    """One line for the README's stage table."""
+    enabled_by: str | None = None
+    """Boolean config key that switches the stage on (``twin.enabled``); None: always on."""
+
+    def enabled(self, cfg: PipelineConfig) -> bool:
+        if self.enabled_by is None:
+            return True
+        section, _, key = self.enabled_by.partition(".")
+        return bool(getattr(getattr(cfg, section), key))
+
+
+TWIN = "01_twin"
+TRAIN = "01_train_sae"
+COMPARE = "02_compare_features"
+DELTAS = "03_activation_deltas"
+INTERPRET = "04_interpret"
+REPORT = "05_report"
+
+STAGES: tuple[StageSpec, ...] = (
+    StageSpec(TWIN, "01_train_sae/make_twin.py", "stage01",
+              ("seed", "base_model", "data", "twin", "harvest.max_length"), (),
+              "the demo's domain-tuned twin: continued masked-LM pretraining of the base on financial text",
+              enabled_by="twin.enabled"),
+    StageSpec(TRAIN, "01_train_sae/train_sae.py", "stage01",
+              ("run_name", "seed", "base_model", "tuned_model", "data", "harvest", "twin", "sae"), (TWIN,),
+              "tokens, layer activations of both models, one TopK SAE per model plus seed-baseline SAEs"),
+    StageSpec(COMPARE, "02_compare_features/compare_features.py", "stage02", ("compare",), (TRAIN,),
+              "Hungarian matching on decoder cosine and activation correlation, classes, seed baseline, transfer"),
+    StageSpec(DELTAS, "03_activation_deltas/activation_deltas.py", "stage03", ("deltas",), (TRAIN, COMPARE),
+              "financial vs general activation of matched latents on the probe set, bootstrap CIs, tests"),
+    StageSpec(INTERPRET, "04_interpret/interpret.py", "stage04", ("interpret",), (TRAIN, COMPARE, DELTAS),
+              "Delphi labels with detection and fuzzing scores against a shuffled-label floor"),
+    StageSpec(REPORT, "05_report/report.py", "stage05", ("report",), (TRAIN, COMPARE, DELTAS, INTERPRET, TWIN),
+              "self-contained HTML report, its Markdown twin and findings.json"),
+)
+_BY_ID = {s.id: s for s in STAGES}
+
+
+def stage_spec(stage: str) -> StageSpec:
+    try:
+        return _BY_ID[stage]
+    except KeyError:
+        raise KeyError(f"unknown stage {stage!r} (known: {', '.join(_BY_ID)})") from None
+
+
+def upstream_stages(cfg: PipelineConfig, stage: str) -> tuple[str, ...]:
+    """The enabled upstream stages of ``stage`` for this config."""
+    return tuple(u for u in stage_spec(stage).upstream if stage_spec(u).enabled(cfg))
+
+
+def stage_table_markdown() -> str:
+    """The README's stage table, generated from the registry (``python -m featevo.layout`` prints it)."""
+    lines = ["| stage folder | script | make target | reads stages | config keys | what it writes |",
+             "|---|---|---|---|---|---|"]
+    for s in STAGES:
+        when = f" (only with `{s.enabled_by}: true`)" if s.enabled_by else ""
+        ups = ", ".join(f"`{u}`" for u in s.upstream) or "-"
+        keys = ", ".join(f"`{k}`" for k in s.reads)
+        lines.append(f"| `{s.id}/` | `{s.script}` | `make {s.make_target}` | {ups} | {keys} | {s.summary}{when} |")
+    return "\n".join(lines)
+
+
+# --------------------------------------------------------------------------------------------
+# Run folders
+# --------------------------------------------------------------------------------------------
+MANIFEST = "manifest.json"
+PARTIAL_CONFIG = "_partial_config.json"
+LOGS_DIR = "logs"
+LLM_SERVER_LOG = "04_llm_server.log"
+
+
+def resolve_repo_path(p: str | Path) -> Path:
+    """Absolute path for ``p``; relative paths are taken from the repository root."""
+    p = Path(p).expanduser()
+    return p if p.is_absolute() else REPO_ROOT / p
+
+
+def display_path(p: Path | str) -> str:
+    """``p`` relative to the repository root when inside it (for messages and manifests)."""
+    try:
+        return str(Path(p).resolve().relative_to(REPO_ROOT))
+    except ValueError:
+        return str(p)
+
+
+def run_dir(cfg: PipelineConfig) -> Path:
+    return resolve_repo_path(cfg.output_root) / cfg.run_name
+
+
+def stage_dir(cfg: PipelineConfig, stage: str) -> Path:
+    return run_dir(cfg) / stage
+
+
+def partial_dir(cfg: PipelineConfig, stage: str) -> Path:
+    return run_dir(cfg) / f".{stage}.partial"
+
+
+def old_dir(cfg: PipelineConfig, stage: str) -> Path:
+    return run_dir(cfg) / f".{stage}.old"
+
+
+def log_path(cfg: PipelineConfig, stage: str) -> Path:
+    return run_dir(cfg) / LOGS_DIR / f"{stage}.log"
+
+
+def stage_command(cfg: PipelineConfig, stage: str) -> str:
+    conf = display_path(Path(cfg.config_path)) if cfg.config_path else "<your config>"
+    return f"python {stage_spec(stage).script} --config {conf}"
+
+
+# --------------------------------------------------------------------------------------------
+# File names, per stage (relative to the stage folder)
+# --------------------------------------------------------------------------------------------
+class TwinFiles:
+    """``01_twin/``: two ``save_pretrained`` folders and the report."""
+
+    BASE = "base"
+    TUNED = "tuned"
+    REPORT = "twin_report.json"
+    LOOP_LOG = "log.json"  # a finished loop's loss log, kept in its work folder until the report is written
+    HEAD_WORK = "work_head"
+    TWIN_WORK = "work_twin"
+
+
+class TrainFiles:
+    """``01_train_sae/``::
+
+        models.json                       which models were used (resolved), d_in, hookpoint
+        <split>/tokens.safetensors        shared token stream; <split>/docs.jsonl the documents
+        <split>/<model>/shard_*.safetensors, index.json   activations (split = train, eval)
+        saes/<name>/sae/                  sae-lens format (cfg.json, sae_weights.safetensors)
+        saes/<name>/steps.csv             per-step loss, FVU, L0, dead fraction, lr
+        saes/<name>/metrics.json          held-out FVU, L0, dead latents, loss recovered
+        summary.json                      all metrics side by side
+        training_curves.png
+    """
+
+    MODELS = "models.json"
+    SUMMARY = "summary.json"
+    CURVES = "training_curves.png"
+    SPLITS = ("train", "eval")
+    TOKENS = "tokens.safetensors"
+    DOCS = "docs.jsonl"
+    INDEX = "index.json"
+    SAES = "saes"
+    SAE = "sae"                  # sae-lens inference format inside saes/<name>/
+    SAE_CFG = "cfg.json"
+    SAE_WEIGHTS = "sae_weights.safetensors"
+    STEPS = "steps.csv"
+    METRICS = "metrics.json"
+    TRAIN_DONE = "train_done.json"
+    CHECKPOINT = "checkpoint"
+
+
+class CompareFiles:
+    """``02_compare_features/``."""
+
+    LATENTS = "latents.csv"
+    PAIRS = "pairs.csv"
+    NULL_PAIRS = "null_pairs.csv"
+    SUMMARY = "summary.json"
+    SIMILARITY_HIST = "similarity_hist.png"
+    MATCHED_SCATTER = "matched_scatter.png"
+
+
+class DeltasFiles:
+    """``03_activation_deltas/``."""
+
+    PER_CATEGORY = "per_category.csv"
+    FEATURE_TABLE = "feature_table.csv"
+    RANKING = "ranking_by_delta.csv"
+    TOP_FEATURES = "top_financial_features.csv"
+    SUMMARY = "summary.json"
+    INTERESTING = "interesting_latents.json"
+    CONTEXTS = "contexts"        # contexts/<base|tuned>.json
+    FOUR_PANEL = "four_panel.png"
+
+
+class InterpretFiles:
+    """``04_interpret/``."""
+
+    LATENTS = "latents"          # latents/<sae>_<latent>.json, one per labelled latent
+    SHUFFLED = "shuffled"        # shuffled/<sae>_<latent>.json, the shuffled-label floor
+    PROMPTS = "prompts"
+    LABELS = "labels_comparison.csv"
+    LABELS_SUMMARY = "labels_summary.csv"
+    EXPLANATIONS = "explanations.json"
+    SUMMARY = "summary.json"
+
+
+class ReportFiles:
+    """``05_report/``."""
+
+    HTML = "report.html"
+    MD = "report.md"
+    FIGURES = "figures"
+    FINDINGS = "findings.json"
+
+
+# --------------------------------------------------------------------------------------------
+# Paths inside stage 01 (``s1`` is the stage folder, or its partial folder while it is written)
+# --------------------------------------------------------------------------------------------
+def split_dir(s1: Path, split: str) -> Path:
+    return s1 / split
+
+
+def acts_dir(s1: Path, split: str, model: str) -> Path:
+    return s1 / split / model
+
+
+def sae_work_dir(s1: Path, name: str) -> Path:
+    return s1 / TrainFiles.SAES / name
+
+
+def sae_dir(s1: Path, name: str) -> Path:
+    """The sae-lens folder of SAE ``name`` (load with :func:`featevo.sae.load_sae`)."""
+    return s1 / TrainFiles.SAES / name / TrainFiles.SAE
+
+
+def sae_metrics_path(s1: Path, name: str) -> Path:
+    return s1 / TrainFiles.SAES / name / TrainFiles.METRICS
+
+
+def contexts_path(s3: Path, sae: str) -> Path:
+    return s3 / DeltasFiles.CONTEXTS / f"{sae}.json"
+
+
+# --------------------------------------------------------------------------------------------
+# Run-level concepts: models and SAEs
+# --------------------------------------------------------------------------------------------
+MODEL_KEYS = ("base", "tuned")
+
+
+def models(cfg: PipelineConfig) -> dict[str, ModelConfig]:
+    """The (base, tuned) pair every stage uses; with a twin, the folders written by ``01_twin``."""
+    if cfg.twin.enabled:
+        tdir = stage_dir(cfg, TWIN)
+        return {"base": ModelConfig(name=str(tdir / TwinFiles.BASE)), "tuned": ModelConfig(name=str(tdir / TwinFiles.TUNED))}
+    return {"base": cfg.base_model, "tuned": cfg.tuned_model}
+
+
+@dataclass(frozen=True)
+class SaeSpec:
+    """One SAE of the run: the model whose activations it is trained on, and its seed."""
+
+    name: str
+    model: str
+    seed: int
+
+    @property
+    def is_seed_baseline(self) -> bool:
+        return self.name != self.model
+
+
+def sae_specs(cfg: PipelineConfig) -> dict[str, SaeSpec]:
+    """SAE name -> spec. ``base`` and ``tuned``, and ``base_seed<i>``, the null-baseline SAEs.
+
+    The tuned SAE gets its own seed (``seed + sae.tuned_seed_offset``): with the base SAE's seed it
+    would start from the same initial decoder and batch order, and base-vs-tuned matching would
+    inherit that shared start, which the null baseline (base vs base_seed<i>, different seeds)
+    does not have. With distinct seeds both comparisons differ in initialisation alike.
+    """
+    specs = [SaeSpec("base", "base", cfg.seed), SaeSpec("tuned", "tuned", cfg.seed + cfg.sae.tuned_seed_offset)]
+    specs += [SaeSpec(f"base_seed{i}", "base", cfg.seed + i) for i in range(1, cfg.sae.seed_baselines + 1)]
+    return {s.name: s for s in specs}
+
+
+def null_sae_names(cfg: PipelineConfig) -> list[str]:
+    """The seed-baseline SAEs (same model as ``base``, other seeds)."""
+    return [n for n, s in sae_specs(cfg).items() if s.is_seed_baseline]
+
+
+if __name__ == "__main__":  # pragma: no cover - prints the README's stage table
+    import sys
+
+    sys.stdout.write(stage_table_markdown() + "\n")
