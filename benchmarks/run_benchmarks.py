@@ -4,7 +4,7 @@
     .venv/bin/python benchmarks/run_benchmarks.py --sections harvest sae_steps
 
 Writes ``benchmarks/results/<host-kind>.json`` (every number, per-round times included) and
-``benchmarks/results/<host-kind>.md`` (the tables). See ``featevo/bench.py`` for what is measured.
+``benchmarks/results/<host-kind>.md`` (the tables). See ``benchmarks/bench.py`` for what is measured.
 
 Environment: unless already set, the script sets ``OMP_WAIT_POLICY=PASSIVE`` (on a busy machine
 spinning OpenMP threads slow every torch op down several-fold; ``--omp-wait-policy default`` keeps the
@@ -62,7 +62,7 @@ def main(argv=None) -> int:
     ensure_env(args)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
     logging.getLogger("featevo.sae").setLevel(logging.WARNING)
-    from featevo.bench import BenchSettings, host_kind, run_all, to_markdown
+    from bench import BenchSettings, host_kind, run_all, to_markdown  # benchmarks/bench.py, beside this script
 
     settings = BenchSettings(e2e_run=args.e2e_run)
     if args.sections:

@@ -1,4 +1,4 @@
-"""Smoke tests of the benchmark functions (featevo/bench.py) on tiny inputs: sane results, no timings asserted."""
+"""Smoke tests of the benchmark functions (benchmarks/bench.py) on tiny inputs: sane results, no timings asserted."""
 
 import math
 import sys
@@ -6,7 +6,7 @@ import sys
 import pytest
 import torch
 
-from featevo import bench
+from benchmarks import bench
 from featevo.activations import ActivationStore, _iter_layer_rows, iter_layer_rows, tokenize_docs
 from featevo.config import ModelConfig, SAEConfig
 from featevo.io import atomic_write_json

@@ -440,7 +440,7 @@ def scale_point(n_tokens: int, work_dir: Path, layer: int = DEMO_LAYER, batch_si
                 sae_cfg: SAEConfig | None = None) -> dict:
     """Harvest about ``n_tokens`` kept tokens, then train for ``train_steps``; peak RSS of each phase.
 
-    Meant to run in a fresh process (``python -m featevo.bench scale ...``) so that peak RSS is its own.
+    Meant to run in a fresh process (``python benchmarks/bench.py scale ...``) so that peak RSS is its own.
     """
     from featevo.sae import train_sae
 
@@ -492,7 +492,7 @@ def _run_child(args: list[str], timeout: float) -> dict:
         out = Path(td) / "result.json"
         log = Path(td) / "log.txt"
         with open(log, "w") as f:
-            proc = subprocess.run([sys.executable, "-m", "featevo.bench", *args, "--out", str(out)],
+            proc = subprocess.run([sys.executable, str(Path(__file__).resolve()), *args, "--out", str(out)],
                                   stdout=f, stderr=subprocess.STDOUT, timeout=timeout, cwd=REPO_ROOT)
         if proc.returncode != 0 or not out.is_file():
             tail = log.read_text(errors="replace")[-2000:]
@@ -813,7 +813,7 @@ def to_markdown(res: dict) -> str:
 def _child_main(argv: list[str]) -> None:
     import argparse
 
-    ap = argparse.ArgumentParser(prog="python -m featevo.bench")
+    ap = argparse.ArgumentParser(prog="python benchmarks/bench.py")
     sub = ap.add_subparsers(dest="cmd", required=True)
     s = sub.add_parser("scale")
     s.add_argument("--tokens", type=int, required=True)
