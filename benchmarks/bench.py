@@ -47,7 +47,8 @@ import torch
 from featevo.activations import ActivationStore, _iter_layer_rows, harvest, iter_layer_rows, tokenize_docs
 from featevo.config import ModelConfig, SAEConfig
 from featevo.data import Doc
-from featevo.io import REPO_ROOT, display_path, read_json
+from featevo.io import read_json
+from featevo.layout import REPO_ROOT, display_path
 from featevo.models import encoder_layers, load_model, load_tokenizer
 
 logger = logging.getLogger(__name__)
