@@ -9,7 +9,8 @@ Writes, next to this script (or into --out-dir):
   ``probe_templates``, which are *never* used for the corpus, so no
   template+filler combination is shared with the corpus.
 
-Every line is ``{"text": str, "category": str, "domain": "financial"|"general"}``.
+Every line is ``{"text": str, "category": str, "domain": "financial"|"general", "template": str}``; ``template``
+names the template that wrote the sentence (``<category>/c<i>`` corpus, ``<category>/p<i>`` probe).
 
 The text is synthetic: sentences are produced from hand-written templates and
 lexicons.  Company, bank, fund, person, team, restaurant, artist and work
@@ -547,8 +548,11 @@ def n_words(text: str) -> int:
     return len(text.split())
 
 
-def generate(cat: str, templates: list[str], n: int, r: random.Random, seen: set, seen_loose: set) -> list[dict]:
-    """Round-robin over (shuffled) templates so each is used ~equally often."""
+def generate(cat: str, templates: list[str], n: int, r: random.Random, seen: set, seen_loose: set,
+             kind: str) -> list[dict]:
+    """Round-robin over (shuffled) templates so each is used ~equally often. Each row names its template
+    (``<category>/<kind><index>``, kind ``c`` corpus or ``p`` probe): sentences of one template share
+    their wording, so statistics resample templates (clusters), not sentences."""
     rows, dead = [], set()
     order: list[int] = []
     while len(rows) < n:
@@ -567,7 +571,7 @@ def generate(cat: str, templates: list[str], n: int, r: random.Random, seen: set
                 continue
             seen.add(k)
             seen_loose.add(kl)
-            rows.append({"text": text, "category": cat, "domain": DOMAIN[cat]})
+            rows.append({"text": text, "category": cat, "domain": DOMAIN[cat], "template": f"{cat}/{kind}{i:02d}"})
             break
         else:
             dead.add(i)
@@ -595,8 +599,8 @@ def build(seed: int):
     for cat in CATEGORIES:
         train_t, probe_t = TEMPLATES[cat]
         # string seeds are hashed deterministically (sha512) by random.Random
-        corpus += generate(cat, train_t, N_CORPUS[cat], random.Random(f"{seed}:{cat}:corpus"), seen, seen_loose)
-        probe += generate(cat, probe_t, N_PROBE, random.Random(f"{seed}:{cat}:probe"), seen, seen_loose)
+        corpus += generate(cat, train_t, N_CORPUS[cat], random.Random(f"{seed}:{cat}:corpus"), seen, seen_loose, "c")
+        probe += generate(cat, probe_t, N_PROBE, random.Random(f"{seed}:{cat}:probe"), seen, seen_loose, "p")
     random.Random(f"{seed}:shuffle").shuffle(corpus)
     return corpus, probe
 
@@ -618,7 +622,7 @@ def check(corpus: list[dict], probe: list[dict]) -> None:
         assert set(counts) == set(CATEGORIES), (name, sorted(counts))
         assert counts == Counter(want), (name, counts)
         for row in rows:
-            assert set(row) == {"text", "category", "domain"}, row
+            assert set(row) == {"text", "category", "domain", "template"}, row
             assert row["domain"] == DOMAIN[row["category"]], row
             t = row["text"]
             assert isinstance(t, str) and t.strip() == t and t, row

@@ -53,6 +53,10 @@ class DataConfig:
     """Column holding the category label (optional for hub corpora)."""
     domain_field: Optional[str] = "domain"
     """Column holding the domain (``financial``/``general``); derived from the category when absent."""
+    cluster_field: Optional[str] = "template"
+    """Column naming each document's cluster: documents of one cluster are not independent (the shipped
+    data's sentences of one template share their wording). Bootstrap and permutation tests resample
+    clusters. When the column is absent or null, every document is its own cluster."""
     financial_categories: list[str] = field(
         default_factory=lambda: ["earnings", "markets", "banking", "macro", "central_banks", "credit", "mna"]
     )
@@ -105,10 +109,19 @@ class TwinConfig:
     enabled: bool = False
     """Make the domain-tuned twin by fine-tuning the base model (demo). When false the tuned model
     is ``tuned_model`` (study: ProsusAI/finbert)."""
-    head_fit_steps: int = 300
-    """Steps fitting a masked-LM head on the frozen base when the base ships without one."""
+    head_fit_max_steps: int = 4000
+    """Most steps fitting a masked-LM head on the frozen base when the base ships without one. The fit
+    runs on cached encoder outputs at masked positions and stops earlier when its held-out loss has
+    stopped improving (``head_fit_patience``); the curve is in the twin report."""
+    head_fit_patience: int = 3
+    """Held-out evaluations (every ``head_fit_eval_every`` steps) without a 0.5% improvement before the
+    head fit stops."""
+    head_fit_eval_every: int = 100
+    """Steps between held-out evaluations of the head fit."""
+    head_fit_maskings: int = 2
+    """Independently masked copies of the training split whose encoder outputs the head is fitted on."""
     steps: int = 600
-    """Continued masked-LM pretraining steps on the financial part of the training split."""
+    """Continued masked-LM pretraining steps of each twin on its domain's part of the training split."""
     batch_size: int = 32
     """Sentences per fine-tuning step."""
     lr: float = 5e-5
@@ -119,6 +132,26 @@ class TwinConfig:
     """Fraction of tokens masked (80/10/10 BERT scheme)."""
     checkpoint_every: int = 100
     """Save a resumable checkpoint every N steps."""
+    control: bool = True
+    """Also make a control twin: the same recipe (steps, lr, head, seed) on the *general* documents. What
+    the financial twin shows beyond the control twin is specific to financial text, not to fine-tuning."""
+    planted: dict[str, str] = field(default_factory=dict)
+    """Word substitutions that plant a known concept: a third twin, ``planted``, is trained exactly like the
+    financial twin on the same documents, except that in its financial documents each key (a whole word,
+    any case) is replaced by its value. The planted-vs-tuned contrast is the diffing methods' positive
+    control. Empty: no planted twin."""
+
+    def __post_init__(self) -> None:
+        if min(self.head_fit_max_steps, self.head_fit_eval_every, self.head_fit_maskings, self.steps,
+               self.batch_size, self.checkpoint_every) < 1 or self.head_fit_patience < 1:
+            raise ValueError("twin step counts, batch_size, head_fit_* and checkpoint_every must be >= 1")
+        if not (self.lr > 0 and self.head_lr > 0):
+            raise ValueError("twin.lr and twin.head_lr must be > 0")
+        if not 0.0 < self.mlm_probability < 1.0:
+            raise ValueError("twin.mlm_probability must be in (0, 1)")
+        for k, v in self.planted.items():
+            if not (k.strip() and v.strip()) or " " in k.strip():
+                raise ValueError(f"twin.planted: {k!r}: {v!r} must map one word to a non-empty replacement")
 
 
 @dataclass
@@ -147,12 +180,20 @@ class SAEConfig:
     """Weight of the TopK auxiliary (dead-latent) loss."""
     checkpoint_every: int = 100
     """Save a resumable checkpoint every N steps."""
-    seed_baselines: int = 1
-    """Extra base-model SAEs trained with other seeds, the null baseline for feature matching."""
-    tuned_seed_offset: int = 1000
-    """The tuned SAE's seed is ``seed + tuned_seed_offset``. Nonzero on purpose: with the base SAE's
-    seed, both SAEs start from the same decoder and batch order and base-vs-tuned matching inherits
-    that shared start, which the seed baseline does not have. 0 reproduces the study's same-seed setup."""
+    seeds: int = 3
+    """SAEs trained per model (base, tuned and the control twin), each with its own seed. Seeds are a
+    random effect: every comparison statistic is computed for base-vs-tuned pairs and for same-model
+    seed pairs (its null), and a change is claimed only beyond the seed spread. 1 disables the null."""
+    model_seed_stride: int = 1000
+    """SAE r (0-based) of the m-th model (base 0, tuned 1, control 2, planted 3) has seed
+    ``seed + m * model_seed_stride + r``. Nonzero on purpose: with equal seeds the base and tuned SAEs
+    start from the same decoder and batch order, so base-vs-tuned matching would inherit that shared
+    start, which same-model seed pairs do not have. 0 reproduces the study's same-seed setup."""
+    wide_num_latents: Optional[int] = None
+    """A larger dictionary size for the seed-stability check (e.g. 8 x d_in): ``wide_seeds`` base-model
+    SAEs of this size are trained and their seed stability is reported beside the main size's."""
+    wide_seeds: int = 2
+    """Base-model SAEs of ``wide_num_latents`` latents (at least 2 to measure seed stability)."""
     eval_docs: int = 256
     """Held-out documents used for loss-recovered evaluation."""
     wandb: bool = False
@@ -174,6 +215,10 @@ class SAEConfig:
             raise ValueError(f"k={self.k} exceeds num_latents={self.num_latents}")
         if self.training_tokens < self.batch_size:
             raise ValueError("training_tokens must be at least one batch")
+        if self.seeds < 1 or self.model_seed_stride < 0:
+            raise ValueError("seeds >= 1 and model_seed_stride >= 0 are required")
+        if self.wide_num_latents is not None and (self.wide_num_latents < self.k or self.wide_seeds < 2):
+            raise ValueError("wide_num_latents must be >= k and wide_seeds >= 2")
 
     def resolve_num_latents(self, d_in: int) -> int:
         n = self.num_latents if self.num_latents is not None else int(round(self.expansion_factor * d_in))
@@ -356,6 +401,9 @@ def _type_name(tp: Any) -> str:
         return " or ".join(_type_name(a) for a in typing.get_args(tp))
     if origin is list:
         return f"list of {_type_name(typing.get_args(tp)[0])}"
+    if origin is dict:
+        k_tp, v_tp = typing.get_args(tp)
+        return f"mapping of {_type_name(k_tp)} to {_type_name(v_tp)}"
     if tp is type(None):
         return "null"
     return getattr(tp, "__name__", str(tp))
@@ -387,6 +435,11 @@ def _convert(value: Any, tp: Any, key: str, src: str) -> Any:
         if value not in typing.get_args(tp):
             raise bad
         return value
+    if origin is dict:
+        if not isinstance(value, dict):
+            raise bad
+        k_tp, v_tp = typing.get_args(tp)
+        return {_convert(k, k_tp, f"{key} key", src): _convert(v, v_tp, f"{key}.{k}", src) for k, v in value.items()}
     if origin is list:
         if not isinstance(value, list):
             raise bad

@@ -23,6 +23,13 @@ class Doc:
     text: str
     category: str
     domain: str  # "financial", "general" or "unlabelled"
+    cluster: str = ""
+    """Documents of one cluster (e.g. sentences of one template) are not independent; "" = its own."""
+
+
+def cluster_ids(docs: list[Doc]) -> list[str]:
+    """Each document's cluster; a document without one is a cluster of its own."""
+    return [d.cluster or f"#doc{i}" for i, d in enumerate(docs)]
 
 
 def _domain_of(category: str, cfg: DataConfig) -> str | None:
@@ -78,7 +85,10 @@ def validate_jsonl(path: Path, cfg: DataConfig, require_category: bool) -> list[
                 f"{where}:{lineno}: field '{cfg.domain_field}' is {obj[cfg.domain_field]!r} but category "
                 f"'{category}' is {domain}"
             )
-        docs.append(Doc(text.strip(), category, domain))
+        cluster = obj.get(cfg.cluster_field) if cfg.cluster_field is not None else None
+        if cluster is not None and not isinstance(cluster, (str, int)):
+            raise DataError(f"{where}:{lineno}: field '{cfg.cluster_field}' must be a string or an integer")
+        docs.append(Doc(text.strip(), category, domain, "" if cluster is None else str(cluster)))
     if not docs:
         raise DataError(f"{where}: no documents (file is empty)")
     return docs

@@ -82,15 +82,28 @@ def loss_recovered(
     mlm_probability: float = 0.15, max_docs: int | None = None, desc: str = "loss recovered",
 ) -> dict:
     """Clean, spliced and zero-ablated loss over ``tokens`` and the recovered fraction."""
+    return loss_recovered_many(model, head, {"sae": reconstruct_fn}, tokens, layer, mask_id, device, batch_size,
+                               seed, mlm_probability, max_docs, desc)["sae"]
+
+
+@torch.no_grad()
+def loss_recovered_many(
+    model: nn.Module, head: str, reconstruct_fns: dict[str, Callable[[torch.Tensor], torch.Tensor]], tokens: dict,
+    layer: int, mask_id: int | None, device: torch.device, batch_size: int = 32, seed: int = 0,
+    mlm_probability: float = 0.15, max_docs: int | None = None, desc: str = "loss recovered",
+) -> dict[str, dict]:
+    """:func:`loss_recovered` of several SAEs of one model: the clean and zero-ablated passes run once, on the
+    same masked tokens (``seed``) for every SAE."""
     if head not in ("mlm", "cls"):
-        return {"head": head, "note": "model has no MLM or classification head; loss recovered not defined"}
+        note = {"head": head, "note": "model has no MLM or classification head; loss recovered not defined"}
+        return {k: dict(note) for k in reconstruct_fns}
     ids, attn, keep = tokens["input_ids"].long(), tokens["attention_mask"].long(), tokens["keep_mask"]
     if max_docs is not None:
         ids, attn, keep = ids[:max_docs], attn[:max_docs], keep[:max_docs]
     labels = None
     if head == "mlm":
         ids, labels = mask_tokens(ids, keep, mask_id, mlm_probability, seed)
-    totals = {"clean": 0.0, "sae": 0.0, "zero": 0.0}
+    totals = {"clean": 0.0, "zero": 0.0, **{f"sae:{k}": 0.0 for k in reconstruct_fns}}
     count = 0
     for s in tqdm(range(0, ids.shape[0], batch_size), desc=desc, unit="batch"):
         width = max(int(attn[s : s + batch_size].sum(1).max()), 1)
@@ -101,15 +114,20 @@ def loss_recovered(
         clean, n, ref = model_loss(model, head, b_ids, b_attn, b_lab)
         totals["clean"] += clean
         count += n
-        with splice(model, layer, reconstruct_fn, b_keep):
-            totals["sae"] += model_loss(model, head, b_ids, b_attn, b_lab, ref)[0]
+        for k, fn in reconstruct_fns.items():
+            with splice(model, layer, fn, b_keep):
+                totals[f"sae:{k}"] += model_loss(model, head, b_ids, b_attn, b_lab, ref)[0]
         with splice(model, layer, torch.zeros_like, b_keep):
             totals["zero"] += model_loss(model, head, b_ids, b_attn, b_lab, ref)[0]
     mean = {k: v / max(count, 1) for k, v in totals.items()}
     denom = mean["zero"] - mean["clean"]
-    recovered = (mean["zero"] - mean["sae"]) / denom if denom > 0 else None  # undefined
     kind = "masked-LM cross-entropy" if head == "mlm" else "KL divergence to the clean classifier output"
-    return {
-        "head": head, "loss": kind, "clean_loss": mean["clean"], "sae_loss": mean["sae"],
-        "zero_ablation_loss": mean["zero"], "loss_recovered": recovered, "n": count,
-    }
+    out = {}
+    for k in reconstruct_fns:
+        sae_loss = mean[f"sae:{k}"]
+        out[k] = {
+            "head": head, "loss": kind, "clean_loss": mean["clean"], "sae_loss": sae_loss,
+            "zero_ablation_loss": mean["zero"], "n": count, "mask_seed": seed,
+            "loss_recovered": (mean["zero"] - sae_loss) / denom if denom > 0 else None,  # undefined otherwise
+        }
+    return out

@@ -279,46 +279,127 @@ def contexts_path(s3: Path, sae: str) -> Path:
 # --------------------------------------------------------------------------------------------
 # Run-level concepts: models and SAEs
 # --------------------------------------------------------------------------------------------
-MODEL_KEYS = ("base", "tuned")
+MODEL_KEYS = ("base", "tuned", "control", "planted")
+"""Every model a run can hold, in seed-stride order: the base, the domain-tuned model, and with a twin
+the control twin (same recipe on general text) and the planted twin (positive control)."""
+
+
+def model_keys(cfg: PipelineConfig) -> tuple[str, ...]:
+    """The models of this run: base and tuned, plus the control and planted twins when configured."""
+    keys = ["base", "tuned"]
+    if cfg.twin.enabled and cfg.twin.control:
+        keys.append("control")
+    if cfg.twin.enabled and cfg.twin.planted:
+        keys.append("planted")
+    return tuple(keys)
 
 
 def models(cfg: PipelineConfig) -> dict[str, ModelConfig]:
-    """The (base, tuned) pair every stage uses; with a twin, the folders written by ``01_twin``."""
+    """Model key -> model; with a twin, the folders written by ``01_twin``."""
     if cfg.twin.enabled:
         tdir = stage_dir(cfg, TWIN)
-        return {"base": ModelConfig(name=str(tdir / TwinFiles.BASE)), "tuned": ModelConfig(name=str(tdir / TwinFiles.TUNED))}
+        return {k: ModelConfig(name=str(tdir / k)) for k in model_keys(cfg)}
     return {"base": cfg.base_model, "tuned": cfg.tuned_model}
+
+
+def model_label(cfg: PipelineConfig, key: str) -> str:
+    """How outputs meant to be shared name a model: its configured name (hub id, ``pkg:...``, or a folder
+    relative to the repository), or for a twin its folder relative to the run folder (``01_twin/tuned``);
+    never an absolute machine path."""
+    if cfg.twin.enabled:
+        return f"{TWIN}/{key}"
+    name = (cfg.base_model if key == "base" else cfg.tuned_model).name
+    return display_path(name) if Path(name).is_absolute() else name
 
 
 @dataclass(frozen=True)
 class SaeSpec:
-    """One SAE of the run: the model whose activations it is trained on, and its seed."""
+    """One SAE of the run: the model whose activations it is trained on, its seed and replicate index."""
 
     name: str
     model: str
     seed: int
+    replicate: int
+    num_latents: int | None = None
+    """None: ``sae.num_latents`` / ``expansion_factor``; else the wide dictionary size."""
 
     @property
-    def is_seed_baseline(self) -> bool:
-        return self.name != self.model
+    def wide(self) -> bool:
+        return self.num_latents is not None
+
+
+def sae_name(model: str, replicate: int, wide: bool = False) -> str:
+    """``base``, ``base_seed1``, ``base_seed2``, ...; wide dictionaries ``base_wide0``, ``base_wide1``."""
+    if wide:
+        return f"{model}_wide{replicate}"
+    return model if replicate == 0 else f"{model}_seed{replicate}"
 
 
 def sae_specs(cfg: PipelineConfig) -> dict[str, SaeSpec]:
-    """SAE name -> spec. ``base`` and ``tuned``, and ``base_seed<i>``, the null-baseline SAEs.
+    """SAE name -> spec: ``sae.seeds`` SAEs for base, tuned and control, one for the planted twin, and
+    ``sae.wide_seeds`` wide base SAEs when ``sae.wide_num_latents`` is set.
 
-    The tuned SAE gets its own seed (``seed + sae.tuned_seed_offset``): with the base SAE's seed it
-    would start from the same initial decoder and batch order, and base-vs-tuned matching would
-    inherit that shared start, which the null baseline (base vs base_seed<i>, different seeds)
-    does not have. With distinct seeds both comparisons differ in initialisation alike.
+    SAE r of model m (index in :data:`MODEL_KEYS`) has seed ``seed + m * sae.model_seed_stride + r``
+    (wide ones ``... + 100 + r``): different models never share an initial decoder or batch order, as
+    same-model seed pairs do not (see ``sae.model_seed_stride``).
     """
-    specs = [SaeSpec("base", "base", cfg.seed), SaeSpec("tuned", "tuned", cfg.seed + cfg.sae.tuned_seed_offset)]
-    specs += [SaeSpec(f"base_seed{i}", "base", cfg.seed + i) for i in range(1, cfg.sae.seed_baselines + 1)]
-    return {s.name: s for s in specs}
+    out: list[SaeSpec] = []
+    for key in model_keys(cfg):
+        m = MODEL_KEYS.index(key)
+        n = 1 if key == "planted" else cfg.sae.seeds
+        base_seed = cfg.seed + m * cfg.sae.model_seed_stride
+        out += [SaeSpec(sae_name(key, r), key, base_seed + r, r) for r in range(n)]
+    if cfg.sae.wide_num_latents is not None:
+        out += [SaeSpec(sae_name("base", r, wide=True), "base", cfg.seed + 100 + r, r, cfg.sae.wide_num_latents)
+                for r in range(cfg.sae.wide_seeds)]
+    return {s.name: s for s in out}
+
+
+def main_saes(cfg: PipelineConfig, model: str) -> list[str]:
+    """The main-size SAEs of ``model``, replicate 0 first."""
+    return [n for n, s in sae_specs(cfg).items() if s.model == model and not s.wide]
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """Two SAEs whose latents are matched, and the family the comparison belongs to."""
+
+    a: str
+    b: str
+    family: str
+
+    @property
+    def name(self) -> str:
+        return f"{self.a}~{self.b}"
+
+
+FAMILIES = {
+    "fine-tuning": "base SAE vs tuned SAE (each seed pair): what the study compares",
+    "seed": "two SAEs of the same model with different seeds: the null (no model change at all)",
+    "control": "base SAE vs control-twin SAE: the same fine-tuning recipe on general text",
+    "planted": "tuned SAE vs planted-twin SAE: the positive control (one planted concept)",
+    "wide-seed": "two wide base SAEs with different seeds: seed stability at the larger dictionary size",
+}
+
+
+def comparisons(cfg: PipelineConfig) -> list[Comparison]:
+    """Every SAE comparison of the run (see :data:`FAMILIES`); the first is base vs tuned."""
+    specs = sae_specs(cfg)
+    by = {k: main_saes(cfg, k) for k in model_keys(cfg)}
+    out = [Comparison(a, b, "fine-tuning") for a in by["base"] for b in by["tuned"]]
+    for key in ("base", "tuned", "control"):
+        names = by.get(key, [])
+        out += [Comparison(names[i], names[j], "seed") for i in range(len(names)) for j in range(i + 1, len(names))]
+    out += [Comparison(a, b, "control") for a in by["base"] for b in by.get("control", [])]
+    out += [Comparison(b, p, "planted") for b in by["tuned"][:1] for p in by.get("planted", [])]
+    wide = [n for n, s in specs.items() if s.wide]
+    out += [Comparison(wide[i], wide[j], "wide-seed") for i in range(len(wide)) for j in range(i + 1, len(wide))]
+    return out
 
 
 def null_sae_names(cfg: PipelineConfig) -> list[str]:
-    """The seed-baseline SAEs (same model as ``base``, other seeds)."""
-    return [n for n, s in sae_specs(cfg).items() if s.is_seed_baseline]
+    """The base model's other-seed SAEs (the matching lens's first null)."""
+    return main_saes(cfg, "base")[1:]
 
 
 if __name__ == "__main__":  # pragma: no cover - prints the README's stage table

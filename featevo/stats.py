@@ -14,6 +14,18 @@ document and latent (e.g. the mean activation of the latent over the sentence's 
   (tuned minus base) by exchanging the two members of each pair, i.e. flipping signs.
 * :func:`bh_qvalues`: Benjamini-Hochberg adjusted p-values (q-values) across latents.
 
+Documents are often not independent either: sentences written from one template share their wording,
+so their activations are correlated (intra-class correlation). Treating them as independent makes
+intervals too narrow and tests reject far more often than their level. The cluster versions resample
+the independent unit instead:
+
+* :func:`cluster_bootstrap_weights`: resample *clusters* with replacement within each stratum (domain);
+  every document of a drawn cluster comes along. With one document per cluster it is the document
+  bootstrap above.
+* :func:`cluster_permutation_test`: permute the group labels of whole clusters (a cluster lies in one
+  group), the exact test when clusters are exchangeable under the null.
+* :func:`cluster_sign_flip_test`: flip the sign of every paired difference of a cluster together.
+
 Permutation p-values are ``(1 + #{|T_perm| >= |T_obs|}) / (n_perm + 1)`` (never 0), so the smallest
 attainable p is ``1 / (n_perm + 1)``. With BH at level alpha over m tests a single discovery needs
 ``p <= alpha / m``: choose ``n_permutations >= m / alpha`` (4000 for 200 latents at 0.05).
@@ -138,6 +150,139 @@ def sign_flip_test(D: np.ndarray, n_perm: int, seed: int) -> tuple[np.ndarray, n
         extreme += _count_extreme(S @ D / n, obs)
         done += m
     return obs, (1.0 + extreme) / (n_perm + 1.0)
+
+
+# --------------------------------------------------------------------------------------------
+# Clustered resampling
+# --------------------------------------------------------------------------------------------
+def _codes(labels) -> tuple[np.ndarray, int]:
+    _, codes = np.unique(np.asarray(labels).astype(str), return_inverse=True)
+    return codes.astype(np.int64), int(codes.max()) + 1 if len(codes) else 0
+
+
+def cluster_bootstrap_weights(clusters, strata, n_boot: int, seed: int) -> dict:
+    """Like :func:`stratified_bootstrap_weights`, resampling whole clusters within each stratum.
+
+    Returns ``{stratum: (document indices, W [n_boot, n_docs_in_stratum])}``; ``W @ X[idx]`` is the mean of X
+    over the documents of each resample (clusters drawn with replacement, as many as the stratum has; a
+    document counts as often as its cluster was drawn).
+    """
+    clusters, strata = np.asarray(clusters).astype(str), np.asarray(strata)
+    out = {}
+    for gi, g in enumerate(sorted(set(strata.tolist()))):
+        idx = np.flatnonzero(strata == g)
+        codes, k = _codes(clusters[idx])
+        if k == 0:
+            raise ValueError("bootstrap needs at least one document")
+        sizes = np.bincount(codes, minlength=k).astype(np.float64)
+        counts = rng_for(seed, 29, gi).multinomial(k, np.full(k, 1.0 / k), size=n_boot).astype(np.float64)
+        out[g] = (idx, counts[:, codes] / (counts @ sizes)[:, None])
+    return out
+
+
+def _cluster_sums(X: np.ndarray, codes: np.ndarray, k: int) -> np.ndarray:
+    S = np.zeros((k, X.shape[1]))
+    np.add.at(S, codes, X)
+    return S
+
+
+def cluster_permutation_test(X: np.ndarray, in_a: np.ndarray, clusters, n_perm: int,
+                             seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Two-sided test of ``mean(X[a]) - mean(X[b])`` (document means) per column, permuting the group labels
+    of whole clusters. Every cluster must lie in one group. Returns (observed difference, p-value)."""
+    X = np.asarray(X, dtype=np.float64)
+    in_a = np.asarray(in_a, dtype=bool)
+    codes, k = _codes(clusters)
+    a_of = np.zeros(k, dtype=np.int64)
+    np.add.at(a_of, codes, in_a.astype(np.int64))
+    sizes = np.bincount(codes, minlength=k).astype(np.float64)
+    if ((a_of > 0) & (a_of < sizes)).any():
+        raise ValueError("a cluster holds documents of both groups; clusters must be nested in groups")
+    lab = a_of > 0
+    if lab.all() or not lab.any():
+        raise ValueError("both groups need at least one cluster")
+    S, n = _cluster_sums(X, codes, k), sizes.sum()
+    total = S.sum(axis=0)
+
+    def stat(P: np.ndarray) -> np.ndarray:
+        sa, na = P @ S, (P @ sizes)[:, None]
+        return sa / na - (total - sa) / (n - na)
+
+    obs = stat(lab[None, :].astype(np.float64))[0]
+    rng = rng_for(seed, 31)
+    extreme = np.zeros(X.shape[1], dtype=np.int64)
+    done = 0
+    while done < n_perm:
+        m = min(_CHUNK, n_perm - done)
+        P = rng.permuted(np.tile(lab, (m, 1)), axis=1).astype(np.float64)
+        extreme += _count_extreme(stat(P), obs)
+        done += m
+    return obs, (1.0 + extreme) / (n_perm + 1.0)
+
+
+def cluster_sign_flip_test(D: np.ndarray, clusters, n_perm: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Two-sided paired test that the document mean of each column of ``D`` is zero, flipping the signs of
+    all differences of a cluster together. Returns (observed mean, p-value)."""
+    D = np.asarray(D, dtype=np.float64)
+    if D.shape[0] == 0:
+        raise ValueError("sign-flip test needs at least one document")
+    codes, k = _codes(clusters)
+    C = _cluster_sums(D, codes, k)
+    n = D.shape[0]
+    obs = D.mean(axis=0)
+    rng = rng_for(seed, 37)
+    extreme = np.zeros(D.shape[1], dtype=np.int64)
+    done = 0
+    while done < n_perm:
+        m = min(_CHUNK, n_perm - done)
+        S = rng.choice(np.array([-1.0, 1.0]), size=(m, k))
+        extreme += _count_extreme(S @ C / n, obs)
+        done += m
+    return obs, (1.0 + extreme) / (n_perm + 1.0)
+
+
+def empirical_pvalues(observed: np.ndarray, null: np.ndarray) -> np.ndarray:
+    """Two-sided p-value of each ``observed`` value against a sample ``null`` of the same statistic
+    (``(1 + #{|null| >= |obs|}) / (len(null) + 1)``); for calibrating against seed pairs."""
+    null = np.sort(np.abs(np.asarray(null, dtype=np.float64)))
+    obs = np.abs(np.asarray(observed, dtype=np.float64))
+    if null.size == 0:
+        return np.full(obs.shape, np.nan)
+    ge = null.size - np.searchsorted(null, obs * (1.0 - _TIE_RTOL) - 1e-300, side="left")
+    return (1.0 + ge) / (null.size + 1.0)
+
+
+def two_sample_exact(x, y, alternative: str = "greater", max_splits: int = 200_000, seed: int = 0) -> float | None:
+    """Permutation p-value that the values ``x`` are larger (``greater``), smaller (``less``) or different
+    (``two-sided``) than the values ``y``, on the difference in means. Every split of the pooled values into
+    groups of the two sizes is enumerated when there are at most ``max_splits`` (9 against 6 values: 5,005
+    splits, smallest p 1/5005), otherwise sampled. Exact when the values are exchangeable under the null.
+    None when either side is empty."""
+    from itertools import combinations
+    from math import comb
+
+    x, y = np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64)
+    if x.size == 0 or y.size == 0:
+        return None
+    pooled, nx = np.concatenate([x, y]), x.size
+    n = pooled.size
+    if comb(n, nx) <= max_splits:
+        idx = np.array(list(combinations(range(n), nx)), dtype=np.int64)
+    else:
+        rng = rng_for(seed, 41)
+        idx = np.stack([rng.permutation(n)[:nx] for _ in range(max_splits)])
+        idx = np.vstack([np.arange(nx)[None, :], idx])  # the observed split counts once
+    sx = pooled[idx].sum(axis=1)
+    diff = sx / nx - (pooled.sum() - sx) / (n - nx)
+    obs = x.mean() - y.mean()
+    tol = 1e-12 * max(1.0, float(np.abs(pooled).max()))
+    if alternative == "greater":
+        hits = diff >= obs - tol
+    elif alternative == "less":
+        hits = diff <= obs + tol
+    else:
+        hits = np.abs(diff) >= abs(obs) - tol
+    return float(hits.mean())
 
 
 # --------------------------------------------------------------------------------------------

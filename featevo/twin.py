@@ -1,26 +1,35 @@
-"""The demo's domain-tuned twin: continued masked-LM pretraining of the base on financial text.
+"""The demo's twins: continued masked-LM pretraining of the base, per domain, with the same recipe.
 
 FinBERT was made by further pretraining BERT on financial text and then fine-tuning it on
-financial sentiment. The demo reproduces the first step for real on the shipped corpus:
+financial sentiment. The demo reproduces the first step for real on the shipped corpus, three times:
 
 1. If the base checkpoint has no masked-LM head (all-MiniLM-L6-v2 ships a bare ``BertModel``), a
-   head is fitted on the frozen base over the whole training split. The encoder weights are left
-   bit-for-bit unchanged (checked and reported), so "base" still means the published weights.
-2. The twin starts from that base and is trained with the MLM objective (80/10/10 masking) on the
-   financial documents of the training split only, seeded, with checkpoints and resume.
+   head is fitted on the frozen base until its held-out loss stops improving (the curve is in the
+   report). The encoder weights are left bit-for-bit unchanged (checked), so "base" still means the
+   published weights. Every twin starts from this base and head.
+2. ``tuned``: continued MLM training (80/10/10 masking) on the financial documents of the training
+   split, seeded, with checkpoints and resume.
+3. ``control`` (``twin.control``): the same recipe on the general documents. A change the financial
+   twin shows and the control twin does not is specific to financial text, not to fine-tuning.
+4. ``planted`` (``twin.planted``): the same recipe on the financial documents with a few words
+   replaced (``shares`` -> ``lanterns`` ...): a known concept that the diffing methods must find in
+   the planted-vs-tuned contrast (positive control).
 
-The report lists the parameter L2 drift per block and the MLM eval loss before/after on financial
-and general held-out text.
+The report lists each twin's parameter drift per block and the masked-LM loss of every model on
+held-out templates (the probe set) with one shared seeded mask, plus the planted-word loss.
 """
 
 from __future__ import annotations
 
 import logging
 import math
+import re
 import shutil
+from dataclasses import replace
 from pathlib import Path
 
 import torch
+import torch.nn.functional as F
 from safetensors.torch import load_model as st_load_model
 from safetensors.torch import save_model as st_save_model
 from torch import nn
@@ -184,72 +193,273 @@ def _train_loop(model, tokenizer, docs, cfg: TwinConfig, steps: int, lr: float, 
     return log
 
 
-def make_twin(base_cfg: ModelConfig, cfg: TwinConfig, train: list[Doc], evald: list[Doc], out: Path, seed: int,
-              device, max_length: int, stop_after: int | None = None) -> dict:
-    """Write ``out/base`` (base + MLM head) and ``out/tuned`` (the twin) and return the report."""
+# --------------------------------------------------------------------------------------------
+# The masked-LM head, fitted to convergence on cached encoder outputs
+# --------------------------------------------------------------------------------------------
+def mlm_head(model: nn.Module) -> nn.Module:
+    """The masked-LM head module of a BERT- (``cls``) or RoBERTa-style (``lm_head``) model."""
+    for name in ("cls", "lm_head"):
+        if hasattr(model, name):
+            return getattr(model, name)
+    raise TrainingError(f"{type(model).__name__}: the twin needs a BERT- or RoBERTa-style masked-LM head")
+
+
+@torch.no_grad()
+def _cached_masked_states(model, tokenizer, docs: list[Doc], max_length: int, seed: int, maskings: int, device,
+                          bs: int = 64) -> tuple[torch.Tensor, torch.Tensor]:
+    """Final hidden states at the masked positions of ``maskings`` seeded BERT maskings of ``docs``, and the
+    labels: the head's training data (the encoder is frozen, so its outputs can be computed once)."""
+    t = tokenize_docs(tokenizer, docs, max_length, exclude_special_tokens=True)
+    special = t["attention_mask"] & ~t["keep_mask"]
+    states, labels = [], []
+    model.eval()
+    for m in range(maskings):
+        g = torch.Generator().manual_seed(seed * 1_000_003 + 7919 * (m + 1))
+        for s in range(0, len(docs), bs):
+            attn = t["attention_mask"][s : s + bs]
+            w = max(int(attn.sum(1).max()), 1)
+            ids = t["input_ids"][s : s + bs, :w].long()
+            inputs, lab = bert_mlm_mask(ids, special[s : s + bs, :w], attn[:, :w], tokenizer, 0.15, g)
+            hidden = model.base_model(input_ids=inputs.to(device), attention_mask=attn[:, :w].long().to(device))
+            sel = lab != -100
+            states.append(hidden.last_hidden_state[sel.to(device)].float().cpu())
+            labels.append(lab[sel])
+    return torch.cat(states), torch.cat(labels)
+
+
+def fit_mlm_head(model, tokenizer, train: list[Doc], evald: list[Doc], cfg: TwinConfig, seed: int, max_length: int,
+                 device) -> dict:
+    """Fit the head of ``model`` (its encoder frozen) until its held-out loss stops improving.
+
+    The head sees cached final hidden states of ``twin.head_fit_maskings`` maskings of the training
+    documents; every ``head_fit_eval_every`` steps its loss on one masking of ``evald`` is recorded, and the
+    fit stops after ``head_fit_patience`` evaluations without a 0.5% improvement (or at
+    ``head_fit_max_steps``), keeping the best head. Returns the curve."""
+    head = mlm_head(model)
+    seed_everything(seed)
+    x, y = _cached_masked_states(model, tokenizer, train, max_length, seed, cfg.head_fit_maskings, device)
+    xe, ye = _cached_masked_states(model, tokenizer, evald, max_length, seed + 1, 1, device)
+    frozen = {id(p) for p in model.base_model.parameters()}  # the tied decoder weight = word embeddings
+    params = [p for p in head.parameters() if id(p) not in frozen]
+    opt = torch.optim.AdamW(params, lr=cfg.head_lr, weight_decay=0.01)
+    g = torch.Generator().manual_seed(seed * 31 + 5)
+    batch = cfg.batch_size * 8  # masked positions per step (about a batch of documents' worth x 8)
+
+    def loss_on(xs, ys) -> torch.Tensor:
+        return F.cross_entropy(head(xs.to(device)).float(), ys.to(device))
+
+    @torch.no_grad()
+    def eval_loss() -> float:
+        head.eval()
+        out = sum(loss_on(xe[i : i + 4096], ye[i : i + 4096]).item() * len(ye[i : i + 4096])
+                  for i in range(0, len(ye), 4096)) / max(len(ye), 1)
+        head.train()
+        return out
+
+    curve = [{"step": 0, "train_loss": None, "eval_loss": eval_loss()}]
+    best, best_state, stale, running = curve[0]["eval_loss"], None, 0, []
+    head.train()
+    pbar = tqdm(total=cfg.head_fit_max_steps, desc="fit MLM head", unit="step")
+    for step in range(1, cfg.head_fit_max_steps + 1):
+        idx = torch.randint(len(y), (batch,), generator=g)
+        loss = loss_on(x[idx], y[idx])
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(params, 1.0)
+        opt.step()
+        opt.zero_grad(set_to_none=True)
+        running.append(loss.item())
+        pbar.update(1)
+        if step % cfg.head_fit_eval_every == 0:
+            ev = eval_loss()
+            curve.append({"step": step, "train_loss": sum(running) / len(running), "eval_loss": ev})
+            running = []
+            pbar.set_postfix(eval_loss=f"{ev:.3f}")
+            if ev < best * 0.995:
+                best, stale = ev, 0
+                best_state = {k: v.detach().clone() for k, v in head.state_dict().items()}
+            else:
+                stale += 1
+                if stale >= cfg.head_fit_patience:
+                    break
+    pbar.close()
+    if best_state is not None:
+        head.load_state_dict(best_state)
+    head.eval()
+    converged = stale >= cfg.head_fit_patience
+    logger.info("MLM head: held-out loss %.3f -> %.3f after %d steps (%s)", curve[0]["eval_loss"], best,
+                curve[-1]["step"], "converged" if converged else "stopped at head_fit_max_steps")
+    return {"curve": curve, "steps": curve[-1]["step"], "converged": converged, "best_eval_loss": best,
+            "train_positions": len(y), "eval_positions": len(ye)}
+
+
+# --------------------------------------------------------------------------------------------
+# The planted concept
+# --------------------------------------------------------------------------------------------
+def plant(text: str, substitutions: dict[str, str]) -> tuple[str, int]:
+    """``text`` with every whole-word occurrence of a key (any case) replaced by its value, keeping an
+    initial capital; returns the new text and the number of replacements."""
+    if not substitutions:
+        return text, 0
+    lower = {k.lower(): v for k, v in substitutions.items()}
+    pattern = re.compile(r"\b(" + "|".join(re.escape(k) for k in sorted(lower, key=len, reverse=True)) + r")\b",
+                         re.IGNORECASE)
+
+    def sub(m: re.Match) -> str:
+        v = lower[m.group(1).lower()]
+        return v[:1].upper() + v[1:] if m.group(1)[:1].isupper() else v
+
+    return pattern.subn(sub, text)
+
+
+def planted_docs(docs: list[Doc], substitutions: dict[str, str], domain: str = FINANCIAL) -> tuple[list[Doc], int]:
+    """``docs`` with the concept planted into those of ``domain``; returns them and how many changed."""
+    out, changed = [], 0
+    for d in docs:
+        if d.domain == domain:
+            text, n = plant(d.text, substitutions)
+            changed += n > 0
+            d = replace(d, text=text)
+        out.append(d)
+    return out, changed
+
+
+def planted_token_ids(tokenizer, substitutions: dict[str, str]) -> list[int]:
+    """Token ids of the planted words (every word piece of every replacement, in both cases)."""
+    ids: set[int] = set()
+    for v in set(substitutions.values()):
+        for form in (v, v[:1].upper() + v[1:]):
+            ids.update(tokenizer(form, add_special_tokens=False)["input_ids"])
+    return sorted(ids)
+
+
+@torch.no_grad()
+def planted_token_loss(model: nn.Module, tokenizer, docs: list[Doc], token_ids: list[int], device, max_length: int,
+                       bs: int = 64) -> dict:
+    """Masked-LM loss at the planted tokens only (each masked, one at a time per document group): how well
+    a model predicts the planted word in its new context."""
+    t = tokenize_docs(tokenizer, docs, max_length, exclude_special_tokens=True)
+    target = torch.isin(t["input_ids"], torch.tensor(token_ids, dtype=t["input_ids"].dtype)) & t["keep_mask"]
+    labels = torch.where(target, t["input_ids"].long(), torch.full_like(t["input_ids"].long(), -100))
+    ids = torch.where(target, torch.full_like(t["input_ids"].long(), tokenizer.mask_token_id), t["input_ids"].long())
+    total, count = 0.0, 0
+    for s in range(0, len(docs), bs):
+        w = max(int(t["attention_mask"][s : s + bs].sum(1).max()), 1)
+        loss, n, _ = model_loss(model, "mlm", ids[s : s + bs, :w].to(device),
+                                t["attention_mask"][s : s + bs, :w].long().to(device), labels[s : s + bs, :w].to(device))
+        total, count = total + loss, count + n
+    return {"loss": total / count if count else None, "tokens": count, "docs": len(docs)}
+
+
+# --------------------------------------------------------------------------------------------
+# The twins
+# --------------------------------------------------------------------------------------------
+def twin_plan(cfg: TwinConfig, train: list[Doc]) -> dict[str, dict]:
+    """Twin key -> its training documents and what they are: ``tuned`` (financial documents),
+    ``control`` (general documents, when ``twin.control``) and ``planted`` (the financial documents with
+    ``twin.planted`` substituted, when set). Every twin uses the same recipe and seed."""
+    fin = [d for d in train if d.domain == FINANCIAL]
+    plan = {"tuned": {"docs": fin, "domain": FINANCIAL}}
+    if cfg.control:
+        plan["control"] = {"docs": [d for d in train if d.domain == GENERAL], "domain": GENERAL}
+    if cfg.planted:
+        docs, changed = planted_docs(fin, cfg.planted)
+        plan["planted"] = {"docs": docs, "domain": FINANCIAL, "substitutions": dict(cfg.planted),
+                           "changed_docs": changed}
+    for key, p in plan.items():
+        if len(p["docs"]) < cfg.batch_size:
+            raise TrainingError(f"only {len(p['docs'])} {p['domain']} training documents for the {key} twin; it "
+                                f"needs at least twin.batch_size={cfg.batch_size}")
+    return plan
+
+
+def _save(model, tok, folder: Path) -> None:
+    with atomic_path(folder) as tmp:
+        model.save_pretrained(str(tmp), safe_serialization=True)
+        tok.save_pretrained(str(tmp))
+
+
+def make_base_with_head(base_cfg: ModelConfig, cfg: TwinConfig, train: list[Doc], evald: list[Doc], out: Path,
+                        seed: int, device, max_length: int) -> dict:
+    """``out/base``: the published encoder with a masked-LM head (fitted here when it ships without one)."""
+    info = {"base_model": base_cfg.name, "base_had_mlm_head": head_kind(base_cfg) == "mlm"}
+    base_dir = out / TwinFiles.BASE
+    if (base_dir / "config.json").is_file():  # resumed after the head fit: the same report as without the kill
+        log = out / TwinFiles.HEAD_WORK / TwinFiles.LOOP_LOG
+        return read_json(log) if log.is_file() else info
     tok = load_tokenizer(base_cfg)
-    fin_train = [d for d in train if d.domain == FINANCIAL]
-    if len(fin_train) < cfg.batch_size:
-        raise TrainingError(f"only {len(fin_train)} financial training documents; the twin needs at least "
-                            f"twin.batch_size={cfg.batch_size}")
-    eval_sets = {FINANCIAL: [d for d in evald if d.domain == FINANCIAL], GENERAL: [d for d in evald if d.domain == GENERAL]}
-    had_head = head_kind(base_cfg) == "mlm"
-    base_dir, tuned_dir = out / TwinFiles.BASE, out / TwinFiles.TUNED
-    report: dict = {"base_model": base_cfg.name, "base_had_mlm_head": had_head,
-                    "financial_train_docs": len(fin_train), "seed": seed}
+    seed_everything(seed)
+    base = load_model(base_cfg, head="mlm", device=device)
+    if not info["base_had_mlm_head"]:
+        ref = {k: v.detach().clone() for k, v in base.base_model.named_parameters()}
+        info["head_fit"] = fit_mlm_head(base, tok, train, evald, cfg, seed, max_length, device)
+        if not all(torch.equal(ref[k], v) for k, v in base.base_model.named_parameters()):
+            raise TrainingError("fitting the MLM head changed the base encoder weights")  # pragma: no cover
+        atomic_write_json(out / TwinFiles.HEAD_WORK / TwinFiles.LOOP_LOG, info)  # for a resumed run's report
+    _save(base, tok, base_dir)
+    return info
 
-    # 1. base with an MLM head (the encoder stays exactly as published)
-    if not (base_dir / "config.json").is_file():
-        seed_everything(seed)
-        base = load_model(base_cfg, head="mlm", device=device)
-        if not had_head:
-            ref = {k: v.detach().clone() for k, v in base.base_model.named_parameters()}
-            prefix = base.base_model_prefix + "."
-            for n, p in base.named_parameters():  # tied decoder = word embeddings: stays frozen
-                p.requires_grad = not n.startswith(prefix)
-            head_params = [p for p in base.parameters() if p.requires_grad]
-            report["head_fit_log"] = _train_loop(base, tok, train, cfg, cfg.head_fit_steps, cfg.head_lr, head_params,
-                                                 out / TwinFiles.HEAD_WORK, seed, max_length, device, "fit MLM head",
-                                                 body_grad=False)
-            atomic_write_json(out / TwinFiles.HEAD_WORK / TwinFiles.LOOP_LOG, report["head_fit_log"])  # for a resumed run's report
-            same = all(torch.equal(ref[k], v) for k, v in base.base_model.named_parameters())
-            if not same:
-                raise TrainingError("fitting the MLM head changed the base encoder weights")  # pragma: no cover
-            for p in base.parameters():
-                p.requires_grad = True
-        with atomic_path(base_dir) as tmp:
-            base.save_pretrained(str(tmp), safe_serialization=True)
-            tok.save_pretrained(str(tmp))
-    elif (out / TwinFiles.HEAD_WORK / TwinFiles.LOOP_LOG).is_file():  # resumed after the head fit: same report as without the kill
-        report["head_fit_log"] = read_json(out / TwinFiles.HEAD_WORK / TwinFiles.LOOP_LOG)
+
+def train_twin(key: str, plan: dict, cfg: TwinConfig, out: Path, seed: int, device, max_length: int,
+               stop_after: int | None = None) -> list[dict]:
+    """Continue the masked-LM pretraining of ``out/base`` on the twin's documents; writes ``out/<key>``."""
+    work = out / f"{TwinFiles.TWIN_WORK}_{key}"
+    if (out / key / "config.json").is_file():
+        return read_json(work / TwinFiles.LOOP_LOG) if (work / TwinFiles.LOOP_LOG).is_file() else []
+    base_local = ModelConfig(name=str(out / TwinFiles.BASE))
+    tok = load_tokenizer(base_local)
+    seed_everything(seed)
+    model = load_model(base_local, head="mlm", device=device)
+    log = _train_loop(model, tok, plan["docs"], cfg, cfg.steps, cfg.lr, list(model.parameters()), work, seed,
+                      max_length, device, f"fine-tune {key} twin", stop_after=stop_after)
+    atomic_write_json(work / TwinFiles.LOOP_LOG, log)
+    _save(model, tok, out / key)
+    return log
+
+
+def evaluate_twins(out: Path, keys: list[str], probe: list[Doc], substitutions: dict[str, str], seed: int, device,
+                   max_length: int) -> dict:
+    """Drift of each twin from the base, and the masked-LM loss of every model on held-out templates (the probe
+    set, whose templates never occur in the corpus) with one seeded mask for all models; for the planted
+    twin also the loss at the planted word in held-out financial sentences."""
+    tok = load_tokenizer(ModelConfig(name=str(out / TwinFiles.BASE)))
+    names = [TwinFiles.BASE, *keys]
+    loaded = {k: load_model(ModelConfig(name=str(out / k)), head="mlm", device=device) for k in names}
+    by_dom = {dom: [d for d in probe if d.domain == dom] for dom in (FINANCIAL, GENERAL)}
+    report: dict = {"drift": {k: param_drift(loaded[TwinFiles.BASE], loaded[k]) for k in keys}, "eval_mlm_loss": {}}
+    for dom, docs in by_dom.items():
+        report["eval_mlm_loss"][dom] = {k: mlm_eval_loss(m, tok, docs, device, max_length, seed)
+                                        for k, m in loaded.items()}
+        report["eval_mlm_loss"][dom].update(docs=len(docs), templates=len({d.cluster for d in docs if d.cluster}))
+    if substitutions:
+        docs, _ = planted_docs(by_dom[FINANCIAL], substitutions)
+        docs = [d for d, orig in zip(docs, by_dom[FINANCIAL]) if d.text != orig.text]
+        ids = planted_token_ids(tok, substitutions)
+        report["planted_token_loss"] = {k: planted_token_loss(m, tok, docs, ids, device, max_length)
+                                        for k, m in loaded.items()}
+    return report
+
+
+def make_twins(base_cfg: ModelConfig, cfg: TwinConfig, train: list[Doc], evald: list[Doc], probe: list[Doc], out: Path,
+               seed: int, device, max_length: int, stop_after: int | None = None) -> dict:
+    """Write ``out/base`` (base + MLM head) and one folder per twin (``tuned``, ``control``, ``planted``), and
+    return the report (``twin_report.json``)."""
+    plan = twin_plan(cfg, train)
+    report: dict = {"seed": seed, **make_base_with_head(base_cfg, cfg, train, evald, out, seed, device, max_length)}
     report["base_encoder_unchanged"] = True
-
-    # 2. the twin: continued MLM pretraining on financial text
-    base_local = ModelConfig(name=str(base_dir))
-    if not (tuned_dir / "config.json").is_file():
-        seed_everything(seed)
-        model = load_model(base_local, head="mlm", device=device)
-        report["twin_log"] = _train_loop(model, tok, fin_train, cfg, cfg.steps, cfg.lr, list(model.parameters()),
-                                         out / TwinFiles.TWIN_WORK, seed, max_length, device, "fine-tune twin",
-                                         stop_after=stop_after)
-        atomic_write_json(out / TwinFiles.TWIN_WORK / TwinFiles.LOOP_LOG, report["twin_log"])
-        with atomic_path(tuned_dir) as tmp:
-            model.save_pretrained(str(tmp), safe_serialization=True)
-            tok.save_pretrained(str(tmp))
-    elif (out / TwinFiles.TWIN_WORK / TwinFiles.LOOP_LOG).is_file():
-        report["twin_log"] = read_json(out / TwinFiles.TWIN_WORK / TwinFiles.LOOP_LOG)
-
-    base = load_model(base_local, head="mlm", device=device)
-    tuned = load_model(ModelConfig(name=str(tuned_dir)), head="mlm", device=device)
-    report["drift"] = param_drift(base, tuned)
-    report["eval_mlm_loss"] = {
-        dom: {"base": mlm_eval_loss(base, tok, docs, device, max_length, seed),
-              "tuned": mlm_eval_loss(tuned, tok, docs, device, max_length, seed), "docs": len(docs)}
-        for dom, docs in eval_sets.items()
-    }
+    report["twins"] = {}
+    for key, p in plan.items():
+        log = train_twin(key, p, cfg, out, seed, device, max_length, stop_after=stop_after)
+        report["twins"][key] = {"domain": p["domain"], "train_docs": len(p["docs"]), "log": log,
+                                **{k: p[k] for k in ("substitutions", "changed_docs") if k in p}}
+    report.update(evaluate_twins(out, list(plan), probe, dict(cfg.planted), seed, device, max_length))
+    report["financial_train_docs"] = report["twins"]["tuned"]["train_docs"]
+    report["eval_note"] = ("masked-LM loss on the probe set (held-out templates: none occurs in the corpus), one "
+                           "seeded 15% mask shared by every model")
     atomic_write_json(out / TwinFiles.REPORT, report)
-    for w in (TwinFiles.HEAD_WORK, TwinFiles.TWIN_WORK):  # after the report: a kill before it still finds the logs
-        shutil.rmtree(out / w, ignore_errors=True)
+    for w in out.glob(f"{TwinFiles.TWIN_WORK}*"):  # after the report: a kill before it still finds the logs
+        shutil.rmtree(w, ignore_errors=True)
+    shutil.rmtree(out / TwinFiles.HEAD_WORK, ignore_errors=True)
     for dom, v in report["eval_mlm_loss"].items():
-        logger.info("twin eval MLM loss on %s text: base %.3f -> tuned %.3f", dom, v["base"], v["tuned"])
+        logger.info("held-out MLM loss on %s text: %s", dom,
+                    ", ".join(f"{k} {v[k]:.3f}" for k in (TwinFiles.BASE, *plan)))
     return report

@@ -56,7 +56,8 @@ def write_corpus(path: Path, per_category: int, seed: int) -> Path:
         for cat, templates in cats.items():
             for i in range(per_category):
                 t = templates[i % len(templates)]
-                lines.append({"text": t.format(c=r.choice(COMPANIES), n=r.randint(2, 99)), "category": cat, "domain": dom})
+                lines.append({"text": t.format(c=r.choice(COMPANIES), n=r.randint(2, 99)), "category": cat,
+                              "domain": dom, "template": f"{cat}/{i % len(templates)}"})
     r.shuffle(lines)
     path.write_text("".join(json.dumps(x) + "\n" for x in lines), encoding="utf-8")
     return path
@@ -98,12 +99,13 @@ def tiny_config_dict(out_root: Path, model_dir: Path, data: dict, **over) -> dic
         "device": "cpu",
         "output_root": str(out_root),
         "base_model": {"name": str(model_dir)},
-        "twin": {"enabled": True, "head_fit_steps": 6, "steps": 8, "batch_size": 8, "lr": 1e-3,
-                 "checkpoint_every": 3},
+        "twin": {"enabled": True, "head_fit_max_steps": 40, "head_fit_eval_every": 10, "steps": 8, "batch_size": 8,
+                 "lr": 1e-3, "checkpoint_every": 3, "control": True,
+                 "planted": {"stocks": "lanterns", "bonds": "lanterns"}},
         "data": {"corpus": str(data["corpus"]), "probe": str(data["probe"]), "eval_fraction": 0.2},
         "harvest": {"layer": 1, "max_length": 24, "batch_size": 16, "shard_tokens": 700},
         "sae": {"num_latents": 24, "k": 4, "training_tokens": 4096, "batch_size": 256, "checkpoint_every": 4,
-                "dead_window_tokens": 2000, "seed_baselines": 1, "eval_docs": 32},
+                "dead_window_tokens": 2000, "seeds": 2, "eval_docs": 32},
         "compare": {"max_tokens": 5000},
         "deltas": {"n_bootstrap": 50, "n_permutations": 50, "top_n": 5, "contexts_per_latent": 5},
         "interpret": {"latents": 3, "n_train": 5, "n_test": 4, "n_non_activating": 4, "n_examples_shown": 4, "explain_max_tokens": 60},

@@ -20,9 +20,9 @@ def test_stage01_outputs_reload(tiny_stage01):
     out = stage_dir(cfg, "01_train_sae")
     man = require_stage(cfg, "01_train_sae")  # verifies every sha256
     assert man["config"]["sae"]["k"] == 4
-    assert set(sae_keys(cfg)) == {"base", "tuned", "base_seed1"}
+    assert set(sae_keys(cfg)) == {"base", "base_seed1", "tuned", "tuned_seed1", "control", "control_seed1", "planted"}
     tt = TokenTable(out / "train")
-    for key in ("base", "tuned"):
+    for key in ("base", "tuned", "control", "planted"):
         store = ActivationStore(out / "train" / key)
         assert store.n_rows == tt.n_rows == int(tt.keep_mask.sum())
         assert store.d_in == 32
@@ -30,8 +30,11 @@ def test_stage01_outputs_reload(tiny_stage01):
     assert not tt.keep_mask[~tt.attention_mask].any()
     cls_sep = torch.isin(tt.input_ids, torch.tensor([101, 102]))
     assert not (tt.keep_mask & cls_sep).any()
-    for name in sae_keys(cfg):
+    clean = {}
+    for name, spec in sae_keys(cfg).items():
         sae = load_sae(out / "saes" / name / "sae")
+        meta = json.loads((out / "saes" / name / "sae" / "cfg.json").read_text())["metadata"]
+        assert meta["model_name"] == f"01_twin/{spec.model}"  # shareable: no machine path
         assert sae.cfg.d_sae == 24 and sae.cfg.k == 4
         z = encode(sae, ActivationStore(out / "eval" / "base").read_all())
         assert ((z > 0).sum(-1) <= 4).all()
@@ -39,6 +42,8 @@ def test_stage01_outputs_reload(tiny_stage01):
         assert 0 <= m["dead_fraction"] <= 1 and m["l0"] <= 4
         assert m["fidelity"]["head"] == "mlm"
         f = m["fidelity"]
+        assert f["mask_seed"] == cfg.seed  # one fixed mask for every SAE ...
+        assert clean.setdefault(spec.model, f["clean_loss"]) == f["clean_loss"]  # ... so a model's clean loss is one
         if f["zero_ablation_loss"] > f["clean_loss"]:
             want = (f["zero_ablation_loss"] - f["sae_loss"]) / (f["zero_ablation_loss"] - f["clean_loss"])
             assert f["loss_recovered"] == pytest.approx(want)
@@ -46,8 +51,18 @@ def test_stage01_outputs_reload(tiny_stage01):
             assert f["loss_recovered"] is None
     twin = json.loads((stage_dir(cfg, "01_twin") / "twin_report.json").read_text())
     assert twin["base_had_mlm_head"] is False and twin["base_encoder_unchanged"]
-    assert twin["drift"]["layer_1"]["l2"] > 0
+    assert set(twin["twins"]) == {"tuned", "control", "planted"}
+    assert twin["twins"]["tuned"]["domain"] == "financial" and twin["twins"]["control"]["domain"] == "general"
+    assert twin["twins"]["planted"]["changed_docs"] > 0
+    for key in twin["twins"]:
+        assert twin["drift"][key]["layer_1"]["l2"] > 0
+    curve = twin["head_fit"]["curve"]
+    assert curve[0]["step"] == 0 and len(curve) >= 2 and twin["head_fit"]["best_eval_loss"] < curve[0]["eval_loss"]
+    for dom in ("financial", "general"):
+        assert set(twin["eval_mlm_loss"][dom]) >= {"base", "tuned", "control", "planted", "docs", "templates"}
     assert twin["eval_mlm_loss"]["financial"]["tuned"] < twin["eval_mlm_loss"]["financial"]["base"]
+    assert twin["eval_mlm_loss"]["general"]["control"] < twin["eval_mlm_loss"]["general"]["base"]
+    assert twin["planted_token_loss"]["planted"]["tokens"] > 0
 
 
 def test_stage01_rerun_is_skipped_and_config_change_detected(tiny_stage01):
