@@ -239,6 +239,7 @@ def fit_mlm_head(model, tokenizer, train: list[Doc], evald: list[Doc], cfg: Twin
     seed_everything(seed)
     x, y = _cached_masked_states(model, tokenizer, train, max_length, seed, cfg.head_fit_maskings, device)
     xe, ye = _cached_masked_states(model, tokenizer, evald, max_length, seed + 1, 1, device)
+    logger.info("fit MLM head on %d cached masked positions (%d held out)", len(y), len(ye))
     frozen = {id(p) for p in model.base_model.parameters()}  # the tied decoder weight = word embeddings
     params = [p for p in head.parameters() if id(p) not in frozen]
     opt = torch.optim.AdamW(params, lr=cfg.head_lr, weight_decay=0.01)
@@ -274,6 +275,8 @@ def fit_mlm_head(model, tokenizer, train: list[Doc], evald: list[Doc], cfg: Twin
             curve.append({"step": step, "train_loss": sum(running) / len(running), "eval_loss": ev})
             running = []
             pbar.set_postfix(eval_loss=f"{ev:.3f}")
+            logger.info("fit MLM head: step %d/%d, train loss %.3f, held-out loss %.3f", step, cfg.head_fit_max_steps,
+                        curve[-1]["train_loss"], ev)
             if ev < best * 0.995:
                 best, stale = ev, 0
                 best_state = {k: v.detach().clone() for k, v in head.state_dict().items()}
