@@ -191,9 +191,10 @@ FEATURE_TABLE = Schema(DeltasFiles.FEATURE_TABLE, (
     Col("base_financial_q", "float", "BH q of the base latent's financial-vs-general test"),
     Col("tuned_financial_q", "float", "BH q of the tuned latent's financial-vs-general test"),
 ), "the study's comprehensive table, corrected: matched pairs first, then unmatched latents")
+_FEATURE_COLS = {c.name: c for c in FEATURE_TABLE.cols}
 RANKING = Schema(DeltasFiles.RANKING, (
     Col("rank", "int", "1 = largest increase of the financial score"),
-    *(c for c in FEATURE_TABLE.cols if c.name in (
+    *(_FEATURE_COLS[n] for n in (
         "pair_id", "base_latent", "tuned_latent", "class", "type", "delta_matched", "delta_ci_low", "delta_ci_high",
         "change_pct_matched", "relative_change_matched", "p_value", "q_value", "significant", "beyond_seed_noise",
         "base_fin_score", "tuned_fin_score", "specialization_change")),
