@@ -296,7 +296,8 @@ def models(cfg: PipelineConfig) -> dict[str, ModelConfig]:
     """The (base, tuned) pair every stage uses; with a twin, the folders written by ``01_twin``."""
     if cfg.twin.enabled:
         tdir = stage_dir(cfg, TWIN)
-        return {"base": ModelConfig(name=str(tdir / TwinFiles.BASE)), "tuned": ModelConfig(name=str(tdir / TwinFiles.TUNED))}
+        return {"base": ModelConfig(name=str(tdir / TwinFiles.BASE)),
+                "tuned": ModelConfig(name=str(tdir / TwinFiles.TUNED))}
     return {"base": cfg.base_model, "tuned": cfg.tuned_model}
 
 

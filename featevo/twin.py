@@ -54,7 +54,8 @@ def bert_mlm_mask(ids: torch.Tensor, special: torch.Tensor, attn: torch.Tensor, 
 
 
 @torch.no_grad()
-def mlm_eval_loss(model: nn.Module, tokenizer, docs: list[Doc], device, max_length: int, seed: int, bs: int = 64) -> float:
+def mlm_eval_loss(model: nn.Module, tokenizer, docs: list[Doc], device, max_length: int, seed: int,
+                  bs: int = 64) -> float:
     """Mean masked-LM cross-entropy on ``docs`` with a fixed seeded masking (comparable across models)."""
     if not docs:
         return float("nan")
@@ -90,7 +91,8 @@ def param_drift(base: nn.Module, tuned: nn.Module) -> dict:
         acc = groups.setdefault(key, [0.0, 0.0])
         acc[0] += d2
         acc[1] += n2
-    return {k: {"l2": math.sqrt(v[0]), "relative": math.sqrt(v[0]) / max(math.sqrt(v[1]), 1e-12)} for k, v in groups.items()}
+    return {k: {"l2": math.sqrt(v[0]), "relative": math.sqrt(v[0]) / max(math.sqrt(v[1]), 1e-12)}
+            for k, v in groups.items()}
 
 
 def _lr_at(step: int, total: int, peak: float) -> float:
@@ -114,7 +116,8 @@ def _masked_lm_loss(model, inputs, attn, labels, body_grad: bool) -> torch.Tenso
 
 
 def _train_loop(model, tokenizer, docs, cfg: TwinConfig, steps: int, lr: float, params, work: Path, seed: int,
-                max_length: int, device, desc: str, stop_after: int | None = None, body_grad: bool = True) -> list[dict]:
+                max_length: int, device, desc: str, stop_after: int | None = None,
+                body_grad: bool = True) -> list[dict]:
     """Seeded MLM training with resumable checkpoints in ``work``; returns the loss log."""
     opt = torch.optim.AdamW(params, lr=lr, weight_decay=0.01)
     t = tokenize_docs(tokenizer, docs, max_length, exclude_special_tokens=True)
@@ -192,7 +195,7 @@ def make_twin(base_cfg: ModelConfig, cfg: TwinConfig, train: list[Doc], evald: l
     if len(fin_train) < cfg.batch_size:
         raise TrainingError(f"only {len(fin_train)} financial training documents; the twin needs at least "
                             f"twin.batch_size={cfg.batch_size}")
-    eval_sets = {FINANCIAL: [d for d in evald if d.domain == FINANCIAL], GENERAL: [d for d in evald if d.domain == GENERAL]}
+    eval_sets = {dom: [d for d in evald if d.domain == dom] for dom in (FINANCIAL, GENERAL)}
     had_head = head_kind(base_cfg) == "mlm"
     base_dir, tuned_dir = out / TwinFiles.BASE, out / TwinFiles.TUNED
     report: dict = {"base_model": base_cfg.name, "base_had_mlm_head": had_head,
@@ -211,7 +214,8 @@ def make_twin(base_cfg: ModelConfig, cfg: TwinConfig, train: list[Doc], evald: l
             report["head_fit_log"] = _train_loop(base, tok, train, cfg, cfg.head_fit_steps, cfg.head_lr, head_params,
                                                  out / TwinFiles.HEAD_WORK, seed, max_length, device, "fit MLM head",
                                                  body_grad=False)
-            atomic_write_json(out / TwinFiles.HEAD_WORK / TwinFiles.LOOP_LOG, report["head_fit_log"])  # for a resumed run's report
+            # kept for a resumed run's report
+            atomic_write_json(out / TwinFiles.HEAD_WORK / TwinFiles.LOOP_LOG, report["head_fit_log"])
             same = all(torch.equal(ref[k], v) for k, v in base.base_model.named_parameters())
             if not same:
                 raise TrainingError("fitting the MLM head changed the base encoder weights")  # pragma: no cover
@@ -220,7 +224,7 @@ def make_twin(base_cfg: ModelConfig, cfg: TwinConfig, train: list[Doc], evald: l
         with atomic_path(base_dir) as tmp:
             base.save_pretrained(str(tmp), safe_serialization=True)
             tok.save_pretrained(str(tmp))
-    elif (out / TwinFiles.HEAD_WORK / TwinFiles.LOOP_LOG).is_file():  # resumed after the head fit: same report as without the kill
+    elif (out / TwinFiles.HEAD_WORK / TwinFiles.LOOP_LOG).is_file():  # resumed after the head fit: same report
         report["head_fit_log"] = read_json(out / TwinFiles.HEAD_WORK / TwinFiles.LOOP_LOG)
     report["base_encoder_unchanged"] = True
 

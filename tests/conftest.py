@@ -56,7 +56,8 @@ def write_corpus(path: Path, per_category: int, seed: int) -> Path:
         for cat, templates in cats.items():
             for i in range(per_category):
                 t = templates[i % len(templates)]
-                lines.append({"text": t.format(c=r.choice(COMPANIES), n=r.randint(2, 99)), "category": cat, "domain": dom})
+                lines.append({"text": t.format(c=r.choice(COMPANIES), n=r.randint(2, 99)), "category": cat,
+                              "domain": dom})
     r.shuffle(lines)
     path.write_text("".join(json.dumps(x) + "\n" for x in lines), encoding="utf-8")
     return path
@@ -106,7 +107,8 @@ def tiny_config_dict(out_root: Path, model_dir: Path, data: dict, **over) -> dic
                 "dead_window_tokens": 2000, "seed_baselines": 1, "eval_docs": 32},
         "compare": {"max_tokens": 5000},
         "deltas": {"n_bootstrap": 50, "n_permutations": 50, "top_n": 5, "contexts_per_latent": 5},
-        "interpret": {"latents": 3, "n_train": 5, "n_test": 4, "n_non_activating": 4, "n_examples_shown": 4, "explain_max_tokens": 60},
+        "interpret": {"latents": 3, "n_train": 5, "n_test": 4, "n_non_activating": 4, "n_examples_shown": 4,
+                      "explain_max_tokens": 60},
         "report": {"feature_cards": 3},
     }
     for k, v in over.items():
