@@ -344,8 +344,8 @@ def build_latent_record(
     bin). With fewer than ``n_train + n_test`` windows, test keeps ``min(n_test, n // 2)`` and train
     gets the rest (Delphi's FuzzingScorer asserts on an empty test set). Both get
     ``normalized_activations`` in 0..10 relative to the record's max activation and ``str_tokens``
-    from :func:`token_strings`. ``not_active`` gets up to ``n_non_activating`` (default ``n_test``) windows with all-zero activations; ``extra_examples`` mirrors it like
-    Delphi's ``__main__`` does.
+    from :func:`token_strings`. ``not_active`` gets up to ``n_non_activating`` (default ``n_test``)
+    windows with all-zero activations; ``extra_examples`` mirrors it like Delphi's ``__main__`` does.
     """
     if not activating:
         raise ValueError("build_latent_record: no activating windows")
