@@ -58,7 +58,7 @@ demo: setup
 REPORT_HTML = $$($(PY) -c 'from featevo.config import load_config; from featevo.layout import REPORT, ReportFiles, display_path, stage_dir; print(display_path(stage_dir(load_config("$(CONFIG)"), REPORT) / ReportFiles.HTML))')
 screenshot: setup browser
 	@report=$(REPORT_HTML); test -f "$$report" || { echo "no $$report: run make demo first"; exit 2; }; \
-	$(PY) -c "from featevo.report import docs_screenshot; print('docs/report_screenshot.png:', docs_screenshot('$$report', 'docs/report_screenshot.png'), 'bytes')"
+	$(PY) -c "from featevo.report.chromium import docs_screenshot; print('docs/report_screenshot.png:', docs_screenshot('$$report', 'docs/report_screenshot.png'), 'bytes')"
 
 # The full study on a GPU machine with hub access (no offline flags).
 study: setup

@@ -183,7 +183,8 @@ def docs_for_tokens(tokenizer, n_tokens: int, max_length: int = 64, offset: int 
     return tokenize_docs(tokenizer, docs, max_length, exclude_special_tokens=True)
 
 
-def plain_forward_rows(model, tokens: dict, layer: int, batch_size: int, device: torch.device) -> Iterator[torch.Tensor]:
+def plain_forward_rows(model, tokens: dict, layer: int, batch_size: int,
+                       device: torch.device) -> Iterator[torch.Tensor]:
     """The baseline: full forward with ``output_hidden_states=True``, rows of ``hidden_states[layer + 1]``."""
     n = tokens["input_ids"].shape[0]
     for start in range(0, n, batch_size):
@@ -229,7 +230,8 @@ def harvest_benchmark(model, tokens: dict, layer: int, batch_size: int, rounds: 
     out: dict[str, list[torch.Tensor]] = {"ours": [], "plain": [], "ours_unsorted": []}
 
     def ours(r):
-        out["ours"].append(torch.cat(list(iter_layer_rows(model, slices[r], layer, batch_size, device, progress=False))))
+        ours = iter_layer_rows(model, slices[r], layer, batch_size, device, progress=False)
+        out["ours"].append(torch.cat(list(ours)))
 
     def ours_unsorted(r):  # the harvester with length-sorted batching switched off
         out["ours_unsorted"].append(torch.cat(list(
@@ -563,7 +565,8 @@ def quality_benchmark(train_store: ActivationStore, eval_store: ActivationStore,
                                      dead_window_tokens=80_000, checkpoint_every=10**6)
     out = []
     for trainer, seed, d_sae, steps in runs:
-        cfg = dataclasses.replace(base_cfg, trainer=trainer, num_latents=d_sae, training_tokens=steps * base_cfg.batch_size)
+        cfg = dataclasses.replace(base_cfg, trainer=trainer, num_latents=d_sae,
+                                  training_tokens=steps * base_cfg.batch_size)
         work = Path(root) / f"q_{trainer}_{d_sae}_{seed}"
         t0 = time.perf_counter()
         res = train_sae(train_store, cfg, work, seed, torch.device("cpu"), "bench", "encoder.layer.4",
@@ -758,20 +761,23 @@ def to_markdown(res: dict) -> str:
     for r in res.get("sae_steps", []):
         for p, v in r["peers"].items():
             ratio = r.get("ratio_fused_speedup", {}).get(p)
-            lines.append(f"| {r['d_in']} | {r['d_sae']} | {r['dead_fraction_forced']:.0%} | {p} | {_f(v['steps_per_s'])} "
+            lines.append(f"| {r['d_in']} | {r['d_sae']} | {r['dead_fraction_forced']:.0%} | {p} "
+                         f"| {_f(v['steps_per_s'])} "
                          f"| {_f(v['tokens_per_s'], 0)} | {_f(v['peak_step_rss_mb'], 0)} | {_f(v['state_mb'], 1)} "
                          f"| {'-' if ratio is None else f'**{ratio:.2f}x**'} |")
     sc = res.get("scale")
     if sc:
-        lines += ["", f"## Scale (fresh process per size; MiniLM layer 4, shards of {sc['points'][0]['shard_tokens']:,} rows; "
+        shard = sc['points'][0]['shard_tokens']
+        lines += ["", f"## Scale (fresh process per size; MiniLM layer 4, shards of {shard:,} rows; "
                       f"SAE {sc['points'][0]['sae']['d_sae']} latents, {sc['points'][0]['sae']['trainer']} trainer, "
                       f"{sc['points'][0]['train_steps']} steps)", "",
                   "| kept tokens | shards | harvest s | harvest tok/s | peak RSS harvest (MB) | of which above "
                   "pre-harvest RSS | train steps/s | peak RSS train (MB) | of which above pre-train RSS |",
                   "|---|---|---|---|---|---|---|---|---|"]
         for p in sc["points"]:
-            lines.append(f"| {p['kept_tokens']:,} | {p['shards']} | {p['harvest_s']:.1f} | {p['harvest_tokens_per_s']:,.0f} "
-                         f"| {p['peak_rss_harvest_mb']:.0f} | {p['harvest_extra_mb']:.0f} | {p['train_steps_per_s']:.2f} "
+            lines.append(f"| {p['kept_tokens']:,} | {p['shards']} | {p['harvest_s']:.1f} "
+                         f"| {p['harvest_tokens_per_s']:,.0f} | {p['peak_rss_harvest_mb']:.0f} "
+                         f"| {p['harvest_extra_mb']:.0f} | {p['train_steps_per_s']:.2f} "
                          f"| {p['peak_rss_train_mb']:.0f} | {p['train_extra_mb']:.0f} |")
         lines += ["", f"Log-log slopes against corpus tokens: harvest time {sc['slope_harvest_time_vs_tokens']:.2f}, "
                       f"harvest peak RSS {sc['slope_peak_rss_harvest_vs_tokens']:.3f}, training steps/s "

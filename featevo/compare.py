@@ -33,9 +33,8 @@ Transfer: the base SAE encodes the tuned model's held-out activations (and vice 
 loss recovered are compared with each SAE on its own model (stage 01's numbers, same rows and the
 same masked tokens).
 
-Outputs in ``outputs/<run>/02_compare_features/``: ``latents.csv``, ``pairs.csv``,
-``null_pairs.csv``, ``summary.json``, ``similarity_hist.png``/``.svg``,
-``matched_scatter.png``/``.svg`` and ``manifest.json``.
+The stage computes everything first (:func:`analyse` -> :class:`CompareAnalysis`), then writes it
+(file names in :class:`featevo.layout.CompareFiles`, columns in :mod:`featevo.results`).
 """
 
 from __future__ import annotations
@@ -80,7 +79,8 @@ def decoder_cosine(W_a, W_b) -> np.ndarray:
     """[n_a, n_b] cosine similarity of decoder rows (W: [latents, d_in])."""
     A, B = unit_rows(W_a), unit_rows(W_b)
     if A.shape[1] != B.shape[1]:
-        raise StageError(f"decoders have different widths ({A.shape[1]} vs {B.shape[1]}); the SAEs read different layers")
+        raise StageError(f"decoders have different widths ({A.shape[1]} vs {B.shape[1]}); "
+                         "the SAEs read different layers")
     return np.clip(A @ B.T, -1.0, 1.0)
 
 
@@ -226,7 +226,8 @@ class Matching:
             "shifted_reasons": {
                 "direction_only": int(((self.pair_class == "shifted") & (self.pair_cos < self.shared_threshold)
                                        & (self.pair_corr >= self.shifted_correlation)).sum()),
-                "activation_only": int(((self.pair_class == "shifted") & (self.pair_cos >= self.shared_threshold)).sum()),
+                "activation_only": int(((self.pair_class == "shifted")
+                                        & (self.pair_cos >= self.shared_threshold)).sum()),
                 "both": int(((self.pair_class == "shifted") & (self.pair_cos < self.shared_threshold)
                              & (self.pair_corr < self.shifted_correlation)).sum()),
             },
@@ -266,8 +267,8 @@ def match_latents(cos: np.ndarray, corr: np.ndarray, live_a: np.ndarray, live_b:
     pa = np.flatnonzero(dec_a >= 0)
     pb = dec_a[pa]
     pcos, pcorr = cos[pa, pb], corr[pa, pb]
-    pclass = np.where(pcos < cfg.new_threshold, "unmatched",
-                      np.where((pcos >= cfg.shared_threshold) & (pcorr >= cfg.shifted_correlation), "shared", "shifted"))
+    shared = (pcos >= cfg.shared_threshold) & (pcorr >= cfg.shifted_correlation)
+    pclass = np.where(pcos < cfg.new_threshold, "unmatched", np.where(shared, "shared", "shifted"))
     pclass = pclass.astype(object)
 
     class_a = np.full(n_a, "dead", dtype=object)
@@ -342,8 +343,9 @@ def latent_rows(m: Matching, freq_a: np.ndarray, freq_b: np.ndarray, name_a: str
     return rows
 
 
-def pair_rows(m: Matching) -> list[dict]:
-    return [{"pair_id": k, "base_latent": int(a), "tuned_latent": int(b), "decoder_cosine": float(c),
+def pair_rows(m: Matching, other: str = "tuned_latent") -> list[dict]:
+    """The decoder pairs of ``m``; ``other`` names the column of side b's latent."""
+    return [{"pair_id": k, "base_latent": int(a), other: int(b), "decoder_cosine": float(c),
              "activation_correlation": float(r), "class": cl, "activation_match_agrees": bool(ag)}
             for k, (a, b, c, r, cl, ag) in enumerate(zip(m.pair_a, m.pair_b, m.pair_cos, m.pair_corr,
                                                          m.pair_class, m.pair_agree))]
@@ -357,8 +359,8 @@ def _aligned_chunks(s1: Path, max_tokens: int, chunk: int = 8192):
             return
         sb, st = ActivationStore(acts_dir(s1, split, "base")), ActivationStore(acts_dir(s1, split, "tuned"))
         if sb.n_rows != st.n_rows:
-            raise StageError(f"{display_path(split_dir(s1, split))}: base and tuned activations have different row counts "
-                             f"({sb.n_rows} vs {st.n_rows}); rerun stage 01 with --force")
+            raise StageError(f"{display_path(split_dir(s1, split))}: base and tuned activations have different row "
+                             f"counts ({sb.n_rows} vs {st.n_rows}); rerun stage 01 with --force")
         for xb, xt in zip(sb.iter_rows(left, chunk), st.iter_rows(left, chunk)):
             if xb.shape[0] != xt.shape[0]:
                 raise StageError(f"{display_path(split_dir(s1, split))}: base and tuned shards are not aligned")
@@ -411,9 +413,147 @@ def _f3(x) -> str:
     return "n/a" if x is None else f"{x:.3f}"
 
 
+@dataclass
+class CompareAnalysis:
+    """Everything stage 02 writes, before it is written."""
+
+    names: list[str]                 # every SAE of the run (sae_specs order)
+    null_names: list[str]            # the seed-baseline SAEs
+    d_sae: dict[str, int]
+    token_rows: int                  # aligned token rows of the activation statistics
+    freq: dict[str, np.ndarray]      # firing frequency per latent, per SAE
+    matchings: dict[str, Matching]   # base vs "tuned" and base vs each seed-baseline SAE
+    own: dict[str, dict]             # stage 01's metrics of each SAE
+    chance: dict                     # :func:`chance_best_cosine` of the base decoder
+    transfer: dict                   # :func:`transfer_metrics`
+
+    @property
+    def main(self) -> Matching:
+        return self.matchings["tuned"]
+
+    @property
+    def nulls(self) -> dict[str, Matching]:
+        return {n: self.matchings[n] for n in self.null_names}
+
+    @property
+    def seeds(self) -> dict:
+        return {n: self.own[n].get("seed") for n in self.names}
+
+    @property
+    def same_seed(self) -> bool:
+        return _same_seed(self.seeds)
+
+
+def _same_seed(seeds: dict) -> bool:
+    return bool(seeds.get("base") is not None and seeds.get("base") == seeds.get("tuned"))
+
+
+def activation_statistics(s1: Path, saes: dict, null_names: list[str], max_tokens: int) -> CorrelationAccumulator:
+    """Firing counts and activation correlations (base vs tuned, base vs each null SAE) over aligned rows."""
+    acc = CorrelationAccumulator([("base", "tuned")] + [("base", n) for n in null_names])
+    n_total = sum(ActivationStore(acts_dir(s1, s, "base")).n_rows for s in ("eval", "train"))
+    pbar = tqdm(total=min(max_tokens, n_total), desc="activation correlations", unit="tok")
+    for xb, xt in _aligned_chunks(s1, max_tokens):
+        z = {"tuned": encode(saes["tuned"], xt)}
+        for n in ["base", *null_names]:
+            z[n] = encode(saes[n], xb)
+        acc.update(z)
+        pbar.update(xb.shape[0])
+    pbar.close()
+    logger.info("activation statistics over %d token rows (eval split first, then train)", acc.n)
+    return acc
+
+
+def match_all(W: dict, acc: CorrelationAccumulator, freq: dict, others: list[str], cc: CompareConfig) -> dict:
+    """The base SAE matched against each of ``others``."""
+    out = {}
+    for other in others:
+        m = match_latents(decoder_cosine(W["base"], W[other]), acc.correlation("base", other),
+                          freq["base"] > 0, freq[other] > 0, cc)
+        out[other] = m
+        s = m.summary("base", other)
+        logger.info("base vs %s: %d pairs, shared %.1f%%, matched %.1f%%, mean pair cosine %.3f, agreement %.1f%%",
+                    other, s["pairs"], 100 * s["shared_fraction"], 100 * s["matched_fraction"],
+                    s["pair_decoder_cosine"].get("mean", float("nan")), 100 * s["agreement"])
+    return out
+
+
+def analyse(cfg: PipelineConfig, s1: Path, device: torch.device) -> CompareAnalysis:
+    """Load stage 01's SAEs, match them, and measure transfer."""
+    names = list(sae_specs(cfg))
+    null_names = null_sae_names(cfg)
+    if not null_names:
+        logger.warning("sae.seed_baselines is 0: no null baseline; class counts cannot be told from seed noise")
+    saes = {n: load_sae(sae_dir(s1, n), device) for n in names}
+    acc = activation_statistics(s1, saes, null_names, cfg.compare.max_tokens)
+    W = {n: saes[n].W_dec.detach().cpu().double().numpy() for n in names}
+    freq = {n: acc.frequency(n) for n in names}
+    matchings = match_all(W, acc, freq, ["tuned", *null_names], cfg.compare)
+    own = {n: load_sae_metrics(s1, n) for n in names}
+    seeds = {n: own[n].get("seed") for n in names}
+    if _same_seed(seeds):
+        logger.warning("the base and tuned SAEs were trained with the same seed (%s): they share their initial "
+                       "decoder, which inflates base-vs-tuned matching relative to the seed baseline "
+                       "(same_index_fraction %.2f); retrain stage 01 with distinct seeds",
+                       seeds["base"], matchings["tuned"].summary("base", "tuned")["same_index_fraction"])
+    return CompareAnalysis(
+        names=names, null_names=null_names, d_sae={n: saes[n].cfg.d_sae for n in names}, token_rows=acc.n,
+        freq=freq, matchings=matchings, own=own,
+        chance=chance_best_cosine(W["base"], cfg.compare.chance_samples, cfg.seed),
+        transfer=transfer_metrics(cfg, s1, device),
+    )
+
+
+def write_tables(folder: Path, a: CompareAnalysis) -> None:
+    LATENTS.write(folder, latent_rows(a.main, a.freq["base"], a.freq["tuned"], "base", "tuned"))
+    PAIRS.write(folder, pair_rows(a.main))
+    NULL_PAIRS.write(folder, [{"null_sae": n, **r} for n, m in a.nulls.items() for r in pair_rows(m, "seed_latent")])
+
+
+def build_summary(cfg: PipelineConfig, a: CompareAnalysis, wall_time_s: float) -> dict:
+    cc = cfg.compare
+    summary = {
+        "description": "latents of the base and tuned SAEs paired by decoder cosine (Hungarian) and by "
+                       "activation correlation; classes per featevo/compare.py; "
+                       "null = base vs base SAE of another seed",
+        "thresholds": {"shared_threshold": cc.shared_threshold, "new_threshold": cc.new_threshold,
+                       "shifted_correlation": cc.shifted_correlation},
+        "token_rows": a.token_rows,
+        "token_source": "stage 01 eval split first, then train split (same rows for every SAE)",
+        "d_sae": a.d_sae,
+        "sae_seeds": a.seeds,
+        "same_seed_warning": a.same_seed,
+        "firing": {n: {"dead": int((f == 0).sum()), "mean_frequency": float(f.mean())} for n, f in a.freq.items()},
+        "base_vs_tuned": a.main.summary("base", "tuned"),
+        "null_baselines": {n: m.summary("base", n) for n, m in a.nulls.items()},
+        "chance_best_decoder_cosine": a.chance,
+        "transfer": a.transfer,
+        "null_transfer": {n: {"sae": n, "activations": "base", "fvu": a.own[n]["fvu"],
+                              "loss_recovered": a.own[n].get("fidelity", {}).get("loss_recovered")}
+                          for n in a.null_names},
+        "wall_time_s": wall_time_s,
+    }
+    if a.null_names:
+        nb = summary["null_baselines"][a.null_names[0]]
+        bt = summary["base_vs_tuned"]
+        summary["headline"] = {
+            "shared_fraction": bt["shared_fraction"], "shared_fraction_null": nb["shared_fraction"],
+            "matched_fraction": bt["matched_fraction"], "matched_fraction_null": nb["matched_fraction"],
+            "mean_pair_cosine": bt["pair_decoder_cosine"].get("mean"),
+            "mean_pair_cosine_null": nb["pair_decoder_cosine"].get("mean"),
+        }
+    return summary
+
+
+def write_figures(folder: Path, a: CompareAnalysis, cc: CompareConfig) -> None:
+    from featevo.figures import matched_scatter, similarity_histogram
+
+    similarity_histogram(a.main, a.nulls, cc, a.chance, folder / CompareFiles.SIMILARITY_HIST)
+    matched_scatter(a.main, a.nulls, cc, folder / CompareFiles.MATCHED_SCATTER)
+
+
 def run(cfg: PipelineConfig, force: bool = False) -> Path:
     """Run stage 02 (needs stage 01); returns the stage folder."""
-    from featevo.figures import matched_scatter, similarity_histogram
     from featevo.models import resolve_device
 
     require_stage(cfg, TRAIN)
@@ -422,94 +562,10 @@ def run(cfg: PipelineConfig, force: bool = False) -> Path:
         return stage_dir(cfg, COMPARE)
     t0 = time.time()
     device = resolve_device(cfg.device)
-    s1 = stage_dir(cfg, TRAIN)
     st = StageRun(cfg, COMPARE, device=str(device)).open()
-    cc = cfg.compare
-
-    names = list(sae_specs(cfg))
-    null_names = null_sae_names(cfg)
-    if not null_names:
-        logger.warning("sae.seed_baselines is 0: no null baseline; class counts cannot be told from seed noise")
-    saes = {n: load_sae(sae_dir(s1, n), device) for n in names}
-    d = {n: saes[n].cfg.d_sae for n in names}
-
-    # activation statistics over aligned token rows
-    acc = CorrelationAccumulator([("base", "tuned")] + [("base", n) for n in null_names])
-    n_total = sum(ActivationStore(acts_dir(s1, s, "base")).n_rows for s in ("eval", "train"))
-    pbar = tqdm(total=min(cc.max_tokens, n_total), desc="activation correlations", unit="tok")
-    for xb, xt in _aligned_chunks(s1, cc.max_tokens):
-        z = {"tuned": encode(saes["tuned"], xt)}
-        for n in ["base", *null_names]:
-            z[n] = encode(saes[n], xb)
-        acc.update(z)
-        pbar.update(xb.shape[0])
-    pbar.close()
-    logger.info("activation statistics over %d token rows (eval split first, then train)", acc.n)
-
-    W = {n: saes[n].W_dec.detach().cpu().double().numpy() for n in names}
-    freq = {n: acc.frequency(n) for n in names}
-    results = {}
-    for other in ["tuned", *null_names]:
-        m = match_latents(decoder_cosine(W["base"], W[other]), acc.correlation("base", other),
-                          freq["base"] > 0, freq[other] > 0, cc)
-        results[other] = m
-        s = m.summary("base", other)
-        logger.info("base vs %s: %d pairs, shared %.1f%%, matched %.1f%%, mean pair cosine %.3f, agreement %.1f%%",
-                    other, s["pairs"], 100 * s["shared_fraction"], 100 * s["matched_fraction"],
-                    s["pair_decoder_cosine"].get("mean", float("nan")), 100 * s["agreement"])
-
-    main = results["tuned"]
-    LATENTS.write(st.dir, latent_rows(main, freq["base"], freq["tuned"], "base", "tuned"))
-    PAIRS.write(st.dir, pair_rows(main))
-    null_rows = []
-    for n in null_names:
-        for r in pair_rows(results[n]):
-            r["seed_latent"] = r.pop("tuned_latent")
-            null_rows.append({"null_sae": n, **r})
-    NULL_PAIRS.write(st.dir, null_rows)
-
-    own1 = {n: load_sae_metrics(s1, n) for n in names}
-    seeds = {n: own1[n].get("seed") for n in names}
-    if seeds.get("base") is not None and seeds.get("base") == seeds.get("tuned"):
-        logger.warning("the base and tuned SAEs were trained with the same seed (%s): they share their initial "
-                       "decoder, which inflates base-vs-tuned matching relative to the seed baseline "
-                       "(same_index_fraction %.2f); retrain stage 01 with distinct seeds",
-                       seeds["base"], main.summary("base", "tuned")["same_index_fraction"])
-    chance = chance_best_cosine(W["base"], cc.chance_samples, cfg.seed)
-    transfer = transfer_metrics(cfg, s1, device)
-    summary = {
-        "description": "latents of the base and tuned SAEs paired by decoder cosine (Hungarian) and by "
-                       "activation correlation; classes per featevo/compare.py; null = base vs base SAE of another seed",
-        "thresholds": {"shared_threshold": cc.shared_threshold, "new_threshold": cc.new_threshold,
-                       "shifted_correlation": cc.shifted_correlation},
-        "token_rows": acc.n,
-        "token_source": "stage 01 eval split first, then train split (same rows for every SAE)",
-        "d_sae": d,
-        "sae_seeds": seeds,
-        "same_seed_warning": bool(seeds.get("base") is not None and seeds.get("base") == seeds.get("tuned")),
-        "firing": {n: {"dead": int((freq[n] == 0).sum()), "mean_frequency": float(freq[n].mean())} for n in names},
-        "base_vs_tuned": main.summary("base", "tuned"),
-        "null_baselines": {n: results[n].summary("base", n) for n in null_names},
-        "chance_best_decoder_cosine": chance,
-        "transfer": transfer,
-        "null_transfer": {n: {"sae": n, "activations": "base", "fvu": own1[n]["fvu"],
-                              "loss_recovered": own1[n].get("fidelity", {}).get("loss_recovered")}
-                          for n in null_names},
-        "wall_time_s": round(time.time() - t0, 2),
-    }
-    if null_names:
-        nb = summary["null_baselines"][null_names[0]]
-        bt = summary["base_vs_tuned"]
-        summary["headline"] = {
-            "shared_fraction": bt["shared_fraction"], "shared_fraction_null": nb["shared_fraction"],
-            "matched_fraction": bt["matched_fraction"], "matched_fraction_null": nb["matched_fraction"],
-            "mean_pair_cosine": bt["pair_decoder_cosine"].get("mean"),
-            "mean_pair_cosine_null": nb["pair_decoder_cosine"].get("mean"),
-        }
-    atomic_write_json(st.dir / CompareFiles.SUMMARY, summary)
-
-    nulls = {n: results[n] for n in null_names}
-    similarity_histogram(main, nulls, cc, chance, st.dir / CompareFiles.SIMILARITY_HIST)
-    matched_scatter(main, nulls, cc, st.dir / CompareFiles.MATCHED_SCATTER)
+    a = analyse(cfg, stage_dir(cfg, TRAIN), device)
+    write_tables(st.dir, a)
+    atomic_write_json(st.dir / CompareFiles.SUMMARY, build_summary(cfg, a, round(time.time() - t0, 2)))
+    write_figures(st.dir, a, cfg.compare)
     st.commit()
     return stage_dir(cfg, COMPARE)

@@ -221,7 +221,8 @@ class OpenAICompatible(OpenRouter):
         url = base_url.rstrip("/")
         if not url.endswith("/chat/completions"):
             url += "/chat/completions"
-        super().__init__(model, api_key=api_key or "no-key", base_url=url, max_tokens=max_tokens, temperature=temperature)
+        super().__init__(model, api_key=api_key or "no-key", base_url=url, max_tokens=max_tokens,
+                         temperature=temperature)
         self.request_timeout = request_timeout
         self.max_retries = max_retries
         self.n_requests = 0
@@ -341,10 +342,10 @@ def build_latent_record(
     (scored) are drawn, disjoint from train, evenly from ``n_quantiles`` activation quantiles of the
     remaining windows, as Delphi's ``test_type="quantiles"`` (``quantile`` = 0 for the strongest
     bin). With fewer than ``n_train + n_test`` windows, test keeps ``min(n_test, n // 2)`` and train
-    gets the rest (Delphi's FuzzingScorer asserts on an empty test set). Both get ``normalized_activations`` in 0..10 relative to the record's max activation and
-    ``str_tokens`` from :func:`token_strings`. ``not_active`` gets up to ``n_non_activating``
-    (default ``n_test``) windows with all-zero activations; ``extra_examples`` mirrors it like
-    Delphi's ``__main__`` does.
+    gets the rest (Delphi's FuzzingScorer asserts on an empty test set). Both get
+    ``normalized_activations`` in 0..10 relative to the record's max activation and ``str_tokens``
+    from :func:`token_strings`. ``not_active`` gets up to ``n_non_activating`` (default ``n_test``)
+    windows with all-zero activations; ``extra_examples`` mirrors it like Delphi's ``__main__`` does.
     """
     if not activating:
         raise ValueError("build_latent_record: no activating windows")

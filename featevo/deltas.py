@@ -41,10 +41,10 @@ Statistics (:mod:`featevo.stats`, seeded from ``cfg.seed``):
 The same delta analysis between the base SAE and a base SAE of another seed (matched pairs from
 ``null_pairs.csv``) is the null baseline: significant "changes" there are seed noise.
 
-Outputs in ``outputs/<run>/03_activation_deltas/``: ``per_category.csv``, ``feature_table.csv``
-(the study's "2.2 comprehensive" table, corrected), ``top_financial_features.csv`` (2.1/2.3),
-``summary.json`` (2.4), ``ranking_by_delta.csv`` (3.0), ``four_panel.png``/``.svg`` (3.1),
-``contexts/<base|tuned>.json`` and ``interesting_latents.json`` (for stages 04 and 05).
+The stage computes everything first (:func:`analyse` -> :class:`DeltasAnalysis`, arrays only), then
+one writer per output file (names in :class:`featevo.layout.DeltasFiles`, columns in
+:mod:`featevo.results`): the study's comprehensive table 2.2 (corrected), its tables 2.1/2.3, summary
+2.4, ranking 3.0 and figure 3.1, plus the contexts and the labelling order for stages 04 and 05.
 """
 
 from __future__ import annotations
@@ -55,21 +55,18 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import torch
 from tqdm.auto import tqdm
 
-from featevo.activations import ActivationStore, TokenTable, iter_layer_rows, tokenize_docs
 from featevo.config import PipelineConfig
 from featevo.data import FINANCIAL, GENERAL, Doc, load_probe
 from featevo.io import StageRun, atomic_write_json, hash_inputs, require_stage, stage_is_current
 from featevo.layout import (
-    COMPARE, DELTAS, TRAIN, DeltasFiles, acts_dir, contexts_path, display_path, models as run_models, null_sae_names,
-    resolve_repo_path, sae_dir, sae_specs, split_dir, stage_dir,
+    COMPARE, DELTAS, MODEL_KEYS, TRAIN, DeltasFiles, contexts_path, display_path, models as run_models,
+    null_sae_names, resolve_repo_path, sae_dir, sae_specs, stage_dir,
 )
-from featevo.results import (
-    FEATURE_TABLE, MATCHED_CLASSES, PER_CATEGORY, RANKING, TOP_FEATURES, CompareResult,
-)
-from featevo.sae import encode, load_sae
+from featevo.probe import ACTIVATION_UNIT, Source, doc_aggregates, eval_source, harvest_probe, top_contexts
+from featevo.results import FEATURE_TABLE, PER_CATEGORY, RANKING, TOP_FEATURES, CompareResult, MatchedPairs
+from featevo.sae import load_sae
 from featevo.stats import (
     bh_qvalues, percentile_ci, permutation_test_groups, sign_flip_test, stratified_bootstrap_weights,
 )
@@ -77,69 +74,11 @@ from featevo.stats import (
 logger = logging.getLogger(__name__)
 
 EPS = 1e-8
-ACTIVATION_UNIT = "activation x decoder norm"
 
 
 # --------------------------------------------------------------------------------------------
-# Probe activations
+# Scores
 # --------------------------------------------------------------------------------------------
-@dataclass
-class Source:
-    """Latent activations of one token stream (probe set or stage 01's eval split)."""
-
-    name: str
-    docs: list[Doc]
-    row_doc: np.ndarray      # [rows] document of each SAE row (non-decreasing)
-    row_token: np.ndarray    # [rows] token id
-    z: dict[str, np.ndarray]  # SAE name -> [rows, d_sae] float32 activations x decoder norm
-
-    @property
-    def doc_start(self) -> np.ndarray:
-        return np.searchsorted(self.row_doc, np.arange(len(self.docs) + 1))
-
-
-def _scaled_encode(sae, x: torch.Tensor) -> np.ndarray:
-    norms = sae.W_dec.detach().norm(dim=1).cpu()
-    return (encode(sae, x) * norms).numpy().astype(np.float32)
-
-
-def harvest_probe(cfg: PipelineConfig, docs: list[Doc], saes: dict, sae_models: dict, device) -> Source:
-    """Tokenise the probe set as stage 01 does, run both models, encode with every SAE."""
-    from featevo.models import load_model, load_tokenizer
-
-    models = run_models(cfg)
-    tok = load_tokenizer(models["base"])
-    tokens = tokenize_docs(tok, docs, cfg.harvest.max_length, cfg.harvest.exclude_special_tokens)
-    rows = tokens["keep_mask"].nonzero(as_tuple=False)
-    z = {}
-    for mkey in ("base", "tuned"):
-        model = load_model(models[mkey], head="none", device=device, dtype=cfg.harvest.dtype)
-        acts = torch.cat(list(iter_layer_rows(model, tokens, cfg.harvest.layer, cfg.harvest.batch_size, device,
-                                              desc=f"probe {mkey}")))
-        del model
-        for name, mk in sae_models.items():
-            if mk == mkey:
-                z[name] = _scaled_encode(saes[name], acts)
-    return Source("probe", list(docs), rows[:, 0].numpy(), tokens["input_ids"][tokens["keep_mask"]].numpy(), z)
-
-
-def eval_source(s1: Path, saes: dict, sae_models: dict, names: tuple[str, ...]) -> Source:
-    """Stage 01's held-out eval split, encoded with the SAEs ``names``."""
-    tt = TokenTable(split_dir(s1, "eval"))
-    z = {n: _scaled_encode(saes[n], ActivationStore(acts_dir(s1, "eval", sae_models[n])).read_all()) for n in names}
-    return Source("eval", tt.docs, tt.row_doc, tt.row_token, z)
-
-
-def doc_aggregates(z: np.ndarray, row_doc: np.ndarray, n_docs: int) -> tuple[np.ndarray, np.ndarray]:
-    """Per-sentence mean activation and firing frequency [n_docs, d_sae] (float64)."""
-    idx = torch.as_tensor(row_doc, dtype=torch.long)
-    zt = torch.as_tensor(z, dtype=torch.float64)
-    sums = torch.zeros(n_docs, z.shape[1], dtype=torch.float64).index_add_(0, idx, zt)
-    fires = torch.zeros(n_docs, z.shape[1], dtype=torch.float64).index_add_(0, idx, (zt > 0).double())
-    n = torch.bincount(idx, minlength=n_docs).clamp(min=1).double()[:, None]
-    return (sums / n).numpy(), (fires / n).numpy()
-
-
 def specialization(fin: np.ndarray, gen: np.ndarray) -> np.ndarray:
     """(fin - gen) / (fin + gen + 1e-8): +1 financial only, -1 general only, 0 no preference."""
     return (fin - gen) / (fin + gen + EPS)
@@ -176,8 +115,9 @@ def latent_stats(X: np.ndarray, F: np.ndarray, is_fin: np.ndarray, boot: dict, n
     (idx_f, W_f), (idx_g, W_g) = boot[FINANCIAL], boot[GENERAL]
     fin, gen = X[is_fin].mean(0), X[~is_fin].mean(0)
     diff, p = permutation_test_groups(X, is_fin, n_perm, seed)
-    return LatentStats(fin=fin, gen=gen, spec=specialization(fin, gen), fin_boot=W_f @ X[idx_f], gen_boot=W_g @ X[idx_g],
-                       diff=diff, p=p, q=bh_qvalues(p), freq_fin=F[is_fin].mean(0), freq_gen=F[~is_fin].mean(0))
+    return LatentStats(fin=fin, gen=gen, spec=specialization(fin, gen), fin_boot=W_f @ X[idx_f],
+                       gen_boot=W_g @ X[idx_g], diff=diff, p=p, q=bh_qvalues(p), freq_fin=F[is_fin].mean(0),
+                       freq_gen=F[~is_fin].mean(0))
 
 
 @dataclass
@@ -215,7 +155,8 @@ def relative_change(delta: np.ndarray, base: np.ndarray, tuned: np.ndarray) -> n
     return 2.0 * delta / (tuned + base + EPS)
 
 
-def seed_noise_threshold(null: PairStats | None, sa: LatentStats, sn: LatentStats | None, q: float = 0.95) -> float | None:
+def seed_noise_threshold(null: PairStats | None, sa: LatentStats, sn: LatentStats | None,
+                         q: float = 0.95) -> float | None:
     """The ``q`` quantile of |relative change| over the null baseline's matched pairs."""
     if null is None or sn is None or len(null.delta) == 0:
         return None
@@ -243,307 +184,296 @@ def unmatched_type(cls: str, fin_sig: bool, gen_sig: bool) -> str:
 
 
 # --------------------------------------------------------------------------------------------
-# Contexts
+# The analysis, in memory
 # --------------------------------------------------------------------------------------------
-def top_contexts(sources: list[Source], name: str, k: int, window: int, tokenizer) -> dict[str, list[dict]]:
-    """Per latent of SAE ``name``: the ``k`` sentences with the highest activation (one context per
-    sentence), each windowed ``window`` kept tokens either side of its maximum."""
-    d_sae = sources[0].z[name].shape[1]
-    maxima, where = [], []
-    for si, src in enumerate(sources):
-        z = torch.as_tensor(src.z[name])
-        idx = torch.as_tensor(src.row_doc, dtype=torch.long)[:, None].expand(-1, d_sae)
-        m = torch.zeros(len(src.docs), d_sae).scatter_reduce(0, idx, z, reduce="amax", include_self=True)
-        maxima.append(m.numpy())
-        where.append(np.stack([np.full(len(src.docs), si), np.arange(len(src.docs))], 1))
-    M = np.concatenate(maxima)           # [all docs, d_sae]
-    W = np.concatenate(where)            # [all docs, 2] (source, doc)
-    starts = [src.doc_start for src in sources]
-    out: dict[str, list[dict]] = {}
-    for j in tqdm(range(d_sae), desc=f"contexts {name}", unit="latent"):
-        col = M[:, j]
-        order = np.argsort(-col, kind="stable")[:k]
-        ctxs = []
-        for r in order:
-            if col[r] <= 0:
-                break
-            si, doc = int(W[r, 0]), int(W[r, 1])
-            src = sources[si]
-            s, e = int(starts[si][doc]), int(starts[si][doc + 1])
-            acts = src.z[name][s:e, j]
-            p = int(np.argmax(acts))
-            lo, hi = max(0, p - window), min(e - s, p + window + 1)
-            ctxs.append({
-                "source": src.name, "doc": doc, "text": src.docs[doc].text, "category": src.docs[doc].category,
-                "tokens": tokenizer.convert_ids_to_tokens([int(t) for t in src.row_token[s + lo : s + hi]]),
-                "acts": [round(float(v), 5) for v in acts[lo:hi]],
-                "max_pos": p - lo, "max_act": round(float(acts[p]), 5),
-            })
-        out[str(j)] = ctxs
+@dataclass
+class ProbeInfo:
+    """The probe set as the statistics see it."""
+
+    docs: list[Doc]
+    is_fin: np.ndarray           # [docs] bool
+    cat_of: np.ndarray           # [docs] category
+    categories: list[str]        # categories present, financial ones first (config order)
+    cat_domain: list[str]        # their domains
+    tokens: int                  # kept tokens (SAE rows)
+    file: str
+
+    @property
+    def n_financial_categories(self) -> int:
+        return sum(d == FINANCIAL for d in self.cat_domain)
+
+
+def probe_info(cfg: PipelineConfig, docs: list[Doc], probe: Source) -> ProbeInfo:
+    present = {d.category for d in docs}
+    categories = [c for c in cfg.data.financial_categories + cfg.data.general_categories if c in present]
+    return ProbeInfo(docs, np.array([d.domain == FINANCIAL for d in docs]), np.array([d.category for d in docs]),
+                     categories, [FINANCIAL if c in cfg.data.financial_categories else GENERAL for c in categories],
+                     len(probe.row_doc), display_path(resolve_repo_path(cfg.data.probe)))
+
+
+@dataclass
+class CategoryMeans:
+    """Per category (rows in :attr:`ProbeInfo.categories` order), the mean over its sentences."""
+
+    mean: dict[str, np.ndarray]  # base/tuned -> [categories, d_sae] sentence-mean activation
+    freq: dict[str, np.ndarray]  # base/tuned -> [categories, d_sae] firing frequency
+    n_sentences: list[int]
+
+
+def category_means(X: dict, F: dict, info: ProbeInfo) -> CategoryMeans:
+    sel = [info.cat_of == c for c in info.categories]
+    return CategoryMeans({n: np.stack([X[n][s].mean(0) for s in sel]) for n in MODEL_KEYS},
+                         {n: np.stack([F[n][s].mean(0) for s in sel]) for n in MODEL_KEYS},
+                         [int(s.sum()) for s in sel])
+
+
+@dataclass
+class Unmatched:
+    """The latents of one SAE without a matched partner (stage 02 class new, lost, split or dead)."""
+
+    latent: np.ndarray
+    cls: np.ndarray
+    decoder_cosine: np.ndarray   # to its decoder-Hungarian partner (NaN for none)
+    type: np.ndarray             # :func:`unmatched_type`
+
+
+@dataclass
+class SaeSide:
+    """Per-latent results of the base or the tuned SAE."""
+
+    stats: LatentStats
+    fin_lo: np.ndarray           # bootstrap percentile interval of the financial score
+    fin_hi: np.ndarray
+    spec_lo: np.ndarray          # ... and of the specialization
+    spec_hi: np.ndarray
+    cls: np.ndarray              # stage 02 class of every latent
+    unmatched: Unmatched
+
+
+@dataclass
+class DeltasAnalysis:
+    """Everything stage 03 writes, as arrays: the writers below turn it into files."""
+
+    probe: ProbeInfo
+    stats: dict[str, LatentStats]   # every SAE of the run (sae_specs order)
+    fin_sig: dict[str, np.ndarray]  # significantly financial latents, per SAE
+    gen_sig: dict[str, np.ndarray]  # significantly general latents, per SAE
+    sides: dict[str, SaeSide]       # base, tuned
+    categories: CategoryMeans
+    pairs: MatchedPairs             # stage 02's matched base/tuned pairs
+    main: PairStats                 # their deltas
+    null: dict[str, PairStats]      # base vs each seed-baseline SAE
+    significant: np.ndarray         # [pairs] q <= alpha
+    relative: np.ndarray            # [pairs] relative change
+    change_pct: np.ndarray          # [pairs] NaN where blank (tiny base score)
+    pct_floor: float
+    types: np.ndarray               # [pairs] :func:`pair_type`
+    noise: float | None             # seed-noise threshold of |relative change|
+    beyond: np.ndarray | None       # [pairs] significant and beyond seed noise (None without a null)
+
+    @property
+    def first_null(self) -> str | None:
+        return next(iter(self.null), None)
+
+    def by_delta(self) -> np.ndarray:
+        """Pair indices, largest increase of the financial score first."""
+        return np.argsort(-self.main.delta, kind="stable")
+
+    def by_abs_delta(self) -> np.ndarray:
+        return np.argsort(-np.abs(self.main.delta), kind="stable")
+
+
+def sae_statistics(cfg: PipelineConfig, probe: Source, info: ProbeInfo) -> tuple[dict, dict, dict]:
+    """Per SAE (``sae_specs`` order): per-sentence mean activation X and firing frequency F
+    [sentences, d_sae], and the per-latent :class:`LatentStats`."""
+    dc, names = cfg.deltas, list(sae_specs(cfg))
+    X, F = {}, {}
+    for n in names:
+        X[n], F[n] = doc_aggregates(probe.z[n], probe.row_doc, len(info.docs))
+    boot = stratified_bootstrap_weights(np.where(info.is_fin, FINANCIAL, GENERAL), dc.n_bootstrap, cfg.seed)
+    stats = {n: latent_stats(X[n], F[n], info.is_fin, boot, dc.n_permutations, cfg.seed)
+             for n in tqdm(names, desc="latent statistics", unit="sae")}
+    return X, F, stats
+
+
+def _side(side: str, st: LatentStats, s2r: CompareResult, level: float, fin_sig: np.ndarray,
+          gen_sig: np.ndarray) -> SaeSide:
+    cls_of = s2r.latent_class()
+    cls = np.array([cls_of.get((side, j)) for j in range(len(st.fin))], dtype=object)
+    t = s2r.unmatched_latents(side)
+    latent, ucls = t["latent"], t["class"]
+    types = np.array([unmatched_type(c, bool(fin_sig[j]), bool(gen_sig[j])) for c, j in zip(ucls, latent)],
+                     dtype=object)
+    fin_lo, fin_hi = percentile_ci(st.fin_boot, level)
+    spec_lo, spec_hi = percentile_ci(st.spec_boot, level)
+    return SaeSide(st, fin_lo, fin_hi, spec_lo, spec_hi, cls, Unmatched(latent, ucls, t["decoder_cosine"], types))
+
+
+def analyse(cfg: PipelineConfig, probe: Source, info: ProbeInfo, s2r: CompareResult) -> DeltasAnalysis:
+    """Statistics of every latent and of every matched pair (main and null) on the probe set."""
+    dc = cfg.deltas
+    X, F, stats = sae_statistics(cfg, probe, info)
+    fin_sig = {n: s.significant_financial(dc.alpha) for n, s in stats.items()}
+    gen_sig = {n: s.significant_general(dc.alpha) for n, s in stats.items()}
+    sides = {n: _side(n, stats[n], s2r, dc.ci, fin_sig[n], gen_sig[n]) for n in MODEL_KEYS}
+
+    def deltas_of(pairs: MatchedPairs, other: str) -> PairStats:
+        return pair_stats(pairs.base, pairs.other, X["base"], X[other], stats["base"], stats[other], info.is_fin,
+                          dc.ci, dc.n_permutations, cfg.seed)
+
+    pairs = s2r.matched()
+    ps = deltas_of(pairs, "tuned")
+    null = {n: deltas_of(s2r.matched(n), n) for n in null_sae_names(cfg)}
+    sb, stt = stats["base"], stats["tuned"]
+    first = next(iter(null), None)
+    noise = seed_noise_threshold(null[first], sb, stats[first]) if first else None
+    sig = ps.q <= dc.alpha
+    rel = relative_change(ps.delta, sb.fin[ps.a], stt.fin[ps.b]) if len(pairs) else np.zeros(0)
+    live_base = sb.fin[sb.fin > 0]
+    pct_floor = 0.01 * float(np.median(live_base)) if live_base.size else EPS
+    base_fin = sb.fin[ps.a]
+    pct_ok = (base_fin >= pct_floor) & (base_fin > 0)
+    change_pct = np.where(pct_ok, 100.0 * ps.delta / np.where(pct_ok, base_fin, 1.0), np.nan)
+    types = np.array([pair_type(bool(sig[k]), float(ps.delta[k]), bool(fin_sig["tuned"][b]),
+                                bool(gen_sig["tuned"][b])) for k, b in enumerate(ps.b)], dtype=object)
+    return DeltasAnalysis(
+        probe=info, stats=stats, fin_sig=fin_sig, gen_sig=gen_sig, sides=sides,
+        categories=category_means(X, F, info), pairs=pairs, main=ps, null=null, significant=sig, relative=rel,
+        change_pct=change_pct, pct_floor=pct_floor, types=types, noise=noise,
+        beyond=(sig & (np.abs(rel) > noise)) if noise is not None else None,
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# Writers (one per output file)
+# --------------------------------------------------------------------------------------------
+def _opt(x) -> float | None:
+    return None if np.isnan(x) else x
+
+
+def pair_row(a: DeltasAnalysis, k: int) -> dict:
+    """Matched pair ``k`` as a row of the feature table."""
+    p, ps, b, t = a.pairs, a.main, a.sides["base"], a.sides["tuned"]
+    i, j = int(p.base[k]), int(p.other[k])
+    return {
+        "pair_id": int(p.pair_id[k]), "base_latent": i, "tuned_latent": j, "class": p.cls[k], "type": a.types[k],
+        "decoder_cosine": p.decoder_cosine[k], "activation_correlation": p.activation_correlation[k],
+        "base_fin_score": b.stats.fin[i], "base_fin_ci_low": b.fin_lo[i], "base_fin_ci_high": b.fin_hi[i],
+        "tuned_fin_score": t.stats.fin[j], "tuned_fin_ci_low": t.fin_lo[j], "tuned_fin_ci_high": t.fin_hi[j],
+        "base_gen_score": b.stats.gen[i], "tuned_gen_score": t.stats.gen[j],
+        "delta_matched": ps.delta[k], "delta_ci_low": ps.delta_lo[k], "delta_ci_high": ps.delta_hi[k],
+        "change_pct_matched": _opt(a.change_pct[k]), "relative_change_matched": a.relative[k],
+        "beyond_seed_noise": bool(a.beyond[k]) if a.beyond is not None else None,
+        "base_specialization": b.stats.spec[i], "base_specialization_ci_low": b.spec_lo[i],
+        "base_specialization_ci_high": b.spec_hi[i],
+        "tuned_specialization": t.stats.spec[j], "tuned_specialization_ci_low": t.spec_lo[j],
+        "tuned_specialization_ci_high": t.spec_hi[j],
+        "specialization_change": ps.spec_change[k], "specialization_change_ci_low": ps.spec_change_lo[k],
+        "specialization_change_ci_high": ps.spec_change_hi[k],
+        "p_value": ps.p[k], "q_value": ps.q[k], "significant": bool(a.significant[k]),
+        "base_financial_q": b.stats.q[i], "tuned_financial_q": t.stats.q[j],
+    }
+
+
+def unmatched_rows(a: DeltasAnalysis, side: str) -> list[dict]:
+    """The unmatched latents of SAE ``side`` as rows of the feature table."""
+    s = a.sides[side]
+    u, st = s.unmatched, s.stats
+    return [{
+        f"{side}_latent": int(j), "class": u.cls[r], "type": u.type[r], "decoder_cosine": u.decoder_cosine[r],
+        f"{side}_fin_score": st.fin[j], f"{side}_fin_ci_low": s.fin_lo[j], f"{side}_fin_ci_high": s.fin_hi[j],
+        f"{side}_gen_score": st.gen[j], f"{side}_specialization": st.spec[j],
+        f"{side}_specialization_ci_low": s.spec_lo[j], f"{side}_specialization_ci_high": s.spec_hi[j],
+        f"{side}_financial_q": st.q[j],
+    } for r, j in enumerate(u.latent)]
+
+
+def write_per_category(folder: Path, a: DeltasAnalysis) -> None:
+    cm, info = a.categories, a.probe
+    PER_CATEGORY.write(folder, (
+        {"model": n, "latent": j, "category": c, "domain": info.cat_domain[ci],
+         "mean_activation": float(cm.mean[n][ci, j]), "frequency": float(cm.freq[n][ci, j]),
+         "n_sentences": cm.n_sentences[ci]}
+        for n in MODEL_KEYS for ci, c in enumerate(info.categories) for j in range(cm.mean[n].shape[1])))
+
+
+def write_feature_table(folder: Path, a: DeltasAnalysis) -> None:
+    FEATURE_TABLE.write(folder, [pair_row(a, k) for k in range(len(a.pairs))]
+                        + unmatched_rows(a, "base") + unmatched_rows(a, "tuned"))
+
+
+def write_ranking(folder: Path, a: DeltasAnalysis) -> None:
+    fields = [f for f in RANKING.fields if f != "rank"]
+    RANKING.write(folder, ({"rank": rank, **{f: row[f] for f in fields}}
+                           for rank, row in enumerate((pair_row(a, int(k)) for k in a.by_delta()), start=1)))
+
+
+def top_feature_rows(a: DeltasAnalysis, side: str, top_n: int) -> list[dict]:
+    """The ``top_n`` significantly financial latents of SAE ``side`` by fin - gen, with their partners."""
+    s, ps = a.sides[side], a.main
+    st, other = s.stats, ("tuned" if side == "base" else "base")
+    mine, theirs = (ps.a, ps.b) if side == "base" else (ps.b, ps.a)
+    partner = {int(j): k for k, j in enumerate(mine)}
+    cand = np.flatnonzero(a.fin_sig[side])
+    cand = cand[np.argsort(-st.diff[cand], kind="stable")][:top_n]
+    rows = []
+    for rank, j in enumerate(cand, start=1):
+        row = {"model": side, "rank": rank, "latent": int(j), "class": s.cls[j],
+               "fin_score": st.fin[j], "fin_ci_low": s.fin_lo[j], "fin_ci_high": s.fin_hi[j], "gen_score": st.gen[j],
+               "fin_minus_gen": st.diff[j], "specialization": st.spec[j], "specialization_ci_low": s.spec_lo[j],
+               "specialization_ci_high": s.spec_hi[j], "p_value": st.p[j], "q_value": st.q[j],
+               "frequency_fin": st.freq_fin[j], "frequency_gen": st.freq_gen[j]}
+        k = partner.get(int(j))
+        if k is not None:
+            mj = int(theirs[k])
+            row.update({"pair_id": int(a.pairs.pair_id[k]), "matched_latent": mj,
+                        "matched_fin_score": a.stats[other].fin[mj], "delta_matched": ps.delta[k],
+                        "delta_ci_low": ps.delta_lo[k], "delta_ci_high": ps.delta_hi[k], "delta_q_value": ps.q[k]})
+        rows.append(row)
+    return rows
+
+
+def write_top_features(folder: Path, a: DeltasAnalysis, top_n: int) -> None:
+    TOP_FEATURES.write(folder, [r for side in MODEL_KEYS for r in top_feature_rows(a, side, top_n)])
+
+
+def interesting_latents(a: DeltasAnalysis) -> dict:
+    """The order in which stage 04 labels latents: BH-significant pairs first (those beyond seed noise
+    ahead), then shifted ones, then the rest; per SAE, the latents of the significant pairs, then its
+    unmatched or shifted latents, then every other live one (by domain-test q, then |fin - gen|)."""
+    by_abs, sig, beyond, cls = a.by_abs_delta(), a.significant, a.beyond, a.pairs.cls
+    sig_pairs = ([int(k) for k in by_abs if beyond is not None and beyond[k]]
+                 + [int(k) for k in by_abs if sig[k] and (beyond is None or not beyond[k])])
+    shifted_pairs = [int(k) for k in by_abs if not sig[k] and cls[k] == "shifted"]
+    rest_pairs = [int(k) for k in by_abs if not sig[k] and cls[k] != "shifted"]
+    out = {"pairs": [int(a.pairs.pair_id[k]) for k in sig_pairs + shifted_pairs + rest_pairs]}
+    for side, odd, latents in (("base", "lost", a.main.a), ("tuned", "new", a.main.b)):
+        s = a.sides[side]
+        seen = [int(latents[k]) for k in sig_pairs]
+        taken = set(seen)
+        order = np.lexsort((-np.abs(s.stats.diff), s.stats.q))
+        for j in [int(j) for j in order if s.cls[j] in (odd, "split", "shifted")] + [int(j) for j in order
+                                                                                       if s.cls[j] != "dead"]:
+            if j not in taken:
+                seen.append(j)
+                taken.add(j)
+        out[side] = seen
     return out
 
 
-# --------------------------------------------------------------------------------------------
-# Stage
-# --------------------------------------------------------------------------------------------
-def _num(x):
-    return None if x is None else float(x)
+def write_contexts(cfg: PipelineConfig, folder: Path, probe: Source, saes: dict) -> None:
+    """``contexts/<base|tuned>.json``: per latent, its top-activating sentences (for stages 04 and 05)."""
+    from featevo.models import load_tokenizer
 
-
-def run(cfg: PipelineConfig, force: bool = False) -> Path:
-    """Run stage 03 (needs stages 01 and 02); returns the stage folder."""
-    from featevo.figures import four_panel
-    from featevo.models import load_tokenizer, resolve_device
-
-    require_stage(cfg, TRAIN)
-    require_stage(cfg, COMPARE)
-    probe_path = resolve_repo_path(cfg.data.probe)
-    files = hash_inputs([probe_path])
-    if not force and stage_is_current(cfg, DELTAS, files):
-        logger.info("stage %s is up to date (use --force to rerun): %s", DELTAS, display_path(stage_dir(cfg, DELTAS)))
-        return stage_dir(cfg, DELTAS)
-    t0 = time.time()
     dc = cfg.deltas
-    device = resolve_device(cfg.device)
-    docs = load_probe(cfg.data, min_per_category=dc.min_per_category)
-    s1, s2 = stage_dir(cfg, TRAIN), stage_dir(cfg, COMPARE)
-    st = StageRun(cfg, DELTAS, input_files=files, device=str(device)).open()
-    s2r = CompareResult.load(s2)
-
-    keys = sae_specs(cfg)
-    sae_models = {n: s.model for n, s in keys.items()}
-    null_names = null_sae_names(cfg)
-    saes = {n: load_sae(sae_dir(s1, n), device) for n in keys}
-    probe = harvest_probe(cfg, docs, saes, sae_models, device)
-    n_docs = len(docs)
-    is_fin = np.array([d.domain == FINANCIAL for d in docs])
-    cats_present = {d.category for d in docs}
-    categories = [c for c in cfg.data.financial_categories + cfg.data.general_categories if c in cats_present]
-    cat_of = np.array([d.category for d in docs])
-    logger.info("probe: %d sentences (%d financial, %d general), %d tokens, %d categories",
-                n_docs, int(is_fin.sum()), int((~is_fin).sum()), len(probe.row_doc), len(categories))
-
-    # per-sentence aggregates and per-latent statistics
-    X, F = {}, {}
-    for n in keys:
-        X[n], F[n] = doc_aggregates(probe.z[n], probe.row_doc, n_docs)
-    boot = stratified_bootstrap_weights(np.where(is_fin, FINANCIAL, GENERAL), dc.n_bootstrap, cfg.seed)
-    stats = {n: latent_stats(X[n], F[n], is_fin, boot, dc.n_permutations, cfg.seed)
-             for n in tqdm(list(keys), desc="latent statistics", unit="sae")}
-
-    # per-category table
-    cat_rows = []
-    for n in ("base", "tuned"):
-        for c in categories:
-            sel = cat_of == c
-            mean, freq = X[n][sel].mean(0), F[n][sel].mean(0)
-            dom = FINANCIAL if c in cfg.data.financial_categories else GENERAL
-            for j in range(len(mean)):
-                cat_rows.append({"model": n, "latent": j, "category": c, "domain": dom,
-                                 "mean_activation": float(mean[j]), "frequency": float(freq[j]),
-                                 "n_sentences": int(sel.sum())})
-    PER_CATEGORY.write(st.dir, cat_rows)
-    cat_mean = {n: np.stack([X[n][cat_of == c].mean(0) for c in categories]) for n in ("base", "tuned")}
-
-    # matched pairs (stage 02) and their deltas
-    matched = s2r.matched_pairs()
-    ps = pair_stats(np.array([p["base_latent"] for p in matched]), np.array([p["tuned_latent"] for p in matched]),
-                    X["base"], X["tuned"], stats["base"], stats["tuned"], is_fin, dc.ci, dc.n_permutations, cfg.seed)
-    null_ps = {}
-    null_pairs = s2r.null_pairs
-    for n in null_names:
-        mp = [p for p in null_pairs if p["null_sae"] == n and p["class"] in MATCHED_CLASSES]
-        null_ps[n] = pair_stats(np.array([p["base_latent"] for p in mp]), np.array([p["seed_latent"] for p in mp]),
-                                X["base"], X[n], stats["base"], stats[n], is_fin, dc.ci, dc.n_permutations, cfg.seed)
-
-    sb, stt = stats["base"], stats["tuned"]
-    b_lo, b_hi = percentile_ci(sb.fin_boot, dc.ci)
-    t_lo, t_hi = percentile_ci(stt.fin_boot, dc.ci)
-    bs_lo, bs_hi = percentile_ci(sb.spec_boot, dc.ci)
-    ts_lo, ts_hi = percentile_ci(stt.spec_boot, dc.ci)
-    fin_sig = {n: stats[n].significant_financial(dc.alpha) for n in keys}
-    gen_sig = {n: stats[n].significant_general(dc.alpha) for n in keys}
-    live_base = sb.fin[sb.fin > 0]
-    pct_floor = 0.01 * float(np.median(live_base)) if live_base.size else EPS
-
-    feature_rows, ranking = [], []
-    sig = ps.q <= dc.alpha
-    first_null = null_names[0] if null_names else None
-    noise = seed_noise_threshold(null_ps.get(first_null), sb, stats.get(first_null)) if first_null else None
-    rel = relative_change(ps.delta, sb.fin[ps.a], stt.fin[ps.b]) if len(matched) else np.zeros(0)
-    beyond = (sig & (np.abs(rel) > noise)) if noise is not None else None
-    for k, p in enumerate(matched):
-        a, b = p["base_latent"], p["tuned_latent"]
-        base_fin = float(sb.fin[a])
-        row = {
-            "pair_id": p["pair_id"], "base_latent": a, "tuned_latent": b, "class": p["class"],
-            "type": pair_type(bool(sig[k]), float(ps.delta[k]), bool(fin_sig["tuned"][b]), bool(gen_sig["tuned"][b])),
-            "decoder_cosine": p["decoder_cosine"], "activation_correlation": p["activation_correlation"],
-            "base_fin_score": base_fin, "base_fin_ci_low": b_lo[a], "base_fin_ci_high": b_hi[a],
-            "tuned_fin_score": stt.fin[b], "tuned_fin_ci_low": t_lo[b], "tuned_fin_ci_high": t_hi[b],
-            "base_gen_score": sb.gen[a], "tuned_gen_score": stt.gen[b],
-            "delta_matched": ps.delta[k], "delta_ci_low": ps.delta_lo[k], "delta_ci_high": ps.delta_hi[k],
-            "change_pct_matched": 100.0 * ps.delta[k] / base_fin if base_fin >= pct_floor and base_fin > 0 else None,
-            "relative_change_matched": rel[k], "beyond_seed_noise": bool(beyond[k]) if beyond is not None else None,
-            "base_specialization": sb.spec[a], "base_specialization_ci_low": bs_lo[a], "base_specialization_ci_high": bs_hi[a],
-            "tuned_specialization": stt.spec[b], "tuned_specialization_ci_low": ts_lo[b],
-            "tuned_specialization_ci_high": ts_hi[b],
-            "specialization_change": ps.spec_change[k], "specialization_change_ci_low": ps.spec_change_lo[k],
-            "specialization_change_ci_high": ps.spec_change_hi[k],
-            "p_value": ps.p[k], "q_value": ps.q[k], "significant": bool(sig[k]),
-            "base_financial_q": sb.q[a], "tuned_financial_q": stt.q[b],
-        }
-        feature_rows.append(row)
-    latents = s2r.latents
-    for side, st_ in (("base", sb), ("tuned", stt)):
-        lo_, hi_ = (b_lo, b_hi) if side == "base" else (t_lo, t_hi)
-        slo, shi = (bs_lo, bs_hi) if side == "base" else (ts_lo, ts_hi)
-        for r in latents:
-            if r["sae"] != side or r["class"] in MATCHED_CLASSES:
-                continue
-            j = int(r["latent"])
-            feature_rows.append({
-                f"{side}_latent": j, "class": r["class"],
-                "type": unmatched_type(r["class"], bool(fin_sig[side][j]), bool(gen_sig[side][j])),
-                "decoder_cosine": r["decoder_cosine"],
-                f"{side}_fin_score": st_.fin[j], f"{side}_fin_ci_low": lo_[j], f"{side}_fin_ci_high": hi_[j],
-                f"{side}_gen_score": st_.gen[j], f"{side}_specialization": st_.spec[j],
-                f"{side}_specialization_ci_low": slo[j], f"{side}_specialization_ci_high": shi[j],
-                f"{side}_financial_q": st_.q[j],
-            })
-    FEATURE_TABLE.write(st.dir, feature_rows)
-
-    order = np.argsort(-ps.delta, kind="stable")
-    for rank, k in enumerate(order, start=1):
-        ranking.append({"rank": rank, **{f: feature_rows[k][f] for f in RANKING.fields if f != "rank"}})
-    RANKING.write(st.dir, ranking)
-
-    # top financial features per model (2.1 / 2.3)
-    partner = {"base": {int(p["base_latent"]): k for k, p in enumerate(matched)},
-               "tuned": {int(p["tuned_latent"]): k for k, p in enumerate(matched)}}
-    cls_of = {(r["sae"], int(r["latent"])): r["class"] for r in latents}
-    top_rows = []
-    for side in ("base", "tuned"):
-        s_ = stats[side]
-        lo_, hi_ = (b_lo, b_hi) if side == "base" else (t_lo, t_hi)
-        slo, shi = (bs_lo, bs_hi) if side == "base" else (ts_lo, ts_hi)
-        cand = np.flatnonzero(fin_sig[side])
-        cand = cand[np.argsort(-s_.diff[cand], kind="stable")][: dc.top_n]
-        for rank, j in enumerate(cand, start=1):
-            k = partner[side].get(int(j))
-            other = "tuned" if side == "base" else "base"
-            row = {"model": side, "rank": rank, "latent": int(j), "class": cls_of.get((side, int(j))),
-                   "fin_score": s_.fin[j], "fin_ci_low": lo_[j], "fin_ci_high": hi_[j], "gen_score": s_.gen[j],
-                   "fin_minus_gen": s_.diff[j], "specialization": s_.spec[j], "specialization_ci_low": slo[j],
-                   "specialization_ci_high": shi[j], "p_value": s_.p[j], "q_value": s_.q[j],
-                   "frequency_fin": s_.freq_fin[j], "frequency_gen": s_.freq_gen[j]}
-            if k is not None:
-                mj = int(matched[k][f"{other}_latent"])
-                row.update({"pair_id": matched[k]["pair_id"], "matched_latent": mj,
-                            "matched_fin_score": stats[other].fin[mj], "delta_matched": ps.delta[k],
-                            "delta_ci_low": ps.delta_lo[k], "delta_ci_high": ps.delta_hi[k], "delta_q_value": ps.q[k]})
-            top_rows.append(row)
-    TOP_FEATURES.write(st.dir, top_rows)
-
-    # summary (2.4)
-    def pair_summary(p_: PairStats, other: str) -> dict:
-        s_ = p_.q <= dc.alpha
-        r_ = relative_change(p_.delta, sb.fin[p_.a], stats[other].fin[p_.b]) if len(p_.delta) else np.zeros(0)
-        return {
-            "matched_pairs": int(len(p_.delta)),
-            "positive_change": int((p_.delta > 0).sum()), "negative_change": int((p_.delta < 0).sum()),
-            "significant_after_bh": int(s_.sum()),
-            "significant_positive": int((s_ & (p_.delta > 0)).sum()),
-            "significant_negative": int((s_ & (p_.delta < 0)).sum()),
-            "ci_excludes_zero": int(((p_.delta_lo > 0) | (p_.delta_hi < 0)).sum()),
-            "mean_delta": float(p_.delta.mean()) if len(p_.delta) else None,
-            "mean_abs_delta": float(np.abs(p_.delta).mean()) if len(p_.delta) else None,
-            "p95_abs_delta": float(np.quantile(np.abs(p_.delta), 0.95)) if len(p_.delta) else None,
-            "p95_abs_relative_change": float(np.quantile(np.abs(r_), 0.95)) if len(r_) else None,
-        }
-
-    def top_entry(k: int) -> dict:
-        r = feature_rows[k]
-        return {f: r[f] for f in ("pair_id", "base_latent", "tuned_latent", "class", "type", "base_fin_score",
-                                  "tuned_fin_score", "delta_matched", "delta_ci_low", "delta_ci_high",
-                                  "change_pct_matched", "relative_change_matched", "p_value", "q_value",
-                                  "significant", "beyond_seed_noise")}
-
-    pct = np.array([r["change_pct_matched"] for r in feature_rows[: len(matched)] if r["change_pct_matched"] is not None])
-    type_counts: dict[str, int] = {}
-    for r in feature_rows:
-        type_counts[r["type"]] = type_counts.get(r["type"], 0) + 1
-    by_abs = np.argsort(-np.abs(ps.delta), kind="stable")
-    summary = {
-        "description": "financial-score changes of matched latent pairs (stage 02 decoder Hungarian pairs of class "
-                       "shared/shifted), not index-to-index; see featevo/deltas.py for definitions",
-        "definitions": {
-            "activation": f"SAE latent activation ({ACTIVATION_UNIT}) per token; sentence value = mean over its kept tokens",
-            "fin_score": "mean sentence value over financial probe sentences",
-            "gen_score": "mean sentence value over general probe sentences",
-            "specialization": "(fin - gen) / (fin + gen + 1e-8)",
-            "delta_matched": "fin_score(tuned latent) - fin_score(matched base latent)",
-            "change_pct_matched": f"100 * delta_matched / base fin_score; blank when base fin_score < {pct_floor:.3g} "
-                                  "(1% of the median base score)",
-            "p_value": "paired sign-flip permutation test over financial sentences; q_value: Benjamini-Hochberg",
-            "relative_change_matched": "2 * delta_matched / (fin(tuned) + fin(base) + 1e-8)",
-            "beyond_seed_noise": "significant and |relative change| above the 95th percentile of the seed "
-                                 "baseline's matched pairs",
-            "financial_latent": "fin - gen > 0 with BH q <= alpha (domain-label permutation test)",
-        },
-        "alpha": dc.alpha, "ci": dc.ci, "n_bootstrap": dc.n_bootstrap, "n_permutations": dc.n_permutations,
-        "probe": {"sentences": n_docs, "financial": int(is_fin.sum()), "general": int((~is_fin).sum()),
-                  "tokens": int(len(probe.row_doc)), "categories": categories, "file": display_path(probe_path)},
-        "base_vs_tuned": {**pair_summary(ps, "tuned"),
-                          "beyond_seed_noise": int(beyond.sum()) if beyond is not None else None,
-                          "seed_noise_relative_change_p95": noise,
-                          "seed_noise_from": f"{first_null} ({len(null_ps[first_null].delta)} matched pairs)"
-                          if first_null else None},
-        "null_baselines": {n: pair_summary(p_, n) for n, p_ in null_ps.items()},
-        "mean_change_pct_matched": float(pct.mean()) if pct.size else None,
-        "median_change_pct_matched": float(np.median(pct)) if pct.size else None,
-        "max_improvement": top_entry(int(np.argmax(ps.delta))) if len(matched) else None,
-        "max_decline": top_entry(int(np.argmin(ps.delta))) if len(matched) else None,
-        "top5_by_abs_delta": [top_entry(int(k)) for k in by_abs[:5]],
-        "top5_improvements": [top_entry(int(k)) for k in order[:5]],
-        "financial_latents": {n: int(fin_sig[n].sum()) for n in keys},
-        "general_latents": {n: int(gen_sig[n].sum()) for n in keys},
-        "type_counts": type_counts,
-        "contexts": {"sources": ["probe"] + (["eval"] if dc.contexts_from_eval else []),
-                     "note": "probe = data.probe sentences; eval = stage 01 held-out eval split; neither was used "
-                             "to train the SAEs"},
-    }
-
-    # interesting latents (stage 04 labels these first)
-    # BH-significant pairs first (those beyond seed noise ahead), then shifted ones, then the rest
-    sig_pairs = ([int(k) for k in by_abs if beyond is not None and beyond[k]]
-                 + [int(k) for k in by_abs if sig[k] and (beyond is None or not beyond[k])])
-    shifted_pairs = [int(k) for k in by_abs if not sig[k] and matched[k]["class"] == "shifted"]
-    rest_pairs = [int(k) for k in by_abs if not sig[k] and matched[k]["class"] != "shifted"]
-    interesting = {"pairs": [matched[k]["pair_id"] for k in sig_pairs + shifted_pairs + rest_pairs]}
-    for side, odd in (("base", "lost"), ("tuned", "new")):
-        s_ = stats[side]
-        seen: list[int] = []
-        for k in sig_pairs:
-            seen.append(int(matched[k][f"{side}_latent"]))
-        rel = np.lexsort((-np.abs(s_.diff), s_.q))  # by domain-test q, then |fin - gen|
-        for j in rel:
-            if cls_of.get((side, int(j))) in (odd, "split", "shifted") and int(j) not in seen:
-                seen.append(int(j))
-        for j in rel:
-            if cls_of.get((side, int(j))) != "dead" and int(j) not in seen:
-                seen.append(int(j))
-        interesting[side] = seen
-    atomic_write_json(st.dir / DeltasFiles.INTERESTING, interesting)
-
-    # contexts for stages 04/05
     tok = load_tokenizer(run_models(cfg)["base"])
     sources = [probe]
     if dc.contexts_from_eval:
-        sources.append(eval_source(s1, saes, sae_models, ("base", "tuned")))
-    for n in ("base", "tuned"):
+        sae_models = {n: s.model for n, s in sae_specs(cfg).items()}
+        sources.append(eval_source(stage_dir(cfg, TRAIN), saes, sae_models, MODEL_KEYS))
+    for n in MODEL_KEYS:
         ctx = top_contexts(sources, n, dc.contexts_per_latent, dc.context_window, tok)
-        atomic_write_json(contexts_path(st.dir, n), {
+        atomic_write_json(contexts_path(folder, n), {
             "sae": n, "activation_unit": ACTIVATION_UNIT, "context_window": dc.context_window,
             "sources": {s.name: {"documents": len(s.docs)} for s in sources},
             "note": "per latent: top-activating sentences (one context per sentence); 'doc' indexes the "
@@ -552,22 +482,152 @@ def run(cfg: PipelineConfig, force: bool = False) -> Path:
             "latents": ctx,
         })
 
-    # figure 3.1
-    top_k = [int(k) for k in by_abs[: dc.top_n]]
-    top = [{"label": f"b{matched[k]['base_latent']}->t{matched[k]['tuned_latent']}",
-            "base": feature_rows[k]["base_fin_score"], "base_lo": feature_rows[k]["base_fin_ci_low"],
-            "base_hi": feature_rows[k]["base_fin_ci_high"], "tuned": feature_rows[k]["tuned_fin_score"],
-            "tuned_lo": feature_rows[k]["tuned_fin_ci_low"], "tuned_hi": feature_rows[k]["tuned_fin_ci_high"],
-            "significant": bool(sig[k]), "beyond_seed_noise": bool(beyond[k]) if beyond is not None else False}
-           for k in top_k]
-    heat = (np.stack([cat_mean["tuned"][:, ps.b[k]] - cat_mean["base"][:, ps.a[k]] for k in top_k])
-            if top_k else np.zeros((0, len(categories))))
-    n_fin_cats = sum(c in cfg.data.financial_categories for c in categories)
-    null_delta = null_ps[first_null].delta if first_null else None
-    four_panel(top, sb.spec[ps.a], stt.spec[ps.b], sig, ps.delta, sig, null_delta, heat, [t["label"] for t in top],
-               categories, n_fin_cats, st.dir / DeltasFiles.FOUR_PANEL, activation_unit=ACTIVATION_UNIT)
 
-    summary["wall_time_s"] = round(time.time() - t0, 2)
+def write_four_panel(folder: Path, a: DeltasAnalysis, top_n: int) -> None:
+    """The study's figure 3.1 on the ``top_n`` pairs with the largest |delta|."""
+    from featevo.figures import four_panel
+
+    ps, b, t, beyond = a.main, a.sides["base"], a.sides["tuned"], a.beyond
+    top_k = [int(k) for k in a.by_abs_delta()[:top_n]]
+    top = [{"label": f"b{ps.a[k]}->t{ps.b[k]}",
+            "base": b.stats.fin[ps.a[k]], "base_lo": b.fin_lo[ps.a[k]], "base_hi": b.fin_hi[ps.a[k]],
+            "tuned": t.stats.fin[ps.b[k]], "tuned_lo": t.fin_lo[ps.b[k]], "tuned_hi": t.fin_hi[ps.b[k]],
+            "significant": bool(a.significant[k]),
+            "beyond_seed_noise": bool(beyond[k]) if beyond is not None else False}
+           for k in top_k]
+    cm = a.categories.mean
+    heat = (np.stack([cm["tuned"][:, ps.b[k]] - cm["base"][:, ps.a[k]] for k in top_k])
+            if top_k else np.zeros((0, len(a.probe.categories))))
+    null_delta = a.null[a.first_null].delta if a.first_null else None
+    four_panel(top, b.stats.spec[ps.a], t.stats.spec[ps.b], a.significant, ps.delta, a.significant, null_delta, heat,
+               [r["label"] for r in top], a.probe.categories, a.probe.n_financial_categories,
+               folder / DeltasFiles.FOUR_PANEL, activation_unit=ACTIVATION_UNIT)
+
+
+# --------------------------------------------------------------------------------------------
+# Summary
+# --------------------------------------------------------------------------------------------
+SUMMARY_PAIR_FIELDS = ("pair_id", "base_latent", "tuned_latent", "class", "type", "base_fin_score", "tuned_fin_score",
+                       "delta_matched", "delta_ci_low", "delta_ci_high", "change_pct_matched",
+                       "relative_change_matched", "p_value", "q_value", "significant", "beyond_seed_noise")
+
+
+def pair_summary(p: PairStats, base_fin: np.ndarray, other_fin: np.ndarray, alpha: float) -> dict:
+    """Counts and sizes of the changes of a set of matched pairs (base vs tuned, or a null)."""
+    sig = p.q <= alpha
+    rel = relative_change(p.delta, base_fin[p.a], other_fin[p.b]) if len(p.delta) else np.zeros(0)
+    return {
+        "matched_pairs": int(len(p.delta)),
+        "positive_change": int((p.delta > 0).sum()), "negative_change": int((p.delta < 0).sum()),
+        "significant_after_bh": int(sig.sum()),
+        "significant_positive": int((sig & (p.delta > 0)).sum()),
+        "significant_negative": int((sig & (p.delta < 0)).sum()),
+        "ci_excludes_zero": int(((p.delta_lo > 0) | (p.delta_hi < 0)).sum()),
+        "mean_delta": float(p.delta.mean()) if len(p.delta) else None,
+        "mean_abs_delta": float(np.abs(p.delta).mean()) if len(p.delta) else None,
+        "p95_abs_delta": float(np.quantile(np.abs(p.delta), 0.95)) if len(p.delta) else None,
+        "p95_abs_relative_change": float(np.quantile(np.abs(rel), 0.95)) if len(rel) else None,
+    }
+
+
+def _definitions(pct_floor: float) -> dict:
+    return {
+        "activation": f"SAE latent activation ({ACTIVATION_UNIT}) per token; "
+                      "sentence value = mean over its kept tokens",
+        "fin_score": "mean sentence value over financial probe sentences",
+        "gen_score": "mean sentence value over general probe sentences",
+        "specialization": "(fin - gen) / (fin + gen + 1e-8)",
+        "delta_matched": "fin_score(tuned latent) - fin_score(matched base latent)",
+        "change_pct_matched": f"100 * delta_matched / base fin_score; blank when base fin_score < {pct_floor:.3g} "
+                              "(1% of the median base score)",
+        "p_value": "paired sign-flip permutation test over financial sentences; q_value: Benjamini-Hochberg",
+        "relative_change_matched": "2 * delta_matched / (fin(tuned) + fin(base) + 1e-8)",
+        "beyond_seed_noise": "significant and |relative change| above the 95th percentile of the seed "
+                             "baseline's matched pairs",
+        "financial_latent": "fin - gen > 0 with BH q <= alpha (domain-label permutation test)",
+    }
+
+
+def _type_counts(a: DeltasAnalysis) -> dict[str, int]:
+    """Pairs and unmatched latents per type, in feature-table order of first appearance."""
+    counts: dict[str, int] = {}
+    for t in [*a.types, *a.sides["base"].unmatched.type, *a.sides["tuned"].unmatched.type]:
+        counts[t] = counts.get(t, 0) + 1
+    return counts
+
+
+def build_summary(cfg: PipelineConfig, a: DeltasAnalysis) -> dict:
+    """``summary.json`` (the study's 2.4), without the wall time."""
+    dc, info, ps, first = cfg.deltas, a.probe, a.main, a.first_null
+    base_fin = a.stats["base"].fin
+    pct = a.change_pct[~np.isnan(a.change_pct)]
+
+    def entry(k) -> dict:
+        row = pair_row(a, int(k))
+        return {f: row[f] for f in SUMMARY_PAIR_FIELDS}
+
+    return {
+        "description": "financial-score changes of matched latent pairs (stage 02 decoder Hungarian pairs of class "
+                       "shared/shifted), not index-to-index; see featevo/deltas.py for definitions",
+        "definitions": _definitions(a.pct_floor),
+        "alpha": dc.alpha, "ci": dc.ci, "n_bootstrap": dc.n_bootstrap, "n_permutations": dc.n_permutations,
+        "probe": {"sentences": len(info.docs), "financial": int(info.is_fin.sum()),
+                  "general": int((~info.is_fin).sum()), "tokens": info.tokens, "categories": info.categories,
+                  "file": info.file},
+        "base_vs_tuned": {**pair_summary(ps, base_fin, a.stats["tuned"].fin, dc.alpha),
+                          "beyond_seed_noise": int(a.beyond.sum()) if a.beyond is not None else None,
+                          "seed_noise_relative_change_p95": a.noise,
+                          "seed_noise_from": f"{first} ({len(a.null[first].delta)} matched pairs)" if first else None},
+        "null_baselines": {n: pair_summary(p, base_fin, a.stats[n].fin, dc.alpha) for n, p in a.null.items()},
+        "mean_change_pct_matched": float(pct.mean()) if pct.size else None,
+        "median_change_pct_matched": float(np.median(pct)) if pct.size else None,
+        "max_improvement": entry(np.argmax(ps.delta)) if len(a.pairs) else None,
+        "max_decline": entry(np.argmin(ps.delta)) if len(a.pairs) else None,
+        "top5_by_abs_delta": [entry(k) for k in a.by_abs_delta()[:5]],
+        "top5_improvements": [entry(k) for k in a.by_delta()[:5]],
+        "financial_latents": {n: int(s.sum()) for n, s in a.fin_sig.items()},
+        "general_latents": {n: int(s.sum()) for n, s in a.gen_sig.items()},
+        "type_counts": _type_counts(a),
+        "contexts": {"sources": ["probe"] + (["eval"] if dc.contexts_from_eval else []),
+                     "note": "probe = data.probe sentences; eval = stage 01 held-out eval split; neither was used "
+                             "to train the SAEs"},
+    }
+
+
+# --------------------------------------------------------------------------------------------
+# Stage
+# --------------------------------------------------------------------------------------------
+def run(cfg: PipelineConfig, force: bool = False) -> Path:
+    """Run stage 03 (needs stages 01 and 02); returns the stage folder."""
+    from featevo.models import resolve_device
+
+    require_stage(cfg, TRAIN)
+    require_stage(cfg, COMPARE)
+    files = hash_inputs([resolve_repo_path(cfg.data.probe)])
+    if not force and stage_is_current(cfg, DELTAS, files):
+        logger.info("stage %s is up to date (use --force to rerun): %s", DELTAS, display_path(stage_dir(cfg, DELTAS)))
+        return stage_dir(cfg, DELTAS)
+    t0 = time.time()
+    device = resolve_device(cfg.device)
+    docs = load_probe(cfg.data, min_per_category=cfg.deltas.min_per_category)
+    st = StageRun(cfg, DELTAS, input_files=files, device=str(device)).open()
+    s2r = CompareResult.load(stage_dir(cfg, COMPARE))
+    specs = sae_specs(cfg)
+    saes = {n: load_sae(sae_dir(stage_dir(cfg, TRAIN), n), device) for n in specs}
+    probe = harvest_probe(cfg, docs, saes, {n: s.model for n, s in specs.items()}, device)
+    info = probe_info(cfg, docs, probe)
+    logger.info("probe: %d sentences (%d financial, %d general), %d tokens, %d categories",
+                len(docs), int(info.is_fin.sum()), int((~info.is_fin).sum()), info.tokens, len(info.categories))
+
+    a = analyse(cfg, probe, info, s2r)
+    write_per_category(st.dir, a)
+    write_feature_table(st.dir, a)
+    write_ranking(st.dir, a)
+    write_top_features(st.dir, a, cfg.deltas.top_n)
+    atomic_write_json(st.dir / DeltasFiles.INTERESTING, interesting_latents(a))
+    write_contexts(cfg, st.dir, probe, saes)
+    write_four_panel(st.dir, a, cfg.deltas.top_n)
+    summary = {**build_summary(cfg, a), "wall_time_s": round(time.time() - t0, 2)}
     atomic_write_json(st.dir / DeltasFiles.SUMMARY, summary)
     bt = summary["base_vs_tuned"]
     logger.info("matched pairs %d: %d up / %d down, %d BH-significant, %s beyond seed noise (null %s); "

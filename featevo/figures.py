@@ -27,7 +27,8 @@ def similarity_histogram(main, nulls: dict, cc, chance: dict | None, out: Path) 
     """Decoder cosine and activation correlation of Hungarian-matched pairs, base-vs-tuned against
     the seed baseline(s), with the class thresholds and the chance level of a best cosine."""
     fig, axes = plt.subplots(1, 2, figsize=(12, 4.2))
-    lo = min([-0.2, float(np.min(main.pair_cos, initial=0))] + [float(np.min(m.pair_cos, initial=0)) for m in nulls.values()])
+    lo = min([-0.2, float(np.min(main.pair_cos, initial=0))]
+             + [float(np.min(m.pair_cos, initial=0)) for m in nulls.values()])
     bins = np.linspace(lo, 1.0, 41)
     rbins = np.linspace(-0.2, 1.0, 41)
     for ax, attr, b in ((axes[0], "pair_cos", bins), (axes[1], "pair_corr", rbins)):
@@ -35,7 +36,8 @@ def similarity_histogram(main, nulls: dict, cc, chance: dict | None, out: Path) 
         ax.hist(x, bins=b, color=TUNED_COLOR, alpha=0.75, label=f"base vs tuned (n={len(x)})")
         for name, m in nulls.items():
             y = getattr(m, attr)
-            ax.hist(y, bins=b, histtype="step", color=NULL_COLOR, lw=2, label=f"base vs {name}: seed baseline (n={len(y)})")
+            ax.hist(y, bins=b, histtype="step", color=NULL_COLOR, lw=2,
+                    label=f"base vs {name}: seed baseline (n={len(y)})")
         ax.set_ylabel("matched pairs")
         ax.grid(alpha=0.3)
     lines = [(cc.new_threshold, "--", f"new_threshold {cc.new_threshold:g}"),
@@ -65,7 +67,8 @@ def matched_scatter(main, nulls: dict, cc, out: Path) -> None:
     ax.axvline(cc.new_threshold, color="black", ls="--", lw=1)
     ax.axvline(cc.shared_threshold, color="black", ls="-", lw=1)
     ax.plot([cc.shared_threshold, 1.02], [cc.shifted_correlation] * 2, color="black", ls=":", lw=1)
-    ax.plot([cc.new_threshold, cc.shared_threshold], [cc.shifted_correlation] * 2, color="black", ls=":", lw=1, alpha=0.4)
+    ax.plot([cc.new_threshold, cc.shared_threshold], [cc.shifted_correlation] * 2, color="black", ls=":", lw=1,
+            alpha=0.4)
     ymin = min(-0.1, float(np.min(main.pair_corr, initial=0)) - 0.05)
     xmin = min(-0.1, float(np.min(main.pair_cos, initial=0)) - 0.05)
     ax.set_xlim(xmin, 1.02)
@@ -103,7 +106,17 @@ def four_panel(
     (optional) beyond_seed_noise.
     """
     fig, axes = plt.subplots(2, 2, figsize=(15, 11))
-    ax = axes[0, 0]
+    _top_pairs_panel(axes[0, 0], top, activation_unit)
+    _specialization_panel(axes[0, 1], spec_base, spec_tuned, spec_sig)
+    _delta_hist_panel(axes[1, 0], delta, delta_sig, delta_null)
+    _category_heat_panel(fig, axes[1, 1], heat, heat_labels, categories, n_financial_categories, activation_unit)
+    fig.suptitle("Feature evolution under fine-tuning: matched SAE latents (corrected study figure 3.1)")
+    fig.tight_layout()
+    save_figure(fig, out)
+
+
+def _top_pairs_panel(ax, top: list[dict], activation_unit: str) -> None:
+    """(a) financial score of the top pairs, base vs tuned, with bootstrap CIs."""
     n = len(top)
     y = np.arange(n)
     h = 0.38
@@ -124,9 +137,12 @@ def four_panel(
     ax.legend(fontsize=8, loc="lower right")
     ax.grid(alpha=0.3, axis="x")
 
-    ax = axes[0, 1]
+
+def _specialization_panel(ax, spec_base: np.ndarray, spec_tuned: np.ndarray, spec_sig: np.ndarray) -> None:
+    """(b) specialization of every matched pair, base vs tuned."""
     spec_sig = np.asarray(spec_sig, bool)
-    ax.scatter(spec_base[~spec_sig], spec_tuned[~spec_sig], s=14, color=NULL_COLOR, alpha=0.6, label="change not significant")
+    ax.scatter(spec_base[~spec_sig], spec_tuned[~spec_sig], s=14, color=NULL_COLOR, alpha=0.6,
+               label="change not significant")
     ax.scatter(spec_base[spec_sig], spec_tuned[spec_sig], s=18, color=SIG_COLOR, alpha=0.85,
                label="financial-score change BH-significant")
     ax.plot([-1, 1], [-1, 1], color="black", lw=1, ls="--")
@@ -140,7 +156,9 @@ def four_panel(
     ax.legend(fontsize=8, loc="upper left")
     ax.grid(alpha=0.3)
 
-    ax = axes[1, 0]
+
+def _delta_hist_panel(ax, delta: np.ndarray, delta_sig: np.ndarray, delta_null: np.ndarray | None) -> None:
+    """(c) distribution of the financial-score change against the seed baseline."""
     allv = np.concatenate([delta, delta_null]) if delta_null is not None and len(delta_null) else np.asarray(delta)
     if allv.size:
         lim = float(np.max(np.abs(allv))) or 1.0
@@ -158,7 +176,10 @@ def four_panel(
     ax.legend(fontsize=8)
     ax.grid(alpha=0.3)
 
-    ax = axes[1, 1]
+
+def _category_heat_panel(fig, ax, heat: np.ndarray, heat_labels: list[str], categories: list[str],
+                         n_financial_categories: int, activation_unit: str) -> None:
+    """(d) per-category change (tuned minus base) of the top pairs."""
     if heat.size:
         lim = float(np.max(np.abs(heat))) or 1.0
         im = ax.imshow(heat, aspect="auto", cmap="RdBu_r", vmin=-lim, vmax=lim)
@@ -171,7 +192,3 @@ def four_panel(
         cb.set_label(f"tuned minus base ({activation_unit})")
     ax.set_xlabel("probe category (financial | general)")
     ax.set_title("(d) Per-category change of the top pairs")
-
-    fig.suptitle("Feature evolution under fine-tuning: matched SAE latents (corrected study figure 3.1)")
-    fig.tight_layout()
-    save_figure(fig, out)

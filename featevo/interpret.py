@@ -51,6 +51,7 @@ from featevo.sae import encode, load_sae
 logger = logging.getLogger(__name__)
 
 MODELS = ("base", "tuned")
+DEAD_FAILURE = "dead latent: never fires on the training split"
 
 
 # --------------------------------------------------------------------------------------------
@@ -97,7 +98,8 @@ def collect_examples(
     acts = torch.cat(parts)  # [rows, chosen]
     row_doc = torch.from_numpy(tt.row_doc[:n_rows]).long()
     n_docs = int(row_doc.max()) + 1 if n_rows else 0
-    doc_max = torch.zeros(n_docs, len(latents)).scatter_reduce(0, row_doc[:, None].expand(-1, len(latents)), acts, "amax")
+    doc_idx = row_doc[:, None].expand(-1, len(latents))
+    doc_max = torch.zeros(n_docs, len(latents)).scatter_reduce(0, doc_idx, acts, "amax")
     starts = np.searchsorted(tt.row_doc[:n_rows], np.arange(n_docs + 1))
     rng = random.Random(seed)
     out = {}
@@ -290,7 +292,7 @@ async def _label_all(cfg: PipelineConfig, st_dir: Path, chosen: dict[str, list[i
         result: dict[str, Any] = {"sae": m, "latent": lat, "n_docs_active": ex.n_docs_active,
                                   "max_activation": ex.max_activation}
         if not ex.activating:
-            result.update(label=None, failure="dead latent: never fires on the training split")
+            result.update(label=None, failure=DEAD_FAILURE)
         else:
             record = _record(m, lat, ex, tok, icfg, cfg.seed)
             result["n_train"], result["n_test"], result["n_non_activating"] = (
@@ -334,77 +336,110 @@ def _score(r: dict | None, name: str, key: str = "accuracy"):
     return r["scores"].get(name, {}).get(key)
 
 
-def write_outputs(cfg: PipelineConfig, st_dir: Path, chosen: dict[str, list[int]], wall_s: float, backend_info: dict) -> dict:
-    """The study's artefacts in real form: labels comparison, summary, raw explanation data."""
-    res = {m: {lat: read_json(st_dir / InterpretFiles.LATENTS / f"{m}_{lat}.json") for lat in chosen[m]}
-           for m in MODELS}
-    shuf = {m: {lat: (read_json(p) if (p := st_dir / InterpretFiles.SHUFFLED / f"{m}_{lat}.json").is_file() else None)
-                for lat in chosen[m]} for m in MODELS}
-    s2 = CompareResult.load(stage_dir(cfg, COMPARE))
-    # only matched pairs (shared/shifted) pair a base label with a tuned label; the rest keep their class
-    pairs = s2.matched_pairs()
-    latent_class = s2.latent_class()
-    table = DeltasResult.load(stage_dir(cfg, DELTAS)).feature_table.index_by("pair_id")
-    base_to_pair = {p["base_latent"]: p for p in pairs}
-    tuned_to_pair = {p["tuned_latent"]: p for p in pairs}
+@dataclass
+class LabelResults:
+    """The per-latent files of :func:`_label_all` for the chosen latents."""
 
-    rows, seen = [], set()
+    latents: dict[str, dict[int, dict]]           # sae -> latent -> latents/<sae>_<latent>.json
+    shuffled: dict[str, dict[int, dict | None]]   # sae -> latent -> shuffled/<sae>_<latent>.json (None: absent)
+
+    @classmethod
+    def load(cls, st_dir: Path, chosen: dict[str, list[int]]) -> "LabelResults":
+        def shuffled(m: str, lat: int) -> dict | None:
+            p = st_dir / InterpretFiles.SHUFFLED / f"{m}_{lat}.json"
+            return read_json(p) if p.is_file() else None
+
+        return cls({m: {lat: read_json(st_dir / InterpretFiles.LATENTS / f"{m}_{lat}.json") for lat in chosen[m]}
+                    for m in MODELS},
+                   {m: {lat: shuffled(m, lat) for lat in chosen[m]} for m in MODELS})
+
+    def get(self, sae: str, latent: int | None) -> dict | None:
+        return self.latents[sae].get(latent) if latent is not None else None
+
+    def get_shuffled(self, sae: str, latent: int | None) -> dict | None:
+        return self.shuffled[sae].get(latent) if latent is not None else None
+
+
+def _label_units(chosen: dict[str, list[int]], pairs: list[dict]) -> list[tuple]:
+    """(matched pair or None, sae, latent, base latent, tuned latent) per chosen latent, in order; a matched
+    pair (shared/shifted) once, pairing a base label with a tuned label; other latents keep their class."""
+    by_latent = {"base": {p["base_latent"]: p for p in pairs}, "tuned": {p["tuned_latent"]: p for p in pairs}}
+    units, seen = [], set()
     for m in MODELS:
         for lat in chosen[m]:
-            p = (base_to_pair if m == "base" else tuned_to_pair).get(lat)
+            p = by_latent[m].get(lat)
             if p is not None:
-                key = ("pair", p["pair_id"])
-                b, t = p["base_latent"], p["tuned_latent"]
+                key, b, t = ("pair", p["pair_id"]), p["base_latent"], p["tuned_latent"]
             else:
-                key = (m, lat)
-                b, t = (lat, None) if m == "base" else (None, lat)
-            if key in seen:
-                continue
-            seen.add(key)
-            rb = res["base"].get(b) if b is not None else None
-            rt = res["tuned"].get(t) if t is not None else None
-            ft = table.get(p["pair_id"]) if p is not None else None
-            row = {
-                "pair_id": p["pair_id"] if p is not None else None,
-                "base_latent": b, "tuned_latent": t,
-                "class": (p or {}).get("class") or latent_class.get((m, lat)) or ("new" if m == "tuned" else "lost"),
-                "decoder_cosine": (p or {}).get("decoder_cosine"),
-                "base_label": (rb or {}).get("label"), "tuned_label": (rt or {}).get("label"),
-                "base_detection": _score(rb, "detection"), "base_fuzzing": _score(rb, "fuzzing"),
-                "tuned_detection": _score(rt, "detection"), "tuned_fuzzing": _score(rt, "fuzzing"),
-                "base_detection_shuffled": _score(shuf["base"].get(b), "detection") if b is not None else None,
-                "tuned_detection_shuffled": _score(shuf["tuned"].get(t), "detection") if t is not None else None,
-            }
-            for col in ("delta_matched", "delta_ci_low", "delta_ci_high", "q_value"):
-                row[col] = (ft or {}).get(col)
-            for side, r in (("base", rb), ("tuned", rt)):
-                if r is not None and r.get("label") is None and r.get("failure"):
-                    row[f"{side}_label"] = f"[failed: {r['failure']}]"
-            rows.append(row)
-    LABELS.write(st_dir, rows)
+                key, (b, t) = (m, lat), ((lat, None) if m == "base" else (None, lat))
+            if key not in seen:
+                seen.add(key)
+                units.append((p, m, lat, b, t))
+    return units
 
-    summary_rows = []
-    for m in MODELS:
-        rs = list(res[m].values())
-        labelled = [r for r in rs if r.get("label")]
-        entry = {
-            "sae": m, "latents": len(rs), "labelled": len(labelled),
-            "failed": sum(1 for r in rs if r.get("label") is None and r.get("failure") != "dead latent: never fires on the training split"),
-            "dead": sum(1 for r in rs if r.get("failure", "").startswith("dead latent")),
-            "retried": sum(1 for r in rs if r.get("attempts", 1) > 1),
-        }
-        for name in ("detection", "fuzzing"):
-            for metric in ("accuracy", "f1_score"):
-                entry[f"{name}_{metric}_mean"] = _mean([_score(r, name, metric) for r in labelled])
-                entry[f"{name}_{metric}_shuffled_mean"] = _mean(
-                    [_score(shuf[m].get(r["latent"]), name, metric) for r in labelled])
-            beats = [(_score(r, name), _score(shuf[m].get(r["latent"]), name)) for r in labelled]
-            beats = [(a, b) for a, b in beats if a is not None and b is not None]
-            entry[f"{name}_beats_shuffled_fraction"] = (sum(a > b for a, b in beats) / len(beats)) if beats else None
-        summary_rows.append(entry)
+
+def _label_row(unit: tuple, lr: LabelResults, latent_class: dict, feature_table: dict) -> dict:
+    """One row of ``labels_comparison.csv``."""
+    p, m, lat, b, t = unit
+    rb, rt = lr.get("base", b), lr.get("tuned", t)
+    ft = feature_table.get(p["pair_id"]) if p is not None else None
+    row = {
+        "pair_id": p["pair_id"] if p is not None else None,
+        "base_latent": b, "tuned_latent": t,
+        "class": (p or {}).get("class") or latent_class.get((m, lat)) or ("new" if m == "tuned" else "lost"),
+        "decoder_cosine": (p or {}).get("decoder_cosine"),
+        "base_label": (rb or {}).get("label"), "tuned_label": (rt or {}).get("label"),
+        "base_detection": _score(rb, "detection"), "base_fuzzing": _score(rb, "fuzzing"),
+        "tuned_detection": _score(rt, "detection"), "tuned_fuzzing": _score(rt, "fuzzing"),
+        "base_detection_shuffled": _score(lr.get_shuffled("base", b), "detection") if b is not None else None,
+        "tuned_detection_shuffled": _score(lr.get_shuffled("tuned", t), "detection") if t is not None else None,
+    }
+    for col in ("delta_matched", "delta_ci_low", "delta_ci_high", "q_value"):
+        row[col] = (ft or {}).get(col)
+    for side, r in (("base", rb), ("tuned", rt)):
+        if r is not None and r.get("label") is None and r.get("failure"):
+            row[f"{side}_label"] = f"[failed: {r['failure']}]"
+    return row
+
+
+def label_rows(cfg: PipelineConfig, chosen: dict[str, list[int]], lr: LabelResults) -> list[dict]:
+    """``labels_comparison.csv``: the chosen latents with stage 02's pairs and stage 03's deltas."""
+    s2 = CompareResult.load(stage_dir(cfg, COMPARE))
+    feature_table = DeltasResult.load(stage_dir(cfg, DELTAS)).feature_table.index_by("pair_id")
+    latent_class = s2.latent_class()
+    return [_label_row(u, lr, latent_class, feature_table) for u in _label_units(chosen, s2.matched_pairs())]
+
+
+def summary_row(m: str, lr: LabelResults) -> dict:
+    """``labels_summary.csv``'s row of SAE ``m``: counts, mean scores and the shuffled floor."""
+    rs = list(lr.latents[m].values())
+    labelled = [r for r in rs if r.get("label")]
+    entry = {
+        "sae": m, "latents": len(rs), "labelled": len(labelled),
+        "failed": sum(1 for r in rs if r.get("label") is None and r.get("failure") != DEAD_FAILURE),
+        "dead": sum(1 for r in rs if r.get("failure", "").startswith("dead latent")),
+        "retried": sum(1 for r in rs if r.get("attempts", 1) > 1),
+    }
+    for name in ("detection", "fuzzing"):
+        for metric in ("accuracy", "f1_score"):
+            entry[f"{name}_{metric}_mean"] = _mean([_score(r, name, metric) for r in labelled])
+            entry[f"{name}_{metric}_shuffled_mean"] = _mean(
+                [_score(lr.get_shuffled(m, r["latent"]), name, metric) for r in labelled])
+        beats = [(_score(r, name), _score(lr.get_shuffled(m, r["latent"]), name)) for r in labelled]
+        beats = [(a, b) for a, b in beats if a is not None and b is not None]
+        entry[f"{name}_beats_shuffled_fraction"] = (sum(a > b for a, b in beats) / len(beats)) if beats else None
+    return entry
+
+
+def write_outputs(cfg: PipelineConfig, st_dir: Path, chosen: dict[str, list[int]], wall_s: float,
+                  backend_info: dict) -> dict:
+    """The stage's tables and JSON files from the per-latent files; returns the summary."""
+    lr = LabelResults.load(st_dir, chosen)
+    LABELS.write(st_dir, label_rows(cfg, chosen, lr))
+    summary_rows = [summary_row(m, lr) for m in MODELS]
     LABELS_SUMMARY.write(st_dir, summary_rows)
     atomic_write_json(st_dir / InterpretFiles.EXPLANATIONS, {
-        m: {str(lat): r for lat, r in res[m].items()} for m in MODELS})
+        m: {str(lat): r for lat, r in lr.latents[m].items()} for m in MODELS})
     n_done = sum(s["latents"] for s in summary_rows)
     summary = {
         "backend": backend_info, "latents_per_sae": {m: len(chosen[m]) for m in MODELS},

@@ -275,6 +275,16 @@ class ReportFiles:
     MD = "report.md"
     FIGURES = "figures"
     FINDINGS = "findings.json"
+    # figures/: stage 05's own figures (each with an SVG twin) ...
+    SAE_LOSSES = "05_sae_losses.png"
+    TWIN = "05_twin.png"
+    CLASS_COUNTS = "05_class_counts.png"
+    LABEL_SCORES = "05_label_scores.png"
+    # ... and copies of the stages' figures, prefixed with the stage number
+    TRAINING_CURVES = "01_training_curves.png"
+    SIMILARITY_HIST = "02_similarity_hist.png"
+    MATCHED_SCATTER = "02_matched_scatter.png"
+    FOUR_PANEL = "03_four_panel.png"
 
 
 # --------------------------------------------------------------------------------------------

@@ -377,7 +377,8 @@ class LocalLLMServer:
                 self.stop()
 
     # -- convenience -------------------------------------------------------------------------
-    def chat(self, messages: list[dict[str, str]], max_tokens: int = 32, temperature: float = 0.0, timeout: float = 120.0) -> str:
+    def chat(self, messages: list[dict[str, str]], max_tokens: int = 32, temperature: float = 0.0,
+             timeout: float = 120.0) -> str:
         """One blocking chat completion (for smoke tests); returns the assistant's text."""
         body = json.dumps(
             {"model": self.model_name, "messages": messages, "max_tokens": max_tokens, "temperature": temperature}
@@ -389,5 +390,6 @@ class LocalLLMServer:
             with urllib.request.urlopen(req, timeout=timeout) as r:
                 data = json.loads(r.read().decode())
         except (urllib.error.URLError, OSError, ValueError) as e:
-            raise LLMServerError(f"chat completion on {self.base_url} failed ({e}); log tail:\n{self.log_tail()}") from e
+            raise LLMServerError(f"chat completion on {self.base_url} failed ({e}); log tail:\n"
+                                 f"{self.log_tail()}") from e
         return data["choices"][0]["message"]["content"]

@@ -11,6 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
+
 from featevo.io import read_json
 from featevo.layout import CompareFiles, DeltasFiles, InterpretFiles, TrainFiles, TwinFiles, contexts_path
 from featevo.tables import Col, Schema, Table
@@ -88,6 +90,26 @@ NULL_PAIRS = Schema(CompareFiles.NULL_PAIRS, (
 MATCHED_CLASSES = ("shared", "shifted")
 
 
+@dataclass(frozen=True)
+class MatchedPairs:
+    """Matched pairs (class shared or shifted) of stage 02 as columns, in file order."""
+
+    pair_id: np.ndarray
+    base: np.ndarray                    # base SAE latent
+    other: np.ndarray                   # tuned latent (pairs.csv) or seed-baseline latent (null_pairs.csv)
+    cls: np.ndarray
+    decoder_cosine: np.ndarray
+    activation_correlation: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.pair_id)
+
+    @classmethod
+    def from_table(cls, t: Table, other: str) -> "MatchedPairs":
+        return cls(t["pair_id"], t["base_latent"], t[other], t["class"], t["decoder_cosine"],
+                   t["activation_correlation"])
+
+
 @dataclass
 class CompareResult:
     """Stage 02's outputs as read by later stages."""
@@ -105,8 +127,19 @@ class CompareResult:
     def matched_pairs(self) -> list[dict]:
         return [p for p in self.pairs if p["class"] in MATCHED_CLASSES]
 
+    def matched(self, null_sae: str | None = None) -> MatchedPairs:
+        """The matched pairs of base vs tuned, or of base vs the seed-baseline SAE ``null_sae``."""
+        if null_sae is None:
+            return MatchedPairs.from_table(Table(PAIRS, self.matched_pairs()), "tuned_latent")
+        rows = [p for p in self.null_pairs if p["null_sae"] == null_sae and p["class"] in MATCHED_CLASSES]
+        return MatchedPairs.from_table(Table(NULL_PAIRS, rows), "seed_latent")
+
     def latent_class(self) -> dict[tuple[str, int], str]:
         return {(r["sae"], r["latent"]): r["class"] for r in self.latents}
+
+    def unmatched_latents(self, sae: str) -> Table:
+        """The latents of SAE ``sae`` (base or tuned) without a matched partner, in file order."""
+        return Table(LATENTS, [r for r in self.latents if r["sae"] == sae and r["class"] not in MATCHED_CLASSES])
 
 
 # --------------------------------------------------------------------------------------------
@@ -127,7 +160,8 @@ FEATURE_TABLE = Schema(DeltasFiles.FEATURE_TABLE, (
     Col("base_latent", "int", "base SAE latent"),
     Col("tuned_latent", "int", "tuned SAE latent"),
     Col("class", "str", "stage 02 class"),
-    Col("type", "str", "financial-gained / financial-lost / stable(-financial|-general) / <class>(-financial|-general)"),
+    Col("type", "str", "financial-gained / financial-lost / stable(-financial|-general) / "
+                       "<class>(-financial|-general)"),
     Col("decoder_cosine", "float", "stage 02 decoder cosine"),
     Col("activation_correlation", "float", "stage 02 activation correlation"),
     Col("base_fin_score", "float", _SCORE_DOC.format(dom="financial") + " (base latent)"),
@@ -137,7 +171,8 @@ FEATURE_TABLE = Schema(DeltasFiles.FEATURE_TABLE, (
     Col("base_gen_score", "float", _SCORE_DOC.format(dom="general") + " (base latent)"),
     Col("tuned_gen_score", "float", _SCORE_DOC.format(dom="general") + " (tuned latent)"),
     Col("delta_matched", "float", "tuned_fin_score - base_fin_score of the matched pair"),
-    Col("delta_ci_low", "float", "paired bootstrap interval"), Col("delta_ci_high", "float", "paired bootstrap interval"),
+    Col("delta_ci_low", "float", "paired bootstrap interval"),
+    Col("delta_ci_high", "float", "paired bootstrap interval"),
     Col("change_pct_matched", "float", "100 * delta / base_fin_score (blank when the base score is tiny)"),
     Col("relative_change_matched", "float", "2 * delta / (tuned + base fin scores)"),
     Col("base_specialization", "float", "(fin - gen) / (fin + gen)"),
@@ -156,9 +191,10 @@ FEATURE_TABLE = Schema(DeltasFiles.FEATURE_TABLE, (
     Col("base_financial_q", "float", "BH q of the base latent's financial-vs-general test"),
     Col("tuned_financial_q", "float", "BH q of the tuned latent's financial-vs-general test"),
 ), "the study's comprehensive table, corrected: matched pairs first, then unmatched latents")
+_FEATURE_COLS = {c.name: c for c in FEATURE_TABLE.cols}
 RANKING = Schema(DeltasFiles.RANKING, (
     Col("rank", "int", "1 = largest increase of the financial score"),
-    *(c for c in FEATURE_TABLE.cols if c.name in (
+    *(_FEATURE_COLS[n] for n in (
         "pair_id", "base_latent", "tuned_latent", "class", "type", "delta_matched", "delta_ci_low", "delta_ci_high",
         "change_pct_matched", "relative_change_matched", "p_value", "q_value", "significant", "beyond_seed_noise",
         "base_fin_score", "tuned_fin_score", "specialization_change")),
@@ -183,7 +219,8 @@ TOP_FEATURES = Schema(DeltasFiles.TOP_FEATURES, (
     Col("matched_latent", "int", "its partner in the other SAE"),
     Col("matched_fin_score", "float", "the partner's financial score"),
     Col("delta_matched", "float", "tuned - base financial score of the pair"),
-    Col("delta_ci_low", "float", "paired bootstrap interval"), Col("delta_ci_high", "float", "paired bootstrap interval"),
+    Col("delta_ci_low", "float", "paired bootstrap interval"),
+    Col("delta_ci_high", "float", "paired bootstrap interval"),
     Col("delta_q_value", "float", "BH q of the pair's delta"),
 ), "each SAE's most financial latents (the study's tables 2.1 and 2.3)")
 

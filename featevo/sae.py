@@ -30,7 +30,7 @@ import shutil
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, NamedTuple
+from typing import Any, Callable, Iterator, NamedTuple
 
 import numpy as np
 import torch
@@ -90,11 +90,6 @@ def encode(sae, x: torch.Tensor, chunk: int = 8192) -> torch.Tensor:
     dev = sae.W_enc.device
     out = [sae.encode(x[s : s + chunk].to(dev, sae.W_enc.dtype)).cpu() for s in range(0, x.shape[0], chunk)]
     return torch.cat(out) if out else torch.empty(0, sae.cfg.d_sae)
-
-
-@torch.no_grad()
-def reconstruct(sae, x: torch.Tensor) -> torch.Tensor:
-    return sae.decode(sae.encode(x))
 
 
 @torch.no_grad()
@@ -458,8 +453,6 @@ def train_sae(
     total_steps = cfg.training_tokens // cfg.batch_size
     seed_everything(seed)
     sae, trainer = build_trainer(store.d_in, cfg, device, model_name, hookpoint)
-    trainer_cfg = trainer.cfg
-    train_step = TRAINER_STEPS[cfg.trainer]
     ckpt = _find_checkpoint(work_dir)
     if ckpt is not None:
         scaling, rows = _load_checkpoint(ckpt, trainer)
@@ -469,47 +462,13 @@ def train_sae(
         scaling, rows = estimate_scaling_factor(store, seed, cfg.batch_size), []
     resumed_from = trainer.n_training_steps
     trainer.activation_scaler.scaling_factor = scaling
-    wb = _wandb_run(cfg, desc) if cfg.wandb else None
-    data = store.batches(cfg.batch_size, seed=seed, start_batch=trainer.n_training_steps)
-    pbar = tqdm(total=total_steps, initial=trainer.n_training_steps, desc=f"train {desc}", unit="step")
-    while trainer.n_training_steps < total_steps:
-        trainer.maybe_reset_sparsity()
-        out = train_step(trainer, next(data))
-        step = trainer.n_training_steps
-        if not math.isfinite(out.loss):
-            where = _find_checkpoint(work_dir)
-            kept = f"last good checkpoint kept in {display_path(where)}" if where else "no checkpoint yet"
-            raise TrainingError(f"SAE {desc}: loss became {out.loss} at step {step}; {kept}; lower sae.lr and rerun")
-        fvu, l0 = out.fvu, out.l0
-        row = {
-            "step": step, "tokens": trainer.n_training_samples, "lr": trainer.optimizer.param_groups[0]["lr"],
-            "mse_loss": out.mse_loss, "aux_loss": out.aux_loss,
-            "fvu": fvu, "l0": l0, "dead_fraction": trainer.dead_neurons.float().mean().item(),
-        }
-        rows.append(row)
-        if wb is not None:
-            wb.log(row, step=step)
-        trainer.n_training_steps += 1
-        pbar.update(1)
-        if step % 20 == 0:
-            pbar.set_postfix(fvu=f"{fvu:.3f}", l0=f"{l0:.1f}", dead=f"{row['dead_fraction']:.2f}")
-        if trainer.n_training_steps % cfg.checkpoint_every == 0 and trainer.n_training_steps < total_steps:
-            if not all(torch.isfinite(p).all() for p in trainer.sae.parameters()):  # never checkpoint NaN weights
-                where = _find_checkpoint(work_dir)
-                kept = f"last good checkpoint kept in {display_path(where)}" if where else "no checkpoint yet"
-                raise TrainingError(f"SAE {desc}: weights became non-finite at step {step}; {kept}; "
-                                    f"lower sae.lr and rerun")
-            _save_checkpoint(work_dir, trainer, scaling, rows)
-        if on_step is not None:
-            on_step(trainer.n_training_steps)
-        if stop_after_steps is not None and trainer.n_training_steps >= stop_after_steps:
-            pbar.close()
-            raise KeyboardInterrupt(f"stopped after {trainer.n_training_steps} steps")
-    pbar.close()
+    run = _TrainingRun(trainer, cfg, work_dir, desc, total_steps, scaling, rows,
+                       _wandb_run(cfg, desc) if cfg.wandb else None)
+    run.loop(store.batches(cfg.batch_size, seed=seed, start_batch=trainer.n_training_steps), stop_after_steps, on_step)
     train_metrics = {
         "steps": total_steps, "tokens": trainer.n_training_samples,
         "dead_fraction_train_window": trainer.dead_neurons.float().mean().item(),
-        "dead_window_tokens": trainer_cfg.dead_feature_window * cfg.batch_size,
+        "dead_window_tokens": trainer.cfg.dead_feature_window * cfg.batch_size,
         "final_fvu_train_batch": rows[-1]["fvu"] if rows else None,
         "activation_scaling_factor": scaling,
         "trainer": cfg.trainer,
@@ -521,9 +480,66 @@ def train_sae(
     for d in _checkpoint_dirs(work_dir):
         if d.exists():
             shutil.rmtree(d)
-    if wb is not None:
-        wb.finish()
+    if run.wb is not None:
+        run.wb.finish()
     return TrainResult(out_dir, total_steps, train_metrics, resumed_from)
+
+
+@dataclass
+class _TrainingRun:
+    """The loop of :func:`train_sae`: one row of ``steps.csv`` per step, checkpoints every
+    ``cfg.checkpoint_every`` steps (never of non-finite weights)."""
+
+    trainer: Any
+    cfg: SAEConfig
+    work_dir: Path
+    desc: str
+    total_steps: int
+    scaling: float
+    rows: list[dict]
+    wb: Any = None
+
+    def loop(self, data: Iterator[torch.Tensor], stop_after_steps: int | None,
+             on_step: Callable[[int], None] | None) -> None:
+        trainer, train_step = self.trainer, TRAINER_STEPS[self.cfg.trainer]
+        pbar = tqdm(total=self.total_steps, initial=trainer.n_training_steps, desc=f"train {self.desc}", unit="step")
+        while trainer.n_training_steps < self.total_steps:
+            trainer.maybe_reset_sparsity()
+            out = train_step(trainer, next(data))
+            step = trainer.n_training_steps
+            if not math.isfinite(out.loss):
+                raise self.error(f"loss became {out.loss}", step)
+            row = {
+                "step": step, "tokens": trainer.n_training_samples, "lr": trainer.optimizer.param_groups[0]["lr"],
+                "mse_loss": out.mse_loss, "aux_loss": out.aux_loss,
+                "fvu": out.fvu, "l0": out.l0, "dead_fraction": trainer.dead_neurons.float().mean().item(),
+            }
+            self.rows.append(row)
+            if self.wb is not None:
+                self.wb.log(row, step=step)
+            trainer.n_training_steps += 1
+            pbar.update(1)
+            if step % 20 == 0:
+                pbar.set_postfix(fvu=f"{out.fvu:.3f}", l0=f"{out.l0:.1f}", dead=f"{row['dead_fraction']:.2f}")
+            self.maybe_checkpoint(step)
+            if on_step is not None:
+                on_step(trainer.n_training_steps)
+            if stop_after_steps is not None and trainer.n_training_steps >= stop_after_steps:
+                pbar.close()
+                raise KeyboardInterrupt(f"stopped after {trainer.n_training_steps} steps")
+        pbar.close()
+
+    def maybe_checkpoint(self, step: int) -> None:
+        n = self.trainer.n_training_steps
+        if n % self.cfg.checkpoint_every == 0 and n < self.total_steps:
+            if not all(torch.isfinite(p).all() for p in self.trainer.sae.parameters()):
+                raise self.error("weights became non-finite", step)
+            _save_checkpoint(self.work_dir, self.trainer, self.scaling, self.rows)
+
+    def error(self, what: str, step: int) -> TrainingError:
+        where = _find_checkpoint(self.work_dir)
+        kept = f"last good checkpoint kept in {display_path(where)}" if where else "no checkpoint yet"
+        return TrainingError(f"SAE {self.desc}: {what} at step {step}; {kept}; lower sae.lr and rerun")
 
 
 def _wandb_run(cfg: SAEConfig, name: str):

@@ -63,7 +63,8 @@ def bert_mlm_mask(ids: torch.Tensor, special: torch.Tensor, attn: torch.Tensor, 
 
 
 @torch.no_grad()
-def mlm_eval_loss(model: nn.Module, tokenizer, docs: list[Doc], device, max_length: int, seed: int, bs: int = 64) -> float:
+def mlm_eval_loss(model: nn.Module, tokenizer, docs: list[Doc], device, max_length: int, seed: int,
+                  bs: int = 64) -> float:
     """Mean masked-LM cross-entropy on ``docs`` with a fixed seeded masking (comparable across models)."""
     if not docs:
         return float("nan")
@@ -99,7 +100,8 @@ def param_drift(base: nn.Module, tuned: nn.Module) -> dict:
         acc = groups.setdefault(key, [0.0, 0.0])
         acc[0] += d2
         acc[1] += n2
-    return {k: {"l2": math.sqrt(v[0]), "relative": math.sqrt(v[0]) / max(math.sqrt(v[1]), 1e-12)} for k, v in groups.items()}
+    return {k: {"l2": math.sqrt(v[0]), "relative": math.sqrt(v[0]) / max(math.sqrt(v[1]), 1e-12)}
+            for k, v in groups.items()}
 
 
 def _lr_at(step: int, total: int, peak: float) -> float:
@@ -123,7 +125,8 @@ def _masked_lm_loss(model, inputs, attn, labels, body_grad: bool) -> torch.Tenso
 
 
 def _train_loop(model, tokenizer, docs, cfg: TwinConfig, steps: int, lr: float, params, work: Path, seed: int,
-                max_length: int, device, desc: str, stop_after: int | None = None, body_grad: bool = True) -> list[dict]:
+                max_length: int, device, desc: str, stop_after: int | None = None,
+                body_grad: bool = True) -> list[dict]:
     """Seeded MLM training with resumable checkpoints in ``work``; returns the loss log."""
     opt = torch.optim.AdamW(params, lr=lr, weight_decay=0.01)
     t = tokenize_docs(tokenizer, docs, max_length, exclude_special_tokens=True)
@@ -347,8 +350,8 @@ def planted_token_loss(model: nn.Module, tokenizer, docs: list[Doc], token_ids: 
     total, count = 0.0, 0
     for s in range(0, len(docs), bs):
         w = max(int(t["attention_mask"][s : s + bs].sum(1).max()), 1)
-        loss, n, _ = model_loss(model, "mlm", ids[s : s + bs, :w].to(device),
-                                t["attention_mask"][s : s + bs, :w].long().to(device), labels[s : s + bs, :w].to(device))
+        attn = t["attention_mask"][s : s + bs, :w].long().to(device)
+        loss, n, _ = model_loss(model, "mlm", ids[s : s + bs, :w].to(device), attn, labels[s : s + bs, :w].to(device))
         total, count = total + loss, count + n
     return {"loss": total / count if count else None, "tokens": count, "docs": len(docs)}
 

@@ -108,7 +108,8 @@ def tiny_config_dict(out_root: Path, model_dir: Path, data: dict, **over) -> dic
                 "dead_window_tokens": 2000, "seeds": 2, "eval_docs": 32},
         "compare": {"max_tokens": 5000},
         "deltas": {"n_bootstrap": 50, "n_permutations": 50, "top_n": 5, "contexts_per_latent": 5},
-        "interpret": {"latents": 3, "n_train": 5, "n_test": 4, "n_non_activating": 4, "n_examples_shown": 4, "explain_max_tokens": 60},
+        "interpret": {"latents": 3, "n_train": 5, "n_test": 4, "n_non_activating": 4, "n_examples_shown": 4,
+                      "explain_max_tokens": 60},
         "report": {"feature_cards": 3},
     }
     for k, v in over.items():

@@ -39,7 +39,8 @@ def test_layer_L_is_hidden_states_L_plus_1(minilm, layer):
 def test_blocks_above_the_layer_are_not_run(minilm):
     model, tok = minilm
     calls = []
-    handles = [b.register_forward_hook(lambda m, i, o, n=n: calls.append(n)) for n, b in enumerate(encoder_layers(model))]
+    handles = [b.register_forward_hook(lambda m, i, o, n=n: calls.append(n))
+               for n, b in enumerate(encoder_layers(model))]
     try:
         t = tokenize_docs(tok, DOCS, 32, True)
         layer_output(model, t["input_ids"].long(), t["attention_mask"].long(), 2)

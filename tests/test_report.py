@@ -353,9 +353,9 @@ def test_matching_tables_match_compare_summary(report_cfg, parsed):
 
 
 def test_delta_table_matches_feature_table(report_cfg, parsed):
-    from featevo.report import read_rows
+    from featevo.results import FEATURE_TABLE
 
-    ft = {r["pair_id"]: r for r in read_rows(stage_dir(report_cfg, "03_activation_deltas") / "feature_table.csv")}
+    ft = {r["pair_id"]: r for r in FEATURE_TABLE.read(stage_dir(report_cfg, "03_activation_deltas"))}
     head, rows = table(parsed, "tbl-top-deltas")
     assert 0 < len(rows) <= report_cfg.report.table_rows
     col = {h: i for i, h in enumerate(head)}
@@ -377,9 +377,9 @@ def test_delta_table_matches_feature_table(report_cfg, parsed):
 
 
 def test_label_table_and_cards(report_cfg, parsed, report_dir):
-    from featevo.report import read_rows
+    from featevo.results import LABELS
 
-    labels = read_rows(stage_dir(report_cfg, "04_interpret") / "labels_comparison.csv")
+    labels = LABELS.read(stage_dir(report_cfg, "04_interpret")).rows()
     head, rows = table(parsed, "tbl-labels")
     assert len(rows) == len(labels)
     by_tuned = {r["tuned_latent"]: r for r in labels}
@@ -463,13 +463,17 @@ def test_degraded_inputs_render_with_dashes(report_cfg, tmp_path):
     import copy
 
     from featevo.report import build_report, load_upstream
+    from featevo.results import LABELS_SUMMARY
+    from featevo.tables import Table
 
     up = load_upstream(report_cfg)
     up.twin = None
-    up.scores, up.labels_summary, up.contexts, up.interesting = {}, [], {}, {}  # scores from the per-latent CSV
+    up.interpret.summary = {}  # scores then come from the per-latent CSV
+    up.interpret.labels_summary = Table(LABELS_SUMMARY, [])
+    up.contexts, up.deltas.interesting = {}, {}
     up.sae_summary = copy.deepcopy(up.sae_summary)
     up.sae_summary["tuned"]["fidelity"]["loss_recovered"] = None
-    up.deltas = {}
+    up.deltas.summary = {}
     info = build_report(report_cfg, tmp_path, up)
     assert info["cards"] > 0
     p = _Parser()
@@ -482,12 +486,10 @@ def test_degraded_inputs_render_with_dashes(report_cfg, tmp_path):
     assert [r for r in rows if r[0] == "tuned"][0][-1] == "\u2013"
 
 
-def test_formatting_and_parsing_units():
-    from featevo.report import label_text, parse_value
-    from featevo.report_templates import MISSING, fci, fint, fnum, fp, fpct, fsig, token_pieces
+def test_formatting_units():
+    from featevo.report.common import label_text, split_label
+    from featevo.report.templates import MISSING, fci, fint, fnum, fp, fpct, fsig, token_pieces
 
-    assert [parse_value(x) for x in ("", "nan", "None", "inf", "3", "-2.5", "true", "abc", "1e-3")] == \
-        [None, None, None, None, 3, -2.5, True, "abc", 0.001]
     assert fnum(float("nan")) == fnum(None) == fint(None) == fpct(None) == fp(None) == fci(1, None) == MISSING
     assert fnum(-0.0001, 3) == "0.000" and fnum(1234.5678, 1) == "1,234.6"
     assert fsig(0.0012345) == "0.00123" and fsig(12.345) == "12.3" and fsig(-0.5, signed=True) == "-0.500"
@@ -496,12 +498,14 @@ def test_formatting_and_parsing_units():
     assert fp(0.0004) == "4.00e-04" and fp(0.2) == "0.200"
     assert fci(0.01, 0.02) == "[0.0100, 0.0200]"
     assert label_text("  None ") == label_text("") == label_text(None) == MISSING
+    assert label_text(" Dollar\n amounts ") == "Dollar amounts"
+    assert split_label("[failed: no reply]") == (MISSING, "no reply") and split_label("x") == ("x", "")
     assert "".join(t if not i or not s else " " + t for i, (t, s) in enumerate(
         token_pieces(["the", "company", "'", "s", "down", "##grade", "$", "5", "."]))) == "the company's downgrade $5."
 
 
 def test_delta_summary_and_per_category_tables(report_cfg, parsed):
-    from featevo.report import read_rows
+    from featevo.results import PER_CATEGORY
 
     s3 = read_json(stage_dir(report_cfg, "03_activation_deltas") / "summary.json")
     _, rows = table(parsed, "tbl-delta-summary")
@@ -514,7 +518,7 @@ def test_delta_summary_and_per_category_tables(report_cfg, parsed):
     nb = next(iter(s3["null_baselines"].values()))
     assert shown_equals(by["matched pairs"][2], nb["matched_pairs"])
     assert shown_equals(by["mean |change|"][2], nb["mean_abs_delta"])
-    per_cat = read_rows(stage_dir(report_cfg, "03_activation_deltas") / "per_category.csv")
+    per_cat = PER_CATEGORY.read(stage_dir(report_cfg, "03_activation_deltas")).rows()
     _, rows = table(parsed, "tbl-per-category")
     assert [r[0] for r in rows] == list(dict.fromkeys(r["category"] for r in per_cat))
     for r in rows:
@@ -542,7 +546,7 @@ def test_report_on_real_stage04_outputs(tiny_stage01, tmp_path):
     """When tests/test_interpret.py's end-to-end test has run stages 02-04 for real (local LLM) on the
     shared tiny outputs, render the report from those too: real labels, failures and scores."""
     from featevo import report
-    from featevo.report import read_rows
+    from featevo.results import LABELS
 
     src = run_dir(tiny_stage01)
     if not (src / "04_interpret" / "manifest.json").is_file():
@@ -556,7 +560,7 @@ def test_report_on_real_stage04_outputs(tiny_stage01, tmp_path):
     p = _Parser()
     p.feed((out / "report.html").read_text(encoding="utf-8"))
     assert not LEAK.findall(" ".join(p.text)), sorted(set(LEAK.findall(" ".join(p.text))))
-    labels = read_rows(stage_dir(cfg, "04_interpret") / "labels_comparison.csv")
+    labels = LABELS.read(stage_dir(cfg, "04_interpret"))
     _, rows = table(p, "tbl-labels")
     assert len(rows) == min(len(labels), cfg.report.table_rows)
     s4 = read_json(stage_dir(cfg, "04_interpret") / "summary.json")
@@ -569,16 +573,19 @@ def test_report_on_real_stage04_outputs(tiny_stage01, tmp_path):
 def test_top_financial_table_matches_csv(report_cfg, tmp_path):
     """top_financial_features.csv as rendered; the tiny run may have no significantly financial latent,
     so rows in its format are added when it is empty."""
-    from featevo.report import build_report, load_upstream, read_rows
+    from featevo.report import build_report, load_upstream
+    from featevo.results import TOP_FEATURES
+    from featevo.tables import Table
 
     up = load_upstream(report_cfg)
-    src = read_rows(stage_dir(report_cfg, "03_activation_deltas") / "top_financial_features.csv")
+    src = TOP_FEATURES.read(stage_dir(report_cfg, "03_activation_deltas")).rows()
     if not src:
-        src = [{"model": m, "rank": i + 1, "latent": i, "class": "shared", "fin_score": 0.0123 * (i + 1),
+        blank = dict.fromkeys(TOP_FEATURES.fields)
+        src = [{**blank, "model": m, "rank": i + 1, "latent": i, "class": "shared", "fin_score": 0.0123 * (i + 1),
                 "fin_ci_low": 0.01, "fin_ci_high": 0.02, "gen_score": 0.00456, "fin_minus_gen": 0.0078,
                 "specialization": 0.4567, "q_value": 0.0123, "matched_latent": None if i else 5,
                 "delta_matched": None if i else -0.00321} for m in ("base", "tuned") for i in range(2)]
-        up.top_features = src
+        up.deltas.top_features = Table(TOP_FEATURES, src)
     build_report(report_cfg, tmp_path, up)
     p = _Parser()
     p.feed((tmp_path / "report.html").read_text(encoding="utf-8"))
@@ -591,4 +598,5 @@ def test_top_financial_table_matches_csv(report_cfg, tmp_path):
         assert shown_equals(r[6], f["gen_score"]) and shown_equals(r[7], f["specialization"])
         assert shown_equals(r[8], f["q_value"]) and shown_equals(r[10], f["delta_matched"])
         lo, hi = numbers(r[5])
-        assert abs(lo - f["fin_ci_low"]) <= 5e-3 * abs(f["fin_ci_low"]) and abs(hi - f["fin_ci_high"]) <= 5e-3 * abs(f["fin_ci_high"])
+        assert abs(lo - f["fin_ci_low"]) <= 5e-3 * abs(f["fin_ci_low"])
+        assert abs(hi - f["fin_ci_high"]) <= 5e-3 * abs(f["fin_ci_high"])

@@ -17,7 +17,7 @@ WIDTH = 1400
 
 
 def run_chromium(url: str, *extra: str):
-    from featevo.report import chromium_path, run_chromium as run
+    from featevo.report.chromium import chromium_path, run_chromium as run
 
     if chromium_path() is None:
         pytest.skip("chromium is not installed (run `make browser`, or apt-get install chromium)")

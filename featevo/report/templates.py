@@ -118,7 +118,7 @@ class Table:
     rows: list[list[Union[Cell, str]]]
     caption: str = ""
     notes: list[str] = field(default_factory=list)
-    source: str = ""  # "02_compare_features/summary.json"
+    source: str = ""  # the stage output the numbers come from, as <stage>/<file>
 
     def cell(self, r: int, c: int) -> Cell:
         v = self.rows[r][c]
@@ -301,7 +301,8 @@ header.top { border-bottom: 3px solid var(--ink); padding-bottom: 14px; margin-b
 h1 { font-size: 30px; line-height: 1.2; margin: 0 0 6px; letter-spacing: -0.01em; }
 .subtitle { color: var(--muted); font-size: 16px; margin: 0 0 12px; }
 dl.meta { display: grid; grid-template-columns: max-content 1fr; gap: 2px 14px; margin: 0; font-size: 13px; }
-dl.meta dt { color: var(--muted); } dl.meta dd { margin: 0; font-family: "DejaVu Sans Mono", Menlo, monospace; font-size: 12.5px; }
+dl.meta dt { color: var(--muted); } dl.meta dd { margin: 0; font-family: "DejaVu Sans Mono", Menlo, monospace; \
+font-size: 12.5px; }
 nav.toc { margin: 16px 0 8px; padding: 10px 14px; background: var(--panel); border-radius: 6px; font-size: 14px; }
 nav.toc ol { margin: 0; padding-left: 20px; columns: 2; column-gap: 40px; }
 nav.toc a { color: var(--ink); text-decoration: none; } nav.toc a:hover { text-decoration: underline; }
@@ -312,9 +313,11 @@ p { margin: 8px 0; max-width: 920px; }
 p.note { color: var(--muted); font-size: 13.5px; }
 p.lead { font-size: 16px; }
 ul.finding { padding-left: 0; list-style: none; max-width: 980px; }
-ul.finding li { margin: 6px 0; padding: 8px 12px; background: var(--panel); border-left: 4px solid var(--ink); border-radius: 3px; }
+ul.finding li { margin: 6px 0; padding: 8px 12px; background: var(--panel); border-left: 4px solid var(--ink); \
+border-radius: 3px; }
 ul { max-width: 980px; }
-code { font-family: "DejaVu Sans Mono", Menlo, monospace; font-size: 0.9em; background: #eef1f6; padding: 0 3px; border-radius: 3px; }
+code { font-family: "DejaVu Sans Mono", Menlo, monospace; font-size: 0.9em; background: #eef1f6; padding: 0 3px; \
+border-radius: 3px; }
 .legend-base { color: var(--base); font-weight: 600; } .legend-tuned { color: var(--tuned); font-weight: 600; }
 figure { margin: 14px 0 18px; }
 figure img { display: block; max-width: 100%; height: auto; border: 1px solid var(--rule); border-radius: 4px; }
@@ -322,7 +325,8 @@ figcaption { color: var(--muted); font-size: 13.5px; margin-top: 6px; max-width:
 .table-wrap { overflow-x: auto; margin: 0 0 4px; }
 table { border-collapse: collapse; font-size: 13.5px; font-variant-numeric: tabular-nums; }
 .tcap { font-weight: 600; margin: 18px 0 6px; font-size: 14px; }
-th, td { padding: 5px 9px; border-bottom: 1px solid var(--rule); vertical-align: top; text-align: left; white-space: nowrap; }
+th, td { padding: 5px 9px; border-bottom: 1px solid var(--rule); vertical-align: top; text-align: left; \
+white-space: nowrap; }
 td.wrap { white-space: normal; min-width: 160px; max-width: 300px; }
 th { background: var(--panel); font-weight: 600; border-bottom: 2px solid #cfd6e0; white-space: normal;
      vertical-align: bottom; max-width: 150px; }
@@ -353,11 +357,14 @@ ol.ctx li .amax { color: var(--muted); font-size: 11.5px; margin-left: 6px; font
 .tiles { display: grid; grid-template-columns: repeat(auto-fit, minmax(200px, 1fr)); gap: 12px; margin: 14px 0 6px; }
 .tile { border: 1px solid var(--rule); border-radius: 8px; padding: 10px 14px; background: #fff;
         border-top: 4px solid var(--tuned); }
-.tile .tv { font-size: 24px; font-weight: 700; white-space: nowrap; font-variant-numeric: tabular-nums; line-height: 1.2; }
+.tile .tv { font-size: 24px; font-weight: 700; white-space: nowrap; font-variant-numeric: tabular-nums; \
+line-height: 1.2; }
 .tile .tl { font-size: 13px; font-weight: 600; margin-top: 2px; }
 .tile .ts { font-size: 12.5px; color: var(--muted); margin-top: 2px; }
-footer { margin-top: 40px; color: var(--muted); font-size: 12.5px; border-top: 1px solid var(--rule); padding-top: 10px; }
-@media (max-width: 820px) { .sides { grid-template-columns: 1fr; } .side + .side { border-left: 0; } nav.toc ol { columns: 1; } }
+footer { margin-top: 40px; color: var(--muted); font-size: 12.5px; border-top: 1px solid var(--rule); \
+padding-top: 10px; }
+@media (max-width: 820px) { .sides { grid-template-columns: 1fr; } .side + .side { border-left: 0; } \
+nav.toc ol { columns: 1; } }
 @media print { main { max-width: none; padding: 0; } section { break-inside: auto; } .card { break-inside: avoid; } }
 """
 

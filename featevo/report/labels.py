@@ -1,0 +1,114 @@
+"""Section 6, labelled features side by side: stage 04's labels and scores per latent, and the scores
+of each SAE against the shuffled-label baseline."""
+
+from __future__ import annotations
+
+from featevo.layout import INTERPRET, InterpretFiles, ReportFiles
+from featevo.report.common import SAE_ORDER, num, plural, source, split_label, text_or_missing
+from featevo.report.context import ReportContext
+from featevo.report.templates import MISSING, Cell, Section, Table, fci, finite, fint, fnum, fpct, fsig
+
+LABEL_HEADERS = ["pair", "class", "base latent", "base label", "det.", "fuzz.", "tuned latent", "tuned label", "det.",
+                 "fuzz.", "change in fin. score", "CI"]
+SCORE_HEADERS = ["SAE", "latents", "labelled", "failed", "detection", "shuffled", "beats shuffled", "fuzzing",
+                 "shuffled", "beats shuffled"]
+
+
+def _label_ok(r: dict, side: str) -> bool:
+    return split_label(r[f"{side}_label"])[0] != MISSING
+
+
+def label_notes(ctx: ReportContext, shown: list[dict], failed: bool) -> list[str]:
+    n = ctx.cfg.report.table_rows
+    notes = ["det. / fuzz.: Delphi's detection and fuzzing scores (balanced accuracy of an LLM predicting from "
+             "the label which contexts activate the latent; 0.5 is chance)."]
+    if failed:
+        notes.append(f"{MISSING} as a label: no usable explanation (the LLM's reply did not parse after retries, or "
+                     "the latent never fires); its scores are then undefined too. The reason is on its card and in "
+                     f"`{source(INTERPRET, InterpretFiles.LABELS)}`.")
+    if any(_label_ok(r, side) and (r[f"{side}_detection"] is None or r[f"{side}_fuzzing"] is None)
+           for r in shown for side in SAE_ORDER):
+        notes.append(f"{MISSING} as a score: the scorer returned no usable predictions for that latent.")
+    if any(r["base_latent"] is None or r["tuned_latent"] is None for r in shown):
+        notes.append(f"{MISSING} as a latent: the latent has no matched partner (new or lost).")
+    if len(ctx.up.interpret.labels) > n:
+        notes.append(f"The first {fint(n)} of {fint(len(ctx.up.interpret.labels))} labelled rows.")
+    return notes
+
+
+def labels_table(ctx: ReportContext) -> Table:
+    shown = ctx.ordered_labels()[:ctx.cfg.report.table_rows]
+    trs, failed = [], False
+    for r in shown:
+        cells = [num(fint(r["pair_id"])), text_or_missing(r["class"])]
+        for side in SAE_ORDER:
+            lab, why = split_label(r[f"{side}_label"])
+            failed |= bool(why) or (lab == MISSING and r[f"{side}_latent"] is not None)
+            cells += [num(fint(r[f"{side}_latent"])), Cell(lab, wrap=True),
+                      num(fnum(r[f"{side}_detection"], 2)), num(fnum(r[f"{side}_fuzzing"], 2))]
+        cells.append(num(fsig(r["delta_matched"], signed=True)))
+        cells.append(num(fci(r["delta_ci_low"], r["delta_ci_high"])))
+        trs.append(cells)
+    return Table("tbl-labels", LABEL_HEADERS, trs,
+                 caption="Labels and scores of the labelled latents (most interesting first)",
+                 notes=label_notes(ctx, shown, failed), source=source(INTERPRET, InterpretFiles.LABELS))
+
+
+def scores_table(stats: dict[str, dict]) -> Table:
+    rows = []
+    for side, st in stats.items():
+        rows.append([side, num(fint(st.get("latents"))), num(fint(st.get("labelled"))), num(fint(st.get("failed"))),
+                     num(fnum(st.get("detection"), 3)), num(fnum(st.get("detection_shuffled"), 3)),
+                     num(fpct(st.get("detection_beats"), 0)),
+                     num(fnum(st.get("fuzzing"), 3)), num(fnum(st.get("fuzzing_shuffled"), 3)),
+                     num(fpct(st.get("fuzzing_beats"), 0))])
+    notes = ["Shuffled: the same latents scored with labels of other latents (a seeded derangement); a label "
+             "means something only where it beats its shuffled score. Beats shuffled: fraction of labelled "
+             "latents whose own label scores higher than the shuffled one."]
+    if any(MISSING in c.text for r in rows for c in r[1:]):
+        notes.append(f"{MISSING}: not recorded by stage 04 for this SAE.")
+    return Table("tbl-label-scores", SCORE_HEADERS, rows,
+                 caption="Explanation scores against the shuffled-label baseline (means over labelled latents)",
+                 notes=notes, source=source(INTERPRET, InterpretFiles.SUMMARY))
+
+
+def scores_figure(ctx: ReportContext, stats: dict[str, dict]) -> list:
+    from featevo.report.figures import label_scores
+
+    p = ctx.fig_dir / ReportFiles.LABEL_SCORES
+    label_scores({side: {m: st.get(m) for m in ("detection", "fuzzing")} for side, st in stats.items()},
+                 {side: {m: st.get(f"{m}_shuffled") for m in ("detection", "fuzzing")} for side, st in stats.items()},
+                 p)
+    return ctx.figure_block(p, "Mean detection and fuzzing scores of the base (blue) and tuned (orange) labels; "
+                               "black dashes: the same latents scored with shuffled labels.",
+                            "Label score bars", "fig-label-scores", 760)
+
+
+def labels_finding(ctx: ReportContext, stats: dict[str, dict]) -> None:
+    b, t = stats.get("base", {}), stats.get("tuned", {})
+    if not (finite(b.get("detection")) and finite(t.get("detection"))):
+        return
+    text = (f"The labels predict activations with mean detection score {fnum(b['detection'], 2)} (base) "
+            f"and {fnum(t['detection'], 2)} (tuned)")
+    if finite(b.get("detection_shuffled")) and finite(t.get("detection_shuffled")):
+        text += (f", against {fnum(b['detection_shuffled'], 2)} and {fnum(t['detection_shuffled'], 2)} "
+                 "with shuffled labels.")
+    else:
+        text += "; no shuffled-label baseline was recorded."
+    fails = [st["failed"] for st in stats.values() if finite(st.get("failed"))]
+    total = [st["latents"] for st in stats.values() if finite(st.get("latents"))]
+    if fails:
+        nf = sum(fails)
+        text += (f" {fint(nf)} of {fint(sum(total))} explanations failed." if len(total) == len(fails)
+                 else f" {fint(nf)} {plural(nf, 'explanation')} failed.")
+    ctx.find("labels", text, scores=stats)
+
+
+def labels_section(ctx: ReportContext) -> Section:
+    sec = Section("labels", "Labelled features, side by side")
+    sec.add(labels_table(ctx))
+    stats = ctx.score_stats()
+    if stats:
+        sec.add(scores_table(stats), *scores_figure(ctx, stats))
+        labels_finding(ctx, stats)
+    return sec

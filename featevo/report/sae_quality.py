@@ -1,0 +1,88 @@
+"""Section 2, SAE quality: held-out reconstruction and fidelity of every SAE, the loss figure and the
+training curves of stage 01."""
+
+from __future__ import annotations
+
+from typing import Optional
+
+from featevo.layout import TRAIN, ReportFiles, TrainFiles
+from featevo.report.common import dig, num, source
+from featevo.report.context import ReportContext
+from featevo.report.templates import MISSING, Section, Table, finite, fint, fnum, fpct
+
+QUALITY_HEADERS = ["SAE", "model", "seed", "FVU", "explained variance", "L0", "dead latents", "clean loss", "SAE loss",
+                   "zero-ablation loss", "loss recovered"]
+
+
+def quality_table(ctx: ReportContext) -> tuple[Table, list[dict], Optional[str]]:
+    """The table, the rows of the loss figure and the name of the loss."""
+    summary = ctx.up.sae_summary
+    rows, fig_rows, undefined, loss_name = [], [], [], None
+    for name in ctx.sae_names():
+        s = summary[name]
+        f = s.get("fidelity", {}) or {}
+        loss_name = loss_name or f.get("loss")
+        rec = f.get("loss_recovered")
+        if rec is None and f.get("head", "none") != "none":
+            undefined.append(name)
+        rows.append([name, s.get("model", MISSING), num(fint(s.get("seed"))), num(fnum(s.get("fvu"), 3)),
+                     num(fnum(s.get("explained_variance"), 3)), num(fnum(s.get("l0"), 1)),
+                     num(fpct(s.get("dead_fraction"), 1)), num(fnum(f.get("clean_loss"), 3)),
+                     num(fnum(f.get("sae_loss"), 3)), num(fnum(f.get("zero_ablation_loss"), 3)),
+                     num(fpct(rec, 1))])
+        fig_rows.append({"name": name, "clean": f.get("clean_loss"), "sae": f.get("sae_loss"),
+                         "zero": f.get("zero_ablation_loss"), "recovered": rec})
+    notes = ["FVU: fraction of variance unexplained on the held-out split (explained variance = 1 - FVU). "
+             "L0: active latents per token. Loss recovered = (zero-ablation loss - SAE loss) / "
+             "(zero-ablation loss - clean loss)."]
+    dw = dig(summary, "base", "dead_window")
+    if dw:
+        notes.append(f"Dead latents: {dw}.")
+    if loss_name:
+        notes.append(f"Loss: {loss_name}.")
+    if undefined:
+        notes.append(f"{MISSING} for {', '.join(undefined)}: loss recovered is undefined because zero-ablating "
+                     "the layer did not raise the loss above the clean loss.")
+    no_head = [n for n in ctx.sae_names() if (summary[n].get("fidelity") or {}).get("head") == "none"]
+    if no_head:
+        notes.append(f"{MISSING} for {', '.join(no_head)}: the model has no head to measure a loss with.")
+    table = Table("tbl-sae-quality", QUALITY_HEADERS, rows, caption="Held-out reconstruction and fidelity",
+                  notes=notes, source=source(TRAIN, TrainFiles.SUMMARY))
+    return table, fig_rows, loss_name
+
+
+def quality_finding(ctx: ReportContext, loss_name: Optional[str]) -> None:
+    b, t = ctx.up.sae_summary.get("base", {}), ctx.up.sae_summary.get("tuned", {})
+    if not (b and t):
+        return
+    lb, lt = dig(b, "fidelity", "loss_recovered"), dig(t, "fidelity", "loss_recovered")
+    text = (f"The base SAE explains {fpct(b.get('explained_variance'))} of the variance of the hooked layer "
+            f"(FVU {fnum(b.get('fvu'))}), the tuned SAE {fpct(t.get('explained_variance'))} (FVU "
+            f"{fnum(t.get('fvu'))}), at L0 {fnum(b.get('l0'), 1)} and {fnum(t.get('l0'), 1)}")
+    if finite(lb) and finite(lt):
+        text += (f"; spliced into their models they recover {fpct(lb)} and {fpct(lt)} of the "
+                 f"{'loss' if not loss_name else loss_name}.")
+    else:
+        text += "; loss recovered is undefined for at least one of them (see the SAE quality table)."
+    ctx.find("sae_quality", text, base_fvu=b.get("fvu"), tuned_fvu=t.get("fvu"), base_loss_recovered=lb,
+             tuned_loss_recovered=lt)
+
+
+def sae_section(ctx: ReportContext) -> Section:
+    sec = Section("sae-quality", "SAE quality")
+    table, fig_rows, loss_name = quality_table(ctx)
+    sec.add(table)
+    if any(finite(r["clean"]) for r in fig_rows):
+        from featevo.report.figures import sae_losses
+
+        p = ctx.fig_dir / ReportFiles.SAE_LOSSES
+        sae_losses(fig_rows, loss_name or "loss", p)
+        sec.add(*ctx.figure_block(p, "Loss of each model with its SAE's reconstruction spliced in at the "
+                                     "hooked layer, against the clean model and the layer zero-ablated.",
+                                  "Clean, SAE-spliced and zero-ablated loss per SAE", "fig-sae-losses", 940))
+    curves = ctx.copy_figure(ctx.up.dirs[TRAIN] / TrainFiles.CURVES, ReportFiles.TRAINING_CURVES)
+    sec.add(*ctx.figure_block(curves, "Training curves of every SAE (base blue, tuned orange, seed baseline "
+                                      "grey dashed): FVU on the training batch, L0 and the dead fraction.",
+                              "SAE training curves", "fig-training-curves"))
+    quality_finding(ctx, loss_name)
+    return sec

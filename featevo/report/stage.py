@@ -1,0 +1,92 @@
+"""Stage 05 itself: assemble the document from the sections, write it, and run as a stage."""
+
+from __future__ import annotations
+
+import logging
+import shutil
+from pathlib import Path
+from typing import Optional
+
+from featevo.config import PipelineConfig
+from featevo.io import StageRun, atomic_write_json, atomic_write_text, require_stage, stage_is_current
+from featevo.layout import PARTIAL_CONFIG, REPORT, TRAIN, ReportFiles, display_path, stage_dir, upstream_stages
+from featevo.report.cards import cards_section
+from featevo.report.common import code, dig, when
+from featevo.report.context import ReportContext
+from featevo.report.deltas import deltas_section
+from featevo.report.findings import findings_section
+from featevo.report.labels import labels_section
+from featevo.report.matching import matching_section
+from featevo.report.provenance import provenance_section
+from featevo.report.sae_quality import sae_section
+from featevo.report.setup import setup_section
+from featevo.report.templates import MISSING, Cards, Doc, Figure, fint, render_html, render_md
+from featevo.report.twin import twin_section
+from featevo.report.upstream import UPSTREAM, Upstream, load_upstream
+
+logger = logging.getLogger(__package__)  # "featevo.report", as in the stage log
+
+STAGE = REPORT
+# in document order (the findings section, built last from what these found, goes first)
+SECTIONS = (setup_section, sae_section, twin_section, matching_section, deltas_section, labels_section,
+            cards_section, provenance_section)
+
+
+def build_doc(ctx: ReportContext) -> Doc:
+    sections = [s for s in (build(ctx) for build in SECTIONS) if s is not None]
+    up, cfg = ctx.up, ctx.cfg
+    man1 = up.manifests.get(TRAIN, {})
+    subtitle = (
+        f"How the features of a sparse autoencoder change when **{ctx.model_name('base')}** is fine-tuned "
+        f"into **{ctx.model_name('tuned')}**, at `{dig(up.models, 'base', 'hookpoint', default=MISSING)}` "
+        f"({fint(ctx.sae_cfg('num_latents'))} TopK latents, k = {fint(ctx.sae_cfg('k'))})."
+    )
+    meta = [
+        ("run", code(cfg.run_name)),
+        ("config", code(display_path(Path(cfg.config_path))) if cfg.config_path else "none (configured from Python)"),
+        ("git commit", code(man1.get("git_commit"))),
+        ("built from", ", ".join(f"`{s}` ({when(up.manifests[s])})" for s in UPSTREAM if s in up.manifests)),
+    ]
+    return Doc(cfg.report.title, subtitle, meta, [findings_section(ctx), *sections])
+
+
+def build_report(cfg: PipelineConfig, out_dir: Path, up: Optional[Upstream] = None) -> dict:
+    """Read stages 01-04 and write report.html, report.md, figures/ and findings.json into ``out_dir``."""
+    up = up or load_upstream(cfg)
+    ctx = ReportContext(up, out_dir)
+    doc = build_doc(ctx)
+    html_text = render_html(doc)
+    fig_rel = {}
+    for sec in doc.sections:
+        for b in sec.blocks:
+            if isinstance(b, Figure):
+                fig_rel[b.path] = f"{ReportFiles.FIGURES}/{b.path.name}"
+    md_text = render_md(doc, fig_rel)
+    atomic_write_text(out_dir / ReportFiles.HTML, html_text)
+    atomic_write_text(out_dir / ReportFiles.MD, md_text)
+    atomic_write_json(out_dir / ReportFiles.FINDINGS, [{"id": f.id, "text": f.text, "values": f.values}
+                                                       for f in ctx.findings])
+    return {"figures": len(fig_rel), "findings": len(ctx.findings),
+            "cards": sum(len(b.cards) for s in doc.sections for b in s.blocks if isinstance(b, Cards))}
+
+
+def run(cfg: PipelineConfig, force: bool = False) -> Path:
+    """Run stage 05 (needs stages 01-04); returns the stage folder."""
+    final = stage_dir(cfg, STAGE)
+    for st_ in upstream_stages(cfg, STAGE):  # upstream must be current for this config
+        require_stage(cfg, st_, verify_files=False)
+    if not force and stage_is_current(cfg, STAGE):
+        logger.info("stage %s is up to date (use --force to rerun): %s", STAGE, display_path(final))
+        logger.info("report: %s", display_path(final / ReportFiles.HTML))
+        return final
+    up = load_upstream(cfg)  # fails with one line naming the stage to run, before a partial folder exists
+    st = StageRun(cfg, STAGE).open()
+    for p in st.dir.iterdir():  # a report is cheap: never resume a half-written one
+        if p.name != PARTIAL_CONFIG:
+            shutil.rmtree(p) if p.is_dir() else p.unlink()
+    info = build_report(cfg, st.dir, up)
+    st.extra = {"report": info}
+    st.commit()
+    logger.info("report with %d figures, %d findings and %d feature cards: %s", info["figures"], info["findings"],
+                info["cards"], display_path(final / ReportFiles.HTML))
+    return final
