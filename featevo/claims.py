@@ -1,0 +1,85 @@
+"""Claims: a number beside its null, with an interval, and whether the data support the statement.
+
+Every analysis that makes a statement in the report ("fine-tuning changed more features than seed noise")
+records it as a claim in its ``summary.json``: the observed values (one per comparison, e.g. the nine
+base-vs-tuned SAE seed pairs), the null's values (e.g. the same-model seed pairs), an interval for each,
+the test and its p-value, and ``supported``. The report builds every sentence from these fields, so no
+sentence can say more than the numbers: a claim that is not supported is said in words ("no change beyond
+seed noise"), never dropped.
+
+Intervals of a family of comparisons are the range (min-max) of its values and a percentile interval of
+its mean over a bootstrap of the comparisons; with only a handful of seed pairs the range is the honest
+summary, and the test is the exact two-sample permutation test of :func:`featevo.stats.two_sample_exact`.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Literal, Sequence
+
+import numpy as np
+
+from featevo.stats import percentile_ci, rng_for, two_sample_exact
+
+Alternative = Literal["greater", "less", "two-sided"]
+
+
+def describe(values: Sequence[float], level: float = 0.95, n_boot: int = 2000, seed: int = 0) -> dict:
+    """Mean, range and a bootstrap interval of the mean of ``values`` (NaN/None dropped)."""
+    v = np.array([x for x in values if x is not None and not (isinstance(x, float) and math.isnan(x))],
+                 dtype=np.float64)
+    out: dict[str, Any] = {"n": int(v.size), "values": [float(x) for x in v]}
+    if v.size == 0:
+        return {**out, "mean": None, "min": None, "max": None, "ci_low": None, "ci_high": None}
+    out.update(mean=float(v.mean()), min=float(v.min()), max=float(v.max()))
+    if v.size > 1:
+        idx = rng_for(seed, 43).integers(0, v.size, size=(n_boot, v.size))
+        lo, hi = percentile_ci(v[idx].mean(axis=1)[:, None], level)
+        out.update(ci_low=float(lo[0]), ci_high=float(hi[0]))
+    else:
+        out.update(ci_low=float(v[0]), ci_high=float(v[0]))
+    return out
+
+
+def family_claim(claim_id: str, statement: str, observed: Sequence[float], null: Sequence[float],
+                 alternative: Alternative, alpha: float = 0.05, observed_family: str = "fine-tuning",
+                 null_family: str = "seed", unit: str = "", level: float = 0.95) -> dict:
+    """A claim that a statistic differs between two families of comparisons (``observed`` vs ``null``).
+
+    ``statement`` is what is claimed when supported, e.g. "base-vs-tuned SAE pairs match less often than two
+    seeds of one model". Supported when the exact permutation test of the two families gives p <= alpha.
+    """
+    p = two_sample_exact(observed, null, alternative)
+    obs, nul = describe(observed, level), describe(null, level)
+    return {
+        "id": claim_id, "statement": statement, "unit": unit,
+        "observed": {"family": observed_family, **obs}, "null": {"family": null_family, **nul},
+        "test": {"name": "exact two-sample permutation test of the family means", "alternative": alternative,
+                 "p": p, "alpha": alpha},
+        "supported": bool(p is not None and p <= alpha),
+        "testable": p is not None and obs["n"] > 0 and nul["n"] > 0,
+    }
+
+
+def count_claim(claim_id: str, statement: str, observed: Sequence[float], expected: Sequence[float],
+                alpha: float = 0.05, observed_family: str = "fine-tuning", null_family: str = "seed",
+                level: float = 0.95) -> dict:
+    """How many latents/pairs something holds for, against the count the null gives (same procedure applied
+    to the null family): supported when the observed counts exceed the null's (one-sided exact test)."""
+    c = family_claim(claim_id, statement, observed, expected, "greater", alpha, observed_family, null_family,
+                     "count", level)
+    c["kind"] = "count"
+    return c
+
+
+def value_claim(claim_id: str, statement: str, estimate: float | None, ci_low: float | None,
+                ci_high: float | None, null_value: float = 0.0, p: float | None = None, alpha: float = 0.05,
+                unit: str = "") -> dict:
+    """A single estimate with its interval against a fixed null value (e.g. a difference against 0):
+    supported when the interval excludes the null value (and ``p <= alpha`` when a p-value is given)."""
+    ok = (estimate is not None and ci_low is not None and ci_high is not None
+          and not (ci_low <= null_value <= ci_high) and (p is None or p <= alpha))
+    return {"id": claim_id, "statement": statement, "unit": unit, "kind": "value",
+            "observed": {"estimate": estimate, "ci_low": ci_low, "ci_high": ci_high},
+            "null": {"value": null_value}, "test": {"p": p, "alpha": alpha},
+            "supported": bool(ok), "testable": estimate is not None}
