@@ -41,21 +41,35 @@ def describe(values: Sequence[float], level: float = 0.95, n_boot: int = 2000, s
     return out
 
 
+def min_attainable_p(n_observed: int, n_null: int, alternative: Alternative = "greater") -> float | None:
+    """The smallest p-value the exact two-sample test can give with these family sizes (1 / number of splits;
+    twice that two-sided). A claim whose smallest attainable p exceeds alpha cannot be supported by any data."""
+    from math import comb
+
+    if n_observed < 1 or n_null < 1:
+        return None
+    p = 1.0 / comb(n_observed + n_null, n_observed)
+    return min(1.0, 2 * p) if alternative == "two-sided" else p
+
+
 def family_claim(claim_id: str, statement: str, observed: Sequence[float], null: Sequence[float],
                  alternative: Alternative, alpha: float = 0.05, observed_family: str = "fine-tuning",
-                 null_family: str = "seed", unit: str = "", level: float = 0.95) -> dict:
+                 null_family: str = "seed", unit: str = "", level: float = 0.95, negation: str = "",
+                 stat: str = "") -> dict:
     """A claim that a statistic differs between two families of comparisons (``observed`` vs ``null``).
 
     ``statement`` is what is claimed when supported, e.g. "base-vs-tuned SAE pairs match less often than two
-    seeds of one model". Supported when the exact permutation test of the two families gives p <= alpha.
+    seeds of one model"; ``negation`` what the report says when it is not (e.g. "no feature-level change
+    detectable beyond seed noise"). Supported when the exact permutation test of the two families gives
+    p <= alpha. ``stat`` names the statistic compared (for tables).
     """
-    p = two_sample_exact(observed, null, alternative)
     obs, nul = describe(observed, level), describe(null, level)
+    p = two_sample_exact(obs["values"], nul["values"], alternative)
     return {
-        "id": claim_id, "statement": statement, "unit": unit,
+        "id": claim_id, "statement": statement, "negation": negation, "unit": unit, "stat": stat, "kind": "family",
         "observed": {"family": observed_family, **obs}, "null": {"family": null_family, **nul},
         "test": {"name": "exact two-sample permutation test of the family means", "alternative": alternative,
-                 "p": p, "alpha": alpha},
+                 "p": p, "alpha": alpha, "min_attainable_p": min_attainable_p(obs["n"], nul["n"], alternative)},
         "supported": bool(p is not None and p <= alpha),
         "testable": p is not None and obs["n"] > 0 and nul["n"] > 0,
     }
@@ -63,23 +77,64 @@ def family_claim(claim_id: str, statement: str, observed: Sequence[float], null:
 
 def count_claim(claim_id: str, statement: str, observed: Sequence[float], expected: Sequence[float],
                 alpha: float = 0.05, observed_family: str = "fine-tuning", null_family: str = "seed",
-                level: float = 0.95) -> dict:
+                level: float = 0.95, negation: str = "", stat: str = "") -> dict:
     """How many latents/pairs something holds for, against the count the null gives (same procedure applied
     to the null family): supported when the observed counts exceed the null's (one-sided exact test)."""
     c = family_claim(claim_id, statement, observed, expected, "greater", alpha, observed_family, null_family,
-                     "count", level)
+                     "count", level, negation, stat)
     c["kind"] = "count"
     return c
 
 
 def value_claim(claim_id: str, statement: str, estimate: float | None, ci_low: float | None,
                 ci_high: float | None, null_value: float = 0.0, p: float | None = None, alpha: float = 0.05,
-                unit: str = "") -> dict:
+                unit: str = "", negation: str = "") -> dict:
     """A single estimate with its interval against a fixed null value (e.g. a difference against 0):
     supported when the interval excludes the null value (and ``p <= alpha`` when a p-value is given)."""
     ok = (estimate is not None and ci_low is not None and ci_high is not None
           and not (ci_low <= null_value <= ci_high) and (p is None or p <= alpha))
-    return {"id": claim_id, "statement": statement, "unit": unit, "kind": "value",
+    return {"id": claim_id, "statement": statement, "negation": negation, "unit": unit, "kind": "value",
             "observed": {"estimate": estimate, "ci_low": ci_low, "ci_high": ci_high},
             "null": {"value": null_value}, "test": {"p": p, "alpha": alpha},
             "supported": bool(ok), "testable": estimate is not None}
+
+
+def threshold_claim(claim_id: str, statement: str, values: Sequence[float], threshold: float,
+                    family: str = "seed", negation: str = "", unit: str = "", level: float = 0.95,
+                    stat: str = "") -> dict:
+    """A family of values all at or above a fixed threshold (e.g. "two seeds of one model match at least half
+    of their latents"): supported when the smallest value reaches the threshold, so that every comparison of
+    the family, not only their mean, does."""
+    obs = describe(values, level)
+    ok = obs["n"] > 0 and obs["min"] >= threshold
+    return {"id": claim_id, "statement": statement, "negation": negation, "unit": unit, "kind": "threshold",
+            "stat": stat, "observed": {"family": family, **obs}, "null": {"value": threshold},
+            "test": {"name": "every value of the family at or above the threshold", "p": None},
+            "supported": bool(ok), "testable": obs["n"] > 0}
+
+
+def evaluate(claim: dict) -> dict:
+    """The claim re-derived from its own numbers (observed and null values, estimate and interval), so that a
+    reader of the claim, e.g. the report, can never say more than those numbers: the returned copy's ``test``
+    and ``supported`` follow from the values, whatever the stored ``supported`` says."""
+    c = dict(claim)
+    kind, obs, nul = c.get("kind"), c.get("observed") or {}, c.get("null") or {}
+    test = dict(c.get("test") or {})
+    alpha = float(test.get("alpha", 0.05))
+    if kind in ("family", "count"):
+        x, y = obs.get("values") or [], nul.get("values") or []
+        alt = test.get("alternative", "greater")
+        fresh = family_claim(c.get("id", ""), c.get("statement", ""), x, y, alt, alpha, obs.get("family", ""),
+                             nul.get("family", ""), c.get("unit", ""), negation=c.get("negation", ""),
+                             stat=c.get("stat", ""))
+        fresh["kind"] = kind
+        return {**c, **{k: fresh[k] for k in ("observed", "null", "test", "supported", "testable")}}
+    if kind == "threshold":
+        fresh = threshold_claim(c.get("id", ""), c.get("statement", ""), obs.get("values") or [],
+                                float(nul.get("value", 0.0)), obs.get("family", ""))
+        return {**c, **{k: fresh[k] for k in ("observed", "supported", "testable")}}
+    if kind == "value":
+        fresh = value_claim(c.get("id", ""), c.get("statement", ""), obs.get("estimate"), obs.get("ci_low"),
+                            obs.get("ci_high"), float(nul.get("value", 0.0)), test.get("p"), alpha)
+        return {**c, "supported": fresh["supported"], "testable": fresh["testable"]}
+    return c

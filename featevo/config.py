@@ -245,6 +245,17 @@ class CompareConfig:
     frequencies."""
     chance_samples: int = 2000
     """Random unit directions drawn to estimate the chance level of a best decoder cosine."""
+    continuum_grid: list[float] = field(default_factory=lambda: [0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9])
+    """Decoder-cosine thresholds at which the fraction of latents whose best cosine to the other SAE reaches
+    the threshold is reported: ``new_threshold`` cuts a continuum, and this shows the whole of it."""
+    stable_fraction: float = 0.5
+    """Seed stability criterion of the dictionary-size finding: feature-level matching counts as stable at a
+    dictionary size when every pair of same-model seeds matches (shared or shifted) at least this fraction of
+    their decoder-Hungarian pairs. Below it most latents of one seed have no counterpart in another, so a
+    single latent is not a reproducible unit and per-feature claims at that size are not meaningful."""
+    alpha: float = 0.05
+    """Level of the family claims (exact two-sample permutation tests of one family of comparisons against
+    another, e.g. base-vs-tuned against same-model seed pairs)."""
 
     def __post_init__(self) -> None:
         if not -1.0 <= self.new_threshold <= self.shared_threshold <= 1.0:
@@ -253,22 +264,30 @@ class CompareConfig:
             raise ValueError("shifted_correlation must be in [-1, 1]")
         if self.max_tokens < 2:
             raise ValueError("max_tokens must be >= 2")
+        if not self.continuum_grid or any(not -1.0 <= t <= 1.0 for t in self.continuum_grid):
+            raise ValueError("continuum_grid must be a non-empty list of cosines in [-1, 1]")
+        self.continuum_grid = sorted(float(t) for t in self.continuum_grid)
+        if not 0.0 < self.stable_fraction <= 1.0 or not 0.0 < self.alpha < 1.0:
+            raise ValueError("stable_fraction must be in (0, 1] and alpha in (0, 1)")
 
 
 @dataclass
 class DeltasConfig:
     n_bootstrap: int = 1000
-    """Bootstrap resamples (of probe sentences, within each domain) for confidence intervals."""
+    """Cluster-bootstrap resamples for confidence intervals and standard errors: the probe's templates
+    (``data.cluster_field``) are resampled with replacement within each domain, every sentence of a drawn
+    template coming along (sentences of one template are not independent)."""
     n_permutations: int = 5000
-    """Permutations for the financial-vs-general test and the paired tuned-vs-base test. The
-    smallest p-value is 1/(n+1); one BH discovery among m latents at level alpha needs
-    n >= m/alpha (4000 for 200 latents at 0.05)."""
+    """Permutations of the templates' domain labels for the financial-vs-general test of a latent and the
+    sampling test of a pair's domain-specific change. The smallest p-value is 1/(n+1); one BH discovery among
+    m latents at level alpha needs n >= m/alpha (4000 for 200 latents at 0.05)."""
     alpha: float = 0.05
-    """False-discovery rate for Benjamini-Hochberg."""
+    """False-discovery rate for Benjamini-Hochberg, and level of the family claims."""
     ci: float = 0.95
     """Confidence level of the intervals."""
     top_n: int = 20
-    """Rows in the 'top features' tables and figures."""
+    """Rows in the 'top features' tables and figures; also how many pairs per comparison the held-out check
+    selects on one half of the probe's templates and re-estimates on the other."""
     context_window: int = 12
     """Tokens each side of an activating token kept in saved contexts."""
     contexts_per_latent: int = 20
@@ -418,9 +437,9 @@ class PipelineConfig:
     tuned_model: Optional[ModelConfig] = None
     """The domain-tuned model; None when ``twin.enabled`` makes it."""
     seed: int = 0
-    """Seeds python, numpy and torch. The base SAE uses ``seed``, the tuned SAE ``seed + 1000`` (so
-    the two do not start from the same decoder, which would inflate matching), and the seed-baseline
-    base SAEs ``seed + 1``, ``seed + 2``, ..."""
+    """Seeds python, numpy and torch. SAE r of the m-th model (base 0, tuned 1, control 2, planted 3) uses
+    ``seed + m * sae.model_seed_stride + r`` (so the base and tuned SAEs never start from the same decoder,
+    which would inflate matching); stage 03's resampling and template split are seeded from it too."""
     device: str = "auto"
     """``auto`` (CUDA if available, else CPU), ``cpu``, ``cuda``, ``cuda:1``."""
     output_root: str = "outputs"

@@ -1,50 +1,41 @@
-"""Stage 03 logic: how the matched latents' activations on financial vs general text changed.
+"""Stage 03: how matched latents' preference for financial over general text changed, calibrated against seed
+pairs and the control twin.
 
-Both models and their SAEs run on the probe set (category-labelled sentences, held out from SAE
-training). Everything is computed per *sentence* first and then averaged over sentences, so every
-sentence weighs the same and the bootstrap and permutation tests resample sentences, not tokens.
+Every model of the run (base, tuned, control, planted) and every main-size SAE run on the probe set
+(category-labelled sentences from templates, held out from SAE training). Everything is computed per
+*sentence* first (a latent's mean activation over the sentence's kept tokens; "activation" is the sae-lens
+``encode`` output times the norm of its decoder row, the norm of the latent's contribution to the
+reconstruction), and every resampling unit is a *template* (``data.cluster_field``), because sentences of one
+template share their wording.
 
-Definitions (all per latent; ``a_t`` is the latent's activation on token t, i.e. its sae-lens
-``encode`` output times the norm of its decoder row, which is the norm of the latent's
-contribution to the reconstruction; sae-lens saves unit-norm decoder rows, so it equals the
-encoder output):
+Definitions (statistics in :mod:`featevo.inference`):
 
-* sentence activation ``m_d`` = mean of ``a_t`` over the kept tokens of sentence d (no [CLS],
-  [SEP] or padding); sentence frequency = fraction of its kept tokens with ``a_t > 0``;
-* **financial score** ``fin`` = mean of ``m_d`` over the financial probe sentences; **general
-  score** ``gen`` = the same over the general ones; per-category scores likewise;
-* **specialization** ``spec = (fin - gen) / (fin + gen + 1e-8)`` in [-1, 1]: +1 fires only on
-  financial text, -1 only on general text, 0 no preference or never fires. It is scale-free, so
-  it compares latents of different SAEs whose activation scales differ;
-* for a matched pair (stage 02, decoder Hungarian, class ``shared`` or ``shifted``):
-  ``delta_matched = fin(tuned latent) - fin(base latent)``, ``change_pct_matched = 100 *
-  delta_matched / fin(base latent)`` (blank when the base score is below 1% of the median base
-  score: a percentage of almost nothing is noise), ``specialization_change = spec(tuned) -
-  spec(base)``;
-* ``relative_change_matched = 2 * delta_matched / (fin(tuned) + fin(base) + 1e-8)`` in [-2, 2], a
-  scale-free change; ``beyond_seed_noise``: the delta is BH-significant *and* its relative change
-  exceeds the 95th percentile of ``|relative change|`` over the matched pairs of the null baseline
-  (base SAE vs a base SAE of another seed, on the same model), i.e. larger than what two seeds of
-  the same model already differ by.
+* **financial score** ``fin`` / **general score** ``gen`` of a latent: mean sentence activation over the
+  financial / general probe sentences; **specialization** ``(fin - gen) / (fin + gen + 1e-8)``;
+* **domain-specific change** of a matched pair (stage 02, class shared or shifted; latent a of SAE A on model
+  A, latent b of SAE B on model B), the primary estimand: ``did = (fin_b - fin_a) - (gen_b - gen_a)``; its
+  cluster-bootstrap interval and SE, ``z = did / se``, the sampling p of a permutation of the templates' domain
+  labels; the raw ``delta_fin = fin_b - fin_a`` and ``delta_gen`` are secondary columns;
+* **calibrated p**: the two-sided empirical p of z against the z of every matched pair of the seed comparisons
+  (two SAEs of one model; leave one out for a seed comparison itself); BH within the comparison gives its
+  **discoveries**, changes beyond seed noise. Every comparison (fine-tuning, seed, control, planted) gets its
+  counts by this same procedure, so each count stands beside the seed family's and the control family's;
+* **held-out check**: the templates are split into two halves stratified by category (seeded); per comparison
+  the ``deltas.top_n`` pairs with the largest |z| on half A are re-estimated on half B (did, interval,
+  calibrated p against the seed pairs' half-B z, BH among the selected): the top table shows half-B numbers, so
+  it is not a winner's curse;
+* **financial / general latent** of an SAE: ``fin - gen`` with BH q <= alpha in a cluster permutation test of
+  the templates' domain labels; counted for every SAE and compared between the base, tuned and control SAEs.
 
-Statistics (:mod:`featevo.stats`, seeded from ``cfg.seed``):
+Claims (:mod:`featevo.claims`, in ``summary.json``): the counts of each family of comparisons against the seed
+family (fine-tuning moves more pairs than seed noise) and against the control family (finance-specific change
+beyond what fine-tuning on general text does), the held-out confirmations, and the domain-latent counts of the
+tuned SAEs against the base and control SAEs.
 
-* bootstrap percentile intervals (``deltas.ci``) of every score, delta and specialization from
-  ``deltas.n_bootstrap`` resamples of sentences within each domain; base and tuned latents are
-  resampled on the same sentences (paired);
-* ``p_value`` of a delta: paired sign-flip permutation test on the per-sentence differences
-  (tuned minus base) over the financial sentences; ``q_value``: Benjamini-Hochberg across the
-  matched pairs; ``significant`` = q <= alpha;
-* financial-vs-general test of each latent: permutation of the sentences' domain labels, on
-  ``fin - gen``; BH across the latents of that SAE (``base_financial_q`` ...).
-
-The same delta analysis between the base SAE and a base SAE of another seed (matched pairs from
-``null_pairs.csv``) is the null baseline: significant "changes" there are seed noise.
-
-The stage computes everything first (:func:`analyse` -> :class:`DeltasAnalysis`, arrays only), then
-one writer per output file (names in :class:`featevo.layout.DeltasFiles`, columns in
-:mod:`featevo.results`): the study's comprehensive table 2.2 (corrected), its tables 2.1/2.3, summary
-2.4, ranking 3.0 and figure 3.1, plus the contexts and the labelling order for stages 04 and 05.
+The primary comparison (base vs tuned, replicate 0) keeps the study's tables (corrected): the feature table,
+ranking, top financial latents, per-category means, the four-panel figure, contexts and the labelling order
+for stages 04/05 and 03_causal (``interesting_latents.json``). One writer per output file (names in
+:class:`featevo.layout.DeltasFiles`, columns in :mod:`featevo.results`).
 """
 
 from __future__ import annotations
@@ -57,134 +48,32 @@ from pathlib import Path
 import numpy as np
 from tqdm.auto import tqdm
 
+from featevo.claims import count_claim, describe, family_claim
 from featevo.config import PipelineConfig
-from featevo.data import FINANCIAL, GENERAL, Doc, load_probe
+from featevo.data import FINANCIAL, GENERAL, Doc, cluster_ids, load_probe
+from featevo.inference import (
+    Design, LatentStats, PairEffects, calibrate, comparison_effects, latent_stats, template_halves,
+)
 from featevo.io import StageRun, atomic_write_json, hash_inputs, require_stage, stage_is_current
 from featevo.layout import (
-    COMPARE, DELTAS, MODEL_KEYS, TRAIN, DeltasFiles, contexts_path, display_path, models as run_models,
-    null_sae_names, resolve_repo_path, sae_dir, sae_specs, stage_dir,
+    COMPARE, DELTAS, TRAIN, DeltasFiles, contexts_path, display_path, models as run_models, resolve_repo_path,
+    sae_dir, sae_specs, stage_dir,
 )
 from featevo.probe import ACTIVATION_UNIT, Source, doc_aggregates, eval_source, harvest_probe, top_contexts
-from featevo.results import FEATURE_TABLE, PER_CATEGORY, RANKING, TOP_FEATURES, CompareResult, MatchedPairs
-from featevo.sae import load_sae
-from featevo.stats import (
-    bh_qvalues, percentile_ci, permutation_test_groups, sign_flip_test, stratified_bootstrap_weights,
+from featevo.results import (
+    COMPARISON_COUNTS, DOMAIN_LATENTS, FEATURE_TABLE, HELD_OUT, PAIR_EFFECTS, PER_CATEGORY, RANKING, TOP_FEATURES,
+    CompareResult,
 )
+from featevo.sae import load_sae
+from featevo.stats import percentile_ci
 
 logger = logging.getLogger(__name__)
 
-EPS = 1e-8
+CONTEXT_SAES = ("base", "tuned")
 
 
 # --------------------------------------------------------------------------------------------
-# Scores
-# --------------------------------------------------------------------------------------------
-def specialization(fin: np.ndarray, gen: np.ndarray) -> np.ndarray:
-    """(fin - gen) / (fin + gen + 1e-8): +1 financial only, -1 general only, 0 no preference."""
-    return (fin - gen) / (fin + gen + EPS)
-
-
-# --------------------------------------------------------------------------------------------
-# Statistics per SAE and per matched pair
-# --------------------------------------------------------------------------------------------
-@dataclass
-class LatentStats:
-    fin: np.ndarray
-    gen: np.ndarray
-    spec: np.ndarray
-    fin_boot: np.ndarray   # [B, L]
-    gen_boot: np.ndarray
-    diff: np.ndarray       # fin - gen (permutation statistic)
-    p: np.ndarray
-    q: np.ndarray
-    freq_fin: np.ndarray
-    freq_gen: np.ndarray
-
-    @property
-    def spec_boot(self) -> np.ndarray:
-        return specialization(self.fin_boot, self.gen_boot)
-
-    def significant_financial(self, alpha: float) -> np.ndarray:
-        return (self.q <= alpha) & (self.diff > 0)
-
-    def significant_general(self, alpha: float) -> np.ndarray:
-        return (self.q <= alpha) & (self.diff < 0)
-
-
-def latent_stats(X: np.ndarray, F: np.ndarray, is_fin: np.ndarray, boot: dict, n_perm: int, seed: int) -> LatentStats:
-    (idx_f, W_f), (idx_g, W_g) = boot[FINANCIAL], boot[GENERAL]
-    fin, gen = X[is_fin].mean(0), X[~is_fin].mean(0)
-    diff, p = permutation_test_groups(X, is_fin, n_perm, seed)
-    return LatentStats(fin=fin, gen=gen, spec=specialization(fin, gen), fin_boot=W_f @ X[idx_f],
-                       gen_boot=W_g @ X[idx_g], diff=diff, p=p, q=bh_qvalues(p), freq_fin=F[is_fin].mean(0),
-                       freq_gen=F[~is_fin].mean(0))
-
-
-@dataclass
-class PairStats:
-    a: np.ndarray           # base latents
-    b: np.ndarray           # other SAE's latents
-    delta: np.ndarray
-    delta_lo: np.ndarray
-    delta_hi: np.ndarray
-    spec_change: np.ndarray
-    spec_change_lo: np.ndarray
-    spec_change_hi: np.ndarray
-    p: np.ndarray
-    q: np.ndarray
-
-
-def pair_stats(a: np.ndarray, b: np.ndarray, Xa: np.ndarray, Xb: np.ndarray, sa: LatentStats, sb: LatentStats,
-               is_fin: np.ndarray, level: float, n_perm: int, seed: int) -> PairStats:
-    """Deltas (b minus a) of matched pairs with paired bootstrap CIs and sign-flip p / BH q."""
-    a, b = np.asarray(a, dtype=np.int64), np.asarray(b, dtype=np.int64)
-    if len(a) == 0:
-        e = np.zeros(0)
-        return PairStats(a, b, e, e, e, e, e, e, e, e)
-    delta = sb.fin[b] - sa.fin[a]
-    lo, hi = percentile_ci(sb.fin_boot[:, b] - sa.fin_boot[:, a], level)
-    sc = sb.spec[b] - sa.spec[a]
-    slo, shi = percentile_ci(sb.spec_boot[:, b] - sa.spec_boot[:, a], level)
-    D = Xb[is_fin][:, b] - Xa[is_fin][:, a]
-    _, p = sign_flip_test(D, n_perm, seed)
-    return PairStats(a, b, delta, lo, hi, sc, slo, shi, p, bh_qvalues(p))
-
-
-def relative_change(delta: np.ndarray, base: np.ndarray, tuned: np.ndarray) -> np.ndarray:
-    """Symmetric relative change 2 (tuned - base) / (tuned + base + 1e-8), in [-2, 2]."""
-    return 2.0 * delta / (tuned + base + EPS)
-
-
-def seed_noise_threshold(null: PairStats | None, sa: LatentStats, sn: LatentStats | None,
-                         q: float = 0.95) -> float | None:
-    """The ``q`` quantile of |relative change| over the null baseline's matched pairs."""
-    if null is None or sn is None or len(null.delta) == 0:
-        return None
-    rel = relative_change(null.delta, sa.fin[null.a], sn.fin[null.b])
-    return float(np.quantile(np.abs(rel), q))
-
-
-def pair_type(sig: bool, delta: float, tuned_fin_sig: bool, tuned_gen_sig: bool) -> str:
-    """``financial-gained``/``financial-lost``: BH-significant change of the financial score;
-    otherwise ``stable-financial``/``stable-general`` when the tuned latent prefers one domain
-    significantly, else ``stable``."""
-    if sig:
-        return "financial-gained" if delta > 0 else "financial-lost"
-    if tuned_fin_sig:
-        return "stable-financial"
-    if tuned_gen_sig:
-        return "stable-general"
-    return "stable"
-
-
-def unmatched_type(cls: str, fin_sig: bool, gen_sig: bool) -> str:
-    if cls == "dead":
-        return "dead"
-    return f"{cls}-financial" if fin_sig else f"{cls}-general" if gen_sig else cls
-
-
-# --------------------------------------------------------------------------------------------
-# The analysis, in memory
+# The probe and the per-SAE statistics
 # --------------------------------------------------------------------------------------------
 @dataclass
 class ProbeInfo:
@@ -193,6 +82,8 @@ class ProbeInfo:
     docs: list[Doc]
     is_fin: np.ndarray           # [docs] bool
     cat_of: np.ndarray           # [docs] category
+    clusters: np.ndarray         # [docs] template (a document without one is its own)
+    half_a: np.ndarray           # [docs] bool: its template is in the selection half
     categories: list[str]        # categories present, financial ones first (config order)
     cat_domain: list[str]        # their domains
     tokens: int                  # kept tokens (SAE rows)
@@ -202,52 +93,19 @@ class ProbeInfo:
     def n_financial_categories(self) -> int:
         return sum(d == FINANCIAL for d in self.cat_domain)
 
+    def templates(self, mask: np.ndarray | None = None) -> int:
+        return len(set(self.clusters[mask].tolist() if mask is not None else self.clusters.tolist()))
+
 
 def probe_info(cfg: PipelineConfig, docs: list[Doc], probe: Source) -> ProbeInfo:
     present = {d.category for d in docs}
     categories = [c for c in cfg.data.financial_categories + cfg.data.general_categories if c in present]
-    return ProbeInfo(docs, np.array([d.domain == FINANCIAL for d in docs]), np.array([d.category for d in docs]),
-                     categories, [FINANCIAL if c in cfg.data.financial_categories else GENERAL for c in categories],
+    clusters = np.array(cluster_ids(docs))
+    cat_of = np.array([d.category for d in docs])
+    return ProbeInfo(docs, np.array([d.domain == FINANCIAL for d in docs]), cat_of, clusters,
+                     template_halves(clusters, cat_of, cfg.seed), categories,
+                     [FINANCIAL if c in cfg.data.financial_categories else GENERAL for c in categories],
                      len(probe.row_doc), display_path(resolve_repo_path(cfg.data.probe)))
-
-
-@dataclass
-class CategoryMeans:
-    """Per category (rows in :attr:`ProbeInfo.categories` order), the mean over its sentences."""
-
-    mean: dict[str, np.ndarray]  # base/tuned -> [categories, d_sae] sentence-mean activation
-    freq: dict[str, np.ndarray]  # base/tuned -> [categories, d_sae] firing frequency
-    n_sentences: list[int]
-
-
-def category_means(X: dict, F: dict, info: ProbeInfo) -> CategoryMeans:
-    sel = [info.cat_of == c for c in info.categories]
-    return CategoryMeans({n: np.stack([X[n][s].mean(0) for s in sel]) for n in MODEL_KEYS},
-                         {n: np.stack([F[n][s].mean(0) for s in sel]) for n in MODEL_KEYS},
-                         [int(s.sum()) for s in sel])
-
-
-@dataclass
-class Unmatched:
-    """The latents of one SAE without a matched partner (stage 02 class new, lost, split or dead)."""
-
-    latent: np.ndarray
-    cls: np.ndarray
-    decoder_cosine: np.ndarray   # to its decoder-Hungarian partner (NaN for none)
-    type: np.ndarray             # :func:`unmatched_type`
-
-
-@dataclass
-class SaeSide:
-    """Per-latent results of the base or the tuned SAE."""
-
-    stats: LatentStats
-    fin_lo: np.ndarray           # bootstrap percentile interval of the financial score
-    fin_hi: np.ndarray
-    spec_lo: np.ndarray          # ... and of the specialization
-    spec_hi: np.ndarray
-    cls: np.ndarray              # stage 02 class of every latent
-    unmatched: Unmatched
 
 
 @dataclass
@@ -255,208 +113,301 @@ class DeltasAnalysis:
     """Everything stage 03 writes, as arrays: the writers below turn it into files."""
 
     probe: ProbeInfo
-    stats: dict[str, LatentStats]   # every SAE of the run (sae_specs order)
-    fin_sig: dict[str, np.ndarray]  # significantly financial latents, per SAE
-    gen_sig: dict[str, np.ndarray]  # significantly general latents, per SAE
-    sides: dict[str, SaeSide]       # base, tuned
-    categories: CategoryMeans
-    pairs: MatchedPairs             # stage 02's matched base/tuned pairs
-    main: PairStats                 # their deltas
-    null: dict[str, PairStats]      # base vs each seed-baseline SAE
-    significant: np.ndarray         # [pairs] q <= alpha
-    relative: np.ndarray            # [pairs] relative change
-    change_pct: np.ndarray          # [pairs] NaN where blank (tiny base score)
-    pct_floor: float
-    types: np.ndarray               # [pairs] :func:`pair_type`
-    noise: float | None             # seed-noise threshold of |relative change|
-    beyond: np.ndarray | None       # [pairs] significant and beyond seed noise (None without a null)
+    X: dict[str, np.ndarray]        # SAE -> [docs, d_sae] sentence-mean activation
+    F: dict[str, np.ndarray]        # SAE -> [docs, d_sae] sentence firing frequency
+    stats: dict[str, LatentStats]   # every main-size SAE
+    effects: dict[str, PairEffects]  # every comparison (wide ones aside), the primary first
+    null_names: list[str]           # the seed comparisons (the calibration's null)
+    primary: str
+    cls: dict[str, np.ndarray]      # base / tuned: stage 02 class of every latent (primary comparison)
+    unmatched: dict[str, dict]      # base / tuned: stage 02 latents without a match (latent, class, cosine)
+    alpha: float
+    level: float
+    sae_model: dict[str, str]       # SAE -> the model it encodes
 
     @property
-    def first_null(self) -> str | None:
-        return next(iter(self.null), None)
+    def main(self) -> PairEffects:
+        return self.effects[self.primary]
 
-    def by_delta(self) -> np.ndarray:
-        """Pair indices, largest increase of the financial score first."""
-        return np.argsort(-self.main.delta, kind="stable")
+    def fin_sig(self, sae: str) -> np.ndarray:
+        return self.stats[sae].test.financial(self.alpha)
 
-    def by_abs_delta(self) -> np.ndarray:
-        return np.argsort(-np.abs(self.main.delta), kind="stable")
+    def gen_sig(self, sae: str) -> np.ndarray:
+        return self.stats[sae].test.general(self.alpha)
 
+    def by_calibrated(self) -> np.ndarray:
+        """Primary pair indices, calibrated discoveries first, then by |z| (largest first)."""
+        e = self.main
+        return np.lexsort((-np.abs(e.full.z), ~e.discovered)) if len(e) else np.zeros(0, dtype=np.int64)
 
-def sae_statistics(cfg: PipelineConfig, probe: Source, info: ProbeInfo) -> tuple[dict, dict, dict]:
-    """Per SAE (``sae_specs`` order): per-sentence mean activation X and firing frequency F
-    [sentences, d_sae], and the per-latent :class:`LatentStats`."""
-    dc, names = cfg.deltas, list(sae_specs(cfg))
-    X, F = {}, {}
-    for n in names:
-        X[n], F[n] = doc_aggregates(probe.z[n], probe.row_doc, len(info.docs))
-    boot = stratified_bootstrap_weights(np.where(info.is_fin, FINANCIAL, GENERAL), dc.n_bootstrap, cfg.seed)
-    stats = {n: latent_stats(X[n], F[n], info.is_fin, boot, dc.n_permutations, cfg.seed)
-             for n in tqdm(names, desc="latent statistics", unit="sae")}
-    return X, F, stats
+    def counts(self) -> dict[str, dict]:
+        return {n: e.counts(self.alpha) for n, e in self.effects.items()}
 
+    def family_values(self, family: str, key: str) -> list:
+        return [c[key] for c in self.counts().values() if c["family"] == family]
 
-def _side(side: str, st: LatentStats, s2r: CompareResult, level: float, fin_sig: np.ndarray,
-          gen_sig: np.ndarray) -> SaeSide:
-    cls_of = s2r.latent_class()
-    cls = np.array([cls_of.get((side, j)) for j in range(len(st.fin))], dtype=object)
-    t = s2r.unmatched_latents(side)
-    latent, ucls = t["latent"], t["class"]
-    types = np.array([unmatched_type(c, bool(fin_sig[j]), bool(gen_sig[j])) for c, j in zip(ucls, latent)],
-                     dtype=object)
-    fin_lo, fin_hi = percentile_ci(st.fin_boot, level)
-    spec_lo, spec_hi = percentile_ci(st.spec_boot, level)
-    return SaeSide(st, fin_lo, fin_hi, spec_lo, spec_hi, cls, Unmatched(latent, ucls, t["decoder_cosine"], types))
+    def by_model(self) -> dict[str, list[str]]:
+        """Model -> its SAEs (replicate 0 first)."""
+        out: dict[str, list[str]] = {}
+        for n in self.stats:
+            out.setdefault(self.sae_model[n], []).append(n)
+        return out
 
 
 def analyse(cfg: PipelineConfig, probe: Source, info: ProbeInfo, s2r: CompareResult) -> DeltasAnalysis:
-    """Statistics of every latent and of every matched pair (main and null) on the probe set."""
-    dc = cfg.deltas
-    X, F, stats = sae_statistics(cfg, probe, info)
-    fin_sig = {n: s.significant_financial(dc.alpha) for n, s in stats.items()}
-    gen_sig = {n: s.significant_general(dc.alpha) for n, s in stats.items()}
-    sides = {n: _side(n, stats[n], s2r, dc.ci, fin_sig[n], gen_sig[n]) for n in MODEL_KEYS}
+    """Statistics of every latent and of every comparison's matched pairs on the probe set."""
+    dc, seed = cfg.deltas, cfg.seed
+    names = list(probe.z)
+    X, F = {}, {}
+    for n in names:
+        X[n], F[n] = doc_aggregates(probe.z[n], probe.row_doc, len(info.docs))
+    designs = {"full": Design.of(info.is_fin, info.clusters, dc.n_bootstrap, seed),
+               "a": Design.of(info.is_fin, info.clusters, dc.n_bootstrap, seed + 1, np.flatnonzero(info.half_a)),
+               "b": Design.of(info.is_fin, info.clusters, dc.n_bootstrap, seed + 2, np.flatnonzero(~info.half_a))}
+    stats = {n: latent_stats(X[n], F[n], designs["full"], dc.n_permutations, seed)
+             for n in tqdm(names, desc="latent statistics", unit="sae")}
+    rows = [r for r in s2r.comparison_rows() if r["sae_a"] in X and r["sae_b"] in X]
+    effects = {r["comparison"]: comparison_effects(r["comparison"], r["family"], r["sae_a"], r["sae_b"],
+                                                   s2r.matched(r["comparison"]), X[r["sae_a"]], X[r["sae_b"]],
+                                                   designs, dc.ci, dc.n_permutations, seed)
+               for r in tqdm(rows, desc="pair effects", unit="comparison")}
+    null_names = calibrate(effects, dc.alpha, dc.top_n)
+    primary = s2r.summary.get("primary") or rows[0]["comparison"]
+    cls_of = s2r.latent_class()
+    sides = {}
+    for side in CONTEXT_SAES:
+        t = s2r.unmatched_latents(side)
+        sides[side] = {"latent": t["latent"], "class": t["class"], "decoder_cosine": t["decoder_cosine"]}
+    cls = {side: np.array([cls_of.get((side, j)) for j in range(X[side].shape[1])], dtype=object)
+           for side in CONTEXT_SAES}
+    return DeltasAnalysis(info, X, F, stats, effects, null_names, primary, cls, sides, dc.alpha, dc.ci,
+                          {n: s.model for n, s in sae_specs(cfg).items() if n in X})
 
-    def deltas_of(pairs: MatchedPairs, other: str) -> PairStats:
-        return pair_stats(pairs.base, pairs.other, X["base"], X[other], stats["base"], stats[other], info.is_fin,
-                          dc.ci, dc.n_permutations, cfg.seed)
 
-    pairs = s2r.matched()
-    ps = deltas_of(pairs, "tuned")
-    null = {n: deltas_of(s2r.matched(n), n) for n in null_sae_names(cfg)}
-    sb, stt = stats["base"], stats["tuned"]
-    first = next(iter(null), None)
-    noise = seed_noise_threshold(null[first], sb, stats[first]) if first else None
-    sig = ps.q <= dc.alpha
-    rel = relative_change(ps.delta, sb.fin[ps.a], stt.fin[ps.b]) if len(pairs) else np.zeros(0)
-    live_base = sb.fin[sb.fin > 0]
-    pct_floor = 0.01 * float(np.median(live_base)) if live_base.size else EPS
-    base_fin = sb.fin[ps.a]
-    pct_ok = (base_fin >= pct_floor) & (base_fin > 0)
-    change_pct = np.where(pct_ok, 100.0 * ps.delta / np.where(pct_ok, base_fin, 1.0), np.nan)
-    types = np.array([pair_type(bool(sig[k]), float(ps.delta[k]), bool(fin_sig["tuned"][b]),
-                                bool(gen_sig["tuned"][b])) for k, b in enumerate(ps.b)], dtype=object)
-    return DeltasAnalysis(
-        probe=info, stats=stats, fin_sig=fin_sig, gen_sig=gen_sig, sides=sides,
-        categories=category_means(X, F, info), pairs=pairs, main=ps, null=null, significant=sig, relative=rel,
-        change_pct=change_pct, pct_floor=pct_floor, types=types, noise=noise,
-        beyond=(sig & (np.abs(rel) > noise)) if noise is not None else None,
-    )
+# --------------------------------------------------------------------------------------------
+# Claims
+# --------------------------------------------------------------------------------------------
+def claims(a: DeltasAnalysis) -> list[dict]:
+    """What stage 03 claims, each against its null (see the module docstring)."""
+    out, al = [], a.alpha
+
+    def fam(f: str, key: str) -> list:
+        return a.family_values(f, key)
+
+    if fam("fine-tuning", "mean_abs_z") and fam("seed", "mean_abs_z"):
+        out.append(family_claim(
+            "pair_change_size", "matched base-vs-tuned pairs change their domain preference more (mean |z| of the "
+            "domain-specific change) than matched pairs of two seeds of one model differ", fam("fine-tuning",
+                                                                                                 "mean_abs_z"),
+            fam("seed", "mean_abs_z"), "greater", al, negation="matched base-vs-tuned pairs change their domain "
+            "preference no more than two seeds of one model differ", stat="mean_abs_z"))
+    for cid, obs, null, key, statement, negation in (
+        ("domain_specific_change", "fine-tuning", "seed", "discoveries",
+         "fine-tuning changes more matched pairs in a domain-specific way than seed noise does",
+         "no feature-level domain-specific change detectable beyond seed noise"),
+        ("finance_specific_beyond_control", "fine-tuning", "control", "toward_financial",
+         "the financial twin moves more matched pairs toward financial text than the control twin (the same "
+         "recipe on general text) does", "no finance-specific change beyond what fine-tuning on general text does"),
+        ("control_change", "control", "seed", "discoveries",
+         "fine-tuning on general text (the control twin) changes more matched pairs than seed noise does",
+         "the control twin's changes are not detectable beyond seed noise"),
+        ("held_out_confirmation", "fine-tuning", "seed", "confirmed",
+         "the largest changes, selected on half of the templates, are confirmed on the other half more often for "
+         "base vs tuned than for two seeds of one model", "the largest changes do not replicate on held-out "
+         "templates beyond what seed pairs show"),
+    ):
+        x, y = fam(obs, key), fam(null, key)
+        if x and y:
+            out.append(count_claim(cid, statement, x, y, al, obs, null, negation=negation, stat=key))
+    by_model = a.by_model()
+    for cid, obs, null, statement, negation in (
+        ("financial_latents:tuned_vs_base", "tuned", "base",
+         "the tuned SAEs have more significantly financial latents than the base SAEs",
+         "the tuned SAEs have no more significantly financial latents than the base SAEs"),
+        ("financial_latents:tuned_vs_control", "tuned", "control",
+         "the tuned SAEs have more significantly financial latents than the control SAEs",
+         "the tuned SAEs have no more significantly financial latents than the control SAEs"),
+    ):
+        if by_model.get(obs) and by_model.get(null):
+            out.append(count_claim(cid, statement, [int(a.fin_sig(n).sum()) for n in by_model[obs]],
+                                   [int(a.fin_sig(n).sum()) for n in by_model[null]], al, f"{obs} SAEs",
+                                   f"{null} SAEs", negation=negation, stat="financial_latents"))
+    return out
+
+
+# --------------------------------------------------------------------------------------------
+# Rows of the primary comparison's tables
+# --------------------------------------------------------------------------------------------
+def _opt(x) -> float | None:
+    return None if x is None or not np.isfinite(x) else float(x)
+
+
+def _did_cols(e: PairEffects, k: int) -> dict:
+    f = e.full
+    return {"did": f.did[k], "did_ci_low": f.lo[k], "did_ci_high": f.hi[k], "did_se": f.se[k], "z": f.z[k],
+            "p_sampling": e.p_sampling[k], "p_calibrated": _opt(e.p_calibrated[k]),
+            "q_calibrated": _opt(e.q_calibrated[k]), "discovered": bool(e.discovered[k])}
+
+
+def pair_type(a: DeltasAnalysis, k: int) -> str:
+    """``toward-financial``/``toward-general``: a calibrated discovery; otherwise ``stable-financial``/
+    ``stable-general`` when the tuned latent prefers one domain significantly, else ``stable``."""
+    e = a.main
+    if e.discovered[k]:
+        return "toward-financial" if e.full.did[k] > 0 else "toward-general"
+    j = int(e.b[k])
+    return "stable-financial" if a.fin_sig("tuned")[j] else "stable-general" if a.gen_sig("tuned")[j] else "stable"
+
+
+def pair_row(a: DeltasAnalysis, k: int) -> dict:
+    """Primary pair ``k`` as a row of the feature table."""
+    e, lv = a.main, a.level
+    i, j = int(e.a[k]), int(e.b[k])
+    sb, st = a.stats["base"], a.stats["tuned"]
+    spec_lo, spec_hi = percentile_ci(st.spec_boot[:, [j]] - sb.spec_boot[:, [i]], lv)
+    f = e.full
+    row = {"pair_id": int(e.pair_id[k]), "base_latent": i, "tuned_latent": j, "class": e.cls[k],
+           "type": pair_type(a, k), **_did_cols(e, k),
+           "delta_fin": f.delta_fin[k], "delta_fin_ci_low": f.fin_lo[k], "delta_fin_ci_high": f.fin_hi[k],
+           "delta_gen": f.delta_gen[k], "delta_gen_ci_low": f.gen_lo[k], "delta_gen_ci_high": f.gen_hi[k],
+           "specialization_change": st.spec[j] - sb.spec[i], "specialization_change_ci_low": spec_lo[0],
+           "specialization_change_ci_high": spec_hi[0]}
+    for side, lat in (("base", i), ("tuned", j)):
+        row.update(side_cols(a, side, lat))
+    return row
+
+
+def side_cols(a: DeltasAnalysis, side: str, j: int) -> dict:
+    """The per-latent columns of latent ``j`` of the base or tuned SAE."""
+    s, lv = a.stats[side], a.level
+    flo, fhi = percentile_ci(s.fin_boot[:, [j]], lv)
+    slo, shi = percentile_ci(s.spec_boot[:, [j]], lv)
+    return {f"{side}_fin_score": s.fin[j], f"{side}_fin_ci_low": flo[0], f"{side}_fin_ci_high": fhi[0],
+            f"{side}_gen_score": s.gen[j], f"{side}_specialization": s.spec[j],
+            f"{side}_specialization_ci_low": slo[0], f"{side}_specialization_ci_high": shi[0],
+            f"{side}_financial_q": s.test.q[j]}
+
+
+def unmatched_type(cls: str, fin_sig: bool, gen_sig: bool) -> str:
+    if cls == "dead":
+        return "dead"
+    return f"{cls}-financial" if fin_sig else f"{cls}-general" if gen_sig else cls
+
+
+def unmatched_rows(a: DeltasAnalysis, side: str) -> list[dict]:
+    """The unmatched latents of SAE ``side`` as rows of the feature table."""
+    u = a.unmatched[side]
+    return [{f"{side}_latent": int(j), "class": c, "decoder_cosine": _opt(cos),
+             "type": unmatched_type(c, bool(a.fin_sig(side)[j]), bool(a.gen_sig(side)[j])),
+             **side_cols(a, side, int(j))} for j, c, cos in zip(u["latent"], u["class"], u["decoder_cosine"])]
 
 
 # --------------------------------------------------------------------------------------------
 # Writers (one per output file)
 # --------------------------------------------------------------------------------------------
-def _opt(x) -> float | None:
-    return None if np.isnan(x) else x
-
-
-def pair_row(a: DeltasAnalysis, k: int) -> dict:
-    """Matched pair ``k`` as a row of the feature table."""
-    p, ps, b, t = a.pairs, a.main, a.sides["base"], a.sides["tuned"]
-    i, j = int(p.base[k]), int(p.other[k])
-    return {
-        "pair_id": int(p.pair_id[k]), "base_latent": i, "tuned_latent": j, "class": p.cls[k], "type": a.types[k],
-        "decoder_cosine": p.decoder_cosine[k], "activation_correlation": p.activation_correlation[k],
-        "base_fin_score": b.stats.fin[i], "base_fin_ci_low": b.fin_lo[i], "base_fin_ci_high": b.fin_hi[i],
-        "tuned_fin_score": t.stats.fin[j], "tuned_fin_ci_low": t.fin_lo[j], "tuned_fin_ci_high": t.fin_hi[j],
-        "base_gen_score": b.stats.gen[i], "tuned_gen_score": t.stats.gen[j],
-        "delta_matched": ps.delta[k], "delta_ci_low": ps.delta_lo[k], "delta_ci_high": ps.delta_hi[k],
-        "change_pct_matched": _opt(a.change_pct[k]), "relative_change_matched": a.relative[k],
-        "beyond_seed_noise": bool(a.beyond[k]) if a.beyond is not None else None,
-        "base_specialization": b.stats.spec[i], "base_specialization_ci_low": b.spec_lo[i],
-        "base_specialization_ci_high": b.spec_hi[i],
-        "tuned_specialization": t.stats.spec[j], "tuned_specialization_ci_low": t.spec_lo[j],
-        "tuned_specialization_ci_high": t.spec_hi[j],
-        "specialization_change": ps.spec_change[k], "specialization_change_ci_low": ps.spec_change_lo[k],
-        "specialization_change_ci_high": ps.spec_change_hi[k],
-        "p_value": ps.p[k], "q_value": ps.q[k], "significant": bool(a.significant[k]),
-        "base_financial_q": b.stats.q[i], "tuned_financial_q": t.stats.q[j],
-    }
-
-
-def unmatched_rows(a: DeltasAnalysis, side: str) -> list[dict]:
-    """The unmatched latents of SAE ``side`` as rows of the feature table."""
-    s = a.sides[side]
-    u, st = s.unmatched, s.stats
-    return [{
-        f"{side}_latent": int(j), "class": u.cls[r], "type": u.type[r], "decoder_cosine": u.decoder_cosine[r],
-        f"{side}_fin_score": st.fin[j], f"{side}_fin_ci_low": s.fin_lo[j], f"{side}_fin_ci_high": s.fin_hi[j],
-        f"{side}_gen_score": st.gen[j], f"{side}_specialization": st.spec[j],
-        f"{side}_specialization_ci_low": s.spec_lo[j], f"{side}_specialization_ci_high": s.spec_hi[j],
-        f"{side}_financial_q": st.q[j],
-    } for r, j in enumerate(u.latent)]
-
-
 def write_per_category(folder: Path, a: DeltasAnalysis) -> None:
-    cm, info = a.categories, a.probe
-    PER_CATEGORY.write(folder, (
-        {"model": n, "latent": j, "category": c, "domain": info.cat_domain[ci],
-         "mean_activation": float(cm.mean[n][ci, j]), "frequency": float(cm.freq[n][ci, j]),
-         "n_sentences": cm.n_sentences[ci]}
-        for n in MODEL_KEYS for ci, c in enumerate(info.categories) for j in range(cm.mean[n].shape[1])))
+    info = a.probe
+    sel = [info.cat_of == c for c in info.categories]
+    rows = []
+    for n in [m for m in a.X if "_seed" not in m]:
+        for ci, (c, s) in enumerate(zip(info.categories, sel)):
+            mean, freq = a.X[n][s].mean(0), a.F[n][s].mean(0)
+            rows += [{"model": n, "latent": j, "category": c, "domain": info.cat_domain[ci],
+                      "mean_activation": float(mean[j]), "frequency": float(freq[j]), "n_sentences": int(s.sum())}
+                     for j in range(len(mean))]
+    PER_CATEGORY.write(folder, rows)
 
 
 def write_feature_table(folder: Path, a: DeltasAnalysis) -> None:
-    FEATURE_TABLE.write(folder, [pair_row(a, k) for k in range(len(a.pairs))]
+    FEATURE_TABLE.write(folder, [pair_row(a, k) for k in range(len(a.main))]
                         + unmatched_rows(a, "base") + unmatched_rows(a, "tuned"))
 
 
 def write_ranking(folder: Path, a: DeltasAnalysis) -> None:
     fields = [f for f in RANKING.fields if f != "rank"]
     RANKING.write(folder, ({"rank": rank, **{f: row[f] for f in fields}}
-                           for rank, row in enumerate((pair_row(a, int(k)) for k in a.by_delta()), start=1)))
+                           for rank, row in enumerate((pair_row(a, int(k)) for k in a.by_calibrated()), start=1)))
 
 
 def top_feature_rows(a: DeltasAnalysis, side: str, top_n: int) -> list[dict]:
     """The ``top_n`` significantly financial latents of SAE ``side`` by fin - gen, with their partners."""
-    s, ps = a.sides[side], a.main
-    st, other = s.stats, ("tuned" if side == "base" else "base")
-    mine, theirs = (ps.a, ps.b) if side == "base" else (ps.b, ps.a)
+    e, s, other = a.main, a.stats[side], ("tuned" if side == "base" else "base")
+    mine, theirs = (e.a, e.b) if side == "base" else (e.b, e.a)
     partner = {int(j): k for k, j in enumerate(mine)}
-    cand = np.flatnonzero(a.fin_sig[side])
-    cand = cand[np.argsort(-st.diff[cand], kind="stable")][:top_n]
+    cand = np.flatnonzero(a.fin_sig(side))
+    cand = cand[np.argsort(-s.test.diff[cand], kind="stable")][:top_n]
     rows = []
     for rank, j in enumerate(cand, start=1):
-        row = {"model": side, "rank": rank, "latent": int(j), "class": s.cls[j],
-               "fin_score": st.fin[j], "fin_ci_low": s.fin_lo[j], "fin_ci_high": s.fin_hi[j], "gen_score": st.gen[j],
-               "fin_minus_gen": st.diff[j], "specialization": st.spec[j], "specialization_ci_low": s.spec_lo[j],
-               "specialization_ci_high": s.spec_hi[j], "p_value": st.p[j], "q_value": st.q[j],
-               "frequency_fin": st.freq_fin[j], "frequency_gen": st.freq_gen[j]}
+        c = side_cols(a, side, int(j))
+        row = {"model": side, "rank": rank, "latent": int(j), "class": a.cls[side][j], "fin_score": s.fin[j],
+               "fin_ci_low": c[f"{side}_fin_ci_low"], "fin_ci_high": c[f"{side}_fin_ci_high"], "gen_score": s.gen[j],
+               "fin_minus_gen": s.test.diff[j], "specialization": s.spec[j],
+               "specialization_ci_low": c[f"{side}_specialization_ci_low"],
+               "specialization_ci_high": c[f"{side}_specialization_ci_high"], "p_value": s.test.p[j],
+               "q_value": s.test.q[j], "frequency_fin": s.freq_fin[j], "frequency_gen": s.freq_gen[j]}
         k = partner.get(int(j))
         if k is not None:
             mj = int(theirs[k])
-            row.update({"pair_id": int(a.pairs.pair_id[k]), "matched_latent": mj,
-                        "matched_fin_score": a.stats[other].fin[mj], "delta_matched": ps.delta[k],
-                        "delta_ci_low": ps.delta_lo[k], "delta_ci_high": ps.delta_hi[k], "delta_q_value": ps.q[k]})
+            row.update({"pair_id": int(e.pair_id[k]), "matched_latent": mj, "matched_fin_score": a.stats[other].fin[mj],
+                        "did": e.full.did[k], "did_ci_low": e.full.lo[k], "did_ci_high": e.full.hi[k],
+                        "q_calibrated": _opt(e.q_calibrated[k])})
         rows.append(row)
     return rows
 
 
 def write_top_features(folder: Path, a: DeltasAnalysis, top_n: int) -> None:
-    TOP_FEATURES.write(folder, [r for side in MODEL_KEYS for r in top_feature_rows(a, side, top_n)])
+    TOP_FEATURES.write(folder, [r for side in CONTEXT_SAES for r in top_feature_rows(a, side, top_n)])
+
+
+def write_pair_effects(folder: Path, a: DeltasAnalysis) -> None:
+    rows = []
+    for e in a.effects.values():
+        h, chk = e.held_out, e.check
+        for k in range(len(e)):
+            rows.append({"comparison": e.name, "family": e.family, "sae_a": e.sae_a, "sae_b": e.sae_b,
+                         "pair_id": int(e.pair_id[k]), "latent_a": int(e.a[k]), "latent_b": int(e.b[k]),
+                         "class": e.cls[k], **_did_cols(e, k), "delta_fin": e.full.delta_fin[k],
+                         "delta_gen": e.full.delta_gen[k],
+                         "specialization_change": a.stats[e.sae_b].spec[e.b[k]] - a.stats[e.sae_a].spec[e.a[k]],
+                         "z_selection": e.z_selection[k], "selected": bool(chk.selected[k]),
+                         "did_held_out": h.did[k], "z_held_out": h.z[k], "p_held_out": _opt(e.p_held_out[k]),
+                         "q_held_out": _opt(chk.q[k]), "confirmed": bool(chk.confirmed[k])})
+    PAIR_EFFECTS.write(folder, rows)
+
+
+def held_out_rows(a: DeltasAnalysis) -> list[dict]:
+    e = a.main
+    h, chk = e.held_out, e.check
+    order = sorted(np.flatnonzero(chk.selected), key=lambda k: chk.rank[k])
+    return [{"rank": int(chk.rank[k]), "pair_id": int(e.pair_id[k]), "base_latent": int(e.a[k]),
+             "tuned_latent": int(e.b[k]), "class": e.cls[k], "z_selection": e.z_selection[k],
+             "did_held_out": h.did[k], "did_ci_low": h.lo[k], "did_ci_high": h.hi[k], "z_held_out": h.z[k],
+             "p_held_out": _opt(e.p_held_out[k]), "q_held_out": _opt(chk.q[k]), "confirmed": bool(chk.confirmed[k]),
+             "delta_fin_held_out": h.delta_fin[k], "delta_gen_held_out": h.delta_gen[k]} for k in order]
+
+
+def domain_latent_rows(cfg: PipelineConfig, a: DeltasAnalysis) -> list[dict]:
+    specs = sae_specs(cfg)
+    return [{"sae": n, "model": specs[n].model, "replicate": specs[n].replicate,
+             "live_latents": int(((a.stats[n].fin + a.stats[n].gen) > 0).sum()),
+             "financial_latents": int(a.fin_sig(n).sum()), "general_latents": int(a.gen_sig(n).sum())}
+            for n in a.stats]
 
 
 def interesting_latents(a: DeltasAnalysis) -> dict:
-    """The order in which stage 04 labels latents: BH-significant pairs first (those beyond seed noise
-    ahead), then shifted ones, then the rest; per SAE, the latents of the significant pairs, then its
-    unmatched or shifted latents, then every other live one (by domain-test q, then |fin - gen|)."""
-    by_abs, sig, beyond, cls = a.by_abs_delta(), a.significant, a.beyond, a.pairs.cls
-    sig_pairs = ([int(k) for k in by_abs if beyond is not None and beyond[k]]
-                 + [int(k) for k in by_abs if sig[k] and (beyond is None or not beyond[k])])
-    shifted_pairs = [int(k) for k in by_abs if not sig[k] and cls[k] == "shifted"]
-    rest_pairs = [int(k) for k in by_abs if not sig[k] and cls[k] != "shifted"]
-    out = {"pairs": [int(a.pairs.pair_id[k]) for k in sig_pairs + shifted_pairs + rest_pairs]}
-    for side, odd, latents in (("base", "lost", a.main.a), ("tuned", "new", a.main.b)):
-        s = a.sides[side]
-        seen = [int(latents[k]) for k in sig_pairs]
+    """The order in which stages 04 and 03_causal take latents: the primary comparison's pairs by calibrated
+    change (discoveries first, then by |z|); per SAE, the latents of those pairs in that order, then its
+    unmatched live latents by domain-test q and |fin - gen|."""
+    e, order = a.main, [int(k) for k in a.by_calibrated()]
+    out = {"pairs": [int(e.pair_id[k]) for k in order]}
+    for side, latents in (("base", e.a), ("tuned", e.b)):
+        seen = [int(latents[k]) for k in order]
         taken = set(seen)
-        order = np.lexsort((-np.abs(s.stats.diff), s.stats.q))
-        for j in [int(j) for j in order if s.cls[j] in (odd, "split", "shifted")] + [int(j) for j in order
-                                                                                       if s.cls[j] != "dead"]:
-            if j not in taken:
-                seen.append(j)
-                taken.add(j)
+        t = a.stats[side].test
+        for j in np.lexsort((-np.abs(t.diff), t.q)):
+            if int(j) not in taken and a.cls[side][j] not in (None, "dead"):
+                seen.append(int(j))
+                taken.add(int(j))
         out[side] = seen
     return out
 
@@ -470,8 +421,8 @@ def write_contexts(cfg: PipelineConfig, folder: Path, probe: Source, saes: dict)
     sources = [probe]
     if dc.contexts_from_eval:
         sae_models = {n: s.model for n, s in sae_specs(cfg).items()}
-        sources.append(eval_source(stage_dir(cfg, TRAIN), saes, sae_models, MODEL_KEYS))
-    for n in MODEL_KEYS:
+        sources.append(eval_source(stage_dir(cfg, TRAIN), saes, sae_models, CONTEXT_SAES))
+    for n in CONTEXT_SAES:
         ctx = top_contexts(sources, n, dc.contexts_per_latent, dc.context_window, tok)
         atomic_write_json(contexts_path(folder, n), {
             "sae": n, "activation_unit": ACTIVATION_UNIT, "context_window": dc.context_window,
@@ -484,111 +435,106 @@ def write_contexts(cfg: PipelineConfig, folder: Path, probe: Source, saes: dict)
 
 
 def write_four_panel(folder: Path, a: DeltasAnalysis, top_n: int) -> None:
-    """The study's figure 3.1 on the ``top_n`` pairs with the largest |delta|."""
+    """The study's figure 3.1 on the ``top_n`` primary pairs with the largest |z|."""
     from featevo.figures import four_panel
 
-    ps, b, t, beyond = a.main, a.sides["base"], a.sides["tuned"], a.beyond
-    top_k = [int(k) for k in a.by_abs_delta()[:top_n]]
-    top = [{"label": f"b{ps.a[k]}->t{ps.b[k]}",
-            "base": b.stats.fin[ps.a[k]], "base_lo": b.fin_lo[ps.a[k]], "base_hi": b.fin_hi[ps.a[k]],
-            "tuned": t.stats.fin[ps.b[k]], "tuned_lo": t.fin_lo[ps.b[k]], "tuned_hi": t.fin_hi[ps.b[k]],
-            "significant": bool(a.significant[k]),
-            "beyond_seed_noise": bool(beyond[k]) if beyond is not None else False}
-           for k in top_k]
-    cm = a.categories.mean
-    heat = (np.stack([cm["tuned"][:, ps.b[k]] - cm["base"][:, ps.a[k]] for k in top_k])
-            if top_k else np.zeros((0, len(a.probe.categories))))
-    null_delta = a.null[a.first_null].delta if a.first_null else None
-    four_panel(top, b.stats.spec[ps.a], t.stats.spec[ps.b], a.significant, ps.delta, a.significant, null_delta, heat,
-               [r["label"] for r in top], a.probe.categories, a.probe.n_financial_categories,
+    e, info = a.main, a.probe
+    top_k = [int(k) for k in np.argsort(-np.abs(e.full.z), kind="stable")[:top_n]]
+    top = [{"label": f"b{e.a[k]}->t{e.b[k]}", "did": e.full.did[k], "lo": e.full.lo[k], "hi": e.full.hi[k],
+            "discovered": bool(e.discovered[k])} for k in top_k]
+    sel = [info.cat_of == c for c in info.categories]
+    heat = (np.stack([[a.X["tuned"][s, e.b[k]].mean() - a.X["base"][s, e.a[k]].mean() for s in sel] for k in top_k])
+            if top_k else np.zeros((0, len(info.categories))))
+    z_groups = {}
+    for fam in ("fine-tuning", "seed", "control"):
+        zs = [x.full.z for x in a.effects.values() if x.family == fam]
+        if zs:
+            z_groups[f"{fam} ({len(zs)} comparisons)"] = np.concatenate(zs)
+    four_panel(top, a.stats["base"].spec[e.a], a.stats["tuned"].spec[e.b], e.discovered, z_groups, heat,
+               [r["label"] for r in top], info.categories, info.n_financial_categories,
                folder / DeltasFiles.FOUR_PANEL, activation_unit=ACTIVATION_UNIT)
 
 
 # --------------------------------------------------------------------------------------------
 # Summary
 # --------------------------------------------------------------------------------------------
-SUMMARY_PAIR_FIELDS = ("pair_id", "base_latent", "tuned_latent", "class", "type", "base_fin_score", "tuned_fin_score",
-                       "delta_matched", "delta_ci_low", "delta_ci_high", "change_pct_matched",
-                       "relative_change_matched", "p_value", "q_value", "significant", "beyond_seed_noise")
+DEFINITIONS = {
+    "activation": f"SAE latent activation ({ACTIVATION_UNIT}) per token; sentence value = mean over its kept tokens",
+    "fin_score": "mean sentence value over financial probe sentences; gen_score: over general ones",
+    "specialization": "(fin - gen) / (fin + gen + 1e-8)",
+    "did": "primary estimand of a matched pair (latent a of SAE A, b of SAE B): (fin_b - fin_a) - (gen_b - gen_a)",
+    "did_ci": "cluster-bootstrap percentile interval: templates resampled with replacement within each domain",
+    "z": "did / cluster-bootstrap SE",
+    "p_sampling": "two-sided cluster permutation test of did: the templates' domain labels permuted",
+    "p_calibrated": "two-sided empirical p of z against the z of all matched pairs of the seed comparisons (same "
+                    "model, other seed); a seed comparison against the other seed comparisons (leave one out)",
+    "discovered": "BH(p_calibrated) <= alpha within the comparison: a domain-specific change beyond seed noise",
+    "held_out": "templates split in halves stratified by category; top_n pairs by |z| on half A, re-estimated on "
+                "half B; confirmed = BH among the selected of the half-B calibrated p <= alpha",
+    "financial_latent": "fin - gen > 0 with BH q <= alpha (cluster permutation of the templates' domain labels)",
+    "delta_fin": "secondary: fin_b - fin_a (the study's delta, which also moves with overall firing)",
+    "interesting_latents": "the primary comparison's matched pairs, seed-calibrated discoveries first, then by |z|; "
+                           "per SAE ('base', 'tuned') their latents in that order, then its unmatched live latents "
+                           "by domain-test q",
+}
 
 
-def pair_summary(p: PairStats, base_fin: np.ndarray, other_fin: np.ndarray, alpha: float) -> dict:
-    """Counts and sizes of the changes of a set of matched pairs (base vs tuned, or a null)."""
-    sig = p.q <= alpha
-    rel = relative_change(p.delta, base_fin[p.a], other_fin[p.b]) if len(p.delta) else np.zeros(0)
-    return {
-        "matched_pairs": int(len(p.delta)),
-        "positive_change": int((p.delta > 0).sum()), "negative_change": int((p.delta < 0).sum()),
-        "significant_after_bh": int(sig.sum()),
-        "significant_positive": int((sig & (p.delta > 0)).sum()),
-        "significant_negative": int((sig & (p.delta < 0)).sum()),
-        "ci_excludes_zero": int(((p.delta_lo > 0) | (p.delta_hi < 0)).sum()),
-        "mean_delta": float(p.delta.mean()) if len(p.delta) else None,
-        "mean_abs_delta": float(np.abs(p.delta).mean()) if len(p.delta) else None,
-        "p95_abs_delta": float(np.quantile(np.abs(p.delta), 0.95)) if len(p.delta) else None,
-        "p95_abs_relative_change": float(np.quantile(np.abs(rel), 0.95)) if len(rel) else None,
-    }
+TOP5_FIELDS = ("pair_id", "base_latent", "tuned_latent", "did", "did_ci_low", "did_ci_high", "z", "q_calibrated",
+               "discovered")
 
 
-def _definitions(pct_floor: float) -> dict:
-    return {
-        "activation": f"SAE latent activation ({ACTIVATION_UNIT}) per token; "
-                      "sentence value = mean over its kept tokens",
-        "fin_score": "mean sentence value over financial probe sentences",
-        "gen_score": "mean sentence value over general probe sentences",
-        "specialization": "(fin - gen) / (fin + gen + 1e-8)",
-        "delta_matched": "fin_score(tuned latent) - fin_score(matched base latent)",
-        "change_pct_matched": f"100 * delta_matched / base fin_score; blank when base fin_score < {pct_floor:.3g} "
-                              "(1% of the median base score)",
-        "p_value": "paired sign-flip permutation test over financial sentences; q_value: Benjamini-Hochberg",
-        "relative_change_matched": "2 * delta_matched / (fin(tuned) + fin(base) + 1e-8)",
-        "beyond_seed_noise": "significant and |relative change| above the 95th percentile of the seed "
-                             "baseline's matched pairs",
-        "financial_latent": "fin - gen > 0 with BH q <= alpha (domain-label permutation test)",
-    }
+def _family_block(a: DeltasAnalysis) -> dict:
+    out = {}
+    for fam in dict.fromkeys(e.family for e in a.effects.values()):
+        out[fam] = {key: describe(a.family_values(fam, key))
+                    for key in ("matched_pairs", "discoveries", "toward_financial", "toward_general",
+                                "sampling_discoveries", "mean_abs_z", "confirmed")}
+    return out
 
 
-def _type_counts(a: DeltasAnalysis) -> dict[str, int]:
-    """Pairs and unmatched latents per type, in feature-table order of first appearance."""
-    counts: dict[str, int] = {}
-    for t in [*a.types, *a.sides["base"].unmatched.type, *a.sides["tuned"].unmatched.type]:
-        counts[t] = counts.get(t, 0) + 1
-    return counts
+def primary_block(a: DeltasAnalysis) -> dict:
+    e = a.main
+    f = e.full
+    r = (float(np.corrcoef(f.delta_fin, f.delta_gen)[0, 1])
+         if len(e) > 2 and f.delta_fin.std() > 0 and f.delta_gen.std() > 0 else None)
+    return {**e.counts(a.alpha), "mean_did": float(f.did.mean()) if len(e) else None,
+            "mean_delta_fin": float(f.delta_fin.mean()) if len(e) else None,
+            "mean_delta_gen": float(f.delta_gen.mean()) if len(e) else None,
+            "corr_delta_fin_delta_gen": r, "selected": int(e.check.selected.sum())}
 
 
 def build_summary(cfg: PipelineConfig, a: DeltasAnalysis) -> dict:
-    """``summary.json`` (the study's 2.4), without the wall time."""
-    dc, info, ps, first = cfg.deltas, a.probe, a.main, a.first_null
-    base_fin = a.stats["base"].fin
-    pct = a.change_pct[~np.isnan(a.change_pct)]
-
-    def entry(k) -> dict:
-        row = pair_row(a, int(k))
-        return {f: row[f] for f in SUMMARY_PAIR_FIELDS}
-
+    """``summary.json`` (the study's 2.4, calibrated), without the wall time."""
+    dc, info = cfg.deltas, a.probe
+    by_model = a.by_model()
     return {
-        "description": "financial-score changes of matched latent pairs (stage 02 decoder Hungarian pairs of class "
-                       "shared/shifted), not index-to-index; see featevo/deltas.py for definitions",
-        "definitions": _definitions(a.pct_floor),
+        "description": "domain-specific change of matched latent pairs of every comparison, template-clustered, "
+                       "calibrated against seed pairs; see featevo/deltas.py and featevo/inference.py",
+        "definitions": DEFINITIONS,
         "alpha": dc.alpha, "ci": dc.ci, "n_bootstrap": dc.n_bootstrap, "n_permutations": dc.n_permutations,
+        "top_n": dc.top_n,
         "probe": {"sentences": len(info.docs), "financial": int(info.is_fin.sum()),
-                  "general": int((~info.is_fin).sum()), "tokens": info.tokens, "categories": info.categories,
-                  "file": info.file},
-        "base_vs_tuned": {**pair_summary(ps, base_fin, a.stats["tuned"].fin, dc.alpha),
-                          "beyond_seed_noise": int(a.beyond.sum()) if a.beyond is not None else None,
-                          "seed_noise_relative_change_p95": a.noise,
-                          "seed_noise_from": f"{first} ({len(a.null[first].delta)} matched pairs)" if first else None},
-        "null_baselines": {n: pair_summary(p, base_fin, a.stats[n].fin, dc.alpha) for n, p in a.null.items()},
-        "mean_change_pct_matched": float(pct.mean()) if pct.size else None,
-        "median_change_pct_matched": float(np.median(pct)) if pct.size else None,
-        "max_improvement": entry(np.argmax(ps.delta)) if len(a.pairs) else None,
-        "max_decline": entry(np.argmin(ps.delta)) if len(a.pairs) else None,
-        "top5_by_abs_delta": [entry(k) for k in a.by_abs_delta()[:5]],
-        "top5_improvements": [entry(k) for k in a.by_delta()[:5]],
-        "financial_latents": {n: int(s.sum()) for n, s in a.fin_sig.items()},
-        "general_latents": {n: int(s.sum()) for n, s in a.gen_sig.items()},
-        "type_counts": _type_counts(a),
-        "contexts": {"sources": ["probe"] + (["eval"] if dc.contexts_from_eval else []),
+                  "general": int((~info.is_fin).sum()), "templates": info.templates(),
+                  "templates_financial": info.templates(info.is_fin),
+                  "templates_general": info.templates(~info.is_fin),
+                  "half_a": {"templates": info.templates(info.half_a), "sentences": int(info.half_a.sum())},
+                  "half_b": {"templates": info.templates(~info.half_a), "sentences": int((~info.half_a).sum())},
+                  "tokens": info.tokens, "categories": info.categories, "file": info.file},
+        "primary": a.primary,
+        "calibration": {"null_family": "seed", "null_comparisons": a.null_names,
+                        "null_pairs": int(sum(len(a.effects[n]) for n in a.null_names))},
+        "comparisons": a.counts(),
+        "families": _family_block(a),
+        "base_vs_tuned": primary_block(a),
+        "domain_latents": {m: {"saes": names, "financial": describe([int(a.fin_sig(n).sum()) for n in names]),
+                               "general": describe([int(a.gen_sig(n).sum()) for n in names])}
+                           for m, names in by_model.items()},
+        "financial_latents": {n: int(a.fin_sig(n).sum()) for n in a.stats},
+        "general_latents": {n: int(a.gen_sig(n).sum()) for n in a.stats},
+        "top5_by_z": [{k: pair_row(a, int(i))[k] for k in TOP5_FIELDS}
+                      for i in np.argsort(-np.abs(a.main.full.z), kind="stable")[:5]],
+        "claims": claims(a),
+        "contexts": {"sources": ["probe"] + (["eval"] if dc.contexts_from_eval else []), "saes": list(CONTEXT_SAES),
                      "note": "probe = data.probe sentences; eval = stage 01 held-out eval split; neither was used "
                              "to train the SAEs"},
     }
@@ -597,6 +543,21 @@ def build_summary(cfg: PipelineConfig, a: DeltasAnalysis) -> dict:
 # --------------------------------------------------------------------------------------------
 # Stage
 # --------------------------------------------------------------------------------------------
+def write_all(cfg: PipelineConfig, folder: Path, a: DeltasAnalysis, probe: Source, saes: dict) -> dict:
+    write_per_category(folder, a)
+    write_feature_table(folder, a)
+    write_ranking(folder, a)
+    write_top_features(folder, a, cfg.deltas.top_n)
+    write_pair_effects(folder, a)
+    COMPARISON_COUNTS.write(folder, list(a.counts().values()))
+    HELD_OUT.write(folder, held_out_rows(a))
+    DOMAIN_LATENTS.write(folder, domain_latent_rows(cfg, a))
+    atomic_write_json(folder / DeltasFiles.INTERESTING, interesting_latents(a))
+    write_contexts(cfg, folder, probe, saes)
+    write_four_panel(folder, a, cfg.deltas.top_n)
+    return build_summary(cfg, a)
+
+
 def run(cfg: PipelineConfig, force: bool = False) -> Path:
     """Run stage 03 (needs stages 01 and 02); returns the stage folder."""
     from featevo.models import resolve_device
@@ -612,29 +573,22 @@ def run(cfg: PipelineConfig, force: bool = False) -> Path:
     docs = load_probe(cfg.data, min_per_category=cfg.deltas.min_per_category)
     st = StageRun(cfg, DELTAS, input_files=files, device=str(device)).open()
     s2r = CompareResult.load(stage_dir(cfg, COMPARE))
-    specs = sae_specs(cfg)
+    specs = {n: s for n, s in sae_specs(cfg).items() if not s.wide}
     saes = {n: load_sae(sae_dir(stage_dir(cfg, TRAIN), n), device) for n in specs}
     probe = harvest_probe(cfg, docs, saes, {n: s.model for n, s in specs.items()}, device)
     info = probe_info(cfg, docs, probe)
-    logger.info("probe: %d sentences (%d financial, %d general), %d tokens, %d categories",
-                len(docs), int(info.is_fin.sum()), int((~info.is_fin).sum()), info.tokens, len(info.categories))
-
+    logger.info("probe: %d sentences (%d financial, %d general) from %d templates, %d tokens, %d categories",
+                len(docs), int(info.is_fin.sum()), int((~info.is_fin).sum()), info.templates(), info.tokens,
+                len(info.categories))
     a = analyse(cfg, probe, info, s2r)
-    write_per_category(st.dir, a)
-    write_feature_table(st.dir, a)
-    write_ranking(st.dir, a)
-    write_top_features(st.dir, a, cfg.deltas.top_n)
-    atomic_write_json(st.dir / DeltasFiles.INTERESTING, interesting_latents(a))
-    write_contexts(cfg, st.dir, probe, saes)
-    write_four_panel(st.dir, a, cfg.deltas.top_n)
-    summary = {**build_summary(cfg, a), "wall_time_s": round(time.time() - t0, 2)}
+    summary = {**write_all(cfg, st.dir, a, probe, saes), "wall_time_s": round(time.time() - t0, 2)}
     atomic_write_json(st.dir / DeltasFiles.SUMMARY, summary)
-    bt = summary["base_vs_tuned"]
-    logger.info("matched pairs %d: %d up / %d down, %d BH-significant, %s beyond seed noise (null %s); "
-                "financial latents base %d, tuned %d",
-                bt["matched_pairs"], bt["positive_change"], bt["negative_change"], bt["significant_after_bh"],
-                bt["beyond_seed_noise"],
-                ", ".join(f"{n} {v['significant_after_bh']}" for n, v in summary["null_baselines"].items()) or "n/a",
-                summary["financial_latents"]["base"], summary["financial_latents"]["tuned"])
+    for n, c in summary["comparisons"].items():
+        logger.info("%-11s %s: %d matched pairs, %d calibrated discoveries (%d toward financial), %d confirmed "
+                    "held-out", c["family"], n, c["matched_pairs"], c["discoveries"], c["toward_financial"],
+                    c["confirmed"])
+    for c in summary["claims"]:
+        logger.info("claim %s: %s (p = %s)", c["id"], "supported" if c["supported"] else "not supported",
+                    c.get("test", {}).get("p"))
     st.commit()
     return stage_dir(cfg, DELTAS)

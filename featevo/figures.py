@@ -23,22 +23,31 @@ def _threshold_lines(ax, xs: Sequence[tuple[float, str, str]], vertical: bool = 
 # --------------------------------------------------------------------------------------------
 # Stage 02
 # --------------------------------------------------------------------------------------------
-def similarity_histogram(main, nulls: dict, cc, chance: dict | None, out: Path) -> None:
-    """Decoder cosine and activation correlation of Hungarian-matched pairs, base-vs-tuned against
-    the seed baseline(s), with the class thresholds and the chance level of a best cosine."""
+FAMILY_COLORS = {"fine-tuning": TUNED_COLOR, "seed": NULL_COLOR, "control": "#2ca02c", "planted": "#9467bd",
+                 "wide-seed": "#8c564b"}
+
+
+def _family_color(label: str) -> str:
+    return next((c for f, c in FAMILY_COLORS.items() if label.startswith(f)), BASE_COLOR)
+
+
+def similarity_histogram(groups: dict[str, tuple[np.ndarray, np.ndarray]], cc, chance: dict | None, out: Path) -> None:
+    """Decoder cosine and activation correlation of Hungarian-matched pairs per family of comparisons
+    (``groups``: label -> (pair cosines, pair correlations), pooled over the family's comparisons), with the
+    class thresholds and the chance level of a best cosine. Densities, so families of different sizes compare."""
     fig, axes = plt.subplots(1, 2, figsize=(12, 4.2))
-    lo = min([-0.2, float(np.min(main.pair_cos, initial=0))]
-             + [float(np.min(m.pair_cos, initial=0)) for m in nulls.values()])
+    lo = min([-0.2] + [float(np.min(c, initial=0)) for c, _ in groups.values()])
     bins = np.linspace(lo, 1.0, 41)
     rbins = np.linspace(-0.2, 1.0, 41)
-    for ax, attr, b in ((axes[0], "pair_cos", bins), (axes[1], "pair_corr", rbins)):
-        x = getattr(main, attr)
-        ax.hist(x, bins=b, color=TUNED_COLOR, alpha=0.75, label=f"base vs tuned (n={len(x)})")
-        for name, m in nulls.items():
-            y = getattr(m, attr)
-            ax.hist(y, bins=b, histtype="step", color=NULL_COLOR, lw=2,
-                    label=f"base vs {name}: seed baseline (n={len(y)})")
-        ax.set_ylabel("matched pairs")
+    for ax, i, b in ((axes[0], 0, bins), (axes[1], 1, rbins)):
+        for k, (label, vals) in enumerate(groups.items()):
+            x = vals[i]
+            if not len(x):
+                continue
+            kw = dict(alpha=0.7) if k == 0 else dict(histtype="step", lw=2)
+            ax.hist(x, bins=b, weights=np.full(len(x), 1.0 / len(x)), color=_family_color(label),
+                    label=f"{label}, n={len(x)}", **kw)
+        ax.set_ylabel("fraction of pairs")
         ax.grid(alpha=0.3)
     lines = [(cc.new_threshold, "--", f"new_threshold {cc.new_threshold:g}"),
              (cc.shared_threshold, "-", f"shared_threshold {cc.shared_threshold:g}")]
@@ -52,25 +61,27 @@ def similarity_histogram(main, nulls: dict, cc, chance: dict | None, out: Path) 
     axes[1].set_title("Activation correlation of matched latents")
     for ax in axes:
         ax.legend(fontsize=8, loc="upper left")
-    fig.suptitle("SAE latent matching: fine-tuned model vs seed-noise baseline")
+    fig.suptitle("SAE latent matching: each family of comparisons (seed pairs are the null)")
     fig.tight_layout()
     save_figure(fig, out)
 
 
-def matched_scatter(main, nulls: dict, cc, out: Path) -> None:
-    """Every Hungarian pair as a point (decoder cosine, activation correlation), regions = classes."""
+def matched_scatter(groups: dict[str, tuple[np.ndarray, np.ndarray]], cc, out: Path) -> None:
+    """Every Hungarian pair as a point (decoder cosine, activation correlation) per family; regions = classes."""
     fig, ax = plt.subplots(figsize=(7.2, 6))
-    for name, m in nulls.items():
-        ax.scatter(m.pair_cos, m.pair_corr, s=12, color=NULL_COLOR, alpha=0.5, label=f"base vs {name} (seed baseline)")
-    ax.scatter(main.pair_cos, main.pair_corr, s=16, color=TUNED_COLOR, alpha=0.85, edgecolor="none",
-               label="base vs tuned")
+    items = list(groups.items())
+    for label, (c, r) in items[1:][::-1] + items[:1]:  # the first family (fine-tuning) on top
+        ax.scatter(c, r, s=10, color=_family_color(label), alpha=0.5 if label != items[0][0] else 0.85,
+                   edgecolor="none", label=label)
+    allc = np.concatenate([c for c, _ in groups.values()]) if groups else np.zeros(0)
+    allr = np.concatenate([r for _, r in groups.values()]) if groups else np.zeros(0)
     ax.axvline(cc.new_threshold, color="black", ls="--", lw=1)
     ax.axvline(cc.shared_threshold, color="black", ls="-", lw=1)
     ax.plot([cc.shared_threshold, 1.02], [cc.shifted_correlation] * 2, color="black", ls=":", lw=1)
     ax.plot([cc.new_threshold, cc.shared_threshold], [cc.shifted_correlation] * 2, color="black", ls=":", lw=1,
             alpha=0.4)
-    ymin = min(-0.1, float(np.min(main.pair_corr, initial=0)) - 0.05)
-    xmin = min(-0.1, float(np.min(main.pair_cos, initial=0)) - 0.05)
+    ymin = min(-0.1, float(np.min(allr, initial=0)) - 0.05)
+    xmin = min(-0.1, float(np.min(allc, initial=0)) - 0.05)
     ax.set_xlim(xmin, 1.02)
     ax.set_ylim(ymin, 1.05)
     kw = dict(fontsize=9, ha="center", bbox=dict(boxstyle="round", fc="white", alpha=0.85))
@@ -87,54 +98,76 @@ def matched_scatter(main, nulls: dict, cc, out: Path) -> None:
     save_figure(fig, out)
 
 
+def continuum_curves(grid: Sequence[float], curves: dict[str, list[list]], chance_p99: dict[str, float],
+                     new_threshold: float, out: Path) -> None:
+    """Fraction of live latents whose best decoder cosine to the other SAE reaches each threshold: per family,
+    the mean over its comparisons (both sides) with the min-max band, beside the chance level."""
+    fig, ax = plt.subplots(figsize=(8, 4.6))
+    g = np.asarray(grid, dtype=np.float64)
+    for fam, rows in curves.items():
+        y = np.array([[np.nan if v is None else v for v in r] for r in rows], dtype=np.float64)
+        if not y.size:
+            continue
+        color = FAMILY_COLORS.get(fam, BASE_COLOR)
+        ax.plot(g, np.nanmean(y, 0), color=color, lw=2, marker="o", ms=3, label=f"{fam} ({len(rows) // 2})")
+        ax.fill_between(g, np.nanmin(y, 0), np.nanmax(y, 0), color=color, alpha=0.15)
+    for k, (name, c) in enumerate(chance_p99.items()):
+        ax.axvline(c, color="black", ls=":", lw=1, alpha=0.5 + 0.25 * k,
+                   label=f"chance p99, {name} size ({c:.2f})")
+    ax.axvline(new_threshold, color="black", ls="--", lw=1, label=f"new_threshold {new_threshold:g}")
+    ax.set_xlabel("threshold on the best decoder cosine to the other SAE")
+    ax.set_ylabel("fraction of live latents at or above it")
+    ax.set_ylim(-0.02, 1.02)
+    ax.set_title("The continuum behind 'new' and 'lost': best decoder cosines per family\n"
+                 "(line: mean over comparisons and both sides; band: min-max)")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8, loc="lower left")
+    save_figure(fig, out)
+
+
 # --------------------------------------------------------------------------------------------
 # Stage 03
 # --------------------------------------------------------------------------------------------
 def four_panel(
     top: list[dict],
     spec_base: np.ndarray, spec_tuned: np.ndarray, spec_sig: np.ndarray,
-    delta: np.ndarray, delta_sig: np.ndarray, delta_null: np.ndarray | None,
+    z_groups: dict[str, np.ndarray],
     heat: np.ndarray, heat_labels: list[str], categories: list[str], n_financial_categories: int,
     out: Path, activation_unit: str = "mean activation",
 ) -> None:
-    """The study's figure 3.1, on matched pairs.
+    """The study's figure 3.1, on matched pairs and the domain-specific change.
 
-    (a) financial score of the top pairs, base vs tuned, with bootstrap CIs; (b) specialization of
-    every matched pair, base vs tuned; (c) distribution of the financial-score change against the
-    seed baseline; (d) per-category change (tuned minus base) of the top pairs.
-    ``top`` rows: label, base, base_lo, base_hi, tuned, tuned_lo, tuned_hi, significant and
-    (optional) beyond_seed_noise.
+    (a) domain-specific change (did) of the top pairs with cluster-bootstrap intervals; (b) specialization of
+    every matched pair, base vs tuned; (c) distribution of z = did / se per family of comparisons (the seed
+    pairs are the null); (d) per-category change (tuned minus base) of the top pairs.
+    ``top`` rows: label, did, lo, hi, discovered.
     """
     fig, axes = plt.subplots(2, 2, figsize=(15, 11))
     _top_pairs_panel(axes[0, 0], top, activation_unit)
     _specialization_panel(axes[0, 1], spec_base, spec_tuned, spec_sig)
-    _delta_hist_panel(axes[1, 0], delta, delta_sig, delta_null)
+    _z_hist_panel(axes[1, 0], z_groups)
     _category_heat_panel(fig, axes[1, 1], heat, heat_labels, categories, n_financial_categories, activation_unit)
-    fig.suptitle("Feature evolution under fine-tuning: matched SAE latents (corrected study figure 3.1)")
+    fig.suptitle("Feature evolution under fine-tuning: matched SAE latents, domain-specific change, seed-calibrated")
     fig.tight_layout()
     save_figure(fig, out)
 
 
 def _top_pairs_panel(ax, top: list[dict], activation_unit: str) -> None:
-    """(a) financial score of the top pairs, base vs tuned, with bootstrap CIs."""
+    """(a) domain-specific change of the top pairs, with cluster-bootstrap intervals."""
     n = len(top)
     y = np.arange(n)
-    h = 0.38
     if n:
-        b = np.array([r["base"] for r in top])
-        t = np.array([r["tuned"] for r in top])
-        berr = np.abs(np.array([[r["base"] - r["base_lo"], r["base_hi"] - r["base"]] for r in top]).T)
-        terr = np.abs(np.array([[r["tuned"] - r["tuned_lo"], r["tuned_hi"] - r["tuned"]] for r in top]).T)
-        ax.barh(y - h / 2, b, h, xerr=berr, color=BASE_COLOR, label="base latent", error_kw=dict(lw=0.8))
-        ax.barh(y + h / 2, t, h, xerr=terr, color=TUNED_COLOR, label="matched tuned latent", error_kw=dict(lw=0.8))
+        d = np.array([r["did"] for r in top])
+        err = np.abs(np.array([[r["did"] - r["lo"], r["hi"] - r["did"]] for r in top]).T)
+        colors = [SIG_COLOR if r["discovered"] else NULL_COLOR for r in top]
+        ax.barh(y, d, 0.6, xerr=err, color=colors, error_kw=dict(lw=0.8))
         ax.set_yticks(y)
-        ax.set_yticklabels([r["label"] + (" **" if r.get("beyond_seed_noise") else " *" if r["significant"] else "")
-                            for r in top], fontsize=8)
+        ax.set_yticklabels([r["label"] + (" *" if r["discovered"] else "") for r in top], fontsize=8)
         ax.invert_yaxis()
-    ax.set_xlabel(f"financial score ({activation_unit} on financial probe sentences)")
-    ax.set_title("(a) Largest |change| in financial score, matched pairs\n"
-                 "(* BH-significant, ** also beyond seed noise)")
-    ax.legend(fontsize=8, loc="lower right")
+    ax.axvline(0, color="black", lw=1)
+    ax.set_xlabel(f"domain-specific change: (fin - gen) of tuned minus base latent ({activation_unit})")
+    ax.set_title("(a) Largest |z| of the domain-specific change, matched pairs\n"
+                 "(* beyond seed noise: seed-calibrated BH discovery)")
     ax.grid(alpha=0.3, axis="x")
 
 
@@ -142,9 +175,9 @@ def _specialization_panel(ax, spec_base: np.ndarray, spec_tuned: np.ndarray, spe
     """(b) specialization of every matched pair, base vs tuned."""
     spec_sig = np.asarray(spec_sig, bool)
     ax.scatter(spec_base[~spec_sig], spec_tuned[~spec_sig], s=14, color=NULL_COLOR, alpha=0.6,
-               label="change not significant")
+               label="not beyond seed noise")
     ax.scatter(spec_base[spec_sig], spec_tuned[spec_sig], s=18, color=SIG_COLOR, alpha=0.85,
-               label="financial-score change BH-significant")
+               label="domain-specific change beyond seed noise")
     ax.plot([-1, 1], [-1, 1], color="black", lw=1, ls="--")
     ax.axhline(0, color="black", lw=0.5)
     ax.axvline(0, color="black", lw=0.5)
@@ -157,22 +190,23 @@ def _specialization_panel(ax, spec_base: np.ndarray, spec_tuned: np.ndarray, spe
     ax.grid(alpha=0.3)
 
 
-def _delta_hist_panel(ax, delta: np.ndarray, delta_sig: np.ndarray, delta_null: np.ndarray | None) -> None:
-    """(c) distribution of the financial-score change against the seed baseline."""
-    allv = np.concatenate([delta, delta_null]) if delta_null is not None and len(delta_null) else np.asarray(delta)
+def _z_hist_panel(ax, z_groups: dict[str, np.ndarray]) -> None:
+    """(c) distribution of z per family of comparisons, against the seed pairs."""
+    allv = np.concatenate([np.asarray(v) for v in z_groups.values()]) if z_groups else np.zeros(0)
     if allv.size:
-        lim = float(np.max(np.abs(allv))) or 1.0
+        lim = float(np.quantile(np.abs(allv), 0.995)) or 1.0
         bins = np.linspace(-lim, lim, 41)
-        if len(delta):
-            ax.hist(delta, bins=bins, weights=np.full(len(delta), 1.0 / len(delta)), color=TUNED_COLOR, alpha=0.75,
-                    label=f"base -> tuned (n={len(delta)}, {int(np.sum(delta_sig))} BH-significant)")
-        if delta_null is not None and len(delta_null):
-            ax.hist(delta_null, bins=bins, weights=np.full(len(delta_null), 1.0 / len(delta_null)), histtype="step",
-                    color=NULL_COLOR, lw=2, label=f"base -> base seed 1: seed baseline (n={len(delta_null)})")
+        for k, (label, v) in enumerate(z_groups.items()):
+            v = np.clip(np.asarray(v), -lim, lim)
+            if not len(v):
+                continue
+            kw = dict(alpha=0.7) if k == 0 else dict(histtype="step", lw=2)
+            ax.hist(v, bins=bins, weights=np.full(len(v), 1.0 / len(v)), color=_family_color(label),
+                    label=f"{label} (n={len(v)})", **kw)
     ax.axvline(0, color="black", lw=1)
-    ax.set_xlabel("change in financial score (other SAE's latent minus base latent, matched pairs)")
+    ax.set_xlabel("z = domain-specific change / cluster-bootstrap SE (matched pairs)")
     ax.set_ylabel("fraction of matched pairs")
-    ax.set_title("(c) Distribution of changes vs seed baseline")
+    ax.set_title("(c) Distribution of z per family (seed pairs: the null)")
     ax.legend(fontsize=8)
     ax.grid(alpha=0.3)
 

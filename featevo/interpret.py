@@ -394,7 +394,7 @@ def _label_row(unit: tuple, lr: LabelResults, latent_class: dict, feature_table:
         "base_detection_shuffled": _score(lr.get_shuffled("base", b), "detection") if b is not None else None,
         "tuned_detection_shuffled": _score(lr.get_shuffled("tuned", t), "detection") if t is not None else None,
     }
-    for col in ("delta_matched", "delta_ci_low", "delta_ci_high", "q_value"):
+    for col in ("did", "did_ci_low", "did_ci_high", "q_calibrated"):
         row[col] = (ft or {}).get(col)
     for side, r in (("base", rb), ("tuned", rt)):
         if r is not None and r.get("label") is None and r.get("failure"):

@@ -9,8 +9,8 @@ Layout of ``outputs/<run>/``::
 
     01_twin/                 the demo's domain-tuned twin (when ``twin.enabled``)
     01_train_sae/            tokens, activations, SAEs and their metrics
-    02_compare_features/     matched latents, classes, seed baseline, transfer
-    03_activation_deltas/    per-sentence statistics on the probe set, contexts
+    02_compare_features/     every SAE comparison (fine-tuning, seed, control, ...): matching, classes, claims
+    03_activation_deltas/    domain-specific change of matched pairs on the probe set, seed-calibrated; contexts
     04_interpret/            Delphi labels and scores
     05_report/               report.html, report.md, findings.json, figures/
     logs/<stage>.log         each stage's log
@@ -78,11 +78,13 @@ STAGES: tuple[StageSpec, ...] = (
               ("run_name", "seed", "base_model", "tuned_model", "data", "harvest", "twin", "sae"), (TWIN,),
               "tokens, layer activations of both models, one TopK SAE per model plus seed-baseline SAEs"),
     StageSpec(COMPARE, "02_compare_features/compare_features.py", "stage02", ("compare",), (TRAIN,),
-              "Hungarian matching on decoder cosine and activation correlation, classes, seed baseline, transfer"),
+              "Hungarian matching of every SAE comparison (fine-tuning, seed, control, planted, wide seeds), "
+              "family claims against the seed spread, dictionary-size stability, transfer"),
     StageSpec(DIFFING, "02_compare_features/model_diffing.py", "stage02", ("seed", "diffing", "twin.planted"), (TRAIN,),
               "stage-wise SAE fine-tuning and BatchTopK crosscoders against their nulls; the planted positive control"),
     StageSpec(DELTAS, "03_activation_deltas/activation_deltas.py", "stage03", ("deltas",), (TRAIN, COMPARE),
-              "financial vs general activation of matched latents on the probe set, bootstrap CIs, tests"),
+              "domain-specific change (financial minus general) of matched pairs on the probe set, template-"
+              "clustered resampling, calibrated against seed pairs and the control twin; held-out selection"),
     StageSpec(CAUSAL, "03_activation_deltas/causal_checks.py", "stage03", ("seed", "causal"),
               (TRAIN, DIFFING, DELTAS, TWIN),
               "flagged latents ablated or patched to their base values inside the tuned model, against random latents"),
@@ -214,12 +216,14 @@ class TrainFiles:
 class CompareFiles:
     """``02_compare_features/``."""
 
-    LATENTS = "latents.csv"
-    PAIRS = "pairs.csv"
-    NULL_PAIRS = "null_pairs.csv"
+    LATENTS = "latents.csv"                    # primary comparison (base vs tuned, replicate 0): every latent
+    PAIRS = "pairs.csv"                        # primary comparison: its decoder-Hungarian pairs
+    ALL_PAIRS = "comparison_pairs.csv"         # every comparison's pairs (stage 03 reads the matched ones)
+    COMPARISONS = "comparisons.csv"            # one row per comparison with its statistics
     SUMMARY = "summary.json"
     SIMILARITY_HIST = "similarity_hist.png"
     MATCHED_SCATTER = "matched_scatter.png"
+    CONTINUUM = "continuum.png"
 
 
 class DeltasFiles:
@@ -229,6 +233,10 @@ class DeltasFiles:
     FEATURE_TABLE = "feature_table.csv"
     RANKING = "ranking_by_delta.csv"
     TOP_FEATURES = "top_financial_features.csv"
+    PAIR_EFFECTS = "pair_effects.csv"          # every comparison's matched pairs: domain-specific change
+    COMPARISON_COUNTS = "comparison_counts.csv"  # per comparison: calibrated discoveries
+    HELD_OUT = "held_out_top.csv"              # selected on half A of the templates, estimated on half B
+    DOMAIN_LATENTS = "domain_latents.csv"      # per SAE: significantly financial / general latents
     SUMMARY = "summary.json"
     INTERESTING = "interesting_latents.json"
     CONTEXTS = "contexts"        # contexts/<base|tuned>.json
@@ -284,6 +292,7 @@ class ReportFiles:
     TRAINING_CURVES = "01_training_curves.png"
     SIMILARITY_HIST = "02_similarity_hist.png"
     MATCHED_SCATTER = "02_matched_scatter.png"
+    CONTINUUM = "02_continuum.png"
     FOUR_PANEL = "03_four_panel.png"
 
 

@@ -45,7 +45,8 @@ def scaled_encode(sae, x: torch.Tensor) -> np.ndarray:
 
 
 def harvest_probe(cfg: PipelineConfig, docs: list[Doc], saes: dict, sae_models: dict, device) -> Source:
-    """Tokenise the probe set as stage 01 does, run both models, encode with every SAE."""
+    """Tokenise the probe set as stage 01 does, run every model some SAE of ``saes`` reads (``sae_models``:
+    SAE name -> model key), and encode each SAE on its own model's activations."""
     from featevo.models import load_model, load_tokenizer
 
     models = run_models(cfg)
@@ -53,13 +54,13 @@ def harvest_probe(cfg: PipelineConfig, docs: list[Doc], saes: dict, sae_models: 
     tokens = tokenize_docs(tok, docs, cfg.harvest.max_length, cfg.harvest.exclude_special_tokens)
     rows = tokens["keep_mask"].nonzero(as_tuple=False)
     z = {}
-    for mkey in ("base", "tuned"):
+    for mkey in dict.fromkeys(sae_models[n] for n in saes):
         model = load_model(models[mkey], head="none", device=device, dtype=cfg.harvest.dtype)
         acts = torch.cat(list(iter_layer_rows(model, tokens, cfg.harvest.layer, cfg.harvest.batch_size, device,
                                               desc=f"probe {mkey}")))
         del model
-        for name, mk in sae_models.items():
-            if mk == mkey:
+        for name in saes:
+            if sae_models[name] == mkey:
                 z[name] = scaled_encode(saes[name], acts)
     return Source("probe", list(docs), rows[:, 0].numpy(), tokens["input_ids"][tokens["keep_mask"]].numpy(), z)
 

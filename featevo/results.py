@@ -62,9 +62,9 @@ _PAIR_COLS = (
     Col("activation_match_agrees", "bool", "the activation-correlation assignment pairs the same two latents"),
 )
 LATENTS = Schema(CompareFiles.LATENTS, (
-    Col("sae", "str", "base or tuned"),
+    Col("sae", "str", "base or tuned (the primary comparison's SAEs, replicate 0)"),
     Col("latent", "int", "latent index in that SAE"),
-    Col("class", "str", "shared / shifted / new / lost / split / dead (featevo/compare.py)"),
+    Col("class", "str", "shared / shifted / new / lost / split / dead (featevo/matching.py)"),
     Col("firing_frequency", "float", "fraction of the comparison tokens on which it fires"),
     Col("match_decoder", "int", "its decoder-Hungarian partner in the other SAE (blank: dead)"),
     Col("decoder_cosine", "float", "decoder cosine to that partner"),
@@ -73,30 +73,57 @@ LATENTS = Schema(CompareFiles.LATENTS, (
     Col("match_activation", "int", "its activation-correlation Hungarian partner"),
     Col("activation_correlation", "float", "activation correlation with that partner"),
     Col("matches_agree", "bool", "the two assignments give the same partner"),
-), "every latent of the base and tuned SAEs with its class and partners")
+), "every latent of the primary comparison's base and tuned SAEs with its class and partners")
 PAIRS = Schema(CompareFiles.PAIRS, (
     Col("pair_id", "int", "row number of the pair (stable across stages 02-05)"),
     Col("base_latent", "int", "base SAE latent"),
     Col("tuned_latent", "int", "tuned SAE latent"),
     *_PAIR_COLS,
-), "decoder-Hungarian pairs of live base and tuned latents")
-NULL_PAIRS = Schema(CompareFiles.NULL_PAIRS, (
-    Col("null_sae", "str", "the seed-baseline SAE (base model, another seed)"),
-    Col("pair_id", "int", "row number of the pair within its null SAE"),
-    Col("base_latent", "int", "base SAE latent"),
-    Col("seed_latent", "int", "latent of the seed-baseline SAE"),
+), "decoder-Hungarian pairs of live base and tuned latents (the primary comparison)")
+ALL_PAIRS = Schema(CompareFiles.ALL_PAIRS, (
+    Col("comparison", "str", "<sae_a>~<sae_b>"),
+    Col("family", "str", "fine-tuning / seed / control / planted / wide-seed (featevo.layout.FAMILIES)"),
+    Col("sae_a", "str", "first SAE (its latents are the pair's side a)"),
+    Col("sae_b", "str", "second SAE"),
+    Col("pair_id", "int", "row number of the pair within its comparison (the primary's equals pairs.csv)"),
+    Col("latent_a", "int", "latent of sae_a"),
+    Col("latent_b", "int", "latent of sae_b"),
     *_PAIR_COLS,
-), "the same pairs between the base SAE and each seed-baseline SAE (the null)")
+), "the decoder-Hungarian pairs of every comparison of the run")
+COMPARISONS = Schema(CompareFiles.COMPARISONS, (
+    Col("comparison", "str", "<sae_a>~<sae_b>"),
+    Col("family", "str", "fine-tuning / seed / control / planted / wide-seed"),
+    Col("sae_a", "str", "first SAE"), Col("sae_b", "str", "second SAE"),
+    Col("d_sae_a", "int", "latents of sae_a"), Col("d_sae_b", "int", "latents of sae_b"),
+    Col("live_a", "int", "latents of sae_a that fire on the comparison tokens"),
+    Col("live_b", "int", "latents of sae_b that fire on the comparison tokens"),
+    Col("pairs", "int", "decoder-Hungarian pairs (live x live)"),
+    Col("matched", "int", "pairs of class shared or shifted"),
+    Col("shared", "int", "pairs of class shared"),
+    Col("matched_fraction", "float", "matched / pairs"),
+    Col("shared_fraction", "float", "shared / pairs"),
+    Col("mean_pair_cosine", "float", "mean decoder cosine of the pairs"),
+    Col("agreement", "float", "fraction of live sae_a latents whose decoder and activation partners agree"),
+    Col("new", "int", "live sae_b latents without any decoder cosine >= new_threshold to sae_a"),
+    Col("lost", "int", "live sae_a latents without any decoder cosine >= new_threshold to sae_b"),
+    Col("split_a", "int", "sae_a latents of class split"), Col("split_b", "int", "sae_b latents of class split"),
+    Col("dead_a", "int", "sae_a latents that never fire"), Col("dead_b", "int", "sae_b latents that never fire"),
+    Col("above_chance_fraction", "float", "fraction of live latents (both sides) whose best decoder cosine to "
+                                          "the other SAE exceeds chance_p99"),
+    Col("chance_p99", "float", "99th percentile of the best cosine of a random direction to sae_b's decoder"),
+    Col("best_cosine_median_a", "float", "median best decoder cosine of live sae_a latents to sae_b"),
+    Col("best_cosine_median_b", "float", "median best decoder cosine of live sae_b latents to sae_a"),
+), "one row per comparison: the statistics each family of comparisons is summarised and tested on")
 MATCHED_CLASSES = ("shared", "shifted")
 
 
 @dataclass(frozen=True)
 class MatchedPairs:
-    """Matched pairs (class shared or shifted) of stage 02 as columns, in file order."""
+    """Matched pairs (class shared or shifted) of one comparison as columns, in file order."""
 
     pair_id: np.ndarray
-    base: np.ndarray                    # base SAE latent
-    other: np.ndarray                   # tuned latent (pairs.csv) or seed-baseline latent (null_pairs.csv)
+    a: np.ndarray                       # latent of the comparison's first SAE
+    b: np.ndarray                       # latent of its second SAE
     cls: np.ndarray
     decoder_cosine: np.ndarray
     activation_correlation: np.ndarray
@@ -105,9 +132,12 @@ class MatchedPairs:
         return len(self.pair_id)
 
     @classmethod
-    def from_table(cls, t: Table, other: str) -> "MatchedPairs":
-        return cls(t["pair_id"], t["base_latent"], t[other], t["class"], t["decoder_cosine"],
-                   t["activation_correlation"])
+    def from_rows(cls, rows: list[dict], a: str = "latent_a", b: str = "latent_b") -> "MatchedPairs":
+        def col(name, dtype):
+            return np.array([r[name] for r in rows], dtype=dtype)
+
+        return cls(col("pair_id", np.int64), col(a, np.int64), col(b, np.int64), col("class", object),
+                   col("decoder_cosine", np.float64), col("activation_correlation", np.float64))
 
 
 @dataclass
@@ -116,23 +146,28 @@ class CompareResult:
 
     latents: Table
     pairs: Table
-    null_pairs: Table
+    all_pairs: Table
+    comparisons: Table
     summary: dict
 
     @classmethod
     def load(cls, s2: Path) -> "CompareResult":
-        return cls(LATENTS.read(s2), PAIRS.read(s2), NULL_PAIRS.read(s2, missing_ok=True),
+        return cls(LATENTS.read(s2), PAIRS.read(s2), ALL_PAIRS.read(s2), COMPARISONS.read(s2),
                    read_json(s2 / CompareFiles.SUMMARY))
 
     def matched_pairs(self) -> list[dict]:
+        """The primary comparison's matched pairs (rows of pairs.csv)."""
         return [p for p in self.pairs if p["class"] in MATCHED_CLASSES]
 
-    def matched(self, null_sae: str | None = None) -> MatchedPairs:
-        """The matched pairs of base vs tuned, or of base vs the seed-baseline SAE ``null_sae``."""
-        if null_sae is None:
-            return MatchedPairs.from_table(Table(PAIRS, self.matched_pairs()), "tuned_latent")
-        rows = [p for p in self.null_pairs if p["null_sae"] == null_sae and p["class"] in MATCHED_CLASSES]
-        return MatchedPairs.from_table(Table(NULL_PAIRS, rows), "seed_latent")
+    def matched(self, comparison: str | None = None) -> MatchedPairs:
+        """The matched pairs of ``comparison`` (``<a>~<b>``; None: the primary comparison, from pairs.csv)."""
+        if comparison is None:
+            return MatchedPairs.from_rows(self.matched_pairs(), "base_latent", "tuned_latent")
+        return MatchedPairs.from_rows([p for p in self.all_pairs if p["comparison"] == comparison
+                                       and p["class"] in MATCHED_CLASSES])
+
+    def comparison_rows(self) -> list[dict]:
+        return self.comparisons.rows()
 
     def latent_class(self) -> dict[tuple[str, int], str]:
         return {(r["sae"], r["latent"]): r["class"] for r in self.latents}
@@ -146,8 +181,9 @@ class CompareResult:
 # 03_activation_deltas
 # --------------------------------------------------------------------------------------------
 _SCORE_DOC = "mean over {dom} probe sentences of the latent's sentence-mean activation"
+_CI = "cluster-bootstrap percentile interval (templates resampled within each domain)"
 PER_CATEGORY = Schema(DeltasFiles.PER_CATEGORY, (
-    Col("model", "str", "base or tuned SAE"),
+    Col("model", "str", "SAE (replicate 0 of each model: base, tuned, control, planted)"),
     Col("latent", "int", "latent index"),
     Col("category", "str", "probe category"),
     Col("domain", "str", "financial or general"),
@@ -155,73 +191,130 @@ PER_CATEGORY = Schema(DeltasFiles.PER_CATEGORY, (
     Col("frequency", "float", "mean over the category's sentences of the fraction of tokens it fires on"),
     Col("n_sentences", "int", "probe sentences in the category"),
 ), "per-latent, per-category activation on the probe set")
+_DID_COLS = (
+    Col("did", "float", "domain-specific change (primary estimand): mean over financial sentences of "
+                        "D = x_b - x_a minus its mean over general sentences"),
+    Col("did_ci_low", "float", _CI), Col("did_ci_high", "float", _CI),
+    Col("did_se", "float", "cluster-bootstrap standard error of did"),
+    Col("z", "float", "did / did_se (0 when the SE is 0)"),
+    Col("p_sampling", "float", "two-sided cluster permutation test of did (template domain labels permuted)"),
+    Col("p_calibrated", "float", "two-sided empirical p of z against the z of every matched pair of the seed "
+                                 "comparisons (for a seed comparison: of the other seed comparisons)"),
+    Col("q_calibrated", "float", "Benjamini-Hochberg of p_calibrated within the comparison"),
+    Col("discovered", "bool", "q_calibrated <= alpha: a domain-specific change beyond seed noise"),
+)
+PAIR_EFFECTS = Schema(DeltasFiles.PAIR_EFFECTS, (
+    Col("comparison", "str", "<sae_a>~<sae_b> (stage 02)"),
+    Col("family", "str", "fine-tuning / seed / control / planted"),
+    Col("sae_a", "str", "first SAE (on its own model's activations)"), Col("sae_b", "str", "second SAE"),
+    Col("pair_id", "int", "stage 02 pair within the comparison"),
+    Col("latent_a", "int", "latent of sae_a"), Col("latent_b", "int", "latent of sae_b"),
+    Col("class", "str", "stage 02 class (shared or shifted)"),
+    *_DID_COLS,
+    Col("delta_fin", "float", "secondary: fin score of latent_b minus fin score of latent_a"),
+    Col("delta_gen", "float", "secondary: gen score of latent_b minus gen score of latent_a"),
+    Col("specialization_change", "float", "secondary: spec(latent_b) - spec(latent_a), spec = (fin - gen) / "
+                                          "(fin + gen + 1e-8)"),
+    Col("z_selection", "float", "z on half A of the templates (selection half)"),
+    Col("selected", "bool", "among the deltas.top_n pairs of its comparison with the largest |z_selection|"),
+    Col("did_held_out", "float", "did on half B of the templates (estimation half)"),
+    Col("z_held_out", "float", "z on half B"),
+    Col("p_held_out", "float", "calibrated p of z_held_out against the seed comparisons' half-B z"),
+    Col("q_held_out", "float", "BH of p_held_out among the selected pairs of the comparison"),
+    Col("confirmed", "bool", "selected and q_held_out <= alpha"),
+), "every comparison's matched pairs: domain-specific change, its calibration and the held-out check")
+COMPARISON_COUNTS = Schema(DeltasFiles.COMPARISON_COUNTS, (
+    Col("comparison", "str", "<sae_a>~<sae_b>"), Col("family", "str", "comparison family"),
+    Col("sae_a", "str", "first SAE"), Col("sae_b", "str", "second SAE"),
+    Col("matched_pairs", "int", "stage 02 pairs of class shared or shifted"),
+    Col("discoveries", "int", "pairs with q_calibrated <= alpha"),
+    Col("toward_financial", "int", "discoveries with did > 0"),
+    Col("toward_general", "int", "discoveries with did < 0"),
+    Col("sampling_discoveries", "int", "pairs with BH(p_sampling) <= alpha (sampling noise only, not seed noise)"),
+    Col("mean_abs_z", "float", "mean |z| over the matched pairs"),
+    Col("null_pairs", "int", "seed-pair z values its calibrated p-values were computed against"),
+    Col("min_p", "float", "smallest attainable calibrated p, 1 / (null_pairs + 1)"),
+    Col("confirmed", "int", "selected pairs confirmed on the held-out half"),
+), "per comparison: counts of domain-specific changes, calibrated against seed pairs")
+HELD_OUT = Schema(DeltasFiles.HELD_OUT, (
+    Col("rank", "int", "rank by |z| on half A (selection)"),
+    Col("pair_id", "int", "stage 02 pair"),
+    Col("base_latent", "int", "base SAE latent"), Col("tuned_latent", "int", "tuned SAE latent"),
+    Col("class", "str", "stage 02 class"),
+    Col("z_selection", "float", "z on half A, where the pair was selected"),
+    Col("did_held_out", "float", "did on half B (held-out templates)"),
+    Col("did_ci_low", "float", _CI + ", half B"), Col("did_ci_high", "float", _CI + ", half B"),
+    Col("z_held_out", "float", "z on half B"),
+    Col("p_held_out", "float", "calibrated p on half B (against the seed comparisons' half-B z)"),
+    Col("q_held_out", "float", "BH among the selected pairs"),
+    Col("confirmed", "bool", "q_held_out <= alpha"),
+    Col("delta_fin_held_out", "float", "secondary: financial-score change on half B"),
+    Col("delta_gen_held_out", "float", "secondary: general-score change on half B"),
+), "primary comparison: the top pairs selected on half of the templates, estimated on the other half")
+DOMAIN_LATENTS = Schema(DeltasFiles.DOMAIN_LATENTS, (
+    Col("sae", "str", "SAE name"), Col("model", "str", "model it encodes"), Col("replicate", "int", "seed index"),
+    Col("live_latents", "int", "latents firing on the probe set"),
+    Col("financial_latents", "int", "fin - gen > 0 with BH q <= alpha (cluster permutation of template labels)"),
+    Col("general_latents", "int", "fin - gen < 0 with BH q <= alpha"),
+), "per SAE: latents preferring one domain significantly")
 FEATURE_TABLE = Schema(DeltasFiles.FEATURE_TABLE, (
     Col("pair_id", "int", "stage 02 pair (blank for unmatched latents)"),
     Col("base_latent", "int", "base SAE latent"),
     Col("tuned_latent", "int", "tuned SAE latent"),
     Col("class", "str", "stage 02 class"),
-    Col("type", "str", "financial-gained / financial-lost / stable(-financial|-general) / "
-                       "<class>(-financial|-general)"),
+    Col("type", "str", "toward-financial / toward-general (a calibrated discovery) / stable(-financial|-general) "
+                       "/ <class>(-financial|-general)"),
     Col("decoder_cosine", "float", "stage 02 decoder cosine"),
     Col("activation_correlation", "float", "stage 02 activation correlation"),
+    *_DID_COLS,
     Col("base_fin_score", "float", _SCORE_DOC.format(dom="financial") + " (base latent)"),
-    Col("base_fin_ci_low", "float", "bootstrap interval"), Col("base_fin_ci_high", "float", "bootstrap interval"),
+    Col("base_fin_ci_low", "float", _CI), Col("base_fin_ci_high", "float", _CI),
     Col("tuned_fin_score", "float", _SCORE_DOC.format(dom="financial") + " (tuned latent)"),
-    Col("tuned_fin_ci_low", "float", "bootstrap interval"), Col("tuned_fin_ci_high", "float", "bootstrap interval"),
+    Col("tuned_fin_ci_low", "float", _CI), Col("tuned_fin_ci_high", "float", _CI),
     Col("base_gen_score", "float", _SCORE_DOC.format(dom="general") + " (base latent)"),
     Col("tuned_gen_score", "float", _SCORE_DOC.format(dom="general") + " (tuned latent)"),
-    Col("delta_matched", "float", "tuned_fin_score - base_fin_score of the matched pair"),
-    Col("delta_ci_low", "float", "paired bootstrap interval"),
-    Col("delta_ci_high", "float", "paired bootstrap interval"),
-    Col("change_pct_matched", "float", "100 * delta / base_fin_score (blank when the base score is tiny)"),
-    Col("relative_change_matched", "float", "2 * delta / (tuned + base fin scores)"),
-    Col("base_specialization", "float", "(fin - gen) / (fin + gen)"),
-    Col("base_specialization_ci_low", "float", "bootstrap interval"),
-    Col("base_specialization_ci_high", "float", "bootstrap interval"),
-    Col("tuned_specialization", "float", "(fin - gen) / (fin + gen)"),
-    Col("tuned_specialization_ci_low", "float", "bootstrap interval"),
-    Col("tuned_specialization_ci_high", "float", "bootstrap interval"),
+    Col("delta_fin", "float", "secondary: tuned_fin_score - base_fin_score"),
+    Col("delta_fin_ci_low", "float", _CI), Col("delta_fin_ci_high", "float", _CI),
+    Col("delta_gen", "float", "secondary: tuned_gen_score - base_gen_score"),
+    Col("delta_gen_ci_low", "float", _CI), Col("delta_gen_ci_high", "float", _CI),
+    Col("base_specialization", "float", "(fin - gen) / (fin + gen + 1e-8)"),
+    Col("base_specialization_ci_low", "float", _CI), Col("base_specialization_ci_high", "float", _CI),
+    Col("tuned_specialization", "float", "(fin - gen) / (fin + gen + 1e-8)"),
+    Col("tuned_specialization_ci_low", "float", _CI), Col("tuned_specialization_ci_high", "float", _CI),
     Col("specialization_change", "float", "tuned - base specialization"),
-    Col("specialization_change_ci_low", "float", "bootstrap interval"),
-    Col("specialization_change_ci_high", "float", "bootstrap interval"),
-    Col("p_value", "float", "paired sign-flip permutation test of delta"),
-    Col("q_value", "float", "Benjamini-Hochberg across matched pairs"),
-    Col("significant", "bool", "q_value <= alpha"),
-    Col("beyond_seed_noise", "bool", "significant and |relative change| above the seed baseline's 95th percentile"),
+    Col("specialization_change_ci_low", "float", _CI), Col("specialization_change_ci_high", "float", _CI),
     Col("base_financial_q", "float", "BH q of the base latent's financial-vs-general test"),
     Col("tuned_financial_q", "float", "BH q of the tuned latent's financial-vs-general test"),
-), "the study's comprehensive table, corrected: matched pairs first, then unmatched latents")
+), "the primary comparison (base vs tuned, replicate 0): matched pairs first, then unmatched latents")
 _FEATURE_COLS = {c.name: c for c in FEATURE_TABLE.cols}
 RANKING = Schema(DeltasFiles.RANKING, (
-    Col("rank", "int", "1 = largest increase of the financial score"),
+    Col("rank", "int", "1 = most significant calibrated domain-specific change (q_calibrated, then |z|)"),
     *(_FEATURE_COLS[n] for n in (
-        "pair_id", "base_latent", "tuned_latent", "class", "type", "delta_matched", "delta_ci_low", "delta_ci_high",
-        "change_pct_matched", "relative_change_matched", "p_value", "q_value", "significant", "beyond_seed_noise",
-        "base_fin_score", "tuned_fin_score", "specialization_change")),
-), "matched pairs ranked by delta_matched")
+        "pair_id", "base_latent", "tuned_latent", "class", "type", "did", "did_ci_low", "did_ci_high", "z",
+        "p_sampling", "p_calibrated", "q_calibrated", "discovered", "delta_fin", "delta_gen", "base_fin_score",
+        "tuned_fin_score", "specialization_change")),
+), "the primary comparison's matched pairs ranked by calibrated domain-specific change")
 TOP_FEATURES = Schema(DeltasFiles.TOP_FEATURES, (
     Col("model", "str", "base or tuned SAE"),
     Col("rank", "int", "rank by fin - gen among its significantly financial latents"),
     Col("latent", "int", "latent index"),
     Col("class", "str", "stage 02 class"),
     Col("fin_score", "float", _SCORE_DOC.format(dom="financial")),
-    Col("fin_ci_low", "float", "bootstrap interval"), Col("fin_ci_high", "float", "bootstrap interval"),
+    Col("fin_ci_low", "float", _CI), Col("fin_ci_high", "float", _CI),
     Col("gen_score", "float", _SCORE_DOC.format(dom="general")),
     Col("fin_minus_gen", "float", "fin_score - gen_score"),
-    Col("specialization", "float", "(fin - gen) / (fin + gen)"),
-    Col("specialization_ci_low", "float", "bootstrap interval"),
-    Col("specialization_ci_high", "float", "bootstrap interval"),
-    Col("p_value", "float", "domain-label permutation test"),
+    Col("specialization", "float", "(fin - gen) / (fin + gen + 1e-8)"),
+    Col("specialization_ci_low", "float", _CI), Col("specialization_ci_high", "float", _CI),
+    Col("p_value", "float", "cluster permutation test of fin - gen (template domain labels permuted)"),
     Col("q_value", "float", "Benjamini-Hochberg across the SAE's latents"),
     Col("frequency_fin", "float", "mean firing frequency on financial sentences"),
     Col("frequency_gen", "float", "mean firing frequency on general sentences"),
     Col("pair_id", "int", "stage 02 pair, when matched"),
     Col("matched_latent", "int", "its partner in the other SAE"),
     Col("matched_fin_score", "float", "the partner's financial score"),
-    Col("delta_matched", "float", "tuned - base financial score of the pair"),
-    Col("delta_ci_low", "float", "paired bootstrap interval"),
-    Col("delta_ci_high", "float", "paired bootstrap interval"),
-    Col("delta_q_value", "float", "BH q of the pair's delta"),
+    Col("did", "float", "domain-specific change of the pair (tuned minus base)"),
+    Col("did_ci_low", "float", _CI), Col("did_ci_high", "float", _CI),
+    Col("q_calibrated", "float", "seed-calibrated BH q of the pair's change"),
 ), "each SAE's most financial latents (the study's tables 2.1 and 2.3)")
 
 
@@ -234,11 +327,16 @@ class DeltasResult:
     feature_table: Table
     top_features: Table
     interesting: dict
+    pair_effects: Table
+    comparison_counts: Table
+    held_out: Table
+    domain_latents: Table
 
     @classmethod
     def load(cls, s3: Path) -> "DeltasResult":
         return cls(read_json(s3 / DeltasFiles.SUMMARY), PER_CATEGORY.read(s3), FEATURE_TABLE.read(s3),
-                   TOP_FEATURES.read(s3), read_json(s3 / DeltasFiles.INTERESTING))
+                   TOP_FEATURES.read(s3), read_json(s3 / DeltasFiles.INTERESTING), PAIR_EFFECTS.read(s3),
+                   COMPARISON_COUNTS.read(s3), HELD_OUT.read(s3), DOMAIN_LATENTS.read(s3))
 
 
 def load_contexts(s3: Path, sae: str) -> dict:
@@ -264,9 +362,9 @@ LABELS = Schema(InterpretFiles.LABELS, (
     Col("tuned_fuzzing", "float", "fuzzing balanced accuracy of the tuned label"),
     Col("base_detection_shuffled", "float", "the base latent scored with another latent's label"),
     Col("tuned_detection_shuffled", "float", "the tuned latent scored with another latent's label"),
-    Col("delta_matched", "float", "stage 03 delta of the pair"),
-    Col("delta_ci_low", "float", "stage 03 interval"), Col("delta_ci_high", "float", "stage 03 interval"),
-    Col("q_value", "float", "stage 03 BH q of the pair's delta"),
+    Col("did", "float", "stage 03 domain-specific change of the pair"),
+    Col("did_ci_low", "float", "stage 03 interval"), Col("did_ci_high", "float", "stage 03 interval"),
+    Col("q_calibrated", "float", "stage 03 seed-calibrated BH q of the pair's change"),
 ), "labels of the chosen latents side by side, with scores and the shuffled floor", float_digits=None)
 _SUMMARY_SCORE_COLS = tuple(
     Col(f"{scorer}_{metric}{suffix}", "float", doc)
@@ -301,5 +399,5 @@ class InterpretResult:
         return cls(LABELS.read(s4), LABELS_SUMMARY.read(s4), read_json(s4 / InterpretFiles.SUMMARY))
 
 
-ALL_SCHEMAS = (STEPS, LATENTS, PAIRS, NULL_PAIRS, PER_CATEGORY, FEATURE_TABLE, RANKING, TOP_FEATURES, LABELS,
-               LABELS_SUMMARY)
+ALL_SCHEMAS = (STEPS, LATENTS, PAIRS, ALL_PAIRS, COMPARISONS, PER_CATEGORY, PAIR_EFFECTS, COMPARISON_COUNTS, HELD_OUT,
+               DOMAIN_LATENTS, FEATURE_TABLE, RANKING, TOP_FEATURES, LABELS, LABELS_SUMMARY)

@@ -28,3 +28,40 @@ def test_describe_interval_contains_the_mean():
     d = describe([1.0, 2.0, 3.0, 4.0, None, float("nan")])
     assert d["n"] == 4 and d["mean"] == 2.5 and d["min"] == 1.0 and d["ci_low"] <= 2.5 <= d["ci_high"]
     assert describe([])["mean"] is None
+
+
+def test_threshold_claim_needs_every_value():
+    from featevo.claims import threshold_claim
+
+    assert threshold_claim("s", "stable", [0.6, 0.55, 0.7], 0.5)["supported"]
+    c = threshold_claim("s", "stable", [0.6, 0.45, 0.7], 0.5, negation="not stable")
+    assert not c["supported"] and c["null"]["value"] == 0.5 and c["observed"]["min"] == 0.45
+    assert not threshold_claim("s", "x", [], 0.5)["testable"]
+
+
+def test_min_attainable_p_and_untestable_designs():
+    from featevo.claims import min_attainable_p
+
+    assert min_attainable_p(9, 9) == pytest.approx(1 / 48620)
+    assert min_attainable_p(1, 9) == pytest.approx(0.1)
+    assert min_attainable_p(3, 3, "two-sided") == pytest.approx(0.1)
+    c = count_claim("n", "x", [5], [0, 0, 0, 0])  # one observed comparison: p >= 1/5 whatever the data
+    assert not c["supported"] and c["test"]["min_attainable_p"] == pytest.approx(0.2)
+
+
+def test_evaluate_rederives_the_verdict_from_the_numbers():
+    from featevo.claims import evaluate, threshold_claim
+
+    c = family_claim("m", "fewer matches", [0.1, 0.12, 0.11, 0.13], [0.3, 0.31, 0.32, 0.33], "less",
+                     negation="no change")
+    assert c["supported"] and evaluate(c)["supported"]
+    flipped = {**c, "observed": {**c["observed"], "values": [0.4, 0.41, 0.42, 0.43]}}
+    e = evaluate(flipped)  # the stored verdict says supported, the numbers do not
+    assert not e["supported"] and e["test"]["p"] == pytest.approx(1.0) and e["observed"]["mean"] == pytest.approx(0.415)
+    assert e["negation"] == "no change" and e["stat"] == c["stat"]
+    lie = {**c, "supported": False}
+    assert evaluate(lie)["supported"]
+    t = threshold_claim("s", "stable", [0.6, 0.7], 0.5)
+    assert not evaluate({**t, "observed": {**t["observed"], "values": [0.6, 0.4]}})["supported"]
+    v = value_claim("d", "x", 0.3, 0.1, 0.5)
+    assert not evaluate({**v, "observed": {"estimate": 0.3, "ci_low": -0.1, "ci_high": 0.5}})["supported"]

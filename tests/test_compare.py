@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from featevo.compare import CorrelationAccumulator, compare_saes, decoder_cosine, hungarian, match_latents
+from featevo.matching import CorrelationAccumulator, compare_saes, decoder_cosine, hungarian, match_latents
 from featevo.config import CompareConfig
 
 

@@ -39,7 +39,7 @@ def fake_stage04(cfg) -> None:
     s2, s3 = stage_dir(cfg, "02_compare_features"), stage_dir(cfg, "03_activation_deltas")
     pairs = {int(r["pair_id"]): r for r in csv.DictReader(open(s2 / "pairs.csv", encoding="utf-8"))}
     ft = {int(r["pair_id"]): r for r in csv.DictReader(open(s3 / "feature_table.csv", encoding="utf-8"))
-          if r["pair_id"] and r["delta_matched"]}
+          if r["pair_id"] and r["did"]}
     interesting = json.loads((s3 / "interesting_latents.json").read_text())
     rng = np.random.default_rng(0)
     words = ["earnings per share", "rate decisions", "sports scores", "numbers and percentages", "bank names",
@@ -61,8 +61,8 @@ def fake_stage04(cfg) -> None:
             "tuned_detection": "" if failed else score(), "tuned_fuzzing": "" if failed else score(),
             "base_detection_shuffled": round(float(rng.uniform(0.4, 0.6)), 4),
             "tuned_detection_shuffled": "" if failed else round(float(rng.uniform(0.4, 0.6)), 4),
-            "delta_matched": f["delta_matched"], "delta_ci_low": f["delta_ci_low"], "delta_ci_high": f["delta_ci_high"],
-            "q_value": f["q_value"],
+            "did": f["did"], "did_ci_low": f["did_ci_low"], "did_ci_high": f["did_ci_high"],
+            "q_calibrated": f["q_calibrated"],
         })
     tuned = [r for r in csv.DictReader(open(s2 / "latents.csv", encoding="utf-8")) if r["sae"] == "tuned"]
     used = {str(r["tuned_latent"]) for r in rows}
@@ -70,8 +70,8 @@ def fake_stage04(cfg) -> None:
     rows.append({"pair_id": "", "base_latent": "", "tuned_latent": lat[0]["latent"], "class": "new",
                  "decoder_cosine": "", "base_label": "", "tuned_label": "Dollar amounts", "base_detection": "",
                  "base_fuzzing": "", "tuned_detection": 0.71, "tuned_fuzzing": 0.64, "base_detection_shuffled": "",
-                 "tuned_detection_shuffled": 0.52, "delta_matched": "", "delta_ci_low": "", "delta_ci_high": "",
-                 "q_value": ""})
+                 "tuned_detection_shuffled": 0.52, "did": "", "did_ci_low": "", "did_ci_high": "",
+                 "q_calibrated": ""})
     st = StageRun(cfg, "04_interpret").open()
 
     def write(name, rows_):
@@ -113,6 +113,23 @@ def fake_stage04(cfg) -> None:
     st.commit()
 
 
+def fake_placeholder_stages(cfg) -> None:
+    """Stage 05 requires every registered upstream stage. The model-diffing (02_model_diffing) and causal
+    (03_causal) stages are built on other branches and the report does not read their outputs yet: where this
+    checkout cannot run them, commit empty placeholders so the report's upstream check passes."""
+    import importlib.util
+
+    for stage, module in (("02_model_diffing", "featevo.diffing"), ("03_causal", "featevo.causal")):
+        if (stage_dir(cfg, stage) / "manifest.json").is_file():
+            continue
+        if importlib.util.find_spec(module) is not None:
+            importlib.import_module(module).run(cfg)
+            continue
+        st = StageRun(cfg, stage).open()
+        (st.dir / "placeholder.txt").write_text(f"{module} is not in this checkout\n", encoding="utf-8")
+        st.commit()
+
+
 _BUILT: dict = {}  # test_report_browser.py imports the fixture: build once per session, not once per module
 
 
@@ -137,6 +154,7 @@ def _build(tiny_stage01, tmp_path_factory):
         shutil.copytree(stage_dir(tiny_stage01, st), stage_dir(cfg, st))
     compare.run(cfg)
     deltas.run(cfg)
+    fake_placeholder_stages(cfg)
     fake_stage04(cfg)
     report.run(cfg)
     return cfg
@@ -264,9 +282,9 @@ def test_html_is_self_contained_and_figures_decode(parsed, report_dir):
     html_text = (report_dir / "report.html").read_text(encoding="utf-8")
     assert "<link" not in html_text and "@import" not in html_text and "url(" not in html_text
     for fid in ("fig-sae-losses", "fig-training-curves", "fig-twin", "fig-class-counts", "fig-similarity-hist",
-                "fig-matched-scatter", "fig-four-panel", "fig-label-scores"):  # every figure of every stage
+                "fig-matched-scatter", "fig-continuum", "fig-four-panel", "fig-label-scores"):  # every figure
         assert f'<figure id="{fid}"><img src="data:image/png;base64,' in html_text, fid
-    assert len(parsed.imgs) == 8
+    assert len(parsed.imgs) == 9
     md_figs = len(re.findall(r"!\[", (report_dir / "report.md").read_text(encoding="utf-8")))
     assert len(parsed.imgs) == md_figs
     for src in parsed.imgs:
@@ -281,10 +299,11 @@ def test_html_is_self_contained_and_figures_decode(parsed, report_dir):
 def test_sections_present(parsed):
     text = " ".join(parsed.text)
     for heading in ("Findings", "Setup", "SAE quality", "The fine-tuned twin", "Feature matching against the seed "
-                    "baseline", "Activation deltas on the probe set", "Labelled features, side by side",
+                    "spread", "Activation deltas on the probe set", "Labelled features, side by side",
                     "Feature cards", "Provenance"):
         assert heading in text, heading
-    assert "feature i vs feature i" in text and "Hungarian" in text and "seed baseline" in text
+    assert "feature i vs feature i" in text and "Hungarian" in text and "seed pairs" in text
+    assert "held-out templates" in text and "control twin" in text
 
 
 def test_no_undefined_values_leak(parsed, report_dir):
@@ -317,39 +336,60 @@ def test_sae_quality_table_matches_summary(report_cfg, parsed):
 
 def test_twin_tables_match_twin_report(report_cfg, parsed):
     tw = read_json(stage_dir(report_cfg, "01_twin") / "twin_report.json")
-    _, rows = table(parsed, "tbl-twin-drift")
-    assert len(rows) == len(tw["drift"])
-    for r, (name, d) in zip(rows, tw["drift"].items()):
-        assert shown_equals(r[1], d["l2"]) and shown_equals(r[2], d["relative"], pct=True)
-    _, rows = table(parsed, "tbl-twin-mlm")
+    head, rows = table(parsed, "tbl-twin-drift")
+    twins = ["tuned", "control", "planted"]
+    assert head[1::2] == ["financial twin: L2 change", "control twin: L2 change", "planted twin: L2 change"]
+    assert len(rows) == len(tw["drift"]["tuned"])
+    for r, name in zip(rows, tw["drift"]["tuned"]):
+        for k, t in enumerate(twins):
+            d = tw["drift"][t][name]
+            assert shown_equals(r[1 + 2 * k], d["l2"]) and shown_equals(r[2 + 2 * k], d["relative"], pct=True)
+    head, rows = table(parsed, "tbl-twin-mlm")
+    assert head[2:6] == ["base MLM loss", "tuned MLM loss", "control MLM loss", "planted MLM loss"]
     for r, (dom, v) in zip(rows, tw["eval_mlm_loss"].items()):
         assert r[0].startswith(dom)
-        assert shown_equals(r[2], v["base"]) and shown_equals(r[3], v["tuned"])
-        assert shown_equals(r[4], v["tuned"] - v["base"])
+        assert shown_equals(r[2], v["base"]) and shown_equals(r[3], v["tuned"]) and shown_equals(r[4], v["control"])
+        assert shown_equals(r[6], (v["tuned"] - v["base"]) / v["base"], pct=True)
 
 
 def test_matching_tables_match_compare_summary(report_cfg, parsed):
+    from featevo.results import COMPARISONS
+
     s = read_json(stage_dir(report_cfg, "02_compare_features") / "summary.json")
-    bt = s["base_vs_tuned"]
-    nb = next(iter(s["null_baselines"].values()))
-    _, rows = table(parsed, "tbl-matching")
+    comps = COMPARISONS.read(stage_dir(report_cfg, "02_compare_features")).rows()
+    head, rows = table(parsed, "tbl-matching")
+    assert head[1:] == ["base vs tuned", "seed pairs (baseline)", "base vs control twin", "tuned vs planted"]
+    fams = ["fine-tuning", "seed", "control", "planted"]
     by = {r[0]: r for r in rows}
-    assert shown_equals(by["matched decoder pairs"][1], bt["pairs"])
-    assert shown_equals(by["matched decoder pairs"][2], nb["pairs"])
-    assert shown_equals(by["shared pairs"][1], bt["shared_fraction"], pct=True)
-    assert shown_equals(by["shared pairs"][2], nb["shared_fraction"], pct=True)
-    assert shown_equals(by["mean decoder cosine of pairs"][1], bt["pair_decoder_cosine"]["mean"])
-    assert shown_equals(by["decoder and activation matching agree"][1], bt["agreement"], pct=True)
+    for label, stat, pct in (("matched (shared or shifted) pairs", "matched_fraction", True),
+                             ("shared pairs", "shared_fraction", True), ("mean decoder cosine of pairs",
+                                                                         "mean_pair_cosine", False),
+                             ("new latents (second SAE)", "new", False), ("lost latents (first SAE)", "lost", False)):
+        for col, fam in enumerate(fams, start=1):
+            vals = [r[stat] for r in comps if r["family"] == fam]
+            got = numbers(by[label][col])
+            want = [sum(vals) / len(vals)] + ([min(vals), max(vals)] if len(vals) > 1 else [])
+            scale = 100 if pct else 1
+            assert got == pytest.approx([scale * w for w in want], abs=0.051 * scale if pct else 0.051), (label, fam)
+    _, rows = table(parsed, "tbl-matching-claims")
+    assert len(rows) == len(s["claims"])
+    for r, c in zip(rows, s["claims"]):
+        assert r[4] == ("yes" if c["supported"] else "no")
+        if c["test"].get("p") is not None:
+            assert shown_equals(r[3], c["test"]["p"])
     _, rows = table(parsed, "tbl-classes")
-    seed_name = nb["saes"][1]
-    for r in rows:
-        assert shown_equals(r[1], bt["class_counts"]["tuned"].get(r[0], 0))
-        assert shown_equals(r[2], nb["class_counts"][seed_name].get(r[0], 0))
-        assert shown_equals(r[3], bt["class_counts"]["base"].get(r[0], 0))
+    prim = next(r for r in comps if r["comparison"] == s["primary"])
+    by = {r[0]: r for r in rows}
+    assert shown_equals(by["new (second SAE)"][1], prim["new"]) and shown_equals(by["lost (first SAE)"][1],
+                                                                                  prim["lost"])
+    assert shown_equals(by["shifted"][1], prim["matched"] - prim["shared"])
     _, rows = table(parsed, "tbl-transfer")
     for r, v in zip(rows, s["transfer"].values()):
         assert shown_equals(r[1], v["fvu"]) and shown_equals(r[2], v["fvu_own_sae"])
         assert shown_equals(r[4], v["loss_recovered"], pct=True)
+    text = " ".join(parsed.text)
+    b_seed, t_seed = s["sae_seeds"]["base"], s["sae_seeds"]["tuned"]
+    assert f"use seeds {b_seed:,} and {t_seed:,}" in text and "start from the same seed" not in text
 
 
 def test_delta_table_matches_feature_table(report_cfg, parsed):
@@ -359,21 +399,34 @@ def test_delta_table_matches_feature_table(report_cfg, parsed):
     head, rows = table(parsed, "tbl-top-deltas")
     assert 0 < len(rows) <= report_cfg.report.table_rows
     col = {h: i for i, h in enumerate(head)}
-    prev = float("inf")
+    prev = (False, 0.0)
     for r in rows:
         f = ft[int(numbers(r[col["pair"]])[0])]
         assert numbers(r[col["latents, base → tuned"]]) == [f["base_latent"], f["tuned_latent"]]
-        assert shown_equals(r[col["base fin. score"]], f["base_fin_score"])
-        assert shown_equals(r[col["tuned fin. score"]], f["tuned_fin_score"])
-        assert shown_equals(r[col["change"]], f["delta_matched"])
+        assert shown_equals(r[col["change (did)"]], f["did"])
         lo, hi = numbers(r[col["CI"]])
-        assert abs(lo - f["delta_ci_low"]) <= 5e-4 and abs(hi - f["delta_ci_high"]) <= 5e-4
-        pct = f["change_pct_matched"]
-        assert shown_equals(r[col["change (%)"]], None if pct is None else pct / 100, pct=True)
-        assert r[col["sig."]] == ("yes" if f["significant"] else "no")
-        assert shown_equals(r[col["q"]], f["q_value"])
-        assert abs(f["delta_matched"]) <= prev + 1e-12  # sorted by |change|
-        prev = abs(f["delta_matched"])
+        assert abs(lo - f["did_ci_low"]) <= 5e-3 * abs(f["did_ci_low"]) + 1e-9
+        assert abs(hi - f["did_ci_high"]) <= 5e-3 * abs(f["did_ci_high"]) + 1e-9
+        assert shown_equals(r[col["z"]], f["z"]) and shown_equals(r[col["calibrated q"]], f["q_calibrated"])
+        assert r[col["beyond seed"]] == ("yes" if f["discovered"] else "no")
+        assert shown_equals(r[col["fin. change"]], f["delta_fin"]) and shown_equals(r[col["gen. change"]],
+                                                                                    f["delta_gen"])
+        key = (not f["discovered"], -abs(f["z"]))
+        assert key >= prev  # discoveries first, then by |z|
+        prev = key
+
+
+def test_held_out_table_matches_csv(report_cfg, parsed):
+    from featevo.results import HELD_OUT
+
+    src = HELD_OUT.read(stage_dir(report_cfg, "03_activation_deltas")).rows()
+    head, rows = table(parsed, "tbl-held-out")
+    assert len(rows) == len(src) == min(report_cfg.deltas.top_n, len(src))
+    for r, f in zip(rows, src):
+        assert shown_equals(r[0], f["rank"]) and shown_equals(r[1], f["pair_id"])
+        assert shown_equals(r[3], f["z_selection"]) and shown_equals(r[4], f["did_held_out"])
+        assert shown_equals(r[6], f["z_held_out"]) and shown_equals(r[7], f["q_held_out"])
+        assert r[8] == ("yes" if f["confirmed"] else "no")
 
 
 def test_label_table_and_cards(report_cfg, parsed, report_dir):
@@ -408,11 +461,25 @@ def test_label_table_and_cards(report_cfg, parsed, report_dir):
 
 def test_findings_are_generated_from_outputs(report_cfg, report_dir):
     findings = {f["id"]: f for f in json.loads((report_dir / "findings.json").read_text())}
-    assert {"sae_quality", "twin", "matching", "deltas", "labels"} <= set(findings)
+    assert {"sae_quality", "twin", "matching", "new_lost", "dictionary_size", "deltas", "deltas_control",
+            "deltas_held_out", "domain_latents", "labels"} <= set(findings)
     s3 = read_json(stage_dir(report_cfg, "03_activation_deltas") / "summary.json")
-    assert findings["deltas"]["values"]["significant"] == s3["base_vs_tuned"]["significant_after_bh"]
     s2 = read_json(stage_dir(report_cfg, "02_compare_features") / "summary.json")
-    assert findings["matching"]["values"]["shared_fraction"] == s2["base_vs_tuned"]["shared_fraction"]
+    c3 = {c["id"]: c for c in s3["claims"]}
+    c2 = {c["id"]: c for c in s2["claims"]}
+    for fid, claim in (("deltas", c3["domain_specific_change"]), ("deltas_control",
+                                                                  c3["finance_specific_beyond_control"]),
+                       ("matching", c2["matched_fraction:fine-tuning_vs_seed"]), ("new_lost",
+                                                                                 c2["new:fine-tuning_vs_seed"])):
+        f = findings[fid]
+        (fc,) = f["claims"]
+        assert fc["observed"]["values"] == claim["observed"]["values"]  # the values ...
+        assert fc["null"]["values"] == claim["null"]["values"]  # ... beside the null's ...
+        for side in ("observed", "null"):
+            assert fc[side]["ci_low"] <= fc[side]["mean"] <= fc[side]["ci_high"]  # ... with an interval
+        assert f["supported"] == fc["supported"] == claim["supported"]
+        words = claim["statement"] if claim["supported"] else claim["negation"]
+        assert f["text"].lower().startswith(words.lower())  # the sentence says what the numbers support
     html_text = (report_dir / "report.html").read_text(encoding="utf-8")
     for f in findings.values():
         assert f["text"].split(" ")[0] in html_text
@@ -505,20 +572,24 @@ def test_formatting_units():
 
 
 def test_delta_summary_and_per_category_tables(report_cfg, parsed):
-    from featevo.results import PER_CATEGORY
+    from featevo.results import COMPARISON_COUNTS, DOMAIN_LATENTS, PER_CATEGORY
 
-    s3 = read_json(stage_dir(report_cfg, "03_activation_deltas") / "summary.json")
-    _, rows = table(parsed, "tbl-delta-summary")
+    s3 = stage_dir(report_cfg, "03_activation_deltas")
+    counts = COMPARISON_COUNTS.read(s3).rows()
+    head, rows = table(parsed, "tbl-delta-summary")
     by = {r[0]: r for r in rows}
-    bt = s3["base_vs_tuned"]
-    assert shown_equals(by["matched pairs"][1], bt["matched_pairs"])
-    assert shown_equals(by["significant after BH"][1], bt["significant_after_bh"])
-    assert shown_equals(by["CI excludes zero"][1], bt["ci_excludes_zero"])
-    assert shown_equals(by["mean |change|"][1], bt["mean_abs_delta"])
-    nb = next(iter(s3["null_baselines"].values()))
-    assert shown_equals(by["matched pairs"][2], nb["matched_pairs"])
-    assert shown_equals(by["mean |change|"][2], nb["mean_abs_delta"])
-    per_cat = PER_CATEGORY.read(stage_dir(report_cfg, "03_activation_deltas")).rows()
+    for col, fam in enumerate(("fine-tuning", "seed", "control"), start=1):
+        for label, key in (("matched pairs", "matched_pairs"), ("pairs changed beyond seed noise", "discoveries"),
+                           ("top pairs confirmed on held-out templates", "confirmed")):
+            vals = [r[key] for r in counts if r["family"] == fam]
+            want = [sum(vals) / len(vals)] + ([min(vals), max(vals)] if len(vals) > 1 else [])
+            assert numbers(by[label][col]) == pytest.approx(want, abs=0.051), (label, fam)
+    dom = DOMAIN_LATENTS.read(s3).rows()
+    _, rows = table(parsed, "tbl-domain-latents")
+    assert [r[0] for r in rows] == [d["sae"] for d in dom]
+    for r, d in zip(rows, dom):
+        assert shown_equals(r[3], d["financial_latents"]) and shown_equals(r[4], d["general_latents"])
+    per_cat = PER_CATEGORY.read(s3).rows()
     _, rows = table(parsed, "tbl-per-category")
     assert [r[0] for r in rows] == list(dict.fromkeys(r["category"] for r in per_cat))
     for r in rows:
@@ -556,6 +627,7 @@ def test_report_on_real_stage04_outputs(tiny_stage01, tmp_path):
     cfg = config_from_dict(d)
     for st in ("01_twin", "01_train_sae", "02_compare_features", "03_activation_deltas", "04_interpret"):
         shutil.copytree(src / st, stage_dir(cfg, st))
+    fake_placeholder_stages(cfg)
     out = report.run(cfg)
     p = _Parser()
     p.feed((out / "report.html").read_text(encoding="utf-8"))
@@ -584,7 +656,7 @@ def test_top_financial_table_matches_csv(report_cfg, tmp_path):
         src = [{**blank, "model": m, "rank": i + 1, "latent": i, "class": "shared", "fin_score": 0.0123 * (i + 1),
                 "fin_ci_low": 0.01, "fin_ci_high": 0.02, "gen_score": 0.00456, "fin_minus_gen": 0.0078,
                 "specialization": 0.4567, "q_value": 0.0123, "matched_latent": None if i else 5,
-                "delta_matched": None if i else -0.00321} for m in ("base", "tuned") for i in range(2)]
+                "did": None if i else -0.00321} for m in ("base", "tuned") for i in range(2)]
         up.deltas.top_features = Table(TOP_FEATURES, src)
     build_report(report_cfg, tmp_path, up)
     p = _Parser()
@@ -596,7 +668,94 @@ def test_top_financial_table_matches_csv(report_cfg, tmp_path):
         f = by[(r[0], int(numbers(r[2])[0]))]
         assert shown_equals(r[1], f["rank"]) and shown_equals(r[4], f["fin_score"])
         assert shown_equals(r[6], f["gen_score"]) and shown_equals(r[7], f["specialization"])
-        assert shown_equals(r[8], f["q_value"]) and shown_equals(r[10], f["delta_matched"])
+        assert shown_equals(r[8], f["q_value"]) and shown_equals(r[10], f["did"])
         lo, hi = numbers(r[5])
         assert abs(lo - f["fin_ci_low"]) <= 5e-3 * abs(f["fin_ci_low"])
         assert abs(hi - f["fin_ci_high"]) <= 5e-3 * abs(f["fin_ci_high"])
+
+
+# --------------------------------------------------------------------------------------------
+# The text follows the numbers: perturb the stage outputs, the sentences change with them
+# --------------------------------------------------------------------------------------------
+def _with_values(claim: dict, observed: list, null: list) -> dict:
+    """The claim with other observed and null values and a stale verdict (the opposite of what they support):
+    the report must re-derive the verdict from the numbers, never trust the stored one."""
+    from featevo.claims import evaluate
+
+    c = {**claim, "observed": {**claim["observed"], "values": observed},
+         "null": {**claim["null"], "values": null}}
+    return {**c, "supported": not evaluate(c)["supported"]}
+
+
+def _build_findings(report_cfg, up, out: Path) -> tuple[dict, str]:
+    from featevo.report import build_report
+
+    build_report(report_cfg, out, up)
+    findings = {f["id"]: f for f in json.loads((out / "findings.json").read_text())}
+    return findings, (out / "report.md").read_text(encoding="utf-8")
+
+
+def _replace_claim(summary: dict, cid: str, new: dict) -> None:
+    summary["claims"] = [new if c["id"] == cid else c for c in summary["claims"]]
+
+
+@pytest.mark.parametrize("direction", ["supported", "not supported"])
+def test_report_text_follows_perturbed_numbers(report_cfg, tmp_path, direction):
+    import copy
+
+    from featevo.report import load_upstream
+
+    up = load_upstream(report_cfg)
+    up.compare.summary = copy.deepcopy(up.compare.summary)
+    up.deltas.summary = copy.deepcopy(up.deltas.summary)
+    c2 = {c["id"]: c for c in up.compare.summary["claims"]}
+    c3 = {c["id"]: c for c in up.deltas.summary["claims"]}
+    m, d, f = (c2["matched_fraction:fine-tuning_vs_seed"], c3["domain_specific_change"],
+               c3["finance_specific_beyond_control"])
+    n_m, n_s = len(m["observed"]["values"]), len(m["null"]["values"])
+    n_c = len(f["null"]["values"])
+    if direction == "supported":  # fine-tuning far below the seed pairs, far more changed pairs than seeds
+        mv = ([0.051 + 0.002 * i for i in range(n_m)], [0.612 + 0.01 * i for i in range(n_s)])
+        dv = ([17 + i for i in range(n_m)], [0] * n_s)
+        fv = ([13 + i for i in range(n_m)], [1] * n_c)
+        stab = [0.71 + 0.01 * i for i in range(len(c2["seed_stability:main"]["observed"]["values"]))]
+    else:  # the same families, overlapping
+        mv = ([0.612 + 0.01 * i for i in range(n_m)], [0.051 + 0.002 * i for i in range(n_s)])
+        dv = ([0] * n_m, [17 + i for i in range(n_s)])
+        fv = ([1] * n_m, [13 + i for i in range(n_c)])
+        stab = [0.21] * len(c2["seed_stability:main"]["observed"]["values"])
+    _replace_claim(up.compare.summary, m["id"], _with_values(m, *mv))
+    _replace_claim(up.deltas.summary, d["id"], _with_values(d, *dv))
+    _replace_claim(up.deltas.summary, f["id"], _with_values(f, *fv))
+    s = c2["seed_stability:main"]
+    _replace_claim(up.compare.summary, s["id"], {**s, "observed": {**s["observed"], "values": stab},
+                                                 "supported": direction != "supported"})
+    up.deltas.summary["base_vs_tuned"]["corr_delta_fin_delta_gen"] = 0.94 if direction == "supported" else 0.12
+    findings, md = _build_findings(report_cfg, up, tmp_path / direction)
+
+    ok = direction == "supported"
+    for fid, claim, first_number in (("matching", m, "5.2%" if ok else "64.2%"),
+                                     ("deltas", d, f"{17 + (n_m - 1) / 2:.1f}" if ok else "0 in each of"),
+                                     ("deltas_control", f, f"{13 + (n_m - 1) / 2:.1f}" if ok else "1 in each of")):
+        text = findings[fid]["text"]
+        words = claim["statement"] if ok else claim["negation"]
+        assert text.lower().startswith(words.lower()), text
+        other = claim["negation"] if ok else claim["statement"]
+        assert other.lower() not in text.lower()
+        assert first_number in text, (first_number, text)
+        assert findings[fid]["supported"] is ok and findings[fid]["claims"][0]["supported"] is ok
+        assert text in md  # the Markdown report says the same
+    if not ok:
+        assert "no feature-level change detectable beyond seed noise" in findings["matching"]["text"]
+        assert "no feature-level domain-specific change detectable" in findings["deltas"]["text"].lower()
+    stab_text = findings["dictionary_size"]["text"]
+    assert ("is seed-stable at" in stab_text) == ok and ("is not seed-stable at" in stab_text) == (not ok)
+    assert ("71.0%" in stab_text) == ok and ("21.0%" in stab_text) == (not ok)
+    raw = findings["raw_deltas"]["text"]
+    assert ("r = 0.94" in raw and "largely follows" in raw) if ok else ("r = 0.12" in raw and "loosely" in raw)
+    # the claims tables and the headline tiles follow too
+    claim_rows = re.findall(r"^\| pairs changed beyond seed noise \| fine-tuning: .*\| (yes|no) \|$", md, re.M)
+    assert claim_rows and claim_rows[0] == ("yes" if ok else "no")
+    tiles = md.split("## Findings", 1)[1].split("> Each statement", 1)[0]
+    assert ("not beyond the baseline" in tiles) == (not ok) and "beyond the baseline" in tiles
+    assert ("criterion 50%: met" in tiles) == ok

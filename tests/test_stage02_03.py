@@ -14,7 +14,8 @@ from featevo import compare, deltas
 from featevo.config import config_from_dict, to_dict
 from featevo.errors import StageError
 from featevo.io import load_manifest, require_stage
-from featevo.layout import REPO_ROOT, stage_dir
+from featevo.layout import REPO_ROOT, comparisons, sae_specs, stage_dir
+from featevo.matching import decoder_cosine
 from featevo.sae import load_sae
 
 CLASSES = {"shared", "shifted", "new", "lost", "split", "dead"}
@@ -54,15 +55,20 @@ def stage03(stage02):
     return stage02
 
 
+def _float(x: str) -> float:
+    return float("nan") if x == "" else float(x)
+
+
 def test_stage02_outputs(stage02):
     cfg = stage02
     out = stage_dir(cfg, "02_compare_features")
     man = require_stage(cfg, "02_compare_features")
-    for f in ("latents.csv", "pairs.csv", "null_pairs.csv", "summary.json", "similarity_hist.png",
-              "similarity_hist.svg", "matched_scatter.png", "matched_scatter.svg"):
+    for f in ("latents.csv", "pairs.csv", "comparison_pairs.csv", "comparisons.csv", "summary.json",
+              "similarity_hist.png", "similarity_hist.svg", "matched_scatter.png", "matched_scatter.svg",
+              "continuum.png", "continuum.svg"):
         assert f in man["outputs"], f
     assert "01_train_sae" in man["inputs"]["stages"]
-    for f in ("latents.csv", "pairs.csv", "null_pairs.csv"):
+    for f in ("latents.csv", "pairs.csv", "comparison_pairs.csv"):
         assert not _has_nan(out / f)
 
     lat = _csv(out / "latents.csv")
@@ -70,9 +76,8 @@ def test_stage02_outputs(stage02):
     assert {r["class"] for r in lat} <= CLASSES
     pairs = _csv(out / "pairs.csv")
     s1 = stage_dir(cfg, "01_train_sae")
-    wb = load_sae(s1 / "saes" / "base" / "sae").W_dec
-    wt = load_sae(s1 / "saes" / "tuned" / "sae").W_dec
-    cos = compare.decoder_cosine(wb, wt)
+    W = {n: load_sae(s1 / "saes" / n / "sae").W_dec for n in ("base", "tuned", "base_seed1", "control")}
+    cos = decoder_cosine(W["base"], W["tuned"])
     by = {(r["sae"], int(r["latent"])): r for r in lat}
     used_b, used_t = set(), set()
     for p in pairs:
@@ -92,17 +97,67 @@ def test_stage02_outputs(stage02):
         elif r["class"] in ("new", "lost"):
             assert float(r["best_decoder_cosine"]) < cfg.compare.new_threshold
         elif r["class"] == "split":
-            assert float(r["best_decoder_cosine"]) >= cfg.compare.new_threshold > float(r["decoder_cosine"])
+            assert float(r["best_decoder_cosine"]) >= cfg.compare.new_threshold
+            # its one-to-one partner is below the threshold, or it has none (more live latents than the other SAE)
+            assert r["decoder_cosine"] == "" or float(r["decoder_cosine"]) < cfg.compare.new_threshold
+
+    # every comparison of the run, its pairs one-to-one; the primary's pairs are pairs.csv
+    comps = {c.name: c for c in comparisons(cfg)}
+    allp = _csv(out / "comparison_pairs.csv")
+    assert {r["comparison"] for r in allp} == set(comps)
+    prim = [r for r in allp if r["comparison"] == "base~tuned"]
+    assert [(r["latent_a"], r["latent_b"], r["class"]) for r in prim] == \
+        [(p["base_latent"], p["tuned_latent"], p["class"]) for p in pairs]
+    for name, c in comps.items():
+        rows = [r for r in allp if r["comparison"] == name]
+        assert {r["family"] for r in rows} == {c.family} and {(r["sae_a"], r["sae_b"]) for r in rows} == {(c.a, c.b)}
+        assert len({r["latent_a"] for r in rows}) == len({r["latent_b"] for r in rows}) == len(rows)
+    cos_seed = decoder_cosine(W["base"], W["base_seed1"])
+    for r in (r for r in allp if r["comparison"] == "base~base_seed1"):
+        assert float(r["decoder_cosine"]) == pytest.approx(cos_seed[int(r["latent_a"]), int(r["latent_b"])], abs=1e-5)
+
+    table = {r["comparison"]: r for r in _csv(out / "comparisons.csv")}
+    assert list(table) == list(comps)  # one row each, the primary first
+    for name, r in table.items():
+        rows = [x for x in allp if x["comparison"] == name]
+        matched = sum(x["class"] in ("shared", "shifted") for x in rows)
+        assert int(r["pairs"]) == len(rows) and int(r["matched"]) == matched
+        assert int(r["shared"]) == sum(x["class"] == "shared" for x in rows)
+        assert float(r["matched_fraction"]) == pytest.approx(matched / len(rows), abs=1e-6)
+        # every latent of each side is in exactly one class
+        assert matched + int(r["split_b"]) + int(r["new"]) + int(r["dead_b"]) == int(r["d_sae_b"]) == 24
+        assert matched + int(r["split_a"]) + int(r["lost"]) + int(r["dead_a"]) == int(r["d_sae_a"]) == 24
+        assert 0 <= float(r["above_chance_fraction"]) <= 1 and 0 <= float(r["agreement"]) <= 1
 
     summ = json.loads((out / "summary.json").read_text())
     bt = summ["base_vs_tuned"]
-    assert bt["pairs"] == len(pairs)
+    assert bt["pairs"] == len(pairs) and summ["primary"] == "base~tuned"
     assert sum(bt["class_counts"]["base"].values()) == 24
     assert bt["class_counts"]["pairs"].get("shared", 0) == sum(p["class"] == "shared" for p in pairs)
     assert 0 <= bt["agreement"] <= 1 and 0 <= bt["matched_fraction"] <= 1
-    assert "base_seed1" in summ["null_baselines"]
-    null = _csv(out / "null_pairs.csv")
-    assert len(null) == summ["null_baselines"]["base_seed1"]["pairs"]
+    assert set(summ["family_stats"]) == {"fine-tuning", "seed", "control", "planted"}
+    for fam, fs in summ["family_stats"].items():
+        want = [float(table[n]["matched_fraction"]) for n in comps if comps[n].family == fam]
+        assert fs["matched_fraction"]["values"] == pytest.approx(want, abs=1e-6)
+        assert fs["matched_fraction"]["min"] <= fs["matched_fraction"]["mean"] <= fs["matched_fraction"]["max"]
+    assert summ["sae_seeds"]["base"] != summ["sae_seeds"]["tuned"]
+    claims = {c["id"]: c for c in summ["claims"]}
+    assert {"matched_fraction:fine-tuning_vs_seed", "new:fine-tuning_vs_seed", "lost:fine-tuning_vs_control",
+            "seed_stability:main"} <= set(claims)
+    for cid, c in claims.items():
+        if c["kind"] in ("family", "count"):
+            stat, fam = c["stat"], c["observed"]["family"]
+            want = [_float(table[n][stat]) for n in comps if comps[n].family == fam]
+            assert c["observed"]["values"] == pytest.approx(want, abs=1e-6), cid
+            assert c["supported"] == (c["test"]["p"] <= cfg.compare.alpha), cid
+            assert c["negation"] and c["statement"]
+    stab = claims["seed_stability:main"]
+    assert stab["supported"] == (min(stab["observed"]["values"]) >= cfg.compare.stable_fraction)
+    assert summ["dictionary_size"]["main"]["num_latents"] == 24
+    cont = summ["comparisons"]["base~tuned"]["continuum"]["b"]
+    assert list(cont["fraction_at_or_above"]) == [f"{t:g}" for t in cfg.compare.continuum_grid]
+    fr = list(cont["fraction_at_or_above"].values())
+    assert fr == sorted(fr, reverse=True)
     tr = summ["transfer"]
     assert set(tr) == {"base_sae_on_tuned", "tuned_sae_on_base"}
     for v in tr.values():
@@ -114,6 +169,29 @@ def test_stage02_outputs(stage02):
     assert (out / "manifest.json").read_bytes() == before
 
 
+def _fin_score_check(cfg, out, table):
+    """The financial and general scores of the feature table are the per-category means weighted by size."""
+    cat = _csv(out / "per_category.csv")
+    assert len(cat) == 4 * 24 * 13 and {r["model"] for r in cat} == {"base", "tuned", "control", "planted"}
+    fin_cats = set(cfg.data.financial_categories)
+
+    def score(model, j, fin):
+        rows = [r for r in cat if r["model"] == model and int(r["latent"]) == j and (r["category"] in fin_cats) == fin]
+        n = np.array([int(r["n_sentences"]) for r in rows])
+        return float(np.sum(n * np.array([float(r["mean_activation"]) for r in rows])) / n.sum())
+
+    for r in table:
+        for side in ("base", "tuned"):
+            if r[f"{side}_latent"] != "":
+                j = int(r[f"{side}_latent"])
+                assert float(r[f"{side}_fin_score"]) == pytest.approx(score(side, j, True), rel=1e-5, abs=1e-9)
+                assert float(r[f"{side}_gen_score"]) == pytest.approx(score(side, j, False), rel=1e-5, abs=1e-9)
+
+
+def _close(a: float, b: float, *scale: float) -> bool:
+    return abs(a - b) <= 2e-5 * (sum(abs(x) for x in (a, b, *scale))) + 1e-12  # cells keep 6 significant digits
+
+
 def test_stage03_outputs(stage03):
     cfg = stage03
     out = stage_dir(cfg, "03_activation_deltas")
@@ -121,69 +199,115 @@ def test_stage03_outputs(stage03):
     assert set(man["inputs"]["stages"]) == {"01_train_sae", "02_compare_features"}
     assert len(man["inputs"]["files"]) == 1 and list(man["inputs"]["files"])[0].endswith("probe.jsonl")
     for f in ("per_category.csv", "feature_table.csv", "top_financial_features.csv", "summary.json",
-              "ranking_by_delta.csv", "four_panel.png", "four_panel.svg", "contexts/base.json",
-              "contexts/tuned.json", "interesting_latents.json"):
+              "ranking_by_delta.csv", "pair_effects.csv", "comparison_counts.csv", "held_out_top.csv",
+              "domain_latents.csv", "four_panel.png", "four_panel.svg", "contexts/base.json", "contexts/tuned.json",
+              "interesting_latents.json"):
         assert f in man["outputs"], f
     alpha = cfg.deltas.alpha
 
-    # per-category means reproduce the financial score of the feature table
-    cat = _csv(out / "per_category.csv")
-    assert len(cat) == 2 * 24 * 13
-    fin_cats = set(cfg.data.financial_categories)
-
-    def fin_score(model, j):
-        rows = [r for r in cat if r["model"] == model and int(r["latent"]) == j and r["category"] in fin_cats]
-        n = np.array([int(r["n_sentences"]) for r in rows])
-        return float(np.sum(n * np.array([float(r["mean_activation"]) for r in rows])) / n.sum())
-
     table = _csv(out / "feature_table.csv")
     assert not _has_nan(out / "feature_table.csv")
+    _fin_score_check(cfg, out, table)
     matched = [r for r in table if r["pair_id"] != ""]
     pairs = {int(p["pair_id"]): p for p in _csv(stage_dir(cfg, "02_compare_features") / "pairs.csv")}
     assert len(matched) == sum(p["class"] in ("shared", "shifted") for p in pairs.values())
     for r in matched:
         p = pairs[int(r["pair_id"])]
         assert (r["base_latent"], r["tuned_latent"]) == (p["base_latent"], p["tuned_latent"])
-        b, t, d = float(r["base_fin_score"]), float(r["tuned_fin_score"]), float(r["delta_matched"])
-        assert abs(d - (t - b)) <= 1e-5 * (abs(t) + abs(b) + abs(d)) + 1e-12  # cells keep 6 significant digits
-        assert b == pytest.approx(fin_score("base", int(r["base_latent"])), rel=1e-5, abs=1e-9)
-        assert t == pytest.approx(fin_score("tuned", int(r["tuned_latent"])), rel=1e-5, abs=1e-9)
-        assert float(r["delta_ci_low"]) <= float(r["delta_ci_high"])
-        p_, q_ = float(r["p_value"]), float(r["q_value"])
-        assert 0 < p_ <= q_ + 1e-12 <= 1 + 1e-12
-        assert (r["significant"] == "true") == (q_ <= alpha)
+        bf, tf, bg, tg = (float(r[k]) for k in ("base_fin_score", "tuned_fin_score", "base_gen_score",
+                                                 "tuned_gen_score"))
+        did, df, dg = float(r["did"]), float(r["delta_fin"]), float(r["delta_gen"])
+        assert _close(df, tf - bf, tf, bf) and _close(dg, tg - bg, tg, bg)
+        assert _close(did, df - dg, df, dg)  # the primary estimand: the difference in differences
+        assert float(r["did_ci_low"]) <= float(r["did_ci_high"])
+        assert float(r["delta_fin_ci_low"]) <= float(r["delta_fin_ci_high"])
+        se, z = float(r["did_se"]), float(r["z"])
+        assert z == (0.0 if se == 0 else pytest.approx(did / se, rel=1e-4, abs=1e-6))
+        p_s, p_c, q_c = float(r["p_sampling"]), float(r["p_calibrated"]), float(r["q_calibrated"])
+        assert 0 < p_s <= 1 and 0 < p_c <= q_c + 1e-12 <= 1 + 1e-12
+        assert (r["discovered"] == "true") == (q_c <= alpha)
         sc = float(r["specialization_change"])
         assert sc == pytest.approx(float(r["tuned_specialization"]) - float(r["base_specialization"]), abs=1e-5)
         assert -1 <= float(r["base_specialization"]) <= 1
-        if r["change_pct_matched"] != "":
-            assert float(r["change_pct_matched"]) == pytest.approx(100 * d / b, rel=1e-3, abs=1e-3)
-        if r["significant"] == "true":
-            assert r["type"] == ("financial-gained" if d > 0 else "financial-lost")
-        if r["beyond_seed_noise"] == "true":
-            assert r["significant"] == "true"
-        assert float(r["relative_change_matched"]) == pytest.approx(2 * d / (t + b + 1e-8), rel=1e-4, abs=1e-4)
+        if r["discovered"] == "true":
+            assert r["type"] == ("toward-financial" if did > 0 else "toward-general")
+        else:
+            assert r["type"].startswith("stable")
     unmatched = [r for r in table if r["pair_id"] == ""]
     for r in unmatched:
         assert (r["base_latent"] == "") != (r["tuned_latent"] == "")
-        assert r["class"] in ("new", "lost", "split", "dead") and r["delta_matched"] == ""
+        assert r["class"] in ("new", "lost", "split", "dead") and r["did"] == ""
     assert len(matched) * 2 + len(unmatched) == 48
 
+    # every comparison's pairs (wide ones aside), calibrated against the seed pairs, leave one out
+    comps = {c.name: c for c in comparisons(cfg)}
+    eff = _csv(out / "pair_effects.csv")
+    assert {r["comparison"] for r in eff} == {n for n, c in comps.items() if c.family != "wide-seed"}
+    prim = {int(r["pair_id"]): r for r in eff if r["comparison"] == "base~tuned"}
+    for r in matched:
+        e = prim[int(r["pair_id"])]
+        for k in ("did", "did_ci_low", "did_ci_high", "z", "p_sampling", "p_calibrated", "q_calibrated",
+                  "discovered", "delta_fin", "delta_gen"):
+            assert e[k] == r[k], k
+    seed_names = [n for n, c in comps.items() if c.family == "seed"]
+    z_of = {n: np.array([float(r["z"]) for r in eff if r["comparison"] == n]) for n in comps}
+    counts = {r["comparison"]: r for r in _csv(out / "comparison_counts.csv")}
+    n_null = sum(len(z_of[n]) for n in seed_names)
+    for name, c in comps.items():
+        if c.family == "wide-seed":
+            continue
+        rows = [r for r in eff if r["comparison"] == name]
+        cnt = counts[name]
+        own = len(rows) if c.family == "seed" else 0
+        assert int(cnt["null_pairs"]) == n_null - own
+        null = np.concatenate([z_of[n] for n in seed_names if n != name])
+        for r in rows:
+            p = (1 + np.sum(np.abs(null) >= abs(float(r["z"])) * (1 - 1e-5))) / (len(null) + 1)
+            assert abs(float(r["p_calibrated"]) - p) <= 2 / (len(null) + 1)
+        assert int(cnt["matched_pairs"]) == len(rows)
+        assert int(cnt["discoveries"]) == sum(r["discovered"] == "true" for r in rows)
+        assert int(cnt["toward_financial"]) == sum(r["discovered"] == "true" and float(r["did"]) > 0 for r in rows)
+        sel = [r for r in rows if r["selected"] == "true"]
+        assert len(sel) == min(cfg.deltas.top_n, len(rows))
+        assert int(cnt["confirmed"]) == sum(r["confirmed"] == "true" for r in rows)
+        for r in sel:
+            assert (r["confirmed"] == "true") == (float(r["q_held_out"]) <= alpha)
+        unsel = [abs(float(r["z_selection"])) for r in rows if r["selected"] != "true"]
+        assert not unsel or min(abs(float(r["z_selection"])) for r in sel) >= max(unsel) - 1e-6
+
+    held = _csv(out / "held_out_top.csv")
+    assert [int(r["rank"]) for r in held] == list(range(1, len(held) + 1))
+    zs = [abs(float(r["z_selection"])) for r in held]
+    assert zs == sorted(zs, reverse=True)
+    assert {int(r["pair_id"]) for r in held} == {p for p, e in prim.items() if e["selected"] == "true"}
+
     rank = _csv(out / "ranking_by_delta.csv")
-    assert len(rank) == len(matched)
-    d = [float(r["delta_matched"]) for r in rank]
-    assert d == sorted(d, reverse=True) and [int(r["rank"]) for r in rank] == list(range(1, len(rank) + 1))
+    assert len(rank) == len(matched) and [int(r["rank"]) for r in rank] == list(range(1, len(rank) + 1))
+    key = [(r["discovered"] != "true", -abs(float(r["z"]))) for r in rank]
+    assert key == sorted(key)
 
     summ = json.loads((out / "summary.json").read_text())
     bt = summ["base_vs_tuned"]
     assert bt["matched_pairs"] == len(matched)
-    assert bt["positive_change"] == sum(x > 0 for x in d) and bt["negative_change"] == sum(x < 0 for x in d)
-    assert bt["significant_after_bh"] == sum(r["significant"] == "true" for r in matched)
-    assert bt["beyond_seed_noise"] == sum(r["beyond_seed_noise"] == "true" for r in matched)
-    assert summ["probe"]["sentences"] == 13 * 6
-    assert len(summ["top5_by_abs_delta"]) == min(5, len(matched))
-    if matched:
-        assert summ["max_improvement"]["delta_matched"] == pytest.approx(max(d), rel=1e-3)
-    assert "base_seed1" in summ["null_baselines"]
+    assert bt["discoveries"] == sum(r["discovered"] == "true" for r in matched)
+    assert summ["probe"]["sentences"] == 13 * 6 and summ["probe"]["templates"] == 26
+    assert summ["probe"]["half_a"]["templates"] + summ["probe"]["half_b"]["templates"] == 26
+    assert summ["calibration"]["null_comparisons"] == seed_names
+    claims = {c["id"]: c for c in summ["claims"]}
+    assert {"domain_specific_change", "finance_specific_beyond_control", "held_out_confirmation",
+            "financial_latents:tuned_vs_base"} <= set(claims)
+    for cid, stat, fam_obs, fam_null in (("domain_specific_change", "discoveries", "fine-tuning", "seed"),
+                                         ("finance_specific_beyond_control", "toward_financial", "fine-tuning",
+                                          "control")):
+        c = claims[cid]
+        assert c["observed"]["values"] == [int(counts[n][stat]) for n in comps if comps[n].family == fam_obs]
+        assert c["null"]["values"] == [int(counts[n][stat]) for n in comps if comps[n].family == fam_null]
+        assert c["supported"] == (c["test"]["p"] <= alpha)
+    dom = {r["sae"]: r for r in _csv(out / "domain_latents.csv")}
+    assert set(dom) == {n for n, s in sae_specs(cfg).items() if not s.wide}
+    c = claims["financial_latents:tuned_vs_base"]
+    assert c["observed"]["values"] == [int(dom[n]["financial_latents"]) for n in ("tuned", "tuned_seed1")]
+    assert summ["financial_latents"] == {n: int(r["financial_latents"]) for n, r in dom.items()}
 
     top = _csv(out / "top_financial_features.csv")
     for r in top:
@@ -206,7 +330,8 @@ def test_stage03_outputs(stage03):
         assert n_ctx > 0
     inter = json.loads((out / "interesting_latents.json").read_text())
     assert set(inter) == {"base", "tuned", "pairs"}
-    assert set(inter["pairs"]) == {int(r["pair_id"]) for r in matched}
+    assert inter["pairs"] == [int(r["pair_id"]) for r in rank]  # the calibrated ranking
+    assert inter["tuned"][: len(rank)] == [int(r["tuned_latent"]) for r in rank]
     for side in ("base", "tuned"):
         assert len(set(inter[side])) == len(inter[side]) and all(0 <= j < 24 for j in inter[side])
 

@@ -60,10 +60,10 @@ def card(ctx: ReportContext, i: int, r: dict) -> Card:
     cls = text_or_missing(r["class"])
     if pid is not None:
         title = f"Pair {fint(pid)}: base latent {fint(b)} → tuned latent {fint(t)}"
-        change = f"{fsig(r['delta_matched'], signed=True)} {fci(r['delta_ci_low'], r['delta_ci_high'])}".strip()
+        change = f"{fsig(r['did'], signed=True)} {fci(r['did_ci_low'], r['did_ci_high'])}".strip()
         facts = [("class", str(cls)), ("decoder cosine", fnum(ctx.up.pair_value(pid, "decoder_cosine"), 2)),
                  ("activation corr.", fnum(ctx.up.pair_value(pid, "activation_correlation"), 2)),
-                 ("change in fin. score", change), ("q", fp(r["q_value"]))]
+                 ("domain-specific change", change), ("seed-calibrated q", fp(r["q_calibrated"]))]
     else:
         side = "tuned" if t is not None else "base"
         title = f"{side.capitalize()} latent {fint(t if t is not None else b)} (no matched partner)"

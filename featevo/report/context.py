@@ -21,6 +21,10 @@ class Finding:
     id: str
     text: str
     values: dict
+    claims: list = field(default_factory=list)
+    """The claims the sentence states (featevo.report.evidence.claim_values): observed and null values,
+    intervals, test and ``supported``; empty for a finding that only reports numbers."""
+    supported: Optional[bool] = None
 
 
 @dataclass
@@ -43,8 +47,9 @@ class ReportContext:
     def fig_dir(self) -> Path:
         return self.out / ReportFiles.FIGURES
 
-    def find(self, fid: str, text: str, **values) -> None:
-        self.findings.append(Finding(fid, text, values))
+    def find(self, fid: str, text: str, claims: Optional[list] = None, supported: Optional[bool] = None,
+             **values) -> None:
+        self.findings.append(Finding(fid, text, values, list(claims or []), supported))
 
     # ---------------------------------------------------------------- figures
     def copy_figure(self, src: Path, name: str) -> Optional[Path]:
@@ -96,17 +101,15 @@ class ReportContext:
 
     # ---------------------------------------------------------------- labels
     def ordered_labels(self) -> list[dict]:
-        """Labelled rows, most interesting first: stage 03's ranking, then |change|, then unmatched."""
+        """Labelled rows, most interesting first: stage 03's ranking, then |z| of the change, then unmatched."""
         rank: dict[int, int] = {}
         for i, pid in enumerate(self.up.deltas.interesting.get("pairs") or []):
             rank.setdefault(pid, i)
-        deltas = {r["pair_id"]: abs(r["delta_matched"])
-                  for r in self.up.deltas.feature_table if finite(r["delta_matched"])}
+        zs = {r["pair_id"]: abs(r["z"]) for r in self.up.deltas.feature_table if finite(r["z"])}
 
         def key(r: dict):
             pid = r["pair_id"]
-            d = r["delta_matched"]
-            d = abs(d) if finite(d) else deltas.get(pid, -1.0)
+            d = zs.get(pid, -1.0)
             return (rank.get(pid, len(rank)), -d, pid if pid is not None else 1 << 30)
 
         return sorted(self.up.interpret.labels, key=key)

@@ -1,65 +1,122 @@
-"""Section 5, activation deltas on the probe set: stage 03's summary against the seed baseline, the
-per-category means, the largest changes of matched pairs, each SAE's most financial latents and the
-four-panel figure."""
+"""Section 5, activation deltas on the probe set: the domain-specific change of matched pairs per family of
+comparisons, stage 03's claims (each against the seed pairs or the control twin), the top pairs selected on
+half of the templates and estimated on the other half, the full-probe ranking, domain-selective latents per
+SAE, and the study's four-panel figure."""
 
 from __future__ import annotations
 
-from typing import Any
-
 from featevo.layout import DELTAS, DeltasFiles, ReportFiles
-from featevo.report.common import first, frac, mean, num, pct_change, source
+from featevo.report.common import mean, num, pct_change, source
 from featevo.report.context import ReportContext
-from featevo.report.templates import (
-    MISSING, Para, Section, Table, fci, finite, fint, fnum, fp, fpct, fsig,
-)
+from featevo.report.evidence import STAT_LABELS, by_id, claims_table, fdist, find_claim
+from featevo.report.templates import MISSING, Para, Section, Table, fci, finite, fint, fnum, fp, fpct, fsig
 
-FOUR_PANEL_CAPTION = ("The study's four-panel figure, corrected: matched pairs instead of equal indices, "
-                      "bootstrap CIs, BH-adjusted tests and the seed baseline.")
-SUMMARY_METRICS = (
-    ("matched pairs", "matched_pairs", fint), ("financial score rose", "positive_change", fint),
-    ("financial score fell", "negative_change", fint), ("significant after BH", "significant_after_bh", fint),
-    ("... rose", "significant_positive", fint), ("... fell", "significant_negative", fint),
-    ("CI excludes zero", "ci_excludes_zero", fint), ("mean change", "mean_delta", lambda x: fsig(x, signed=True)),
-    ("mean |change|", "mean_abs_delta", fsig), ("95th percentile of |change|", "p95_abs_delta", fsig),
-)
-TOP_DELTA_HEADERS = ["pair", "latents, base → tuned", "class", "base fin. score", "tuned fin. score", "change", "CI",
-                     "change (%)", "specialization", "q", "sig.", "type"]
+FAMILY_HEADS = {"fine-tuning": "base vs tuned", "seed": "seed pairs (baseline)", "control": "base vs control twin",
+                "planted": "tuned vs planted"}
+COUNT_ROWS = ("matched_pairs", "discoveries", "toward_financial", "toward_general", "confirmed", "mean_abs_z",
+              "sampling_discoveries")
+FOUR_PANEL_CAPTION = ("The study's four-panel figure, corrected: (a) domain-specific change of the primary pairs "
+                      "with the largest |z| and cluster-bootstrap intervals; (b) specialization of every matched "
+                      "pair; (c) z per family, the seed pairs being the baseline; (d) per-category change of the top "
+                      "pairs.")
+TOP_HEADERS = ["pair", "latents, base → tuned", "class", "change (did)", "CI", "z", "calibrated q", "beyond seed",
+               "fin. change", "gen. change", "type"]
+HELD_OUT_HEADERS = ["rank (half A)", "pair", "latents, base → tuned", "z on half A", "change on half B", "CI",
+                    "z on half B", "q on half B", "confirmed"]
 TOP_FINANCIAL_HEADERS = ["SAE", "rank", "latent", "class", "fin. score", "CI", "gen. score", "specialization", "q",
-                         "matched latent", "change"]
+                         "matched latent", "pair change (did)"]
 
 
-def delta_rows(ctx: ReportContext) -> list[dict]:
-    """Feature-table rows of matched pairs ordered by |delta|, largest first."""
-    rows = [r for r in ctx.up.deltas.feature_table if finite(r["delta_matched"])]
-    return sorted(rows, key=lambda r: -abs(r["delta_matched"]))
+def _ds(ctx: ReportContext) -> dict:
+    return ctx.up.deltas.summary or {}
 
 
-def delta_summary_tables(ctx: ReportContext) -> list:
-    ds = ctx.up.deltas.summary
-    bt = ds.get("base_vs_tuned") or {}
-    nulls = ds.get("null_baselines") or {}
-    null_name = next(iter(nulls), None)
-    nb = nulls.get(null_name) or {}
-    out = []
-    if bt:
-        rows = [[name, num(f(bt.get(key))), num(f(nb.get(key)) if nb else MISSING)] for name, key, f in SUMMARY_METRICS]
-        notes = []
-        if nb and not nb.get("matched_pairs"):
-            notes.append(f"{MISSING} in the seed baseline: it has no shared or shifted pairs, so no changes to "
-                         "measure.")
-        if not nb:
-            notes.append(f"{MISSING}: no seed-baseline SAE (sae.seed_baselines = 0).")
-        seed_head = f"seed baseline (base vs {null_name})" if null_name else "seed baseline"
-        out.append(Table("tbl-delta-summary", ["", "base vs tuned", seed_head], rows,
-                         caption="Changes in financial score of matched (shared or shifted) pairs", notes=notes,
-                         source=source(DELTAS, DeltasFiles.SUMMARY)))
-    fin, gen = ds.get("financial_latents") or {}, ds.get("general_latents") or {}
-    if fin or gen:
-        rows = [[side, num(fint(fin.get(side))), num(fint(gen.get(side)))] for side in list(fin or gen)]
-        out.append(Table("tbl-domain-latents", ["SAE", "financial latents", "general latents"], rows,
-                         caption="Domain-selective latents (financial vs general probe sentences, BH-adjusted "
-                                 "permutation test)", source=source(DELTAS, DeltasFiles.SUMMARY)))
-    return out
+def _fams(ctx: ReportContext) -> list[str]:
+    fs = _ds(ctx).get("families") or {}
+    return [f for f in FAMILY_HEADS if f in fs]
+
+
+def intro(ctx: ReportContext) -> Para:
+    alpha = _ds(ctx).get("alpha", ctx.cfg.deltas.alpha)
+    return Para(
+        "For a matched pair (latent a of one SAE, latent b of the other, each SAE on its own model), the primary "
+        "estimand is the **domain-specific change** did = (fin_b − fin_a) − (gen_b − gen_a): how much more the "
+        "pair's activation changed on financial than on general probe sentences (fin / gen: mean sentence "
+        "activation over that domain). A latent that only fires more everywhere has did = 0; the raw financial "
+        "change fin_b − fin_a is kept as a secondary column. Sentences of one template are not independent, so "
+        "intervals come from a bootstrap of templates and the sampling test permutes the templates' domain labels. "
+        "Each pair's z = did / SE is then compared with the z of every matched pair of the seed comparisons (two "
+        f"SAEs of one model): Benjamini-Hochberg at q <= {fnum(alpha, 2)} on these calibrated p-values within a "
+        "comparison gives the pairs changed **beyond seed noise**. Every family (seed pairs included, each "
+        "calibrated against the other seed pairs) is counted by the same procedure.")
+
+
+def counts_table(ctx: ReportContext) -> Table:
+    fams = _fams(ctx)
+    fs = _ds(ctx).get("families") or {}
+    rows = [[STAT_LABELS.get(k, k), *[num(fdist(fs[f].get(k), k)) for f in fams]] for k in COUNT_ROWS]
+    cal = _ds(ctx).get("calibration") or {}
+    notes = ["Each cell: mean over the family's comparisons [smallest–largest]. Beyond seed noise: seed-calibrated "
+             f"BH discoveries; the seed baseline holds {fint(cal.get('null_pairs'))} matched seed pairs, so the "
+             "smallest "
+             "calibrated p is about 1 / (that + 1). Confirmed: of the top pairs selected on half of the templates, "
+             "those significant on the other half. Sampling noise only: BH on the template permutation p, which "
+             "ignores seed noise (what an uncalibrated analysis would report)."]
+    return Table("tbl-delta-summary", ["", *[FAMILY_HEADS[f] for f in fams]], rows,
+                 caption="Domain-specific changes of matched pairs per family of comparisons", notes=notes,
+                 source=source(DELTAS, DeltasFiles.COMPARISON_COUNTS))
+
+
+def held_out_table(ctx: ReportContext) -> Table:
+    rows = []
+    for r in ctx.up.deltas.held_out:
+        rows.append([num(fint(r["rank"])), num(fint(r["pair_id"])),
+                     num(f"{fint(r['base_latent'])} → {fint(r['tuned_latent'])}"), num(fnum(r["z_selection"], 2)),
+                     num(fsig(r["did_held_out"], signed=True)), num(fci(r["did_ci_low"], r["did_ci_high"])),
+                     num(fnum(r["z_held_out"], 2)), num(fp(r["q_held_out"])),
+                     "yes" if r["confirmed"] else "no"])
+    ds = _ds(ctx)
+    notes = [f"Selection and estimation on separate data: the templates were split in halves stratified by category "
+             f"({fint((ds.get('probe') or {}).get('half_a', {}).get('templates'))} / "
+             f"{fint((ds.get('probe') or {}).get('half_b', {}).get('templates'))} templates); the pairs are the "
+             f"{fint(len(rows))} with the largest |z| on half A, and every other number is from half B, so the "
+             "table is not a winner's curse. q: BH among the selected pairs of the half-B p calibrated against the "
+             "seed pairs' half-B z."]
+    return Table("tbl-held-out", HELD_OUT_HEADERS, rows, caption="Largest domain-specific changes, base vs tuned, "
+                 "re-estimated on held-out templates", notes=notes, source=source(DELTAS, DeltasFiles.HELD_OUT))
+
+
+def ranked_rows(ctx: ReportContext) -> list[dict]:
+    """Feature-table rows of matched pairs: discoveries first, then by |z|."""
+    rows = [r for r in ctx.up.deltas.feature_table if finite(r["did"])]
+    return sorted(rows, key=lambda r: (not r["discovered"], -abs(r["z"] or 0.0)))
+
+
+def top_table(ctx: ReportContext, rows: list[dict]) -> Table:
+    n_rows = ctx.cfg.report.table_rows
+    trs = [[num(fint(r["pair_id"])), num(f"{fint(r['base_latent'])} → {fint(r['tuned_latent'])}"),
+            r["class"] or MISSING, num(fsig(r["did"], signed=True)), num(fci(r["did_ci_low"], r["did_ci_high"])),
+            num(fnum(r["z"], 2)), num(fp(r["q_calibrated"])), "yes" if r["discovered"] else "no",
+            num(fsig(r["delta_fin"], signed=True)), num(fsig(r["delta_gen"], signed=True)), r["type"] or MISSING]
+           for r in rows[:n_rows]]
+    notes = [f"All {fint(len(rows))} matched pairs of the primary comparison on the whole probe, seed-calibrated "
+             f"discoveries first, then by |z|; the first {fint(min(n_rows, len(rows)))} shown, all in "
+             f"`{source(DELTAS, DeltasFiles.FEATURE_TABLE)}`. These were ranked on the data they are estimated on: "
+             "the held-out table above is the unbiased view. fin. / gen. change: the secondary raw changes of the "
+             "financial and general scores."]
+    return Table("tbl-top-deltas", TOP_HEADERS, trs, caption="Domain-specific change of the primary comparison's "
+                 "matched pairs (whole probe)", notes=notes, source=source(DELTAS, DeltasFiles.FEATURE_TABLE))
+
+
+def domain_table(ctx: ReportContext) -> Table:
+    rows = [[r["sae"], r["model"], num(fint(r["live_latents"])), num(fint(r["financial_latents"])),
+             num(fint(r["general_latents"]))] for r in ctx.up.deltas.domain_latents]
+    return Table("tbl-domain-latents", ["SAE", "model", "live latents", "financial latents", "general latents"], rows,
+                 caption="Domain-selective latents per SAE (cluster permutation of template domain labels, BH)",
+                 notes=["A latent is financial (general) when fin − gen is positive (negative) at BH q <= alpha "
+                        "across the SAE's latents. The SAEs of one model differ only in their seed: their spread is "
+                        "the baseline for a count of one model against another."],
+                 source=source(DELTAS, DeltasFiles.DOMAIN_LATENTS))
 
 
 def per_category_table(ctx: ReportContext) -> Table:
@@ -79,39 +136,13 @@ def per_category_table(ctx: ReportContext) -> Table:
                  caption="Activation per probe category, averaged over all latents of each SAE",
                  notes=["Mean activation: a latent's mean activation over a sentence's tokens, averaged over the "
                         "category's sentences and then over the SAE's latents (TopK fixes how many latents fire, "
-                        "so this measures how strongly they fire). Per-latent values are in the source."],
+                        "so this measures how strongly they fire). Descriptive: no test. Per-latent values (every "
+                        "model's first SAE) are in the source."],
                  source=source(DELTAS, DeltasFiles.PER_CATEGORY))
 
 
-def top_deltas_table(ctx: ReportContext, rows: list[dict]) -> Table:
-    """The study's table, corrected: the matched pairs with the largest change in financial score."""
-    n_rows = ctx.cfg.report.table_rows
-    trs = []
-    for r in rows[:n_rows]:
-        sig = r["significant"]
-        trs.append([
-            num(fint(r["pair_id"])), num(f"{fint(r['base_latent'])} → {fint(r['tuned_latent'])}"),
-            r["class"] or MISSING, num(fsig(r["base_fin_score"])), num(fsig(r["tuned_fin_score"])),
-            num(fsig(r["delta_matched"], signed=True)), num(fci(r["delta_ci_low"], r["delta_ci_high"])),
-            num(fpct(frac(r["change_pct_matched"]), 1, True)),
-            num(fnum(r["base_specialization"], 2) + " → " + fnum(r["tuned_specialization"], 2)),
-            num(fp(r["q_value"])), "yes" if sig is True else "no" if sig is False else MISSING,
-            r["type"] or MISSING,
-        ])
-    notes = [f"The {fint(min(n_rows, len(rows)))} matched pairs with the largest |change| of "
-             f"{fint(len(rows))}; all pairs are in `{source(DELTAS, DeltasFiles.FEATURE_TABLE)}`. CI: "
-             f"{fpct(ctx.up.deltas.summary.get('ci', ctx.cfg.deltas.ci), 0)} bootstrap interval. Specialization: "
-             "(fin - gen) / (fin + gen)."]
-    if any(r["change_pct_matched"] is None for r in rows[:n_rows]):
-        notes.append(f"{MISSING} in change (%): the base score is 0, so a relative change is undefined.")
-    return Table("tbl-top-deltas", TOP_DELTA_HEADERS, trs,
-                 caption="Largest changes in financial score, matched pairs (the study's table, corrected)",
-                 notes=notes, source=source(DELTAS, DeltasFiles.FEATURE_TABLE))
-
-
 def top_features_table(ctx: ReportContext) -> Table:
-    """top_financial_features.csv (the study's 'top financial features' table, corrected): the most
-    financial latents of each SAE, each with its matched partner's change."""
+    """The most financial latents of the base and tuned SAEs, each with its matched pair's change."""
     per = max(1, ctx.cfg.report.table_rows // 2)
     rows, n_by, shown = [], {}, []
     for r in ctx.up.deltas.top_features:
@@ -123,84 +154,61 @@ def top_features_table(ctx: ReportContext) -> Table:
         rows.append([str(m), num(fint(r["rank"])), num(fint(r["latent"])), r["class"] or MISSING,
                      num(fsig(r["fin_score"])), num(fci(r["fin_ci_low"], r["fin_ci_high"])),
                      num(fsig(r["gen_score"])), num(fnum(r["specialization"], 2)), num(fp(r["q_value"])),
-                     num(fint(r["matched_latent"])), num(fsig(r["delta_matched"], signed=True))])
+                     num(fint(r["matched_latent"])), num(fsig(r["did"], signed=True))])
     notes = [f"Up to {fint(per)} latents per SAE whose financial score exceeds their general score significantly "
-             "(domain-label permutation test, BH), ranked by fin - gen; q: that test's BH-adjusted p-value. "
-             "Matched latent / change: the decoder-matched latent of the other SAE and the tuned-minus-base "
-             "change of the pair."]
+             "(cluster permutation of the templates' domain labels, BH), ranked by fin − gen; q: that test's "
+             "BH-adjusted p-value. Matched latent / pair change: the decoder-matched latent of the other SAE and "
+             "the pair's domain-specific change (tuned minus base)."]
     if any(r["matched_latent"] is None for r in shown):
         notes.append(f"{MISSING} in matched latent / change: the latent has no shared or shifted partner.")
     return Table("tbl-top-financial", TOP_FINANCIAL_HEADERS, rows, caption="Most financial latents of each SAE",
                  notes=notes, source=source(DELTAS, DeltasFiles.TOP_FEATURES))
 
 
-def _pair_desc(r: dict) -> str:
-    return (f"pair {fint(r['pair_id'])} (base latent {fint(r['base_latent'])} → tuned latent "
-            f"{fint(r['tuned_latent'])}), change {fsig(r['delta_matched'], signed=True)} "
-            f"{fci(r['delta_ci_low'], r['delta_ci_high'])}")
-
-
-def _share(k: Any, n: Any) -> str:
-    return f" ({fpct(k / n)})" if finite(k) and finite(n) and n > 0 else ""
-
-
-def deltas_finding(ctx: ReportContext, rows: list[dict]) -> None:
-    ds = ctx.up.deltas.summary
-    bt = ds.get("base_vs_tuned") or {}
-    nb = first(ds.get("null_baselines") or {})
-    alpha = ds.get("alpha", ctx.cfg.deltas.alpha)
-    n_sig = bt.get("significant_after_bh", sum(1 for r in rows if r["significant"] is True))
-    n_pairs = bt.get("matched_pairs", len(rows))
-    up_ = max(rows, key=lambda r: r["delta_matched"])
-    dn_ = min(rows, key=lambda r: r["delta_matched"])
-    text = (f"{fint(n_sig)} of {fint(n_pairs)}{_share(n_sig, n_pairs)} matched pairs change their financial "
-            f"score significantly at BH q <= {fnum(alpha, 2)}")
-    if nb and nb.get("matched_pairs"):
-        text += (f", against {fint(nb.get('significant_after_bh'))} of {fint(nb.get('matched_pairs'))}"
-                 f"{_share(nb.get('significant_after_bh'), nb.get('matched_pairs'))} between two seeds of the "
-                 f"base SAE")
-    elif nb:
-        text += " (the seed baseline has no matched pairs to compare)"
-    text += f". Largest increase: {_pair_desc(up_)}"
-    if dn_["delta_matched"] < 0:
-        text += f"; largest decrease: {_pair_desc(dn_)}."
-    else:
-        text += "; no pair decreased."
-    ctx.find("deltas", text, significant=n_sig, pairs=n_pairs, top_increase=up_["pair_id"],
-             top_decrease=dn_["pair_id"], seed_significant=nb.get("significant_after_bh"),
-             seed_pairs=nb.get("matched_pairs"))
-
-
-def domain_finding(ctx: ReportContext) -> None:
-    ds = ctx.up.deltas.summary
-    fin = ds.get("financial_latents") or {}
-    if finite(fin.get("base")) and finite(fin.get("tuned")):
-        gen = ds.get("general_latents") or {}
-        ctx.find("domain_latents", (
-            f"{fint(fin['tuned'])} latents of the tuned SAE prefer financial over general probe sentences "
-            f"significantly, against {fint(fin['base'])} of the base SAE (general text: {fint(gen.get('tuned'))} "
-            f"and {fint(gen.get('base'))})."), financial=fin, general=gen)
+def deltas_findings(ctx: ReportContext) -> None:
+    claims = _ds(ctx).get("claims") or []
+    find_claim(ctx, "deltas", by_id(claims, "domain_specific_change"))
+    find_claim(ctx, "deltas_control", by_id(claims, "finance_specific_beyond_control"))
+    find_claim(ctx, "deltas_held_out", by_id(claims, "held_out_confirmation"))
+    find_claim(ctx, "deltas_size", by_id(claims, "pair_change_size"))
+    find_claim(ctx, "domain_latents", by_id(claims, "financial_latents:tuned_vs_base"))
+    find_claim(ctx, "domain_latents_control", by_id(claims, "financial_latents:tuned_vs_control"))
+    bt = _ds(ctx).get("base_vs_tuned") or {}
+    r = bt.get("corr_delta_fin_delta_gen")
+    if finite(r):
+        reading = ("so the raw financial change largely follows how much a latent fires overall, which the "
+                   "domain-specific change subtracts" if r >= 0.5 else
+                   "so the raw financial change is only loosely tied to overall firing here")
+        ctx.find("raw_deltas", (
+            f"Across the {fint(bt.get('matched_pairs'))} matched pairs of the primary comparison, the raw change of "
+            f"the financial score correlates with the change of the general score at r = {fnum(r, 2)} (mean "
+            f"{fsig(bt.get('mean_delta_fin'), signed=True)} on financial, {fsig(bt.get('mean_delta_gen'), signed=True)}"
+            f" on general text), {reading}."),
+            corr_delta_fin_delta_gen=r, mean_delta_fin=bt.get("mean_delta_fin"),
+            mean_delta_gen=bt.get("mean_delta_gen"), matched_pairs=bt.get("matched_pairs"))
 
 
 def deltas_section(ctx: ReportContext) -> Section:
     d = ctx.up.deltas
     sec = Section("deltas", "Activation deltas on the probe set")
-    alpha = d.summary.get("alpha", ctx.cfg.deltas.alpha)
-    sec.add(Para(
-        "The financial score of a latent is its mean activation on the financial probe sentences. The study "
-        "subtracted the score of base latent i from tuned latent i; here the change is tuned minus base for "
-        "**matched pairs**, with a bootstrap confidence interval over probe sentences and a permutation test "
-        f"whose p-values are adjusted across pairs (Benjamini-Hochberg, q < {fnum(alpha, 2)} is significant)."))
-    sec.add(*delta_summary_tables(ctx))
-    if len(d.per_category):
-        sec.add(per_category_table(ctx))
-    rows = delta_rows(ctx)
-    sec.add(top_deltas_table(ctx, rows))
+    sec.add(intro(ctx))
+    if _ds(ctx).get("families"):
+        sec.add(counts_table(ctx))
+    claims = _ds(ctx).get("claims") or []
+    if claims:
+        sec.add(claims_table("tbl-delta-claims", "Claims of stage 03, each against its baseline", claims,
+                             source(DELTAS, DeltasFiles.SUMMARY)))
+    if len(d.held_out):
+        sec.add(held_out_table(ctx))
+    rows = ranked_rows(ctx)
+    sec.add(top_table(ctx, rows))
+    if len(d.domain_latents):
+        sec.add(domain_table(ctx))
     if len(d.top_features):
         sec.add(top_features_table(ctx))
+    if len(d.per_category):
+        sec.add(per_category_table(ctx))
     p = ctx.copy_figure(ctx.up.dirs[DELTAS] / DeltasFiles.FOUR_PANEL, ReportFiles.FOUR_PANEL)
     sec.add(*ctx.figure_block(p, FOUR_PANEL_CAPTION, "four-panel figure of activation deltas", "fig-four-panel"))
-    if rows:
-        deltas_finding(ctx, rows)
-    domain_finding(ctx)
+    deltas_findings(ctx)
     return sec

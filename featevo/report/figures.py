@@ -93,22 +93,29 @@ def twin_drift_and_loss(drift: dict[str, dict], mlm: dict[str, dict], out: Path)
     save_figure(fig, out)
 
 
-def class_counts(classes: Sequence[str], tuned: Sequence[float], seed: Sequence[Optional[float]], out: Path,
-                 ylabel: str = "latents") -> None:
-    """Latent classes: base vs tuned against base vs base (another seed)."""
-    fig, ax = plt.subplots(figsize=(7.5, 3.6))
-    width = 0.38
+def class_counts(classes: Sequence[str], groups: Sequence[tuple], out: Path, ylabel: str = "latents") -> None:
+    """Latent classes per comparison group: ``groups`` = [(label, values, lows or None, highs or None)], the
+    first drawn orange (the primary comparison), the others grey/green with min-max whiskers (families)."""
+    fig, ax = plt.subplots(figsize=(9, 3.8))
+    n = max(1, len(groups))
+    width = 0.8 / n
     xs = range(len(classes))
-    for j, (vals, color, label) in enumerate(((tuned, TUNED_COLOR, "base vs tuned"),
-                                              (seed, NULL_COLOR, "seed baseline (base vs base, new seed)"))):
-        pos = [x + (j - 0.5) * width for x in xs]
+    colors = [TUNED_COLOR, NULL_COLOR, "#2ca02c", BASE_COLOR]
+    for j, (label, vals, lo, hi) in enumerate(groups):
+        pos = [x + (j - (n - 1) / 2) * width for x in xs]
         ys = [v if _ok(v) else 0.0 for v in vals]
-        ax.bar(pos, ys, width * 0.95, color=color, label=label)
+        err = None
+        if lo is not None and hi is not None:
+            err = [[max(0.0, y - (lv if _ok(lv) else y)) for y, lv in zip(ys, lo)],
+                   [max(0.0, (hv if _ok(hv) else y) - y) for y, hv in zip(ys, hi)]]
+        ax.bar(pos, ys, width * 0.95, color=colors[j % len(colors)], label=label, yerr=err,
+               error_kw=dict(lw=0.8, capsize=2))
         for x, v in zip(pos, vals):
-            ax.text(x, v if _ok(v) else 0.0, f"{v:g}" if _ok(v) else "n/a", ha="center", va="bottom", fontsize=8.5)
-    ax.set_xticks(list(xs), list(classes))
+            txt = (f"{v:.0f}" if float(v).is_integer() else f"{v:.1f}") if _ok(v) else "n/a"
+            ax.text(x, v if _ok(v) else 0.0, txt, ha="center", va="bottom", fontsize=7.5)
+    ax.set_xticks(list(xs), list(classes), rotation=20, ha="right")
     ax.set_ylabel(ylabel)
-    ax.set_title("Matched-latent classes against the seed baseline")
+    ax.set_title("Latent classes: the primary comparison against the seed pairs (baseline) and the control twin")
     ax.legend(frameon=False, fontsize=8.5)
     _style(ax)
     save_figure(fig, out)

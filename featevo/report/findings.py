@@ -3,9 +3,11 @@ the stage outputs (so the text cannot disagree with the tables)."""
 
 from __future__ import annotations
 
-from featevo.report.common import dig, first, pct_change
+from featevo.claims import evaluate
+from featevo.report.common import dig, pct_change
 from featevo.report.context import ReportContext
-from featevo.report.templates import Bullets, Para, Section, Tile, Tiles, finite, fint, fnum, fpct
+from featevo.report.evidence import by_id, fdist
+from featevo.report.templates import Bullets, Para, Section, Tile, Tiles, finite, fnum, fp, fpct
 
 
 def _twin_tile(ctx: ReportContext) -> list[Tile]:
@@ -20,28 +22,38 @@ def _twin_tile(ctx: ReportContext) -> list[Tile]:
                  "MLM loss on financial text after tuning", sub)]
 
 
+def _claim_tile(claim: dict | None, label: str) -> list[Tile]:
+    """A headline number from a claim: the observed family's mean, the null's mean [range] and the test's p."""
+    if not claim:
+        return []
+    c = evaluate(claim)
+    obs, nul, stat = c.get("observed") or {}, c.get("null") or {}, c.get("stat", "")
+    if not finite(obs.get("mean")):
+        return []
+    verdict = "beyond the baseline" if c.get("supported") else "not beyond the baseline"
+    if c.get("kind") == "threshold":
+        sub = f"criterion {fpct(nul.get('value'), 0)}: {'met' if c.get('supported') else 'not met'}"
+    else:
+        sub = (f"{nul.get('family')} {fdist(nul, stat)}; p = {fp(dig(c, 'test', 'p'))}, {verdict}")
+    return [Tile(fdist(obs, stat), label, sub)]
+
+
 def tiles(ctx: ReportContext) -> list[Tile]:
-    """Headline numbers (each also in a table below), tuned against its reference."""
+    """Headline numbers (each also in a table below): observed families against their nulls."""
     up, out = ctx.up, []
     b, t = up.sae_summary.get("base", {}), up.sae_summary.get("tuned", {})
     lb, lt = dig(b, "fidelity", "loss_recovered"), dig(t, "fidelity", "loss_recovered")
     if finite(lb) or finite(lt):
         out.append(Tile(f"{fpct(lb)} / {fpct(lt)}", "loss recovered by the SAEs", "base / tuned model"))
     out += _twin_tile(ctx)
-    cmp_ = up.compare.summary
-    bt = cmp_.get("base_vs_tuned") or {}
-    nulls = cmp_.get("null_baselines") or {}
-    nb = nulls.get(next(iter(nulls), None)) or {}
-    if finite(bt.get("shared_fraction")):
-        out.append(Tile(fpct(bt.get("shared_fraction")), "matched pairs shared, base vs tuned",
-                        f"seed baseline {fpct(nb.get('shared_fraction'))}" if nb else "no seed baseline"))
-    ds = up.deltas.summary.get("base_vs_tuned") or {}
-    dn = first(up.deltas.summary.get("null_baselines") or {})
-    if finite(ds.get("significant_after_bh")):
-        out.append(Tile(f"{fint(ds.get('significant_after_bh'))} / {fint(ds.get('matched_pairs'))}",
-                        "pairs whose financial score changed (BH)",
-                        f"seed baseline {fint(dn.get('significant_after_bh'))} / {fint(dn.get('matched_pairs'))}"
-                        if dn else "no seed baseline"))
+    c2 = up.compare.summary.get("claims") or []
+    c3 = up.deltas.summary.get("claims") or []
+    out += _claim_tile(by_id(c2, "matched_fraction:fine-tuning_vs_seed"),
+                       "matched pairs, base vs tuned (mean [range] over seed pairs of SAEs)")
+    out += _claim_tile(by_id(c2, "seed_stability:main"), "matched pairs between two seeds of the base SAE")
+    out += _claim_tile(by_id(c3, "domain_specific_change"), "pairs whose domain preference changed beyond seed noise")
+    out += _claim_tile(by_id(c3, "finance_specific_beyond_control"),
+                       "pairs moved toward financial text, against the control twin")
     st = ctx.score_stats()
     if finite(dig(st, "base", "detection")) and finite(dig(st, "tuned", "detection")):
         sub = (f"shuffled labels {fnum(dig(st, 'base', 'detection_shuffled'), 2)} / "
@@ -57,6 +69,9 @@ def findings_section(ctx: ReportContext) -> Section:
     return Section("findings", "Findings", [
         *([Tiles(headline)] if headline else []),
         Para("Each statement below is generated from the stage outputs when the report is built; the numbers "
-             "are the ones in the tables further down, so the text cannot disagree with the data.", "note"),
+             "are the ones in the tables further down. A statement that claims a change is made only when the "
+             "observed family of comparisons beats its baseline (seed pairs of the same model, or the control twin) in "
+             "an exact permutation test, re-derived here from the values it shows; otherwise the sentence says "
+             "that the change is not detectable, with the same numbers.", "note"),
         Bullets([f.text for f in ctx.findings] or ["No findings could be computed."], "finding"),
     ])

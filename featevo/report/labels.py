@@ -9,7 +9,7 @@ from featevo.report.context import ReportContext
 from featevo.report.templates import MISSING, Cell, Section, Table, fci, finite, fint, fnum, fpct, fsig
 
 LABEL_HEADERS = ["pair", "class", "base latent", "base label", "det.", "fuzz.", "tuned latent", "tuned label", "det.",
-                 "fuzz.", "change in fin. score", "CI"]
+                 "fuzz.", "domain-specific change", "CI"]
 SCORE_HEADERS = ["SAE", "latents", "labelled", "failed", "detection", "shuffled", "beats shuffled", "fuzzing",
                  "shuffled", "beats shuffled"]
 
@@ -46,8 +46,8 @@ def labels_table(ctx: ReportContext) -> Table:
             failed |= bool(why) or (lab == MISSING and r[f"{side}_latent"] is not None)
             cells += [num(fint(r[f"{side}_latent"])), Cell(lab, wrap=True),
                       num(fnum(r[f"{side}_detection"], 2)), num(fnum(r[f"{side}_fuzzing"], 2))]
-        cells.append(num(fsig(r["delta_matched"], signed=True)))
-        cells.append(num(fci(r["delta_ci_low"], r["delta_ci_high"])))
+        cells.append(num(fsig(r["did"], signed=True)))
+        cells.append(num(fci(r["did_ci_low"], r["did_ci_high"])))
         trs.append(cells)
     return Table("tbl-labels", LABEL_HEADERS, trs,
                  caption="Labels and scores of the labelled latents (most interesting first)",

@@ -12,9 +12,13 @@ METHODS_NOTE = (
     "independently trained SAEs. SAE latent indices are arbitrary: two SAEs trained on the same activations "
     "learn similar features in an unrelated order, so index i of one says nothing about index i of the "
     "other. Here latents are matched one-to-one with the Hungarian algorithm, once on decoder cosine "
-    "similarity and once on activation correlation over the same tokens, and every count is reported "
-    "against a seed baseline: the same matching between the base SAE and a base SAE that differs only in "
-    "its random seed, i.e. what SAE training noise alone produces with no fine-tuning at all."
+    "similarity and once on activation correlation over the same tokens. Seeds are a random effect: every model "
+    "has several SAEs, and every statistic is computed for every base-vs-tuned pair of SAEs and for every pair of "
+    "same-model seeds (what SAE training noise alone produces with no fine-tuning at all); a change is claimed "
+    "only beyond that seed spread. A control twin, fine-tuned with the same recipe on general text, separates "
+    "what is specific to financial text from what any fine-tuning does. On the probe set, the estimand is the "
+    "domain-specific change (financial minus general), resampled by template, and the top pairs are selected on "
+    "half of the templates and estimated on the other half."
 )
 
 
@@ -53,7 +57,12 @@ def setup_table(ctx: ReportContext) -> Table:
         ("SAE", f"TopK, {fint(ctx.sae_cfg('num_latents'))} latents, k = {fint(ctx.sae_cfg('k'))}"),
         ("SAE training tokens / batch / lr", num(f"{fint(sae.get('training_tokens'))} / "
                                                  f"{fint(sae.get('batch_size'))} / {sae.get('lr', MISSING)}")),
-        ("seed-baseline SAEs", num(fint(sae.get("seed_baselines")))),
+        ("SAEs per model (seeds)", num(fint(sae.get("seeds")))),
+        ("wide SAEs (latents)", num(f"{fint(sae.get('wide_seeds'))} ({fint(sae.get('wide_num_latents'))})"
+                                    if sae.get("wide_num_latents") else "none")),
+        ("probe templates (financial / general)", num(
+            f"{fint(dig(ds, 'probe', 'templates'))} ({fint(dig(ds, 'probe', 'templates_financial'))} / "
+            f"{fint(dig(ds, 'probe', 'templates_general'))})")),
         ("probe sentences (financial / general)", num(
             f"{fint(dig(ds, 'probe', 'sentences'))} ({fint(dig(ds, 'probe', 'financial'))} / "
             f"{fint(dig(ds, 'probe', 'general'))})")),

@@ -6,44 +6,67 @@ from __future__ import annotations
 from typing import Optional
 
 from featevo.layout import TWIN, ReportFiles, TwinFiles
-from featevo.report.common import diff, num, pct_change, source, word_change
+from featevo.report.common import num, pct_change, source, word_change
 from featevo.report.context import ReportContext
-from featevo.report.templates import MISSING, Para, Section, Table, finite, fint, fnum, fpct, fsigned
+from featevo.report.templates import MISSING, Para, Section, Table, finite, fint, fnum, fpct
 
 
-def drift_table(drift: dict) -> Table:
-    rows = [[name.replace("layer_", "block "), num(fnum(d.get("l2"), 4)), num(fpct(d.get("relative"), 2))]
-            for name, d in drift.items() if isinstance(d, dict)]
-    return Table("tbl-twin-drift", ["parameters", "L2 change", "relative change"], rows,
-                 caption="Parameter drift per block (tuned minus base)",
-                 notes=["Relative change: ||W_tuned - W_base|| / ||W_base|| over the block's parameters."],
+TWIN_ORDER = ("tuned", "control", "planted")
+TWIN_LABEL = {"tuned": "financial twin", "control": "control twin", "planted": "planted twin"}
+
+
+def drift_by_twin(drift: dict) -> dict[str, dict]:
+    """Twin -> block -> {l2, relative}; an older report held one twin's blocks directly (taken as ``tuned``)."""
+    if any(isinstance(v, dict) and "relative" in v for v in drift.values()):
+        return {"tuned": drift}
+    return {k: v for k, v in drift.items() if isinstance(v, dict)}
+
+
+def drift_table(drift: dict[str, dict]) -> Table:
+    twins = [t for t in TWIN_ORDER if t in drift] + [t for t in drift if t not in TWIN_ORDER]
+    blocks = list(dict.fromkeys(b for t in twins for b in drift[t]))
+    rows = []
+    for name in blocks:
+        cells = [name.replace("layer_", "block ")]
+        for t in twins:
+            d = drift[t].get(name) or {}
+            cells += [num(fnum(d.get("l2"), 4)), num(fpct(d.get("relative"), 2))]
+        rows.append(cells)
+    heads = [h for t in twins for h in (f"{TWIN_LABEL.get(t, t)}: L2 change", "relative")]
+    return Table("tbl-twin-drift", ["parameters", *heads], rows,
+                 caption="Parameter drift per block (each twin minus base)",
+                 notes=["Relative change: ||W_twin - W_base|| / ||W_base|| over the block's parameters. The control "
+                        "twin ran the same recipe on general text."],
                  source=source(TWIN, TwinFiles.REPORT))
 
 
 def mlm_table(mlm: dict) -> Table:
+    models = [m for m in ("base", *TWIN_ORDER) if any(isinstance(v, dict) and m in v for v in mlm.values())]
     rows = []
     for dom, v in mlm.items():
         if not isinstance(v, dict):
             continue
-        rows.append([f"{dom} text", num(fint(v.get("docs"))), num(fnum(v.get("base"), 3)),
-                     num(fnum(v.get("tuned"), 3)), num(fsigned(diff(v.get("tuned"), v.get("base")), 3)),
-                     num(fpct(pct_change(v.get("tuned"), v.get("base")), 1, signed=True))])
-    return Table("tbl-twin-mlm", ["held-out text", "documents", "base MLM loss", "tuned MLM loss", "change",
-                                  "change (%)"], rows, caption="Masked-LM loss before and after fine-tuning",
-                 source=source(TWIN, TwinFiles.REPORT))
+        rows.append([f"{dom} text", num(fint(v.get("docs"))), *[num(fnum(v.get(m), 3)) for m in models],
+                     *[num(fpct(pct_change(v.get(m), v.get("base")), 1, signed=True)) for m in models[1:]]])
+    heads = [f"{m} MLM loss" for m in models] + [f"change, {TWIN_LABEL.get(m, m)}" for m in models[1:]]
+    return Table("tbl-twin-mlm", ["held-out text", "documents", *heads], rows,
+                 caption="Masked-LM loss of the base model and each twin", source=source(TWIN, TwinFiles.REPORT))
 
 
 def twin_finding(ctx: ReportContext, mlm: dict) -> None:
     fin, gen = mlm.get("financial", {}), mlm.get("general", {})
     if not (isinstance(fin, dict) and isinstance(gen, dict) and finite(fin.get("base")) and finite(gen.get("base"))):
         return
-    ctx.find("twin", (
-        f"Fine-tuning {word_change(fin.get('tuned'), fin.get('base'), 'raised', 'lowered', 'kept')} the "
-        f"held-out masked-LM loss on financial text from {fnum(fin.get('base'))} to {fnum(fin.get('tuned'))} "
-        f"({fpct(pct_change(fin.get('tuned'), fin.get('base')), 1, True)}); on general text it "
-        f"{word_change(gen.get('tuned'), gen.get('base'))} from {fnum(gen.get('base'))} to "
-        f"{fnum(gen.get('tuned'))} ({fpct(pct_change(gen.get('tuned'), gen.get('base')), 1, True)})."),
-        financial=fin, general=gen)
+    text = (f"Fine-tuning {word_change(fin.get('tuned'), fin.get('base'), 'raised', 'lowered', 'kept')} the "
+            f"held-out masked-LM loss on financial text from {fnum(fin.get('base'))} to {fnum(fin.get('tuned'))} "
+            f"({fpct(pct_change(fin.get('tuned'), fin.get('base')), 1, True)}); on general text it "
+            f"{word_change(gen.get('tuned'), gen.get('base'))} from {fnum(gen.get('base'))} to "
+            f"{fnum(gen.get('tuned'))} ({fpct(pct_change(gen.get('tuned'), gen.get('base')), 1, True)})")
+    if finite(fin.get("control")) and finite(gen.get("control")):
+        text += (f". The control twin (same recipe on general text) moved them to {fnum(fin.get('control'))} "
+                 f"({fpct(pct_change(fin.get('control'), fin.get('base')), 1, True)}) and {fnum(gen.get('control'))} "
+                 f"({fpct(pct_change(gen.get('control'), gen.get('base')), 1, True)})")
+    ctx.find("twin", text + ".", financial=fin, general=gen)
 
 
 def twin_section(ctx: ReportContext) -> Optional[Section]:
@@ -59,14 +82,14 @@ def twin_section(ctx: ReportContext) -> Optional[Section]:
         f"financial documents of the training split ({fint(tw.get('financial_train_docs'))} documents"
         + (", after fitting a masked-LM head on the frozen base, which ships without one" if
            tw.get("base_had_mlm_head") is False else "") + "). The drift shows how far each block moved."))
-    drift = tw.get("drift", {}) or {}
+    drift = drift_by_twin(tw.get("drift", {}) or {})
     mlm = tw.get("eval_mlm_loss", {}) or {}
     sec.add(drift_table(drift), mlm_table(mlm))
-    if drift and mlm:
+    if drift.get("tuned") and mlm:
         from featevo.report.figures import twin_drift_and_loss
 
         p = ctx.fig_dir / ReportFiles.TWIN
-        twin_drift_and_loss({k: v for k, v in drift.items() if isinstance(v, dict)},
+        twin_drift_and_loss({k: v for k, v in drift["tuned"].items() if isinstance(v, dict)},
                             {k: v for k, v in mlm.items() if isinstance(v, dict)}, p)
         sec.add(*ctx.figure_block(p, "Left: relative parameter drift per block. Right: held-out masked-LM loss "
                                      "of the base (blue) and tuned (orange) model.",

@@ -1,0 +1,131 @@
+"""Claims as the report states them: every sentence that claims something is generated here from a claim of a
+stage's ``summary.json`` (:mod:`featevo.claims`), re-derived from its own numbers first
+(:func:`featevo.claims.evaluate`), so the words follow the numbers: a claim the values support is stated with
+its observed values beside the null's; one they do not support is said in words (its ``negation``, e.g. "no
+feature-level change detectable beyond seed noise"), with the same numbers, never dropped."""
+
+from __future__ import annotations
+
+from typing import Any, Optional
+
+from featevo.claims import evaluate
+from featevo.report.common import num
+from featevo.report.templates import MISSING, Table, finite, fint, fnum, fp, fpct
+
+PCT_STATS = {"matched_fraction", "shared_fraction", "agreement", "above_chance_fraction"}
+COUNT_STATS = {"new", "lost", "discoveries", "toward_financial", "toward_general", "confirmed",
+               "financial_latents", "general_latents", "matched_pairs", "sampling_discoveries"}
+STAT_LABELS = {
+    "matched_fraction": "matched (shared or shifted) pairs", "shared_fraction": "shared pairs",
+    "mean_pair_cosine": "mean decoder cosine of pairs", "agreement": "decoder / activation matching agree",
+    "above_chance_fraction": "latents with a counterpart above chance", "new": "new latents (second SAE)",
+    "lost": "lost latents (first SAE)", "mean_abs_z": "mean |z| of the domain-specific change",
+    "discoveries": "pairs changed beyond seed noise", "toward_financial": "... toward financial text",
+    "toward_general": "... toward general text", "confirmed": "top pairs confirmed on held-out templates",
+    "financial_latents": "significantly financial latents", "general_latents": "significantly general latents",
+    "matched_pairs": "matched pairs", "sampling_discoveries": "pairs significant for sampling noise only",
+}
+
+
+def fval(x: Any, stat: str, mean: bool = False) -> str:
+    """One value of statistic ``stat`` (a mean of counts keeps one decimal)."""
+    if not finite(x):
+        return MISSING
+    if stat in PCT_STATS:
+        return fpct(x)
+    if stat in COUNT_STATS:
+        return fnum(x, 1) if mean and float(x) != int(x) else fint(int(round(x)))
+    return fnum(x, 3)
+
+
+def fdist(d: dict, stat: str) -> str:
+    """A family's values: ``mean [min–max]`` (a single value alone)."""
+    if not isinstance(d, dict) or not d.get("n"):
+        return MISSING
+    if d["n"] == 1:
+        return fval(d.get("mean"), stat)
+    return f"{fval(d.get('mean'), stat, True)} [{fval(d.get('min'), stat)}–{fval(d.get('max'), stat)}]"
+
+
+def fdist_ci(d: dict, stat: str) -> str:
+    """``mean (interval of the mean lo–hi, range min–max, n values)``."""
+    if not isinstance(d, dict) or not d.get("n"):
+        return MISSING
+    if d["n"] == 1:
+        return f"{fval(d.get('mean'), stat)} (one value)"
+    if d.get("min") == d.get("max"):
+        return f"{fval(d.get('min'), stat)} in each of {fint(d.get('n'))}"
+    return (f"{fval(d.get('mean'), stat, True)} (interval of the mean {fval(d.get('ci_low'), stat, True)}–"
+            f"{fval(d.get('ci_high'), stat, True)}, range {fval(d.get('min'), stat)}–{fval(d.get('max'), stat)}, "
+            f"{fint(d.get('n'))} values)")
+
+
+def _cap(s: str) -> str:
+    return s[:1].upper() + s[1:] if s else s
+
+
+def claim_sentence(claim: dict) -> str:
+    """The claim in words, from its own numbers: stated when they support it, its negation otherwise."""
+    c = evaluate(claim)
+    stat = c.get("stat", "")
+    obs, nul, test = c.get("observed") or {}, c.get("null") or {}, c.get("test") or {}
+    words = c.get("statement", "") if c.get("supported") else (c.get("negation") or f"not shown: {c['statement']}")
+    if c.get("kind") == "threshold":
+        return (f"{_cap(words)}; {obs.get('family', '')}: {fdist(obs, stat)} against the criterion "
+                f"{fval(nul.get('value'), stat)} (supported only when every value reaches it).")
+    if c.get("kind") == "value":
+        return (f"{_cap(words)}: {fnum(obs.get('estimate'))} [{fnum(obs.get('ci_low'))}, {fnum(obs.get('ci_high'))}]"
+                f" against {fnum(nul.get('value'))}.")
+    if not c.get("testable"):
+        return f"{_cap(c.get('statement', ''))}: not testable here (no {nul.get('family') or 'baseline'} comparisons)."
+    sided = "two-sided" if test.get("alternative") == "two-sided" else "one-sided"
+    text = (f"{_cap(words)}; {obs.get('family')}: {fdist_ci(obs, stat)}, against {nul.get('family')}: "
+            f"{fdist_ci(nul, stat)} ({sided} exact permutation test of the two families, p = {fp(test.get('p'))}")
+    mp, alpha = test.get("min_attainable_p"), test.get("alpha", 0.05)
+    if not c.get("supported") and finite(mp) and mp > alpha:
+        text += f"; with these few comparisons the smallest attainable p is {fp(mp)}, so no data could support it"
+    return text + ")."
+
+
+def claim_values(claim: dict) -> dict:
+    """What findings.json records of a claim: the numbers, the null's numbers, the test and the verdict."""
+    c = evaluate(claim)
+    keep = ("n", "values", "mean", "min", "max", "ci_low", "ci_high", "family", "estimate", "value")
+    return {"id": c.get("id"), "statement": c.get("statement"), "negation": c.get("negation"),
+            "stat": c.get("stat"), "kind": c.get("kind"), "supported": bool(c.get("supported")),
+            "observed": {k: v for k, v in (c.get("observed") or {}).items() if k in keep},
+            "null": {k: v for k, v in (c.get("null") or {}).items() if k in keep},
+            "test": c.get("test")}
+
+
+def find_claim(ctx, fid: str, claim: Optional[dict], prefix: str = "", **values) -> None:
+    """Add the finding ``fid`` stating ``claim`` (skipped when the stage made no such claim)."""
+    if not claim:
+        return
+    c = claim_values(claim)
+    ctx.find(fid, prefix + claim_sentence(claim), claims=[c], supported=c["supported"], **values)
+
+
+def by_id(claims: list, cid: str) -> Optional[dict]:
+    return next((c for c in claims or [] if isinstance(c, dict) and c.get("id") == cid), None)
+
+
+def claims_table(tid: str, caption: str, claims: list, src: str) -> Table:
+    """One row per claim: what is compared, the observed family, the null family, p and the verdict."""
+    rows = []
+    for raw in claims or []:
+        c = evaluate(raw)
+        stat = c.get("stat", "")
+        obs, nul, test = c.get("observed") or {}, c.get("null") or {}, c.get("test") or {}
+        null_txt = (fval(nul.get("value"), stat) + " (criterion)" if c.get("kind") == "threshold"
+                    else f"{nul.get('family', MISSING)}: {fdist(nul, stat)}")
+        rows.append([STAT_LABELS.get(stat, stat or c.get("id", "")), f"{obs.get('family', MISSING)}: "
+                     f"{fdist(obs, stat)}", null_txt, num(fp(test.get("p"))),
+                     "yes" if c.get("supported") else "no"])
+    heads = ["statistic", "observed family: mean [range]", "baseline family: mean [range]", "p", "supported"]
+    return Table(tid, heads, rows,
+                 caption=caption, source=src,
+                 notes=["mean [range]: mean over the family's comparisons (or SAEs), with its smallest and largest "
+                        "value. p: one-sided exact two-sample permutation test of the family means (every split "
+                        "of the pooled values enumerated). Supported: p <= alpha; a threshold claim is supported "
+                        "when every value of the family reaches the criterion."])
