@@ -158,7 +158,10 @@ def top_features_table(ctx: ReportContext) -> Table:
     notes = [f"Up to {fint(per)} latents per SAE whose financial score exceeds their general score significantly "
              "(cluster permutation of the templates' domain labels, BH), ranked by fin − gen; q: that test's "
              "BH-adjusted p-value. Matched latent / pair change: the decoder-matched latent of the other SAE and "
-             "the pair's domain-specific change (tuned minus base)."]
+             "the pair's domain-specific change (tuned minus base). Correction for selection: these latents are "
+             "ranked on the same sentences their scores are estimated on, so the scores of the top rows are biased "
+             "upward (winner's curse); q is adjusted across all of the SAE's latents and does not depend on the "
+             "ranking."]
     if any(r["matched_latent"] is None for r in shown):
         notes.append(f"{MISSING} in matched latent / change: the latent has no shared or shifted partner.")
     return Table("tbl-top-financial", TOP_FINANCIAL_HEADERS, rows, caption="Most financial latents of each SAE",
