@@ -480,8 +480,8 @@ def match_all(W: dict, acc: CorrelationAccumulator, freq: dict, others: list[str
 
 def analyse(cfg: PipelineConfig, s1: Path, device: torch.device) -> CompareAnalysis:
     """Load stage 01's SAEs, match them, and measure transfer."""
-    names = list(sae_specs(cfg))
     null_names = null_sae_names(cfg)
+    names = [n for n in sae_specs(cfg) if n in ("base", "tuned", *null_names)]
     if not null_names:
         logger.warning("sae.seed_baselines is 0: no null baseline; class counts cannot be told from seed noise")
     saes = {n: load_sae(sae_dir(s1, n), device) for n in names}

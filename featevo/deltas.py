@@ -61,7 +61,7 @@ from featevo.config import PipelineConfig
 from featevo.data import FINANCIAL, GENERAL, Doc, load_probe
 from featevo.io import StageRun, atomic_write_json, hash_inputs, require_stage, stage_is_current
 from featevo.layout import (
-    COMPARE, DELTAS, MODEL_KEYS, TRAIN, DeltasFiles, contexts_path, display_path, models as run_models,
+    COMPARE, DELTAS, TRAIN, DeltasFiles, contexts_path, display_path, models as run_models,
     null_sae_names, resolve_repo_path, sae_dir, sae_specs, stage_dir,
 )
 from featevo.probe import ACTIVATION_UNIT, Source, doc_aggregates, eval_source, harvest_probe, top_contexts
@@ -74,6 +74,7 @@ from featevo.stats import (
 logger = logging.getLogger(__name__)
 
 EPS = 1e-8
+MODEL_KEYS = ("base", "tuned")  # the two sides of the primary comparison
 
 
 # --------------------------------------------------------------------------------------------

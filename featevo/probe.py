@@ -18,7 +18,7 @@ from tqdm.auto import tqdm
 from featevo.activations import ActivationStore, TokenTable, iter_layer_rows, tokenize_docs
 from featevo.config import PipelineConfig
 from featevo.data import Doc
-from featevo.layout import acts_dir, models as run_models, split_dir
+from featevo.layout import MODEL_KEYS, acts_dir, models as run_models, split_dir
 from featevo.sae import encode
 
 ACTIVATION_UNIT = "activation x decoder norm"
@@ -53,7 +53,7 @@ def harvest_probe(cfg: PipelineConfig, docs: list[Doc], saes: dict, sae_models: 
     tokens = tokenize_docs(tok, docs, cfg.harvest.max_length, cfg.harvest.exclude_special_tokens)
     rows = tokens["keep_mask"].nonzero(as_tuple=False)
     z = {}
-    for mkey in ("base", "tuned"):
+    for mkey in [k for k in MODEL_KEYS if k in set(sae_models.values())]:
         model = load_model(models[mkey], head="none", device=device, dtype=cfg.harvest.dtype)
         acts = torch.cat(list(iter_layer_rows(model, tokens, cfg.harvest.layer, cfg.harvest.batch_size, device,
                                               desc=f"probe {mkey}")))
