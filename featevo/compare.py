@@ -483,7 +483,7 @@ def analyse(cfg: PipelineConfig, s1: Path, device: torch.device) -> CompareAnaly
     null_names = null_sae_names(cfg)
     names = [n for n in sae_specs(cfg) if n in ("base", "tuned", *null_names)]
     if not null_names:
-        logger.warning("sae.seed_baselines is 0: no null baseline; class counts cannot be told from seed noise")
+        logger.warning("sae.seeds is 1: no null baseline; class counts cannot be told from seed noise")
     saes = {n: load_sae(sae_dir(s1, n), device) for n in names}
     acc = activation_statistics(s1, saes, null_names, cfg.compare.max_tokens)
     W = {n: saes[n].W_dec.detach().cpu().double().numpy() for n in names}

@@ -132,7 +132,7 @@ class TwinConfig:
     """Fraction of tokens masked (80/10/10 BERT scheme)."""
     checkpoint_every: int = 100
     """Save a resumable checkpoint every N steps."""
-    control: bool = True
+    control: bool = False
     """Also make a control twin: the same recipe (steps, lr, head, seed) on the *general* documents. What
     the financial twin shows beyond the control twin is specific to financial text, not to fine-tuning."""
     planted: dict[str, str] = field(default_factory=dict)

@@ -48,7 +48,7 @@ def delta_summary_tables(ctx: ReportContext) -> list:
             notes.append(f"{MISSING} in the seed baseline: it has no shared or shifted pairs, so no changes to "
                          "measure.")
         if not nb:
-            notes.append(f"{MISSING}: no seed-baseline SAE (sae.seed_baselines = 0).")
+            notes.append(f"{MISSING}: no seed-baseline SAE (sae.seeds = 1).")
         seed_head = f"seed baseline (base vs {null_name})" if null_name else "seed baseline"
         out.append(Table("tbl-delta-summary", ["", "base vs tuned", seed_head], rows,
                          caption="Changes in financial score of matched (shared or shifted) pairs", notes=notes,

@@ -89,7 +89,7 @@ def matching_table(c: Comparison) -> Table:
     rows = [[name, num(f(c.bt)), num(f(c.nb) if c.nb else MISSING)] for name, f in MATCHING_METRICS]
     notes = []
     if not c.nb:
-        notes.append(f"{MISSING}: no seed-baseline SAE was trained (sae.seed_baselines = 0).")
+        notes.append(f"{MISSING}: no seed-baseline SAE was trained (sae.seeds = 1).")
     return Table("tbl-matching", ["", "base vs tuned", seed_label], rows,
                  caption="Hungarian matching: base vs tuned against the seed baseline", notes=notes,
                  source=source(COMPARE, CompareFiles.SUMMARY))
@@ -167,12 +167,15 @@ def index_identity(ctx: ReportContext) -> tuple[int, int]:
     return len(base_rows), sum(1 for r in base_rows if r["match_decoder"] == r["latent"])
 
 
-def index_identity_note(n: int, same: int) -> Para:
+def index_identity_note(n: int, same: int, seeds: tuple = (None, None)) -> Para:
+    b, t = seeds
+    start = ("start from the same seed, which makes equal indices likelier than for independently initialised "
+             "SAEs" if b is not None and b == t else
+             f"were trained with different seeds ({fint(b)} and {fint(t)}), so equal indices are chance")
     return Para(
         f"How wrong is *feature i vs feature i*? Of the {fint(n)} live base latents with a "
         f"decoder partner, {fint(same)} ({fpct(same / n)}) are matched to the tuned latent with "
-        f"the same index. (The base and tuned SAEs here start from the same seed, which makes equal indices "
-        f"likelier than for independently initialised SAEs; the study assumed 100%.)", "note")
+        f"the same index. (The base and tuned SAEs here {start}; the study assumed 100%.)", "note")
 
 
 def matching_text(ctx: ReportContext, c: Comparison) -> str:
@@ -221,7 +224,7 @@ def matching_findings(ctx: ReportContext, c: Comparison) -> None:
             f"Of {fint(bt.get('pairs'))} Hungarian-matched decoder pairs, {fpct(bt.get('shared_fraction'))} are "
             f"shared between the base and tuned SAEs (mean pair cosine "
             f"{fnum(dig(bt, 'pair_decoder_cosine', 'mean'))}); no seed-baseline SAE was trained "
-            f"(sae.seed_baselines = 0), so these counts cannot be told apart from SAE seed noise."),
+            f"(sae.seeds = 1), so these counts cannot be told apart from SAE seed noise."),
             shared_fraction=bt.get("shared_fraction"), shared_fraction_seed=None)
 
 
@@ -251,7 +254,8 @@ def matching_section(ctx: ReportContext) -> Section:
         sec.add(transfer)
     n, same = index_identity(ctx)
     if n:
-        sec.add(index_identity_note(n, same))
+        seeds = tuple(dig(ctx.up.sae_summary, k, "seed") for k in ("base", "tuned"))
+        sec.add(index_identity_note(n, same, seeds))
     matching_findings(ctx, c)
     other_findings(ctx, n, same)
     return sec

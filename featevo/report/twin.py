@@ -59,8 +59,14 @@ def twin_section(ctx: ReportContext) -> Optional[Section]:
         f"financial documents of the training split ({fint(tw.get('financial_train_docs'))} documents"
         + (", after fitting a masked-LM head on the frozen base, which ships without one" if
            tw.get("base_had_mlm_head") is False else "") + "). The drift shows how far each block moved."))
-    drift = tw.get("drift", {}) or {}
+    drift = (tw.get("drift", {}) or {}).get("tuned", {}) or {}  # per twin: the financial twin's blocks
     mlm = tw.get("eval_mlm_loss", {}) or {}
+    hf = tw.get("head_fit") or {}
+    if hf:
+        sec.add(Para(f"Masked-LM head fitted on the frozen base: held-out loss {fnum(hf['curve'][0]['eval_loss'])} -> "
+                     f"{fnum(hf.get('best_eval_loss'))} in {fint(hf.get('steps'))} steps ("
+                     + ("converged" if hf.get("converged") else "not converged: stopped at twin.head_fit_max_steps")
+                     + "). " + str(tw.get("eval_note") or ""), "note"))
     sec.add(drift_table(drift), mlm_table(mlm))
     if drift and mlm:
         from featevo.report.figures import twin_drift_and_loss
