@@ -337,14 +337,16 @@ def test_killed_runs_leave_no_stage_folder_and_resume(killed_run, tiny_stage01):
 def test_killed_force_rerun_keeps_the_old_outputs(killed_run, tmp_path):
     cfg, conf, _ = killed_run
     before = {st: sha256_file(stage_dir(cfg, st) / MANIFEST) for st in ("01_twin", "01_train_sae")}
+    # --force reruns stage 01 itself (the twin stage before it is current and stays): kill it once it has
+    # opened its partial folder
     rc, _, err = _kill_when([sys.executable, str(REPO_ROOT / STAGE01), "--config", str(conf), "--force"],
-                            tmp_path / "force.err", run_dir(cfg), [".01_twin.partial/_partial_config.json"],
+                            tmp_path / "force.err", run_dir(cfg), [".01_train_sae.partial/_partial_config.json"],
                             signal.SIGKILL)
     assert rc == -signal.SIGKILL, err[-2000:]
     for st, sha in before.items():
         assert sha256_file(stage_dir(cfg, st) / MANIFEST) == sha
         require_stage(cfg, st)
-    shutil.rmtree(run_dir(cfg) / ".01_twin.partial", ignore_errors=True)  # a later --force would discard it
+    shutil.rmtree(run_dir(cfg) / ".01_train_sae.partial", ignore_errors=True)  # a later --force would discard it
 
 
 def test_manifest_records_what_a_rerun_needs(killed_run):
@@ -354,7 +356,8 @@ def test_manifest_records_what_a_rerun_needs(killed_run):
     again = config_from_dict(man["full_config"])  # the manifest alone rebuilds the config ...
     again.config_path = str(conf)
     assert stage_is_current(again, "01_train_sae")  # ... and it matches these outputs
-    assert man["seed"] == 0 and man["sae_seeds"] == {"base": 0, "tuned": 1000, "base_seed1": 1}
+    assert man["seed"] == 0 and man["sae_seeds"] == {"base": 0, "base_seed1": 1, "tuned": 1000, "tuned_seed1": 1001,
+                                                   "control": 2000, "control_seed1": 2001, "planted": 3000}
     assert man["twin_seed"] == 0
     assert {"python", "torch", "transformers", "safetensors", "sae-lens", "numpy"} <= set(man["versions"])
     assert re.fullmatch(r"[0-9a-f]{40}(-dirty)?", man["git_commit"] or ""), man["git_commit"]
