@@ -53,7 +53,7 @@ def setup_table(ctx: ReportContext) -> Table:
         ("SAE", f"TopK, {fint(ctx.sae_cfg('num_latents'))} latents, k = {fint(ctx.sae_cfg('k'))}"),
         ("SAE training tokens / batch / lr", num(f"{fint(sae.get('training_tokens'))} / "
                                                  f"{fint(sae.get('batch_size'))} / {sae.get('lr', MISSING)}")),
-        ("SAEs per model (seeds; the seed pairs are the null)", num(fint(sae.get("seeds")))),
+        ("SAEs per model (different seeds; seed pairs are the baseline)", num(fint(sae.get("seeds")))),
         ("probe sentences (financial / general)", num(
             f"{fint(dig(ds, 'probe', 'sentences'))} ({fint(dig(ds, 'probe', 'financial'))} / "
             f"{fint(dig(ds, 'probe', 'general'))})")),
