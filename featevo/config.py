@@ -132,7 +132,7 @@ class TwinConfig:
     """Fraction of tokens masked (80/10/10 BERT scheme)."""
     checkpoint_every: int = 100
     """Save a resumable checkpoint every N steps."""
-    control: bool = True
+    control: bool = False
     """Also make a control twin: the same recipe (steps, lr, head, seed) on the *general* documents. What
     the financial twin shows beyond the control twin is specific to financial text, not to fine-tuning."""
     planted: dict[str, str] = field(default_factory=dict)
@@ -356,63 +356,6 @@ class InterpretConfig:
 
 
 @dataclass
-class DiffingConfig:
-    """Model diffing that keeps feature identity (stage ``02_model_diffing``)."""
-
-    stagewise_tokens: int = 1_000_000
-    """Activation rows of continued training per stage-wise run (the base SAE trained further on the tuned
-    model's activations of the same tokens; 250 steps of 4096 rows)."""
-    stagewise_lr: float = 2e-4
-    """Adam learning rate of the continued training (constant)."""
-    orders: int = 2
-    """Data orders (seeds of the batch order) per stage-wise contrast: their spread is the null's, and the
-    correlation of per-latent rotation across orders is the reproducibility check."""
-    crosscoder_num_latents: Optional[int] = None
-    """Latents of each BatchTopK crosscoder (default: the SAEs' size)."""
-    crosscoder_k: Optional[int] = None
-    """Mean active latents per token of the crosscoder (BatchTopK; default: ``sae.k``)."""
-    crosscoder_tokens: int = 2_000_000
-    """Training rows (aligned token pairs) per crosscoder."""
-    crosscoder_lr: float = 4e-4
-    """Adam learning rate of the crosscoders."""
-    model_only_threshold: float = 0.1
-    """A crosscoder latent with relative decoder norm |d_b| / (|d_a| + |d_b|) at most this is a-only, at least
-    1 - this b-only, shared otherwise (the diffing toolkit's threshold)."""
-    max_tokens: int = 200_000
-    """Held-out then training rows used for per-latent statistics (firing, activation change, scaling)."""
-
-    def __post_init__(self) -> None:
-        if min(self.stagewise_tokens, self.orders, self.crosscoder_tokens, self.max_tokens) < 1:
-            raise ValueError("stagewise_tokens, orders, crosscoder_tokens and max_tokens must be >= 1")
-        if not (self.stagewise_lr > 0 and self.crosscoder_lr > 0):
-            raise ValueError("learning rates must be > 0")
-        if not 0.0 < self.model_only_threshold < 0.5:
-            raise ValueError("model_only_threshold must be in (0, 0.5)")
-
-
-@dataclass
-class CausalConfig:
-    """Interventions on the flagged latents inside the tuned model (stage ``03_causal``)."""
-
-    top_n: int = 10
-    """Flagged latents intervened on (the first of stage 03's calibrated ranking)."""
-    n_random: int = 40
-    """Random latents matched for firing frequency: the null distribution of an intervention's effect."""
-    n_bootstrap: int = 1000
-    """Cluster-bootstrap resamples of the probe for the effects' intervals."""
-    mlm_probability: float = 0.15
-    """Fraction of the probe's tokens masked (one fixed seeded mask) for the masked-LM loss."""
-    batch_size: int = 64
-    """Probe documents per forward pass."""
-
-    def __post_init__(self) -> None:
-        if self.top_n < 1 or self.n_random < 2 or self.n_bootstrap < 10 or self.batch_size < 1:
-            raise ValueError("top_n >= 1, n_random >= 2, n_bootstrap >= 10 and batch_size >= 1 are required")
-        if not 0.0 < self.mlm_probability < 1.0:
-            raise ValueError("mlm_probability must be in (0, 1)")
-
-
-@dataclass
 class ReportConfig:
     title: str = "Feature evolution under domain fine-tuning"
     """Report title."""
@@ -450,8 +393,6 @@ class PipelineConfig:
     sae: SAEConfig = field(default_factory=SAEConfig)
     compare: CompareConfig = field(default_factory=CompareConfig)
     deltas: DeltasConfig = field(default_factory=DeltasConfig)
-    diffing: DiffingConfig = field(default_factory=DiffingConfig)
-    causal: CausalConfig = field(default_factory=CausalConfig)
     interpret: InterpretConfig = field(default_factory=InterpretConfig)
     report: ReportConfig = field(default_factory=ReportConfig)
     config_path: Optional[str] = None

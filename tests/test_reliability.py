@@ -203,12 +203,13 @@ def test_twin_nan_loss_stops_and_keeps_the_last_good_checkpoint(tiny_stage01, tm
     train, evald = load_corpus(cfg.data, cfg.seed)
     base = ModelConfig(name=str(stage_dir(cfg, "01_twin") / "base"))  # has an MLM head: no head fit
     tcfg = dataclasses.replace(cfg.twin, checkpoint_every=3)
-    with pytest.raises(TrainingError, match=r"fine-tune twin: loss became nan at step 4; last good checkpoint "
-                                            r"\(step 3\) kept in .*work_twin/checkpoint; lower twin.lr") as e:
-        twin.make_twin(base, tcfg, train, evald, tmp_path / "twin", cfg.seed, torch.device("cpu"),
-                       cfg.harvest.max_length)
+    probe = load_probe(cfg.data)
+    with pytest.raises(TrainingError, match=r"fine-tune tuned twin: loss became nan at step 4; last good checkpoint "
+                                            r"\(step 3\) kept in .*work_twin_tuned/checkpoint; lower twin.lr") as e:
+        twin.make_twins(base, tcfg, train, evald, probe, tmp_path / "twin", cfg.seed, torch.device("cpu"),
+                        cfg.harvest.max_length)
     assert "\n" not in str(e.value)
-    ck = tmp_path / "twin" / "work_twin" / "checkpoint"
+    ck = tmp_path / "twin" / "work_twin_tuned" / "checkpoint"
     assert read_json(ck / "state.json")["step"] == 3
     assert all(torch.isfinite(t).all() for t in load_file(str(ck / "model.safetensors")).values())
 
@@ -337,14 +338,16 @@ def test_killed_runs_leave_no_stage_folder_and_resume(killed_run, tiny_stage01):
 def test_killed_force_rerun_keeps_the_old_outputs(killed_run, tmp_path):
     cfg, conf, _ = killed_run
     before = {st: sha256_file(stage_dir(cfg, st) / MANIFEST) for st in ("01_twin", "01_train_sae")}
+    # --force reruns stage 01 itself (the twin stage before it is current and stays): kill it once it has
+    # opened its partial folder
     rc, _, err = _kill_when([sys.executable, str(REPO_ROOT / STAGE01), "--config", str(conf), "--force"],
-                            tmp_path / "force.err", run_dir(cfg), [".01_twin.partial/_partial_config.json"],
+                            tmp_path / "force.err", run_dir(cfg), [".01_train_sae.partial/_partial_config.json"],
                             signal.SIGKILL)
     assert rc == -signal.SIGKILL, err[-2000:]
     for st, sha in before.items():
         assert sha256_file(stage_dir(cfg, st) / MANIFEST) == sha
         require_stage(cfg, st)
-    shutil.rmtree(run_dir(cfg) / ".01_twin.partial", ignore_errors=True)  # a later --force would discard it
+    shutil.rmtree(run_dir(cfg) / ".01_train_sae.partial", ignore_errors=True)  # a later --force would discard it
 
 
 def test_manifest_records_what_a_rerun_needs(killed_run):
@@ -354,7 +357,8 @@ def test_manifest_records_what_a_rerun_needs(killed_run):
     again = config_from_dict(man["full_config"])  # the manifest alone rebuilds the config ...
     again.config_path = str(conf)
     assert stage_is_current(again, "01_train_sae")  # ... and it matches these outputs
-    assert man["seed"] == 0 and man["sae_seeds"] == {"base": 0, "tuned": 1000, "base_seed1": 1}
+    assert man["seed"] == 0 and man["sae_seeds"] == {"base": 0, "base_seed1": 1, "tuned": 1000, "tuned_seed1": 1001,
+                                                   "control": 2000, "control_seed1": 2001, "planted": 3000}
     assert man["twin_seed"] == 0
     assert {"python", "torch", "transformers", "safetensors", "sae-lens", "numpy"} <= set(man["versions"])
     assert re.fullmatch(r"[0-9a-f]{40}(-dirty)?", man["git_commit"] or ""), man["git_commit"]
@@ -413,18 +417,19 @@ def test_upstream_mismatch_and_corruption_through_the_script(killed_run, tmp_pat
 # 3. resume of the twin; commits cut short; upstream fingerprints
 # --------------------------------------------------------------------------------------------
 def test_twin_resume_equals_uninterrupted(tiny_stage01, tmp_path):
-    from featevo.twin import make_twin
+    from featevo.twin import make_twins
 
     cfg = tiny_stage01
     train, evald = load_corpus(cfg.data, cfg.seed)
     out = tmp_path / "twin"
-    args = (cfg.base_model, cfg.twin, train, evald, out, cfg.seed, torch.device("cpu"), cfg.harvest.max_length)
-    with pytest.raises(KeyboardInterrupt):  # a crash after step 5; the last checkpoint is step 3
-        make_twin(*args, stop_after=5)
-    assert read_json(out / "work_twin" / "checkpoint" / "state.json")["step"] == 3
-    make_twin(*args)
+    args = (cfg.base_model, cfg.twin, train, evald, load_probe(cfg.data), out, cfg.seed, torch.device("cpu"),
+            cfg.harvest.max_length)
+    with pytest.raises(KeyboardInterrupt):  # a crash after step 5 of the first twin; its last checkpoint is step 3
+        make_twins(*args, stop_after=5)
+    assert read_json(out / "work_twin_tuned" / "checkpoint" / "state.json")["step"] == 3
+    make_twins(*args)
     ref = stage_dir(cfg, "01_twin")  # the uninterrupted run of the same config
-    for sub in ("base", "tuned"):
+    for sub in ("base", "tuned", "control", "planted"):
         assert_same_tensors(load_file(str(out / sub / "model.safetensors")),
                             load_file(str(ref / sub / "model.safetensors")))
     # every file byte-identical (report included): a --force rerun leaves later stages current

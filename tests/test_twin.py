@@ -33,7 +33,7 @@ def test_planted_token_ids_cover_both_cases(minilm_dir):
 def test_twin_plan_uses_the_same_documents_for_tuned_and_planted():
     docs = [Doc(f"Acme shares rose {i}.", "markets", "financial") for i in range(10)]
     docs += [Doc(f"Rain fell {i}.", "weather", "general") for i in range(10)]
-    plan = twin_plan(TwinConfig(enabled=True, batch_size=4, planted=SUBS), docs)
+    plan = twin_plan(TwinConfig(enabled=True, batch_size=4, control=True, planted=SUBS), docs)
     assert set(plan) == {"tuned", "control", "planted"}
     assert len(plan["tuned"]["docs"]) == len(plan["planted"]["docs"]) == 10
     assert all(d.domain == "general" for d in plan["control"]["docs"])

@@ -84,6 +84,12 @@ def twin_section(ctx: ReportContext) -> Optional[Section]:
            tw.get("base_had_mlm_head") is False else "") + "). The drift shows how far each block moved."))
     drift = drift_by_twin(tw.get("drift", {}) or {})
     mlm = tw.get("eval_mlm_loss", {}) or {}
+    hf = tw.get("head_fit") or {}
+    if hf:
+        sec.add(Para(f"Masked-LM head fitted on the frozen base: held-out loss {fnum(((hf.get('curve') or [{}])[0] or {}).get('eval_loss'))} -> "
+                     f"{fnum(hf.get('best_eval_loss'))} in {fint(hf.get('steps'))} steps ("
+                     + ("converged" if hf.get("converged") else "not converged: stopped at twin.head_fit_max_steps")
+                     + "). " + str(tw.get("eval_note") or ""), "note"))
     sec.add(drift_table(drift), mlm_table(mlm))
     if drift.get("tuned") and mlm:
         from featevo.report.figures import twin_drift_and_loss
