@@ -86,7 +86,8 @@ def twin_section(ctx: ReportContext) -> Optional[Section]:
     mlm = tw.get("eval_mlm_loss", {}) or {}
     hf = tw.get("head_fit") or {}
     if hf:
-        sec.add(Para(f"Masked-LM head fitted on the frozen base: held-out loss {fnum(((hf.get('curve') or [{}])[0] or {}).get('eval_loss'))} -> "
+        first_loss = ((hf.get("curve") or [{}])[0] or {}).get("eval_loss")
+        sec.add(Para(f"Masked-LM head fitted on the frozen base: held-out loss {fnum(first_loss)} -> "
                      f"{fnum(hf.get('best_eval_loss'))} in {fint(hf.get('steps'))} steps ("
                      + ("converged" if hf.get("converged") else "not converged: stopped at twin.head_fit_max_steps")
                      + "). " + str(tw.get("eval_note") or ""), "note"))
