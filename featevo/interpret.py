@@ -51,6 +51,11 @@ from featevo.sae import encode, load_sae
 logger = logging.getLogger(__name__)
 
 MODELS = ("base", "tuned")
+# The local server's prompt cache (shared prompt prefixes). llama-cpp-python evicts by the llama state size
+# only, while each cached state also holds its prompt's logits (tokens x vocabulary floats, ~200 MB for a
+# 1,000-token prompt with SmolLM2), so the default 2 GiB capacity let the server grow to 17 GB RSS in the demo
+# and be killed by the out-of-memory killer. 128 MiB keeps about five states, enough for consecutive prompts.
+PROMPT_CACHE = {"cache": True, "cache_size": 128 << 20}
 DEAD_FAILURE = "dead latent: never fires on the training split"
 
 
@@ -494,7 +499,7 @@ def run(cfg: PipelineConfig, force: bool = False) -> Path:
         log = log_path(cfg, INTERPRET).with_name(LLM_SERVER_LOG)
         log.parent.mkdir(parents=True, exist_ok=True)
         with LocalLLMServer(model_path=gguf, n_ctx=icfg.n_ctx, n_threads=icfg.n_threads or None, log_path=log,
-                            extra_args={"cache": True}) as srv:  # prompt cache: shared prompt prefixes
+                            extra_args=PROMPT_CACHE) as srv:
             asyncio.run(go(srv.base_url, srv.model_name, grammar=True))
     elif icfg.backend == "openai":
         asyncio.run(go(icfg.base_url, icfg.model, grammar=False))

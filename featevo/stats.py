@@ -99,6 +99,18 @@ def _count_extreme(perm_stats: np.ndarray, obs: np.ndarray) -> np.ndarray:
     return (np.abs(perm_stats) >= thr).sum(axis=0)
 
 
+def _permutation_pvalues(obs: np.ndarray, n_perm: int, draw_stats) -> np.ndarray:
+    """``(1 + #{|T_perm| >= |T_obs|}) / (n_perm + 1)`` per column; ``draw_stats(m)`` returns the statistics
+    of ``m`` fresh permutations [m, cols] (drawn in chunks to bound memory)."""
+    extreme = np.zeros(obs.shape[0], dtype=np.int64)
+    done = 0
+    while done < n_perm:
+        m = min(_CHUNK, n_perm - done)
+        extreme += _count_extreme(draw_stats(m), obs)
+        done += m
+    return (1.0 + extreme) / (n_perm + 1.0)
+
+
 def permutation_test_groups(
     X: np.ndarray, in_a: np.ndarray, n_perm: int, seed: int
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -117,16 +129,12 @@ def permutation_test_groups(
     total = X.sum(axis=0)
     obs = X[in_a].sum(axis=0) / n_a - X[~in_a].sum(axis=0) / n_b
     rng = rng_for(seed, 17)
-    extreme = np.zeros(X.shape[1], dtype=np.int64)
-    done = 0
-    while done < n_perm:
-        m = min(_CHUNK, n_perm - done)
-        P = rng.permuted(np.tile(in_a, (m, 1)), axis=1).astype(np.float64)
-        sum_a = P @ X
-        stats = sum_a / n_a - (total - sum_a) / n_b
-        extreme += _count_extreme(stats, obs)
-        done += m
-    return obs, (1.0 + extreme) / (n_perm + 1.0)
+
+    def draw(m: int) -> np.ndarray:
+        sum_a = rng.permuted(np.tile(in_a, (m, 1)), axis=1).astype(np.float64) @ X
+        return sum_a / n_a - (total - sum_a) / n_b
+
+    return obs, _permutation_pvalues(obs, n_perm, draw)
 
 
 def sign_flip_test(D: np.ndarray, n_perm: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -142,14 +150,7 @@ def sign_flip_test(D: np.ndarray, n_perm: int, seed: int) -> tuple[np.ndarray, n
         raise ValueError("sign-flip test needs at least one document")
     obs = D.mean(axis=0)
     rng = rng_for(seed, 19)
-    extreme = np.zeros(D.shape[1], dtype=np.int64)
-    done = 0
-    while done < n_perm:
-        m = min(_CHUNK, n_perm - done)
-        S = rng.choice(np.array([-1.0, 1.0]), size=(m, n))
-        extreme += _count_extreme(S @ D / n, obs)
-        done += m
-    return obs, (1.0 + extreme) / (n_perm + 1.0)
+    return obs, _permutation_pvalues(obs, n_perm, lambda m: rng.choice(np.array([-1.0, 1.0]), size=(m, n)) @ D / n)
 
 
 # --------------------------------------------------------------------------------------------
@@ -210,14 +211,8 @@ def cluster_permutation_test(X: np.ndarray, in_a: np.ndarray, clusters, n_perm: 
 
     obs = stat(lab[None, :].astype(np.float64))[0]
     rng = rng_for(seed, 31)
-    extreme = np.zeros(X.shape[1], dtype=np.int64)
-    done = 0
-    while done < n_perm:
-        m = min(_CHUNK, n_perm - done)
-        P = rng.permuted(np.tile(lab, (m, 1)), axis=1).astype(np.float64)
-        extreme += _count_extreme(stat(P), obs)
-        done += m
-    return obs, (1.0 + extreme) / (n_perm + 1.0)
+    return obs, _permutation_pvalues(obs, n_perm,
+                                     lambda m: stat(rng.permuted(np.tile(lab, (m, 1)), axis=1).astype(np.float64)))
 
 
 def cluster_sign_flip_test(D: np.ndarray, clusters, n_perm: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -231,14 +226,7 @@ def cluster_sign_flip_test(D: np.ndarray, clusters, n_perm: int, seed: int) -> t
     n = D.shape[0]
     obs = D.mean(axis=0)
     rng = rng_for(seed, 37)
-    extreme = np.zeros(D.shape[1], dtype=np.int64)
-    done = 0
-    while done < n_perm:
-        m = min(_CHUNK, n_perm - done)
-        S = rng.choice(np.array([-1.0, 1.0]), size=(m, k))
-        extreme += _count_extreme(S @ C / n, obs)
-        done += m
-    return obs, (1.0 + extreme) / (n_perm + 1.0)
+    return obs, _permutation_pvalues(obs, n_perm, lambda m: rng.choice(np.array([-1.0, 1.0]), size=(m, k)) @ C / n)
 
 
 def empirical_pvalues(observed: np.ndarray, null: np.ndarray) -> np.ndarray:
