@@ -354,6 +354,11 @@ class DiffingConfig:
     """Data orders per cell of the stage-wise 2x2 (model x data: the base and tuned models' activations on the
     financial and on the general documents' rows), run when the corpus has both domains; 0 skips the 2x2. Its
     p-values need at least 2."""
+    planted_text: bool = True
+    """The planted contrast (stage-wise ``planted``/``planted_null`` and the tuned~planted crosscoder) reads both
+    twins' activations of the corpus *with the plant applied*, the text the planted twin was trained on (stage
+    01's rows for the unchanged documents, fresh rows for the changed ones). On the original corpus the planted
+    word never occurs, so the plant shows only indirectly there. False: stage 01's corpus rows."""
     alpha: float = 0.05
     """Per-latent level of the stage-wise flags: a latent is flagged when the empirical p-value of its rotation
     beyond the null is at most alpha, so the null expects alpha times the number of latents (the held-out null

@@ -43,7 +43,8 @@ from featevo.layout import (
 from featevo.results import CROSSCODER_LATENTS, STAGEWISE_LATENTS, STAGEWISE_STATS, load_models_info
 from featevo.sae import encode, load_sae
 from featevo.stagewise import (
-    RowSubsetStore, activity, against_null, continue_sae, flags, latent_change, rank_desc, reproducibility,
+    RowSubsetStore, TensorStore, activity, against_null, continue_sae, flags, latent_change, rank_desc,
+    reproducibility,
 )
 
 logger = logging.getLogger(__name__)
@@ -65,6 +66,37 @@ class Rows:
 
     def select(self, key: str, rows: str) -> torch.Tensor:
         return self.x[key] if rows == ALL_ROWS else self.x[key][torch.from_numpy(self.domain == rows)]
+
+
+@dataclass
+class PlantedText:
+    """Both twins' activations of the corpus with the plant applied (``diffing.planted_text``): training stores
+    and the rows for the per-latent statistics."""
+
+    stores: dict[str, ActivationStore]
+    rows: Rows
+    changed_docs: dict[str, int]
+    planted_tokens: dict[str, int]
+
+
+def planted_text(cfg: PipelineConfig, s1: Path, device) -> PlantedText:
+    from featevo.models import load_model, load_tokenizer
+    from featevo.planted_control import planted_split
+
+    mdl = models(cfg)
+    tok = load_tokenizer(mdl["base"])
+    loaded = {k: load_model(mdl[k], head="none", device=device, dtype=cfg.harvest.dtype) for k in ("tuned", "planted")}
+    h = cfg.harvest
+    split = {sp: planted_split(s1, sp, dict(cfg.twin.planted), tok, loaded, h.layer, h.batch_size, h.max_length,
+                               h.exclude_special_tokens, device) for sp in TrainFiles.SPLITS}
+    n_eval = min(cfg.diffing.max_tokens, len(split["eval"][1]))
+    n_train = min(cfg.diffing.max_tokens - n_eval, len(split["train"][1]))
+    rows = Rows({k: torch.cat([split["eval"][0][k][:n_eval], split["train"][0][k][:n_train]]) for k in loaded},
+                np.concatenate([split["eval"][1][:n_eval], split["train"][1][:n_train]]))
+    logger.info("planted text: %d train and %d eval documents changed (%d and %d planted tokens); %d train rows",
+                split["train"][2], split["eval"][2], split["train"][3], split["eval"][3], len(split["train"][1]))
+    return PlantedText({k: TensorStore(split["train"][0][k]) for k in loaded}, rows,
+                       {sp: split[sp][2] for sp in split}, {sp: split[sp][3] for sp in split})
 
 
 def load_rows(s1: Path, keys: tuple[str, ...], max_tokens: int) -> Rows:
@@ -95,6 +127,8 @@ class Contrast:
     orders: int
     held_out: bool = False
     """A null: its last order is held out and set against the others like any contrast."""
+    text: str = "corpus"
+    """``corpus`` (stage 01's tokens) or ``planted`` (the corpus with the plant applied)."""
 
     @property
     def reference_orders(self) -> int:
@@ -103,13 +137,14 @@ class Contrast:
 
 def stagewise_contrasts(cfg: PipelineConfig, keys: tuple[str, ...], has_domains: bool) -> list[Contrast]:
     o, do = cfg.diffing.orders, cfg.diffing.domain_orders
+    pt = "planted" if cfg.diffing.planted_text else "corpus"
     out = [Contrast("null", "base", "base", ALL_ROWS, None, o + 1, True),
            Contrast("tuned", "base", "tuned", ALL_ROWS, "null", o)]
     if "control" in keys:
         out.append(Contrast("control", "base", "control", ALL_ROWS, "null", o))
     if "planted" in keys:
-        out += [Contrast("planted_null", "tuned", "tuned", ALL_ROWS, None, o + 1, True),
-                Contrast("planted", "tuned", "planted", ALL_ROWS, "planted_null", o)]
+        out += [Contrast("planted_null", "tuned", "tuned", ALL_ROWS, None, o + 1, True, pt),
+                Contrast("planted", "tuned", "planted", ALL_ROWS, "planted_null", o, False, pt)]
     if has_domains and do > 0:
         out += [Contrast("null_general", "base", "base", GENERAL, None, do),
                 Contrast("data", "base", "base", FINANCIAL, "null_general", do),
@@ -129,14 +164,17 @@ def _scaling_factor(s1: Path, sae_name: str) -> float:
 
 
 def run_contrast(cfg: PipelineConfig, s1: Path, out: Path, c: Contrast, rows: Rows, train_domain: np.ndarray,
-                 device, before_cache: dict) -> dict:
+                 device, before_cache: dict, ptext: PlantedText | None = None) -> dict:
     """Every data order of contrast ``c``: continued SAEs (resumed when finished) and per-latent changes."""
     start_name = main_saes(cfg, c.start)[0]
     start = load_sae(sae_dir(s1, start_name), device)
     store_dir = acts_dir(s1, "train", c.target)
-    store = ActivationStore(store_dir) if c.rows == ALL_ROWS else RowSubsetStore(store_dir, train_domain == c.rows)
+    if c.text == "planted":
+        store, rows = ptext.stores[c.target], ptext.rows
+    else:
+        store = ActivationStore(store_dir) if c.rows == ALL_ROWS else RowSubsetStore(store_dir, train_domain == c.rows)
     x_start, x_target = rows.select(c.start, c.rows), rows.select(c.target, c.rows)
-    key = (c.start, c.rows)
+    key = (c.start, c.rows, c.text)
     if key not in before_cache:
         before_cache[key] = activity(start, x_start)
     fvu0 = activity(start, x_target)["fvu"]
@@ -151,8 +189,8 @@ def run_contrast(cfg: PipelineConfig, s1: Path, out: Path, c: Contrast, rows: Ro
         records.append(rec)
     res = {k: np.stack([p[k] for p in per_order]) for k in per_order[0]}
     res.update(start_sae=start_name, records=records, rows_measured=int(x_target.shape[0]))
-    logger.info("stage-wise %s (%s SAE -> %s, %s rows): rotation %.3f, FVU of the start SAE on the target %.3f -> "
-                "%.3f after %d steps", c.name, start_name, c.target, c.rows, float(res["rotation"].mean()),
+    logger.info("stage-wise %s (%s SAE -> %s, %s rows of the %s text): rotation %.3f, FVU of the start SAE on the target %.3f -> "
+                "%.3f after %d steps", c.name, start_name, c.target, c.rows, c.text, float(res["rotation"].mean()),
                 float(res["fvu_start_on_target"].mean()), float(res["fvu_after"].mean()), records[0]["steps"])
     return res
 
@@ -205,6 +243,7 @@ def stagewise_rows(stats: dict, results: dict) -> list[dict]:
         sl = slice(c.orders - 1, c.orders) if name.endswith("_held_out") else slice(0, st["orders"])
         for i in range(len(st["rotation"])):
             row = {"contrast": name, "start_sae": res["start_sae"], "target_model": c.target, "rows": c.rows,
+                   "text": c.text,
                    "reference": st["reference"], "orders": st["orders"], "latent": i,
                    "freq_before": res["freq_before"][0, i], "act_before": res["act_before"][0, i],
                    "freq_after": res["freq_after"][sl, i].mean(), "act_after": res["act_after"][sl, i].mean()}
@@ -222,7 +261,8 @@ def stagewise_summary(stats: dict, results: dict) -> dict:
         c, res = st["contrast"], results[st["contrast"].name]
         sl = slice(c.orders - 1, c.orders) if name.endswith("_held_out") else slice(0, st["orders"])
         rot = st["rotation"]
-        e = {"start_sae": res["start_sae"], "target_model": c.target, "rows": c.rows, "reference": st["reference"],
+        e = {"start_sae": res["start_sae"], "target_model": c.target, "rows": c.rows, "text": c.text,
+             "reference": st["reference"],
              "orders": st["orders"], "steps": res["records"][0]["steps"], "tokens_per_order": res["records"][0]["tokens"],
              "rows_measured": res["rows_measured"],
              "fvu_start_sae_on_target": float(res["fvu_start_on_target"][sl].mean()),
@@ -289,7 +329,8 @@ def crosscoder_dir(out: Path, a: str, b: str) -> Path:
     return out / DiffingFiles.CROSSCODERS / f"{a}_{b}" / TrainFiles.SAE
 
 
-def run_crosscoders(cfg: PipelineConfig, s1: Path, out: Path, rows: Rows, device) -> dict[str, dict]:
+def run_crosscoders(cfg: PipelineConfig, s1: Path, out: Path, rows: Rows, device,
+                    ptext: PlantedText | None = None) -> dict[str, dict]:
     """Train (or resume) every crosscoder and compute its per-latent table over the held-out rows."""
     from featevo.crosscoder import latent_table, train_crosscoder
 
@@ -300,15 +341,19 @@ def run_crosscoders(cfg: PipelineConfig, s1: Path, out: Path, rows: Rows, device
     k = dc.crosscoder_k or cfg.sae.k
     res = {}
     for i, (a, b) in enumerate(tqdm(crosscoder_pairs(cfg, keys), desc="crosscoders", unit="pair")):
+        text = "planted" if ptext is not None and (a, b) == ("tuned", "planted") else "corpus"
+        stores = (ptext.stores[a], ptext.stores[b]) if text == "planted" else (
+            ActivationStore(acts_dir(s1, "train", a)), ActivationStore(acts_dir(s1, "train", b)))
+        src = ptext.rows if text == "planted" else rows
         rec = train_crosscoder(
-            ActivationStore(acts_dir(s1, "train", a)), ActivationStore(acts_dir(s1, "train", b)), (a, b), n, k,
+            *stores, (a, b), n, k,
             dc.crosscoder_tokens, cfg.sae.batch_size, dc.crosscoder_lr, cfg.sae.aux_loss_coefficient,
             cfg.sae.dead_window_tokens, cfg.seed + 4241 + i, crosscoder_dir(out, a, b).parent, device,
             hook_name=info["base"]["hookpoint"], desc=f"crosscoder {a}~{b}")
         sae = load_sae(crosscoder_dir(out, a, b), device)
-        table = latent_table(sae, rows.x[a], rows.x[b], dc.model_only_threshold, dc.latent_scaling_max_ratio)
+        table = latent_table(sae, src.x[a], src.x[b], dc.model_only_threshold, dc.latent_scaling_max_ratio)
         table["rank_rho"] = rank_desc(table["rho"])
-        res[pair_name(a, b)] = {"a": a, "b": b, "record": rec, "table": table}
+        res[pair_name(a, b)] = {"a": a, "b": b, "text": text, "record": rec, "table": table}
         cls = table["class"]
         logger.info("crosscoder %s~%s: FVU %.3f, L0 %.1f; %d %s-only, %d %s-only (%d confirmed by Latent Scaling), "
                     "%d shared; median rho %.3f", a, b, table["fvu"], table["l0"], int((cls == "a-only").sum()), a,
@@ -322,7 +367,7 @@ def crosscoder_rows(cc: dict) -> list[dict]:
     for name, r in cc.items():
         t = r["table"]
         for i in range(len(t["rho"])):
-            row = {"pair": name, "model_a": r["a"], "model_b": r["b"], "latent": i}
+            row = {"pair": name, "model_a": r["a"], "model_b": r["b"], "text": r["text"], "latent": i}
             for col in CROSSCODER_LATENTS.fields:
                 if col not in row:
                     row[col] = t[col][i].item() if hasattr(t[col][i], "item") else t[col][i]
@@ -336,7 +381,7 @@ def crosscoder_summary(cc: dict, threshold: float) -> dict:
         t, cls = r["table"], r["table"]["class"]
         hist, edges = np.histogram(t["rho"], bins=20, range=(0.0, 1.0))
         out[name] = {
-            "model_a": r["a"], "model_b": r["b"], **{k: r["record"][k] for k in ("steps", "tokens", "threshold",
+            "model_a": r["a"], "model_b": r["b"], "text": r["text"], **{k: r["record"][k] for k in ("steps", "tokens", "threshold",
                                                                                   "activation_scales")},
             "fvu": t["fvu"], "l0": t["l0"], "dead_latents": int((t["firing_frequency"] == 0).sum()),
             "a_only": int((cls == "a-only").sum()), "b_only": int((cls == "b-only").sum()),
@@ -416,6 +461,8 @@ def planted_control(cfg: PipelineConfig, s1: Path, out: Path, sw: dict, cc: dict
                                 "position of the same sentences",
                 "best_latent": "the lens's latent with the highest AUROC (its activations on the lens's own inputs)",
                 "rank": "rank of that latent in the lens's change statistic (1 = most changed)",
+                "first_recovering_latent": "the first latent down the lens's ranking whose AUROC reaches "
+                                           f"{PLANTED_AIM['auroc_at_least']}",
                 "planted": "the planted-vs-unplanted contrast (tuned -> planted twin)",
                 "main": "the main base-vs-tuned diff, whose models never saw the planted word in training"}}
 
@@ -493,15 +540,16 @@ def run(cfg: PipelineConfig, force: bool = False) -> Path:
     train_domain = TokenTable(split_dir(s1, "train")).row_domains()
     has_domains = bool(np.isin([FINANCIAL, GENERAL], train_domain).all())
     contrasts = stagewise_contrasts(cfg, keys, has_domains)
+    ptext = planted_text(cfg, s1, device) if "planted" in keys and dc.planted_text else None
     before: dict = {}
-    results = {c.name: run_contrast(cfg, s1, st.dir, c, rows, train_domain, device, before)
+    results = {c.name: run_contrast(cfg, s1, st.dir, c, rows, train_domain, device, before, ptext)
                for c in tqdm(contrasts, desc="stage-wise contrasts", unit="contrast")}
     stats = stagewise_statistics(contrasts, results, dc.alpha)
     STAGEWISE_LATENTS.write(st.dir, stagewise_rows(stats, results))
     sws = stagewise_summary(stats, results)
     timings["stagewise_s"] = round(time.time() - t0, 1)
     t1 = time.time()
-    cc = run_crosscoders(cfg, s1, st.dir, rows, device)
+    cc = run_crosscoders(cfg, s1, st.dir, rows, device, ptext)
     CROSSCODER_LATENTS.write(st.dir, crosscoder_rows(cc))
     ccs = crosscoder_summary(cc, dc.model_only_threshold)
     timings["crosscoder_s"] = round(time.time() - t1, 1)
@@ -513,8 +561,11 @@ def run(cfg: PipelineConfig, force: bool = False) -> Path:
     _figures(st.dir, stats, cc, dc.model_only_threshold)
     summary = {"stagewise": sws, "two_by_two": two_by_two_summary(stats), "crosscoder": ccs,
                "negative_control": negative_control(sws, ccs, dc.alpha, len(stats["tuned"]["rotation"])),
-               "planted": {lens: {part: {k: r[part][k] for k in ("best_latent", "auroc", "rank", "n_latents")}
+               "planted": {lens: {part: {k: r[part][k] for k in ("best_latent", "auroc", "rank", "n_latents",
+                                                                 "first_recovering_latent")}
                                   for part in ("planted", "main")} for lens, r in planted.get("lenses", {}).items()},
+               "planted_text": None if ptext is None else {"changed_docs": ptext.changed_docs,
+                                                           "planted_tokens": ptext.planted_tokens},
                "rows_measured": int(len(rows.domain)), "timings": {**timings, "total_s": round(time.time() - t0, 1)}}
     atomic_write_json(st.dir / DiffingFiles.SUMMARY, _clean(summary))
     st.commit()

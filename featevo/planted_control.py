@@ -16,10 +16,11 @@ import numpy as np
 import torch
 from scipy.stats import rankdata
 
-from featevo.activations import iter_layer_rows, tokenize_docs
+from featevo.activations import ActivationStore, TokenTable, iter_layer_rows, tokenize_docs
 from featevo.data import FINANCIAL, Doc
+from featevo.layout import acts_dir, split_dir
 from featevo.stagewise import rank_desc
-from featevo.twin import planted_docs
+from featevo.twin import planted_docs, planted_token_ids
 
 
 def auroc(scores: np.ndarray, positive: np.ndarray) -> np.ndarray:
@@ -72,16 +73,54 @@ def harvest_rows(model, tokens: dict, layer: int, batch_size: int, device, desc:
     return torch.cat(list(iter_layer_rows(model, tokens, layer, batch_size, device, desc=desc, progress=False)))
 
 
-def score_lens(z: np.ndarray, is_planted: np.ndarray, change: np.ndarray, statistic: str, top: int = 5) -> dict:
+def planted_split(s1, split: str, substitutions: dict[str, str], tokenizer, models: dict, layer: int,
+                  batch_size: int, max_length: int, exclude_special_tokens: bool,
+                  device) -> tuple[dict, np.ndarray, int, int]:
+    """Stage 01's ``split`` with the plant applied to its financial documents, as the planted twin read it in
+    training: per model in ``models`` its activation rows (stage 01's rows for unchanged documents, which do
+    not depend on the others, fresh rows for the changed ones), the row domains, how many documents changed and
+    how many of their kept tokens are pieces of a replacement word. Every model reads the same tokens."""
+    tt = TokenTable(split_dir(s1, split))
+    new_docs, _ = planted_docs(tt.docs, substitutions)
+    changed = [i for i, (a, b) in enumerate(zip(tt.docs, new_docs)) if a.text != b.text]
+    starts = np.searchsorted(tt.row_doc, np.arange(len(tt.docs) + 1))
+    counts = np.diff(starts)
+    out, n_planted = {}, 0
+    if changed:
+        t = tokenize_docs(tokenizer, [new_docs[i] for i in changed], max_length, exclude_special_tokens)
+        n_planted = int(np.isin(t["input_ids"][t["keep_mask"]].numpy(), planted_token_ids(tokenizer, substitutions)).sum())
+        new_counts = t["keep_mask"].sum(1).numpy()
+        counts[changed] = new_counts
+        new_starts = np.concatenate([[0], np.cumsum(new_counts)])
+    for key, model in models.items():
+        old = ActivationStore(acts_dir(s1, split, key)).read_all()
+        if not changed:
+            out[key] = old
+            continue
+        new = harvest_rows(model, t, layer, batch_size, device, f"planted text {key}/{split}")
+        pieces, prev = [], 0
+        for j, d in enumerate(changed):
+            pieces += [old[starts[prev] : starts[d]], new[new_starts[j] : new_starts[j + 1]]]
+            prev = d + 1
+        out[key] = torch.cat(pieces + [old[starts[prev] :]])
+    row_doc = np.repeat(np.arange(len(tt.docs)), counts)
+    return out, np.array([tt.docs[d].domain for d in row_doc]), len(changed), n_planted
+
+
+def score_lens(z: np.ndarray, is_planted: np.ndarray, change: np.ndarray, statistic: str, top: int = 5,
+               recovery_auroc: float = 0.9) -> dict:
     """One lens's recovery of the planted concept: ``z`` [rows, L] its latents' activations on the planted
     sentences, ``change`` [L] its native change statistic (larger = more changed). Returns the best latent
-    for the planted tokens (highest AUROC), its AUROC, its rank by ``change`` and the lens's top ``top``
-    latents with their AUROCs."""
+    for the planted tokens (highest AUROC), its AUROC, its rank by ``change``, the lens's top ``top`` latents
+    with their AUROCs, and the first latent down the ranking whose AUROC reaches ``recovery_auroc``."""
     au = auroc(z, is_planted)
     best = int(np.nanargmax(au))
-    rank = rank_desc(np.asarray(change, dtype=np.float64))
-    order = np.argsort(-np.where(np.isfinite(change), change, -np.inf), kind="stable")[:top]
+    change = np.asarray(change, dtype=np.float64)
+    rank = rank_desc(change)
+    order = np.argsort(-np.where(np.isfinite(change), change, -np.inf), kind="stable")
+    hits = [int(j) for j in order if au[j] >= recovery_auroc]
+    first = {"latent": hits[0], "rank": int(rank[hits[0]]), "auroc": float(au[hits[0]])} if hits else None
     return {"best_latent": best, "auroc": float(au[best]), "rank": int(rank[best]), "n_latents": int(len(au)),
-            "statistic": statistic, "best_latent_statistic": float(change[best]),
+            "statistic": statistic, "best_latent_statistic": float(change[best]), "first_recovering_latent": first,
             "top": [{"latent": int(j), "rank": int(rank[j]), "statistic": float(change[j]), "auroc": float(au[j])}
-                    for j in order]}
+                    for j in order[:top]]}

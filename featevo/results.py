@@ -151,6 +151,8 @@ STAGEWISE_LATENTS = Schema(DiffingFiles.STAGEWISE_LATENTS, (
     Col("target_model", "str", "model whose activations it continued on"),
     Col("rows", "str", "all, financial or general: the documents whose token rows it continued on (and was "
                        "measured on)"),
+    Col("text", "str", "corpus (stage 01's tokens) or planted (the corpus with the plant applied, as the planted "
+                       "twin read it; diffing.planted_text)"),
     Col("reference", "str", "the null contrast this one is set against (blank for a null)"),
     Col("orders", "int", "data orders averaged"),
     Col("latent", "int", "latent index (the same latent in the start and the continued SAE)"),
@@ -174,6 +176,7 @@ CROSSCODER_LATENTS = Schema(DiffingFiles.CROSSCODER_LATENTS, (
                        "the null: one model twice)"),
     Col("model_a", "str", "model of the first half of the input and decoder"),
     Col("model_b", "str", "model of the second half"),
+    Col("text", "str", "corpus, or planted: the corpus with the plant applied (tuned~planted, diffing.planted_text)"),
     Col("latent", "int", "crosscoder latent"),
     Col("norm_a", "float", "norm of the latent's model-a decoder half (each model's activations scaled to mean norm "
                            "sqrt(d))"),
