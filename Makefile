@@ -36,8 +36,10 @@ stage01: setup
 	$(RUN) 01_train_sae/train_sae.py $(ARGS)
 stage02: setup
 	$(RUN) 02_compare_features/compare_features.py $(ARGS)
+	$(RUN) 02_compare_features/model_diffing.py $(ARGS)
 stage03: setup
 	$(RUN) 03_activation_deltas/activation_deltas.py $(ARGS)
+	$(RUN) 03_activation_deltas/causal_checks.py $(ARGS)
 stage04: setup
 	$(RUN) 04_interpret/interpret.py $(ARGS)
 stage05: setup

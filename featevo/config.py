@@ -356,6 +356,92 @@ class InterpretConfig:
 
 
 @dataclass
+class DiffingConfig:
+    """Model diffing that keeps feature identity (stage ``02_model_diffing``)."""
+
+    stagewise_tokens: int = 1_000_000
+    """Activation rows of continued training per stage-wise run (the start SAE trained further, with the fused
+    TopK step and batches of ``sae.batch_size`` rows, on another model's activations of the same tokens)."""
+    stagewise_lr: float = 2e-4
+    """Adam learning rate of the continued training (constant: no warm-up, no decay)."""
+    orders: int = 2
+    """Data orders (seeds of the batch order) per stage-wise contrast. A null contrast (the start SAE continued
+    on its own model's activations) runs one more order, held out: set against the other orders with the same
+    rule, it shows what the rule flags when nothing changed. The correlation of per-latent rotation across
+    orders is the reproducibility check. Empirical p-values need at least 2."""
+    domain_orders: int = 1
+    """Data orders per cell of the stage-wise 2x2 (model x data: the base and tuned models' activations on the
+    financial and on the general documents' rows), run when the corpus has both domains; 0 skips the 2x2. Its
+    p-values need at least 2."""
+    planted_text: bool = True
+    """The planted contrast (stage-wise ``planted``/``planted_null`` and the tuned~planted crosscoder) reads both
+    twins' activations of the corpus *with the plant applied*, the text the planted twin was trained on (stage
+    01's rows for the unchanged documents, fresh rows for the changed ones). On the original corpus the planted
+    word never occurs, so the plant shows only indirectly there. False: stage 01's corpus rows."""
+    alpha: float = 0.05
+    """Per-latent level of the stage-wise flags: a latent is flagged when the empirical p-value of its rotation
+    beyond the null is at most alpha, so the null expects alpha times the number of latents (the held-out null
+    order shows the count it really gives). Benjamini-Hochberg q-values are reported beside."""
+    crosscoder_num_latents: Optional[int] = None
+    """Latents of each BatchTopK crosscoder (default: the SAEs' size)."""
+    crosscoder_k: Optional[int] = None
+    """Mean active latents per token of the crosscoder (BatchTopK; default: ``sae.k``)."""
+    crosscoder_tokens: int = 2_000_000
+    """Training rows (aligned token pairs) per crosscoder."""
+    crosscoder_lr: float = 4e-4
+    """Adam learning rate of the crosscoders (constant)."""
+    crosscoder_null: bool = True
+    """Also train a crosscoder on the base model paired with itself: its model-specific latents are the
+    crosscoders' null (what training alone invents)."""
+    model_only_threshold: float = 0.1
+    """A crosscoder latent with relative decoder norm |d_b| / (|d_a| + |d_b|) at most this is a-only, at least
+    1 - this b-only, shared otherwise (the diffing toolkit's threshold)."""
+    latent_scaling_max_ratio: float = 0.5
+    """A model-only crosscoder latent is confirmed by Latent Scaling when both ratios nu (other model / own model,
+    for the reconstruction error and for the reconstruction) are at most this: the other model carries less
+    than this fraction of what the latent's own model carries in its direction."""
+    max_tokens: int = 200_000
+    """Held-out then training rows used for per-latent statistics (firing, activation change, scaling)."""
+
+    def __post_init__(self) -> None:
+        if min(self.stagewise_tokens, self.orders, self.crosscoder_tokens, self.max_tokens) < 1:
+            raise ValueError("stagewise_tokens, orders, crosscoder_tokens and max_tokens must be >= 1")
+        if self.domain_orders < 0:
+            raise ValueError("domain_orders must be >= 0")
+        if not (self.stagewise_lr > 0 and self.crosscoder_lr > 0):
+            raise ValueError("learning rates must be > 0")
+        if not 0.0 < self.model_only_threshold < 0.5:
+            raise ValueError("model_only_threshold must be in (0, 0.5)")
+        if not 0.0 < self.alpha < 1.0 or self.latent_scaling_max_ratio <= 0:
+            raise ValueError("alpha must be in (0, 1) and latent_scaling_max_ratio > 0")
+        for name in ("crosscoder_num_latents", "crosscoder_k"):
+            if getattr(self, name) is not None and getattr(self, name) < 1:
+                raise ValueError(f"{name} must be >= 1 or null")
+
+
+@dataclass
+class CausalConfig:
+    """Interventions on the flagged latents inside the tuned model (stage ``03_causal``)."""
+
+    top_n: int = 10
+    """Flagged latents intervened on (the first of stage 03's calibrated ranking)."""
+    n_random: int = 40
+    """Random latents matched for firing frequency: the null distribution of an intervention's effect."""
+    n_bootstrap: int = 1000
+    """Cluster-bootstrap resamples of the probe for the effects' intervals."""
+    mlm_probability: float = 0.15
+    """Fraction of the probe's tokens masked (one fixed seeded mask) for the masked-LM loss."""
+    batch_size: int = 64
+    """Probe documents per forward pass."""
+
+    def __post_init__(self) -> None:
+        if self.top_n < 1 or self.n_random < 2 or self.n_bootstrap < 10 or self.batch_size < 1:
+            raise ValueError("top_n >= 1, n_random >= 2, n_bootstrap >= 10 and batch_size >= 1 are required")
+        if not 0.0 < self.mlm_probability < 1.0:
+            raise ValueError("mlm_probability must be in (0, 1)")
+
+
+@dataclass
 class ReportConfig:
     title: str = "Feature evolution under domain fine-tuning"
     """Report title."""
@@ -393,6 +479,8 @@ class PipelineConfig:
     sae: SAEConfig = field(default_factory=SAEConfig)
     compare: CompareConfig = field(default_factory=CompareConfig)
     deltas: DeltasConfig = field(default_factory=DeltasConfig)
+    diffing: DiffingConfig = field(default_factory=DiffingConfig)
+    causal: CausalConfig = field(default_factory=CausalConfig)
     interpret: InterpretConfig = field(default_factory=InterpretConfig)
     report: ReportConfig = field(default_factory=ReportConfig)
     config_path: Optional[str] = None

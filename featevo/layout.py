@@ -63,7 +63,9 @@ class StageSpec:
 TWIN = "01_twin"
 TRAIN = "01_train_sae"
 COMPARE = "02_compare_features"
+DIFFING = "02_model_diffing"
 DELTAS = "03_activation_deltas"
+CAUSAL = "03_causal"
 INTERPRET = "04_interpret"
 REPORT = "05_report"
 
@@ -78,12 +80,18 @@ STAGES: tuple[StageSpec, ...] = (
     StageSpec(COMPARE, "02_compare_features/compare_features.py", "stage02", ("compare",), (TRAIN,),
               "Hungarian matching of every SAE comparison (fine-tuning, seed, control, planted, wide seeds), "
               "family claims against the seed spread, dictionary-size stability, transfer"),
+    StageSpec(DIFFING, "02_compare_features/model_diffing.py", "stage02", ("seed", "diffing", "twin.planted"), (TRAIN,),
+              "stage-wise SAE fine-tuning and BatchTopK crosscoders against their nulls; the planted positive control"),
     StageSpec(DELTAS, "03_activation_deltas/activation_deltas.py", "stage03", ("deltas",), (TRAIN, COMPARE),
               "domain-specific change (financial minus general) of matched pairs on the probe set, template-"
               "clustered resampling, calibrated against seed pairs and the control twin; held-out selection"),
+    StageSpec(CAUSAL, "03_activation_deltas/causal_checks.py", "stage03", ("seed", "causal"),
+              (TRAIN, DIFFING, DELTAS, TWIN),
+              "flagged latents ablated or patched to their base values inside the tuned model, against random latents"),
     StageSpec(INTERPRET, "04_interpret/interpret.py", "stage04", ("interpret",), (TRAIN, COMPARE, DELTAS),
               "Delphi labels with detection and fuzzing scores against a shuffled-label floor"),
-    StageSpec(REPORT, "05_report/report.py", "stage05", ("report",), (TRAIN, COMPARE, DELTAS, INTERPRET, TWIN),
+    StageSpec(REPORT, "05_report/report.py", "stage05", ("report",),
+              (TRAIN, COMPARE, DIFFING, DELTAS, CAUSAL, INTERPRET, TWIN),
               "self-contained HTML report, its Markdown twin and findings.json"),
 )
 _BY_ID = {s.id: s for s in STAGES}
@@ -233,6 +241,27 @@ class DeltasFiles:
     INTERESTING = "interesting_latents.json"
     CONTEXTS = "contexts"        # contexts/<base|tuned>.json
     FOUR_PANEL = "four_panel.png"
+
+
+class DiffingFiles:
+    """``02_model_diffing/``."""
+
+    STAGEWISE = "stagewise"            # stagewise/<contrast>_o<order>/sae/ (sae-lens format)
+    STAGEWISE_LATENTS = "stagewise_latents.csv"
+    CROSSCODERS = "crosscoders"        # crosscoders/<a>_<b>/ (sae-lens format on concatenated activations)
+    CROSSCODER_LATENTS = "crosscoder_latents.csv"
+    PLANTED = "planted.json"
+    SUMMARY = "summary.json"
+    ROTATION_FIG = "rotation_vs_null.png"
+    RHO_FIG = "relative_decoder_norm.png"
+
+
+class CausalFiles:
+    """``03_causal/``."""
+
+    EFFECTS = "effects.csv"
+    SUMMARY = "summary.json"
+    EFFECTS_FIG = "effects_vs_random.png"
 
 
 class InterpretFiles:

@@ -14,7 +14,9 @@ from pathlib import Path
 import numpy as np
 
 from featevo.io import read_json
-from featevo.layout import CompareFiles, DeltasFiles, InterpretFiles, TrainFiles, TwinFiles, contexts_path
+from featevo.layout import (
+    CompareFiles, DeltasFiles, DiffingFiles, InterpretFiles, TrainFiles, TwinFiles, contexts_path,
+)
 from featevo.tables import Col, Schema, Table
 
 # --------------------------------------------------------------------------------------------
@@ -175,6 +177,107 @@ class CompareResult:
     def unmatched_latents(self, sae: str) -> Table:
         """The latents of SAE ``sae`` (base or tuned) without a matched partner, in file order."""
         return Table(LATENTS, [r for r in self.latents if r["sae"] == sae and r["class"] not in MATCHED_CLASSES])
+
+
+# --------------------------------------------------------------------------------------------
+# 02_model_diffing
+# --------------------------------------------------------------------------------------------
+STAGEWISE_STATS = {
+    "rotation": ("1 - cosine of the latent's decoder row after continued training with the row of the start SAE "
+                 "(mean over the contrast's data orders)", False),
+    "encoder_rotation": ("1 - cosine of the latent's encoder column with the start SAE's", False),
+    "freq_change": ("firing frequency after (continued SAE on the target model's held-out rows) minus before "
+                    "(start SAE on the start model's rows of the same tokens)", True),
+    "act_change": ("mean activation after minus before (same rows; activation of a unit-norm decoder row)", True),
+}
+"""Stage-wise statistic -> (meaning, tested two-sided)."""
+
+
+def _stagewise_stat_cols() -> tuple[Col, ...]:
+    cols: list[Col] = []
+    for name, (doc, two_sided) in STAGEWISE_STATS.items():
+        side = "two-sided (|excess|)" if two_sided else "one-sided (excess > 0)"
+        cols += [
+            Col(name, "float", doc),
+            Col(f"{name}_null_mean", "float", "the same statistic under the contrast's null, mean over the null's "
+                                              "reference orders (blank for a null's own rows)"),
+            Col(f"{name}_null_max", "float", "its maximum over the null's reference orders"),
+            Col(f"{name}_excess", "float", f"{name} - {name}_null_mean"),
+            Col(f"{name}_p", "float", f"empirical p-value of the excess against the pooled leave-one-out null "
+                                      f"(every null order minus the mean of the other null orders, all latents), "
+                                      f"{side}; conservative"),
+        ]
+    return tuple(cols)
+
+
+STAGEWISE_LATENTS = Schema(DiffingFiles.STAGEWISE_LATENTS, (
+    Col("contrast", "str", "tuned / control / planted (main contrasts), null / planted_null (the nulls: mean of "
+                           "their reference orders), null_held_out / planted_null_held_out (one more null order "
+                           "set against the reference orders: what the flag rule gives when nothing changed), "
+                           "and the 2x2 cells null_general / data / model / both"),
+    Col("start_sae", "str", "stage 01 SAE that continued training starts from"),
+    Col("target_model", "str", "model whose activations it continued on"),
+    Col("rows", "str", "all, financial or general: the documents whose token rows it continued on (and was "
+                       "measured on)"),
+    Col("text", "str", "corpus (stage 01's tokens) or planted (the corpus with the plant applied, as the planted "
+                       "twin read it; diffing.planted_text)"),
+    Col("reference", "str", "the null contrast this one is set against (blank for a null)"),
+    Col("orders", "int", "data orders averaged"),
+    Col("latent", "int", "latent index (the same latent in the start and the continued SAE)"),
+    *_stagewise_stat_cols(),
+    Col("rotation_sd", "float", "standard deviation of the rotation across the data orders"),
+    Col("freq_before", "float", "firing frequency of the start SAE on the start model's held-out rows"),
+    Col("freq_after", "float", "firing frequency of the continued SAE on the target model's rows of the same tokens"),
+    Col("act_before", "float", "mean activation before"),
+    Col("act_after", "float", "mean activation after"),
+    Col("rotation_q", "float", "Benjamini-Hochberg q-value of rotation_p across the contrast's latents"),
+    Col("flagged", "bool", "rotation_p <= diffing.alpha: rotated beyond the null (per-latent level: the null "
+                           "expects alpha times the number of latents; see the held-out null rows)"),
+    Col("rank_excess", "int", "rank of rotation_excess within the contrast (1 = largest)"),
+    Col("rotation_minus_control", "float", "tuned rows only: rotation under tuned minus rotation under control "
+                                           "(what moved because of financial text rather than any fine-tuning)"),
+    Col("rank_domain", "int", "tuned rows only: rank of rotation_minus_control (1 = largest)"),
+), "stage-wise model diffing: every latent of every contrast, against its null")
+
+CROSSCODER_LATENTS = Schema(DiffingFiles.CROSSCODER_LATENTS, (
+    Col("pair", "str", "<model a>~<model b>: the crosscoder (base~tuned, base~control, tuned~planted; base~base is "
+                       "the null: one model twice)"),
+    Col("model_a", "str", "model of the first half of the input and decoder"),
+    Col("model_b", "str", "model of the second half"),
+    Col("text", "str", "corpus, or planted: the corpus with the plant applied (tuned~planted, diffing.planted_text)"),
+    Col("latent", "int", "crosscoder latent"),
+    Col("norm_a", "float", "norm of the latent's model-a decoder half (each model's activations scaled to mean norm "
+                           "sqrt(d))"),
+    Col("norm_b", "float", "norm of its model-b decoder half"),
+    Col("rho", "float", "relative decoder norm |d_b| / (|d_a| + |d_b|): 0 a-only, 1 b-only, 0.5 shared"),
+    Col("rank_rho", "int", "rank of rho (1 = most b-leaning): the lens's native change ranking"),
+    Col("cosine", "float", "cosine of the two decoder halves (did a shared latent keep its direction)"),
+    Col("class", "str", "a-only (rho <= diffing.model_only_threshold), b-only (rho >= 1 - threshold) or shared"),
+    Col("firing_frequency", "float", "fraction of the held-out rows on which it fires"),
+    Col("mean_activation", "float", "mean activation over those rows"),
+    Col("beta_error_a", "float", "Latent Scaling: least-squares scale of the latent's own-model decoder half (probe) "
+                                 "times its activation fitted to model a's activation minus every other latent's "
+                                 "reconstruction"),
+    Col("beta_error_b", "float", "the same for model b"),
+    Col("beta_recon_a", "float", "Latent Scaling: the probe's scale fitted to the crosscoder's reconstruction of a"),
+    Col("beta_recon_b", "float", "the same for b"),
+    Col("nu_error", "float", "beta_error of the other model / of the latent's own model (own: b if rho >= 0.5): near "
+                             "0 the other model's activations do not carry the latent (truly model-specific), near "
+                             "1 they do (Latent Decoupling)"),
+    Col("nu_recon", "float", "the same ratio of beta_recon (near 1: Complete Shrinkage)"),
+    Col("confirmed", "bool", "a-only or b-only and both nu <= diffing.latent_scaling_max_ratio: model-specific "
+                             "after Latent Scaling"),
+), "BatchTopK crosscoders: every latent with its relative decoder norm, class and Latent Scaling")
+
+
+def load_diffing_summary(s2: Path) -> dict:
+    """``02_model_diffing/summary.json``: per lens its contrasts, flag counts, nulls and timings."""
+    return read_json(s2 / DiffingFiles.SUMMARY)
+
+
+def load_planted(s2: Path) -> dict:
+    """``02_model_diffing/planted.json``: per lens the best latent for the planted tokens, AUROC and rank."""
+    return read_json(s2 / DiffingFiles.PLANTED)
 
 
 # --------------------------------------------------------------------------------------------
@@ -401,3 +504,5 @@ class InterpretResult:
 
 ALL_SCHEMAS = (STEPS, LATENTS, PAIRS, ALL_PAIRS, COMPARISONS, PER_CATEGORY, PAIR_EFFECTS, COMPARISON_COUNTS, HELD_OUT,
                DOMAIN_LATENTS, FEATURE_TABLE, RANKING, TOP_FEATURES, LABELS, LABELS_SUMMARY)
+ALL_SCHEMAS = (STEPS, LATENTS, PAIRS, NULL_PAIRS, STAGEWISE_LATENTS, CROSSCODER_LATENTS, PER_CATEGORY, FEATURE_TABLE,
+               RANKING, TOP_FEATURES, LABELS, LABELS_SUMMARY)

@@ -12,7 +12,7 @@ from featevo.config import PipelineConfig
 from featevo.layout import REPO_ROOT, STAGES, stage_table_markdown
 
 # package modules that hold a stage's logic; none may import another
-STAGE_MODULES = {"train", "compare", "deltas", "interpret", "report"}
+STAGE_MODULES = {"train", "compare", "diffing", "deltas", "causal", "interpret", "report"}
 
 
 def _makefile_recipes() -> dict[str, list[str]]:

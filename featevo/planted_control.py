@@ -1,0 +1,126 @@
+"""The planted positive control of the diffing lenses: held-out sentences with the planted word, the token
+positions of that word, AUROC of every latent for those positions, and the lens's rank of its best latent.
+
+Held-out sentences: the probe set's financial sentences that contain a planted key word (``twin.planted``),
+with the substitution applied exactly as the planted twin saw it in training (:func:`featevo.twin.planted_docs`;
+the probe's templates never occur in the corpus). Planted tokens: the positions of every word piece of a
+replacement word. Each lens scores every latent by its AUROC for planted-token positions against all other
+kept positions of the same sentences, and ranks its latents by its own change statistic.
+"""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import torch
+from scipy.stats import rankdata
+
+from featevo.activations import ActivationStore, TokenTable, iter_layer_rows, tokenize_docs
+from featevo.data import FINANCIAL, Doc
+from featevo.layout import acts_dir, split_dir
+from featevo.stagewise import rank_desc
+from featevo.twin import planted_docs, planted_token_ids
+
+
+def auroc(scores: np.ndarray, positive: np.ndarray) -> np.ndarray:
+    """Area under the ROC curve of every column of ``scores`` [n, L] (or a vector) for the rows marked
+    ``positive``: the probability that a positive row outscores a negative one, ties counting half
+    (Mann-Whitney U / (n_pos * n_neg) with average ranks). NaN when either class is empty."""
+    scores = np.asarray(scores, dtype=np.float64)
+    vec = scores.ndim == 1
+    scores = scores[:, None] if vec else scores
+    pos = np.asarray(positive, dtype=bool)
+    n1, n0 = int(pos.sum()), int((~pos).sum())
+    if n1 == 0 or n0 == 0:
+        out = np.full(scores.shape[1], np.nan)
+    else:
+        r = rankdata(scores, axis=0)
+        out = (r[pos].sum(0) - n1 * (n1 + 1) / 2.0) / (n1 * n0)
+    return out[0] if vec else out
+
+
+def planted_sentences(probe: list[Doc], substitutions: dict[str, str]) -> list[Doc]:
+    """The probe's financial sentences that contain a planted key word, with the substitution applied."""
+    fin = [d for d in probe if d.domain == FINANCIAL]
+    docs, _ = planted_docs(fin, substitutions)
+    return [d for d, orig in zip(docs, fin) if d.text != orig.text]
+
+
+def planted_tokens(tokenizer, docs: list[Doc], substitutions: dict[str, str], max_length: int,
+                   exclude_special_tokens: bool) -> tuple[dict, np.ndarray]:
+    """Tokens of ``docs`` exactly as stage 01 tokenises, and for every kept row (row-major over the kept
+    positions, the order of :func:`featevo.activations.iter_layer_rows`) whether it is a piece of a
+    replacement word (found by its character span, so word pieces shared with other words do not count)."""
+    tokens = tokenize_docs(tokenizer, docs, max_length, exclude_special_tokens)
+    enc = tokenizer([d.text for d in docs], max_length=max_length, truncation=True, padding="max_length",
+                    return_offsets_mapping=True, return_tensors="pt")
+    if not torch.equal(enc["input_ids"].to(tokens["input_ids"].dtype), tokens["input_ids"]):
+        raise RuntimeError("tokenisation with offsets differs from stage 01's")  # pragma: no cover
+    values = sorted({v.lower() for v in substitutions.values()}, key=len, reverse=True)
+    pattern = re.compile(r"\b(" + "|".join(re.escape(v) for v in values) + r")\b", re.IGNORECASE)
+    mark = torch.zeros_like(tokens["keep_mask"])
+    for i, d in enumerate(docs):
+        spans = [m.span() for m in pattern.finditer(d.text)]
+        for j, (a, b) in enumerate(enc["offset_mapping"][i].tolist()):
+            if b > a and any(s <= a and b <= e for s, e in spans):
+                mark[i, j] = True
+    return tokens, mark[tokens["keep_mask"]].numpy()
+
+
+def harvest_rows(model, tokens: dict, layer: int, batch_size: int, device, desc: str) -> torch.Tensor:
+    """Layer activations of the kept positions of ``tokens`` (featevo's one hook)."""
+    return torch.cat(list(iter_layer_rows(model, tokens, layer, batch_size, device, desc=desc, progress=False)))
+
+
+def planted_split(s1, split: str, substitutions: dict[str, str], tokenizer, models: dict, layer: int,
+                  batch_size: int, max_length: int, exclude_special_tokens: bool,
+                  device) -> tuple[dict, np.ndarray, int, int]:
+    """Stage 01's ``split`` with the plant applied to its financial documents, as the planted twin read it in
+    training: per model in ``models`` its activation rows (stage 01's rows for unchanged documents, which do
+    not depend on the others, fresh rows for the changed ones), the row domains, how many documents changed and
+    how many of their kept tokens are pieces of a replacement word. Every model reads the same tokens."""
+    tt = TokenTable(split_dir(s1, split))
+    new_docs, _ = planted_docs(tt.docs, substitutions)
+    changed = [i for i, (a, b) in enumerate(zip(tt.docs, new_docs)) if a.text != b.text]
+    starts = np.searchsorted(tt.row_doc, np.arange(len(tt.docs) + 1))
+    counts = np.diff(starts)
+    out, n_planted = {}, 0
+    if changed:
+        t = tokenize_docs(tokenizer, [new_docs[i] for i in changed], max_length, exclude_special_tokens)
+        n_planted = int(np.isin(t["input_ids"][t["keep_mask"]].numpy(), planted_token_ids(tokenizer, substitutions)).sum())
+        new_counts = t["keep_mask"].sum(1).numpy()
+        counts[changed] = new_counts
+        new_starts = np.concatenate([[0], np.cumsum(new_counts)])
+    for key, model in models.items():
+        old = ActivationStore(acts_dir(s1, split, key)).read_all()
+        if not changed:
+            out[key] = old
+            continue
+        new = harvest_rows(model, t, layer, batch_size, device, f"planted text {key}/{split}")
+        pieces, prev = [], 0
+        for j, d in enumerate(changed):
+            pieces += [old[starts[prev] : starts[d]], new[new_starts[j] : new_starts[j + 1]]]
+            prev = d + 1
+        out[key] = torch.cat(pieces + [old[starts[prev] :]])
+    row_doc = np.repeat(np.arange(len(tt.docs)), counts)
+    return out, np.array([tt.docs[d].domain for d in row_doc]), len(changed), n_planted
+
+
+def score_lens(z: np.ndarray, is_planted: np.ndarray, change: np.ndarray, statistic: str, top: int = 5,
+               recovery_auroc: float = 0.9) -> dict:
+    """One lens's recovery of the planted concept: ``z`` [rows, L] its latents' activations on the planted
+    sentences, ``change`` [L] its native change statistic (larger = more changed). Returns the best latent
+    for the planted tokens (highest AUROC), its AUROC, its rank by ``change``, the lens's top ``top`` latents
+    with their AUROCs, and the first latent down the ranking whose AUROC reaches ``recovery_auroc``."""
+    au = auroc(z, is_planted)
+    best = int(np.nanargmax(au))
+    change = np.asarray(change, dtype=np.float64)
+    rank = rank_desc(change)
+    order = np.argsort(-np.where(np.isfinite(change), change, -np.inf), kind="stable")
+    hits = [int(j) for j in order if au[j] >= recovery_auroc]
+    first = {"latent": hits[0], "rank": int(rank[hits[0]]), "auroc": float(au[hits[0]])} if hits else None
+    return {"best_latent": best, "auroc": float(au[best]), "rank": int(rank[best]), "n_latents": int(len(au)),
+            "statistic": statistic, "best_latent_statistic": float(change[best]), "first_recovering_latent": first,
+            "top": [{"latent": int(j), "rank": int(rank[j]), "statistic": float(change[j]), "auroc": float(au[j])}
+                    for j in order[:top]]}
