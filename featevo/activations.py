@@ -137,6 +137,25 @@ def layer_output(model: nn.Module, input_ids: torch.Tensor, attention_mask: torc
     return captured[0]
 
 
+def layer_and_last_output(model: nn.Module, input_ids: torch.Tensor, attention_mask: torch.Tensor,
+                          layer: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Output of block ``layer`` and the encoder's last hidden state [batch, seq, d], from one full forward."""
+    captured: list[torch.Tensor] = []
+
+    def hook(_mod, _inp, output):
+        captured.append(_first(output))
+
+    handle = encoder_layers(model)[layer].register_forward_hook(hook)
+    try:
+        with torch.no_grad():
+            last = encoder(model)(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
+    finally:
+        handle.remove()
+    if not captured:
+        raise RuntimeError("layer hook did not fire")  # pragma: no cover
+    return captured[0], last
+
+
 SORT_WINDOW_BATCHES = 8
 """Documents are batched by length within windows of this many batches (less padding per batch);
 rows still come out in document order, batch by batch, exactly as without sorting."""

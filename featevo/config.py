@@ -421,24 +421,38 @@ class DiffingConfig:
 
 @dataclass
 class CausalConfig:
-    """Interventions on the flagged latents inside the tuned model (stage ``03_causal``)."""
+    """Interventions on the flagged latents inside the tuned model (stage ``03_causal``, featevo/causal.py)."""
 
     top_n: int = 10
-    """Flagged latents intervened on (the first of stage 03's calibrated ranking)."""
+    """Flagged latents intervened on (the first of stage 03's ranking, see ``featevo.causal.flagged_latents``)."""
     n_random: int = 40
-    """Random latents matched for firing frequency: the null distribution of an intervention's effect."""
+    """Random latents of the same SAE matched for firing frequency (deciles on the probe): the null distribution
+    of an intervention's effect. The smallest empirical p-value against it is ``1 / (n_random + 1)``. The planted
+    positive control draws as many from the planted twin's SAE."""
     n_bootstrap: int = 1000
-    """Cluster-bootstrap resamples of the probe for the effects' intervals."""
+    """Cluster-bootstrap resamples (probe templates within each domain) for the effects' intervals."""
+    ci: float = 0.95
+    """Confidence level of the bootstrap intervals."""
+    alpha: float = 0.05
+    """An effect beats the random-latent null when its empirical p-value against it is at most ``alpha`` and its
+    bootstrap interval excludes 0 (the summary also counts the Benjamini-Hochberg version across flagged latents)."""
     mlm_probability: float = 0.15
-    """Fraction of the probe's tokens masked (one fixed seeded mask) for the masked-LM loss."""
+    """Fraction of the probe's kept tokens masked (one fixed mask, seed ``seed``) for the masked-LM loss."""
     batch_size: int = 64
-    """Probe documents per forward pass."""
+    """Probe documents per forward pass (lower pass and the packed upward passes of the interventions)."""
+    docs_per_template: Optional[int] = None
+    """Probe sentences kept per template (a seeded choice); None keeps every sentence. Every template stays, so
+    the cluster bootstrap keeps all its clusters; the CPU demo uses it to fit its time budget."""
 
     def __post_init__(self) -> None:
+        if self.docs_per_template is not None and self.docs_per_template < 1:
+            raise ValueError("docs_per_template must be >= 1 (or null for all)")
         if self.top_n < 1 or self.n_random < 2 or self.n_bootstrap < 10 or self.batch_size < 1:
             raise ValueError("top_n >= 1, n_random >= 2, n_bootstrap >= 10 and batch_size >= 1 are required")
         if not 0.0 < self.mlm_probability < 1.0:
             raise ValueError("mlm_probability must be in (0, 1)")
+        if not (0.0 < self.ci < 1.0 and 0.0 < self.alpha < 1.0):
+            raise ValueError("ci and alpha must be in (0, 1)")
 
 
 @dataclass

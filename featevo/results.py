@@ -15,7 +15,7 @@ import numpy as np
 
 from featevo.io import read_json
 from featevo.layout import (
-    CompareFiles, DeltasFiles, DiffingFiles, InterpretFiles, TrainFiles, TwinFiles, contexts_path,
+    CausalFiles, CompareFiles, DeltasFiles, DiffingFiles, InterpretFiles, TrainFiles, TwinFiles, contexts_path,
 )
 from featevo.tables import Col, Schema, Table
 
@@ -449,6 +449,59 @@ def load_contexts(s3: Path, sae: str) -> dict:
 
 
 # --------------------------------------------------------------------------------------------
+# 03_causal
+# --------------------------------------------------------------------------------------------
+_EFFECT_DOC = ("{dom}: mean change of the measure on {what} (intervened - clean; MLM: nats per scored token, "
+               "cls: KL per document)")
+EFFECTS = Schema(CausalFiles.EFFECTS, (
+    Col("sae", "str", "SAE whose latent is changed (the tuned model's SAE, or planted for the positive control)"),
+    Col("model", "str", "model it is spliced into: tuned, or planted"),
+    Col("latent", "int", "latent index in that SAE"),
+    Col("role", "str", "flagged (stage 03's ranking), random (frequency-matched null) or planted (positive control)"),
+    Col("rank", "int", "position among the flagged latents (1 = first); blank otherwise"),
+    Col("intervention", "str", "ablate (latent set to 0) or patch (set to the value the base model's activation "
+                               "gives it)"),
+    Col("measure", "str", "mlm_loss: masked-LM cross-entropy; kl: KL(clean || intervened) of the classifier"),
+    Col("scored", "str", "probe_mask: the probe's fixed seeded mask; planted_tokens: only the planted words masked; "
+                         "cls: the classifier output of each sentence"),
+    Col("firing_frequency", "float", "fraction of the scored input's kept tokens on which the latent fires"),
+    Col("frequency_decile", "int", "decile (0-9) of that frequency among the SAE's live latents"),
+    Col("auroc", "float", "planted SAE only: AUROC of the latent for the planted tokens in planted probe sentences"),
+    Col("docs_touched", "float", "fraction of the scored documents whose block output the intervention changed"),
+    Col("fin_effect", "float", _EFFECT_DOC.format(dom="financial", what="financial probe sentences")),
+    Col("fin_ci_low", "float", "cluster-bootstrap interval"), Col("fin_ci_high", "float", "cluster-bootstrap interval"),
+    Col("gen_effect", "float", _EFFECT_DOC.format(dom="general", what="general probe sentences")),
+    Col("gen_ci_low", "float", "cluster-bootstrap interval"), Col("gen_ci_high", "float", "cluster-bootstrap interval"),
+    Col("diff_effect", "float", "fin_effect - gen_effect: how much more the latent matters on financial text"),
+    Col("diff_ci_low", "float", "cluster-bootstrap interval"),
+    Col("diff_ci_high", "float", "cluster-bootstrap interval"),
+    Col("fin_flip_rate", "float", "cls only: share of financial sentences whose predicted label changes"),
+    Col("gen_flip_rate", "float", "cls only: share of general sentences whose predicted label changes"),
+    Col("fin_null_percentile", "float", "percentile of fin_effect among the random latents' (same intervention)"),
+    Col("fin_null_p", "float", "empirical p-value of fin_effect against the random latents': two-sided (|effect|); "
+                               "planted: one-sided, larger loss"),
+    Col("fin_null_q", "float", "Benjamini-Hochberg of fin_null_p across the flagged latents (same intervention)"),
+    Col("diff_null_percentile", "float", "percentile of diff_effect among the random latents'"),
+    Col("diff_null_p", "float", "two-sided empirical p-value of |diff_effect| against the random latents'"),
+    Col("diff_null_q", "float", "Benjamini-Hochberg of diff_null_p across the flagged latents"),
+    Col("beats_null_fin", "bool", "fin_null_p <= causal.alpha and the fin interval excludes 0"),
+    Col("beats_null_diff", "bool", "diff_null_p <= causal.alpha and the diff interval excludes 0"),
+), "one row per latent and intervention: effects with intervals and their place in the random-latent null")
+
+
+@dataclass
+class CausalResult:
+    """Stage 03_causal's outputs as read by the report."""
+
+    effects: Table
+    summary: dict
+
+    @classmethod
+    def load(cls, s3c: Path) -> "CausalResult":
+        return cls(EFFECTS.read(s3c), read_json(s3c / CausalFiles.SUMMARY))
+
+
+# --------------------------------------------------------------------------------------------
 # 04_interpret
 # --------------------------------------------------------------------------------------------
 LABELS = Schema(InterpretFiles.LABELS, (
@@ -503,6 +556,5 @@ class InterpretResult:
 
 
 ALL_SCHEMAS = (STEPS, LATENTS, PAIRS, ALL_PAIRS, COMPARISONS, PER_CATEGORY, PAIR_EFFECTS, COMPARISON_COUNTS, HELD_OUT,
-               DOMAIN_LATENTS, FEATURE_TABLE, RANKING, TOP_FEATURES, LABELS, LABELS_SUMMARY)
-ALL_SCHEMAS = (STEPS, LATENTS, PAIRS, NULL_PAIRS, STAGEWISE_LATENTS, CROSSCODER_LATENTS, PER_CATEGORY, FEATURE_TABLE,
-               RANKING, TOP_FEATURES, LABELS, LABELS_SUMMARY)
+               DOMAIN_LATENTS, FEATURE_TABLE, RANKING, TOP_FEATURES, STAGEWISE_LATENTS, CROSSCODER_LATENTS, EFFECTS,
+               LABELS, LABELS_SUMMARY)
