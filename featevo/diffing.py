@@ -189,7 +189,8 @@ def run_contrast(cfg: PipelineConfig, s1: Path, out: Path, c: Contrast, rows: Ro
         records.append(rec)
     res = {k: np.stack([p[k] for p in per_order]) for k in per_order[0]}
     res.update(start_sae=start_name, records=records, rows_measured=int(x_target.shape[0]))
-    logger.info("stage-wise %s (%s SAE -> %s, %s rows of the %s text): rotation %.3f, FVU of the start SAE on the target %.3f -> "
+    logger.info("stage-wise %s (%s SAE -> %s, %s rows of the %s text): rotation %.3f, FVU of the start SAE on "
+                "the target %.3f -> "
                 "%.3f after %d steps", c.name, start_name, c.target, c.rows, c.text, float(res["rotation"].mean()),
                 float(res["fvu_start_on_target"].mean()), float(res["fvu_after"].mean()), records[0]["steps"])
     return res
@@ -263,7 +264,8 @@ def stagewise_summary(stats: dict, results: dict) -> dict:
         rot = st["rotation"]
         e = {"start_sae": res["start_sae"], "target_model": c.target, "rows": c.rows, "text": c.text,
              "reference": st["reference"],
-             "orders": st["orders"], "steps": res["records"][0]["steps"], "tokens_per_order": res["records"][0]["tokens"],
+             "orders": st["orders"], "steps": res["records"][0]["steps"],
+             "tokens_per_order": res["records"][0]["tokens"],
              "rows_measured": res["rows_measured"],
              "fvu_start_sae_on_target": float(res["fvu_start_on_target"][sl].mean()),
              "fvu_after": float(res["fvu_after"][sl].mean()),
@@ -381,14 +383,16 @@ def crosscoder_summary(cc: dict, threshold: float) -> dict:
         t, cls = r["table"], r["table"]["class"]
         hist, edges = np.histogram(t["rho"], bins=20, range=(0.0, 1.0))
         out[name] = {
-            "model_a": r["a"], "model_b": r["b"], "text": r["text"], **{k: r["record"][k] for k in ("steps", "tokens", "threshold",
+            "model_a": r["a"], "model_b": r["b"], "text": r["text"],
+            **{k: r["record"][k] for k in ("steps", "tokens", "threshold",
                                                                                   "activation_scales")},
             "fvu": t["fvu"], "l0": t["l0"], "dead_latents": int((t["firing_frequency"] == 0).sum()),
             "a_only": int((cls == "a-only").sum()), "b_only": int((cls == "b-only").sum()),
             "shared": int((cls == "shared").sum()),
             "b_only_confirmed": int((t["confirmed"] & (cls == "b-only")).sum()),
             "a_only_confirmed": int((t["confirmed"] & (cls == "a-only")).sum()),
-            "rho_quantiles": {q: float(np.quantile(t["rho"], float(q))) for q in ("0.05", "0.25", "0.5", "0.75", "0.95")},
+            "rho_quantiles": {q: float(np.quantile(t["rho"], float(q)))
+                              for q in ("0.05", "0.25", "0.5", "0.75", "0.95")},
             "rho_histogram": {"edges": edges.round(3).tolist(), "counts": hist.tolist()},
             "shared_cosine_median": float(np.median(t["cosine"][cls == "shared"])) if (cls == "shared").any() else None,
         }
@@ -488,7 +492,8 @@ def negative_control(sws: dict, ccs: dict, alpha: float, n_latents: int | None) 
                                  "the reference (conservative p-values give fewer)",
         },
         "crosscoder": {
-            "tuned": get(ccs, "base~tuned", "b_only_confirmed"), "control": get(ccs, "base~control", "b_only_confirmed"),
+            "tuned": get(ccs, "base~tuned", "b_only_confirmed"),
+            "control": get(ccs, "base~control", "b_only_confirmed"),
             "null": get(ccs, "base~base", "b_only_confirmed"),
             "what": "b-only latents (rho >= 1 - model_only_threshold) confirmed by Latent Scaling (both nu ratios "
                     "<= latent_scaling_max_ratio)",

@@ -80,7 +80,8 @@ STAGES: tuple[StageSpec, ...] = (
     StageSpec(COMPARE, "02_compare_features/compare_features.py", "stage02", ("compare",), (TRAIN,),
               "Hungarian matching of every SAE comparison (fine-tuning, seed, control, planted, wide seeds), "
               "family claims against the seed spread, dictionary-size stability, transfer"),
-    StageSpec(DIFFING, "02_compare_features/model_diffing.py", "stage02", ("seed", "diffing", "twin.planted"), (TRAIN,),
+    StageSpec(DIFFING, "02_compare_features/model_diffing.py", "stage02", ("seed", "diffing", "twin.planted"),
+              (TRAIN,),
               "stage-wise SAE fine-tuning and BatchTopK crosscoders against their nulls; the planted positive control"),
     StageSpec(DELTAS, "03_activation_deltas/activation_deltas.py", "stage03", ("deltas",), (TRAIN, COMPARE),
               "domain-specific change (financial minus general) of matched pairs on the probe set, template-"

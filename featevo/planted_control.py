@@ -88,7 +88,8 @@ def planted_split(s1, split: str, substitutions: dict[str, str], tokenizer, mode
     out, n_planted = {}, 0
     if changed:
         t = tokenize_docs(tokenizer, [new_docs[i] for i in changed], max_length, exclude_special_tokens)
-        n_planted = int(np.isin(t["input_ids"][t["keep_mask"]].numpy(), planted_token_ids(tokenizer, substitutions)).sum())
+        kept = t["input_ids"][t["keep_mask"]].numpy()
+        n_planted = int(np.isin(kept, planted_token_ids(tokenizer, substitutions)).sum())
         new_counts = t["keep_mask"].sum(1).numpy()
         counts[changed] = new_counts
         new_starts = np.concatenate([[0], np.cumsum(new_counts)])

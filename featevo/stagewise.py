@@ -68,7 +68,8 @@ class TensorStore(ActivationStore):
     def __init__(self, x: torch.Tensor, shard_rows: int = 65536, name: str = "memory"):
         self.dir, self.index, self._x, self._shard_rows = Path(name), {}, x, shard_rows
         self.d_in, self.n_rows = int(x.shape[1]), int(x.shape[0])
-        self.shards = [{"file": "", "rows": min(shard_rows, self.n_rows - s)} for s in range(0, self.n_rows, shard_rows)]
+        self.shards = [{"file": "", "rows": min(shard_rows, self.n_rows - s)}
+                       for s in range(0, self.n_rows, shard_rows)]
 
     def shard(self, i: int) -> torch.Tensor:
         return self._x[i * self._shard_rows : i * self._shard_rows + self.shards[i]["rows"]]
