@@ -61,10 +61,10 @@ PLANTED = "planted"
 def flagged_latents(cfg: PipelineConfig) -> list[int]:
     """The tuned SAE's latents that the causal checks intervene on, most interesting first.
 
-    The single place that decides it: today the first ``causal.top_n`` of stage 03's ranking of the tuned SAE's
-    latents (``interesting_latents.json``, key ``tuned``: latents of BH-significant matched pairs, then new, split
-    and shifted latents, then the rest by their financial-vs-general test). Stage 03 is being redesigned to rank
-    latents by a calibrated domain-specific change; the integration swaps the source here and nowhere else.
+    The single place that decides it: the first ``causal.top_n`` of stage 03's ranking of the tuned SAE's
+    latents (``interesting_latents.json``, key ``tuned``): the latents of the base-vs-tuned matched pairs by their
+    seed-calibrated domain-specific change (calibrated discoveries first, then by |z|), then the tuned SAE's
+    unmatched live latents by their financial-vs-general test.
     """
     path = stage_dir(cfg, DELTAS) / DeltasFiles.INTERESTING
     ranked = read_json(path).get("tuned") or []
