@@ -82,7 +82,8 @@ def test_stagewise_findings_carry_the_counts_beside_their_nulls(lens_cfg, built)
         assert c["observed"]["ci_low"] <= c["observed"]["estimate"] <= c["observed"]["ci_high"]
         assert c["null"]["value"] >= lens_cfg.diffing.alpha
         held = sw["planted_null_held_out" if name == "planted" else "null_held_out"]["flagged"]
-        assert f["held_out_flags"] == held and f["null_expects"] == pytest.approx(lens_cfg.diffing.alpha * n)
+        v = f["values"]
+        assert v["held_out_flags"] == held and v["null_expects"] == pytest.approx(lens_cfg.diffing.alpha * n)
         assert ("does not exceed the null" in f["text"]) == (not f["supported"])
         assert f["text"] in md
     _, rows = table(parsed, "tbl-diffing-stagewise")
@@ -161,7 +162,7 @@ def test_lens_agreement_table_equals_a_recomputation(lens_cfg, built):
     _, rows = table(parsed, "tbl-lens-overlap")
     assert len(rows) == 3  # every lens is there: three pairs
     f = findings["lens_agreement"]
-    got = {(p["a"], p["b"]): p for p in f["pairs"]}
+    got = {(p["a"], p["b"]): p for p in f["values"]["pairs"]}
     sw_cc = got[("stage-wise", "crosscoder")]
     assert sw_cc["size_a"] == len(stagewise)
     # the row equals the hypergeometric test of the sets the finding records
@@ -208,7 +209,7 @@ def test_causal_table_has_one_row_per_flagged_latent_with_its_null(lens_cfg, bui
         assert c["observed"]["ci_low"] <= c["observed"]["estimate"] <= c["observed"]["ci_high"]
         assert ("does not exceed chance" in f["text"]) == (not f["supported"])
     ident = findings["causal_identity"]
-    assert ident["supported"] is True and "the check passes" in ident["text"]
+    assert ident["values"]["passed"] is True and "the check passes" in ident["text"]
     (pc,) = findings["causal_planted"]["claims"]
     assert pc["observed"]["estimate"] == pytest.approx(s["planted_control"]["effect"])
     assert [pc["observed"]["ci_low"], pc["observed"]["ci_high"]] == pytest.approx(s["planted_control"]["ci"])

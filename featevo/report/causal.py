@@ -159,7 +159,7 @@ def identity_finding(ctx: ReportContext) -> Optional[Para]:
             f"state by at most {fsig(h)} and the output logits by at most {fsig(lg)}; "
             + (f"the check passes (tolerance {IDENTITY_TOL:g})." if ok else
                f"the check fails (tolerance {IDENTITY_TOL:g}), so the effects below are not trustworthy."))
-    ctx.find("causal_identity", text, supported=ok, **si)
+    ctx.find("causal_identity", text, supported=ok, passed=ok, tolerance=IDENTITY_TOL, **si)
     return Para(text, "note")
 
 
