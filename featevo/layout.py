@@ -295,6 +295,9 @@ class ReportFiles:
     MATCHED_SCATTER = "02_matched_scatter.png"
     CONTINUUM = "02_continuum.png"
     FOUR_PANEL = "03_four_panel.png"
+    DIFFING_ROTATION = "02_rotation_vs_null.png"
+    DIFFING_RHO = "02_relative_decoder_norm.png"
+    CAUSAL_EFFECTS = "03_effects_vs_random.png"
 
 
 # --------------------------------------------------------------------------------------------

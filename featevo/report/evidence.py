@@ -90,7 +90,8 @@ def claim_sentence(claim: dict) -> str:
 def claim_values(claim: dict) -> dict:
     """What findings.json records of a claim: the numbers, the null's numbers, the test and the verdict."""
     c = evaluate(claim)
-    keep = ("n", "values", "mean", "min", "max", "ci_low", "ci_high", "family", "estimate", "value")
+    keep = ("n", "values", "mean", "min", "max", "ci_low", "ci_high", "family", "estimate", "value", "count",
+            "expected_count")
     return {"id": c.get("id"), "statement": c.get("statement"), "negation": c.get("negation"),
             "stat": c.get("stat"), "kind": c.get("kind"), "supported": bool(c.get("supported")),
             "observed": {k: v for k, v in (c.get("observed") or {}).items() if k in keep},

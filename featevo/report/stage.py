@@ -11,9 +11,11 @@ from featevo.config import PipelineConfig
 from featevo.io import StageRun, atomic_write_json, atomic_write_text, require_stage, stage_is_current
 from featevo.layout import PARTIAL_CONFIG, REPORT, TRAIN, ReportFiles, display_path, stage_dir, upstream_stages
 from featevo.report.cards import cards_section
+from featevo.report.causal import causal_section
 from featevo.report.common import code, dig, when
 from featevo.report.context import ReportContext
 from featevo.report.deltas import deltas_section
+from featevo.report.diffing import diffing_section
 from featevo.report.findings import findings_section
 from featevo.report.labels import labels_section
 from featevo.report.matching import matching_section
@@ -22,14 +24,14 @@ from featevo.report.sae_quality import sae_section
 from featevo.report.setup import setup_section
 from featevo.report.templates import MISSING, Cards, Doc, Figure, fint, render_html, render_md
 from featevo.report.twin import twin_section
-from featevo.report.upstream import UPSTREAM, Upstream, load_upstream
+from featevo.report.upstream import OPTIONAL, UPSTREAM, Upstream, load_upstream
 
 logger = logging.getLogger(__package__)  # "featevo.report", as in the stage log
 
 STAGE = REPORT
 # in document order (the findings section, built last from what these found, goes first)
-SECTIONS = (setup_section, sae_section, twin_section, matching_section, deltas_section, labels_section,
-            cards_section, provenance_section)
+SECTIONS = (setup_section, sae_section, twin_section, matching_section, diffing_section, deltas_section,
+            causal_section, labels_section, cards_section, provenance_section)
 
 
 def build_doc(ctx: ReportContext) -> Doc:
@@ -45,7 +47,8 @@ def build_doc(ctx: ReportContext) -> Doc:
         ("run", code(cfg.run_name)),
         ("config", code(display_path(Path(cfg.config_path))) if cfg.config_path else "none (configured from Python)"),
         ("git commit", code(man1.get("git_commit"))),
-        ("built from", ", ".join(f"`{s}` ({when(up.manifests[s])})" for s in UPSTREAM if s in up.manifests)),
+        ("built from", ", ".join(f"`{s}` ({when(up.manifests[s])})" for s in (*UPSTREAM, *OPTIONAL)
+                                 if s in up.manifests)),
     ]
     return Doc(cfg.report.title, subtitle, meta, [findings_section(ctx), *sections])
 

@@ -3,6 +3,9 @@
 CSV files come in as typed tables (the schemas' exact column names, ``None`` for a blank cell), JSON
 files through their paired loaders. Stage 05 reads only the small files; the activation shards of
 stage 01 are checked by the stages that read them.
+
+``02_model_diffing`` and ``03_causal`` are optional here: they are loaded when their manifest and summary
+exist (:data:`OPTIONAL`); otherwise :attr:`Upstream.absent` says why, and their report sections say so.
 """
 
 from __future__ import annotations
@@ -13,17 +16,38 @@ from pathlib import Path
 from typing import Optional
 
 from featevo.config import PipelineConfig
-from featevo.io import read_json, require_stage
+from featevo.errors import StageError
+from featevo.io import load_manifest, read_json, require_stage
 from featevo.layout import (
-    COMPARE, DELTAS, INTERPRET, TRAIN, TWIN, TrainFiles, TwinFiles, acts_dir, split_dir, stage_dir,
+    CAUSAL, COMPARE, DELTAS, DIFFING, INTERPRET, TRAIN, TWIN, CausalFiles, DiffingFiles, TrainFiles, TwinFiles,
+    acts_dir, split_dir, stage_dir,
 )
 from featevo.report.common import SAE_ORDER
 from featevo.results import (
-    CompareResult, DeltasResult, InterpretResult, load_contexts, load_models_info, load_train_summary,
-    load_twin_report,
+    CROSSCODER_LATENTS, STAGEWISE_LATENTS, CausalResult, CompareResult, DeltasResult, InterpretResult,
+    load_contexts, load_diffing_summary, load_models_info, load_planted, load_train_summary, load_twin_report,
 )
+from featevo.tables import Table
 
 UPSTREAM: tuple[str, ...] = (TRAIN, COMPARE, DELTAS, INTERPRET)
+OPTIONAL: tuple[str, ...] = (DIFFING, CAUSAL)
+"""Read when they ran (manifest and summary present); their sections say so in one sentence when not."""
+OPTIONAL_SUMMARY = {DIFFING: DiffingFiles.SUMMARY, CAUSAL: CausalFiles.SUMMARY}
+
+
+@dataclass
+class DiffingResult:
+    """``02_model_diffing`` as the report reads it."""
+
+    summary: dict
+    planted: dict
+    stagewise: Table
+    crosscoder: Table
+
+    @classmethod
+    def load(cls, s2: Path) -> "DiffingResult":
+        planted = load_planted(s2) if (s2 / DiffingFiles.PLANTED).is_file() else {"available": False}
+        return cls(load_diffing_summary(s2), planted, STAGEWISE_LATENTS.read(s2), CROSSCODER_LATENTS.read(s2))
 
 
 @dataclass
@@ -46,6 +70,12 @@ class Upstream:
     """Per SAE, 03_activation_deltas contexts/<sae>.json (``{}`` when absent)."""
     counts: dict = field(default_factory=dict)
     """Documents and SAE token rows per split (``train_docs``, ``eval_tokens``, ...)."""
+    diffing: Optional[DiffingResult] = None
+    """02_model_diffing (None when it did not run: see ``absent``)."""
+    causal: Optional[CausalResult] = None
+    """03_causal (None when it did not run: see ``absent``)."""
+    absent: dict = field(default_factory=dict)
+    """Optional stage -> why it is not in the report (not run, or ran without its summary)."""
 
     # ---------------------------------------------------------------- lookups
     @cached_property
@@ -100,6 +130,19 @@ def _counts(s1: Path) -> dict:
     return counts
 
 
+def load_optional(cfg: PipelineConfig, stage: str) -> tuple[Optional[dict], str]:
+    """(manifest, "") of an optional stage that ran with this config and wrote its summary, else (None, why)."""
+    sdir = stage_dir(cfg, stage)
+    if load_manifest(cfg, stage) is None:
+        return None, f"stage {stage} was not run"
+    if not (sdir / OPTIONAL_SUMMARY[stage]).is_file():
+        return None, f"stage {stage} finished without its summary (it was not run for this report)"
+    try:
+        return require_stage(cfg, stage, verify_files=False), ""
+    except StageError as e:
+        return None, str(e)
+
+
 def load_upstream(cfg: PipelineConfig) -> Upstream:
     """Check stages 01-04 (one-line error naming what to run) and read their outputs."""
     manifests = {}
@@ -114,8 +157,19 @@ def load_upstream(cfg: PipelineConfig) -> Upstream:
     twin = None
     if cfg.twin.enabled and (dirs[TWIN] / TwinFiles.REPORT).is_file():
         twin = load_twin_report(dirs[TWIN])
+    loaded: dict = {}
+    absent: dict = {}
+    for st in OPTIONAL:
+        dirs[st] = stage_dir(cfg, st)
+        man, why = load_optional(cfg, st)
+        if man is None:
+            absent[st] = why
+            continue
+        manifests[st] = man
+        loaded[st] = (DiffingResult if st == DIFFING else CausalResult).load(dirs[st])
     return Upstream(
         cfg=cfg, manifests=manifests, dirs=dirs, models=load_models_info(s1), sae_summary=load_train_summary(s1),
         twin=twin, compare=CompareResult.load(s2), deltas=DeltasResult.load(s3), interpret=InterpretResult.load(s4),
         contexts={side: load_contexts(s3, side) for side in SAE_ORDER}, counts=_counts(s1),
+        diffing=loaded.get(DIFFING), causal=loaded.get(CAUSAL), absent=absent,
     )

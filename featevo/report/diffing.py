@@ -1,0 +1,456 @@
+"""Section: model diffing that keeps feature identity (stage ``02_model_diffing``), every lens against its null.
+
+How to read it. **Stage-wise diffing** continues the base SAE on another model's activations; latent i stays
+latent i, and a latent is *flagged* when it rotates beyond what the same continued training on the base model's
+own activations (other data orders, the null) gives it. The first table sets each contrast's flag count beside
+what the null expects (alpha times the latents, calibrated p-values) and beside the count on one more null order
+held out from the reference (what the rule flags when nothing changed); a contrast is said to exceed the null
+only when its flagged fraction's exact 95% interval lies above the larger of the two null rates and a one-sided
+binomial test gives p <= alpha. The control twin (same recipe on general text) is the negative control, the
+planted twin the positive control. **Crosscoders** per model pair give latent classes by relative decoder norm;
+the base~base crosscoder (one model twice) is their null. The **planted positive control** asks each lens to
+rank the latent that carries a planted word among its most changed (aim: rank <= 3, AUROC >= 0.9). **Lens
+agreement** expresses every lens's flagged set as base SAE latents and tests each pair's overlap against the
+hypergeometric chance level (:mod:`featevo.lenses`). Every sentence is generated from these numbers.
+"""
+
+from __future__ import annotations
+
+from typing import Optional
+
+import numpy as np
+
+from featevo.layout import DELTAS, DIFFING, TRAIN, DiffingFiles, ReportFiles, TrainFiles, main_saes, sae_dir
+from featevo.report.common import dig, num, plural, source
+from featevo.report.context import ReportContext
+from featevo.report.evidence import claim_values
+from featevo.report.nulls import pair_claim, rate_claim, supported
+from featevo.report.templates import MISSING, Para, Section, Table, finite, fint, fnum, fp, fpct
+
+CONTRASTS = (("tuned", "null_held_out", "the tuned twin", "base SAE continued on the tuned model"),
+             ("control", "null_held_out", "the control twin (negative control)",
+              "base SAE continued on the control twin"),
+             ("planted", "planted_null_held_out", "the planted twin (positive control)",
+              "tuned SAE continued on the planted twin"))
+HELD_OUT = (("null_held_out", "held-out null order (base on base)"),
+            ("planted_null_held_out", "held-out null order (tuned on tuned)"))
+PAIRS = ("base~tuned", "base~control", "tuned~planted", "base~base")
+NULL_PAIR = "base~base"
+LENS_LABEL = {"stagewise": "stage-wise", "crosscoder": "crosscoder", "matching": "independent matching"}
+DEFAULT_AIM = {"rank_at_most": 3, "auroc_at_least": 0.9}
+MAX_LATENT_ROWS = 40
+INTRO = ("Three lenses that keep feature identity, each against its null. **Stage-wise diffing** continues the base "
+         "SAE on another model's activations (latent i stays latent i) and flags a latent that rotates beyond what the "
+         "same continued training on the base model's own activations gives (other data orders). **Crosscoders** "
+         "learn one dictionary for two models; a latent whose decoder lives in one model only is model-specific, and "
+         "the base~base crosscoder (one model twice) is the null. The control twin (same fine-tuning recipe on general "
+         "text) is the negative control, the planted twin (one planted word) the positive control. Every count below "
+         "stands beside its null; a lens is said to find something only where it beats that null.")
+
+
+def _alpha(ctx: ReportContext) -> float:
+    return float(ctx.cfg.diffing.alpha)
+
+
+def _summary(ctx: ReportContext) -> dict:
+    return ctx.up.diffing.summary or {}
+
+
+def _n_latents(ctx: ReportContext, contrast: str) -> int:
+    return len(ctx.up.diffing.stagewise.where(contrast=contrast))
+
+
+# --------------------------------------------------------------------------------------------
+# Stage-wise flags against the null
+# --------------------------------------------------------------------------------------------
+def stagewise_claim(ctx: ReportContext, name: str, held: str, label: str) -> Optional[dict]:
+    sw = _summary(ctx).get("stagewise") or {}
+    e, h = sw.get(name), sw.get(held) or {}
+    n = _n_latents(ctx, name)
+    if not isinstance(e, dict) or not n:
+        return None
+    a = _alpha(ctx)
+    k_held, n_held = h.get("flagged"), _n_latents(ctx, held)
+    held_rate = k_held / n_held if finite(k_held) and n_held else 0.0
+    c = rate_claim(f"stagewise_flags:{name}", f"stage-wise diffing flags more latents for {label} than the null",
+                   f"stage-wise diffing does not flag more latents for {label} than the null", e.get("flagged"), n,
+                   max(a, held_rate), a)
+    c["null"].update(alpha_expects=a * n, held_out_flags=k_held)
+    return c
+
+
+def stagewise_sentence(ctx: ReportContext, name: str, label: str, claim: dict) -> str:
+    obs, nul, test = claim["observed"], claim["null"], claim["test"]
+    ok = supported(claim)
+    text = (f"Stage-wise diffing flags {fint(obs.get('count'))} of {fint(obs.get('n'))} latents for {label} "
+            f"({fpct(obs.get('estimate'))}, 95% interval {fpct(obs.get('ci_low'))}–{fpct(obs.get('ci_high'))}) "
+            f"against {fnum(nul.get('alpha_expects'), 1)} expected under the null (held-out null order flags "
+            f"{fint(nul.get('held_out_flags'))}); ")
+    if ok:
+        text += f"this exceeds the null (one-sided binomial p = {fp(test.get('p'))})."
+    else:
+        text += f"this does not exceed the null (one-sided binomial p = {fp(test.get('p'))})."
+    if name == "control":
+        text += (" The negative control behaves as it should: ordinary fine-tuning on general text is not flagged."
+                 if not ok else " The negative control fails: fine-tuning on general text is flagged too, so the "
+                 "tuned twin's flags are not specific to financial text.")
+    if name == "planted":
+        text += (" The positive control works: the planted twin is flagged." if ok else
+                 " The positive control fails: the lens does not flag the planted twin beyond its null.")
+    return text
+
+
+def stagewise_table(ctx: ReportContext, claims: dict) -> Table:
+    sw = _summary(ctx).get("stagewise") or {}
+    rows = []
+    for name, _, label, what in CONTRASTS:
+        e, c = sw.get(name), claims.get(name)
+        if not isinstance(e, dict) or c is None:
+            continue
+        obs, nul = c["observed"], c["null"]
+        rows.append([label, what, num(fint(e.get("orders"))), num(f"{fint(obs.get('count'))} of {fint(obs.get('n'))}"),
+                     num(f"{fpct(obs.get('ci_low'))}–{fpct(obs.get('ci_high'))}"),
+                     num(fnum(nul.get("alpha_expects"), 1)), num(fint(nul.get("held_out_flags"))),
+                     num(fp(c["test"].get("p"))), "yes" if supported(c) else "no",
+                     num(fnum(e.get("rotation_mean"), 4)), num(fnum(e.get("null_rotation_mean"), 4)),
+                     num(fnum(e.get("rotation_reproducibility_r"), 2)),
+                     num(fnum(e.get("excess_reproducibility_r"), 2))])
+    for name, label in HELD_OUT:
+        e = sw.get(name)
+        if isinstance(e, dict):
+            n = _n_latents(ctx, name)
+            rows.append([label, "one null order against the others", num(fint(e.get("orders"))),
+                         num(f"{fint(e.get('flagged'))} of {fint(n)}"), MISSING,
+                         num(fnum(_alpha(ctx) * n, 1)), MISSING, MISSING, MISSING,
+                         num(fnum(e.get("rotation_mean"), 4)), num(fnum(e.get("null_rotation_mean"), 4)),
+                         num(fnum(e.get("rotation_reproducibility_r"), 2)), MISSING])
+    return Table("tbl-diffing-stagewise",
+                 ["contrast", "continued training", "data orders", "flagged latents", "95% interval (fraction)",
+                  "null expects", "held-out null flags", "p", "beyond the null", "mean rotation",
+                  "null mean rotation", "reproducibility r (rotation)", "reproducibility r (excess)"], rows,
+                 caption="Stage-wise diffing: flagged latents per contrast against the null",
+                 notes=[f"Flagged: rotation beyond the null with empirical p <= {_alpha(ctx):g} (pooled "
+                        "leave-one-out null orders). Null expects: alpha times the latents; held-out null flags: the "
+                        "same rule on one more null order held out from the reference. p: one-sided exact binomial "
+                        "test of the flag count against the larger of the two null rates; beyond the null when "
+                        "p <= alpha and the interval excludes that rate. Reproducibility: mean Pearson r of the "
+                        f"per-latent rotation (and of its excess over the null) between data orders ({MISSING}: one "
+                        "order)."],
+                 source=source(DIFFING, DiffingFiles.SUMMARY))
+
+
+def two_by_two_table(ctx: ReportContext) -> Optional[Table]:
+    t = _summary(ctx).get("two_by_two")
+    if not isinstance(t, dict):
+        return None
+    cells = (("null_general", "base model, general rows (null)"), ("data", "base model, financial rows"),
+             ("model", "tuned model, general rows"), ("both", "tuned model, financial rows"))
+    rows = [[lab, num(fnum(dig(t, "rotation_mean", c), 4)), num(fnum(dig(t, "excess_rotation_mean", c), 4))]
+            for c, lab in cells]
+    return Table("tbl-diffing-2x2", ["cell", "mean rotation", "excess over the null cell"], rows,
+                 caption="The 2x2: model x data",
+                 notes=["Correlation of the per-latent rotations: model vs data r = "
+                        f"{fnum(t.get('r_model_vs_data'), 2)}, "
+                        f"both vs model r = {fnum(t.get('r_both_vs_model'), 2)}, both vs data r = "
+                        f"{fnum(t.get('r_both_vs_data'), 2)}. A model effect that equals the data effect would be "
+                        "what the financial text does to any model, not what tuning did."],
+                 source=source(DIFFING, DiffingFiles.SUMMARY))
+
+
+# --------------------------------------------------------------------------------------------
+# Crosscoders
+# --------------------------------------------------------------------------------------------
+def crosscoder_table(ctx: ReportContext) -> Optional[Table]:
+    cc = _summary(ctx).get("crosscoder") or {}
+    names = [p for p in PAIRS if p in cc] + [p for p in cc if p not in PAIRS]
+    if not names:
+        return None
+    rows = []
+    for p in names:
+        e = cc[p]
+        rows.append([p + (" (null)" if p == NULL_PAIR else ""), e.get("text") or MISSING, num(fnum(e.get("fvu"))),
+                     num(fnum(e.get("l0"), 1)), num(fint(e.get("dead_latents"))), num(fint(e.get("a_only"))),
+                     num(fint(e.get("b_only"))), num(fint(e.get("shared"))), num(fint(e.get("a_only_confirmed"))),
+                     num(fint(e.get("b_only_confirmed"))), num(fnum(dig(e, "rho_quantiles", "0.5")))])
+    return Table("tbl-diffing-crosscoder",
+                 ["crosscoder (a~b)", "text", "FVU", "L0", "dead", "a-only", "b-only", "shared",
+                  "a-only confirmed", "b-only confirmed", "median rho"], rows,
+                 caption="Crosscoder latent classes per model pair against the base~base null",
+                 notes=[f"rho: relative decoder norm |d_b| / (|d_a| + |d_b|); a-only rho <= "
+                        f"{fnum(ctx.cfg.diffing.model_only_threshold, 2)}, b-only rho >= "
+                        f"{fnum(1 - ctx.cfg.diffing.model_only_threshold, 2)}. Confirmed: model-specific after "
+                        "Latent Scaling. base~base pairs the base model with itself: every model-specific latent "
+                        "there is a training artefact, the null of the other rows."],
+                 source=source(DIFFING, DiffingFiles.SUMMARY))
+
+
+def crosscoder_claims(ctx: ReportContext) -> dict[str, dict]:
+    cc = _summary(ctx).get("crosscoder") or {}
+    null = cc.get(NULL_PAIR)
+    out = {}
+    for p in PAIRS[:3]:
+        if p not in cc or not isinstance(null, dict):
+            continue
+        b = cc[p].get("model_b", p.split("~")[1])
+        out[p] = pair_claim(f"crosscoder_confirmed:{p}",
+                            f"the {p} crosscoder has more {b}-specific latents than the base~base null",
+                            f"the {p} crosscoder has no more {b}-specific latents than the base~base null",
+                            cc[p].get("b_only_confirmed"), null.get("b_only_confirmed"), _alpha(ctx))
+    return out
+
+
+def crosscoder_sentence(pair: str, claim: dict) -> str:
+    obs, nul = claim["observed"], claim["null"]
+    b = pair.split("~")[1]
+    text = (f"The {pair} crosscoder has {fint(obs.get('count'))} {b}-specific latents confirmed by Latent Scaling "
+            f"against {fint(nul.get('count'))} for the base~base null; ")
+    if obs.get("estimate") is None:
+        return text + "neither has any, so the lens shows no model-specific latent."
+    verdict = "this exceeds the null" if supported(claim) else "this does not exceed the null"
+    return text + (f"{verdict} (share {fpct(obs.get('estimate'))}, 95% interval {fpct(obs.get('ci_low'))}–"
+                   f"{fpct(obs.get('ci_high'))} against 50%; conditional binomial p = {fp(claim['test'].get('p'))}).")
+
+
+# --------------------------------------------------------------------------------------------
+# The planted positive control
+# --------------------------------------------------------------------------------------------
+def planted_rows(ctx: ReportContext) -> tuple[dict, dict]:
+    """(aim, lens -> {planted, main}) from planted.json, else the summary's copy."""
+    pj = ctx.up.diffing.planted or {}
+    aim = pj.get("aim") or DEFAULT_AIM
+    lenses = pj.get("lenses") or _summary(ctx).get("planted") or {}
+    return aim, {k: v for k, v in lenses.items() if isinstance(v, dict)}
+
+
+def meets_aim(p: dict, aim: dict) -> Optional[bool]:
+    """Recomputed from rank and AUROC (never the stored flag)."""
+    if not (finite(p.get("rank")) and finite(p.get("auroc"))):
+        return None
+    return p["rank"] <= aim["rank_at_most"] and p["auroc"] >= aim["auroc_at_least"]
+
+
+def planted_table(ctx: ReportContext) -> Optional[Table]:
+    aim, lenses = planted_rows(ctx)
+    if not lenses:
+        return None
+    rows = []
+    for lens, r in lenses.items():
+        p, m = r.get("planted") or {}, r.get("main") or {}
+        ok = meets_aim(p, aim)
+        first = p.get("first_recovering_latent") or {}
+        rows.append([LENS_LABEL.get(lens, lens), num(fint(p.get("best_latent"))), num(fnum(p.get("auroc"))),
+                     num(f"{fint(p.get('rank'))} of {fint(p.get('n_latents'))}"),
+                     MISSING if ok is None else ("met" if ok else "not met"), num(fint(first.get("rank"))),
+                     num(fint(m.get("best_latent"))), num(fnum(m.get("auroc"))),
+                     num(f"{fint(m.get('rank'))} of {fint(m.get('n_latents'))}")])
+    return Table("tbl-diffing-planted",
+                 ["lens", "planted latent", "AUROC", "rank in the planted contrast", "aim",
+                  "first latent down the ranking with AUROC >= aim", "main diff: best latent", "AUROC",
+                  "rank in the main diff"], rows,
+                 caption="Positive control: the planted concept per lens",
+                 notes=[f"Aim: rank <= {fint(aim.get('rank_at_most'))} and AUROC >= "
+                        f"{fnum(aim.get('auroc_at_least'), 2)} for the planted tokens of held-out sentences. "
+                        "Main diff: the base-vs-tuned comparison, whose models never saw the planted word: a high "
+                        "rank there would be a false positive."],
+                 source=source(DIFFING, DiffingFiles.PLANTED))
+
+
+def planted_finding(ctx: ReportContext) -> None:
+    aim, lenses = planted_rows(ctx)
+    if not lenses:
+        pj = ctx.up.diffing.planted or {}
+        if pj.get("available") is False and pj.get("reason"):
+            ctx.find("diffing_planted", f"No planted positive control: {pj['reason']}.", supported=None)
+        return
+    parts, met = [], 0
+    for lens, r in lenses.items():
+        p, m = r.get("planted") or {}, r.get("main") or {}
+        ok = meets_aim(p, aim)
+        met += bool(ok)
+        parts.append(f"{LENS_LABEL.get(lens, lens)} rank {fint(p.get('rank'))} of {fint(p.get('n_latents'))}, AUROC "
+                     f"{fnum(p.get('auroc'), 2)} ({'met' if ok else 'not met'}; main diff rank "
+                     f"{fint(m.get('rank'))})")
+    text = (f"The planted positive control meets its aim (rank <= {fint(aim.get('rank_at_most'))}, AUROC >= "
+            f"{fnum(aim.get('auroc_at_least'), 2)}) for {met} of {len(lenses)} "
+            f"{plural(len(lenses), 'lens', 'lenses')}: "
+            + "; ".join(parts) + ".")
+    ctx.find("diffing_planted", text, supported=met > 0, aim=aim, lenses_meeting_aim=met,
+             lenses={k: {part: {x: (v.get(part) or {}).get(x) for x in ("best_latent", "auroc", "rank", "n_latents")}
+                         for part in ("planted", "main")} for k, v in lenses.items()})
+
+
+# --------------------------------------------------------------------------------------------
+# Lens agreement
+# --------------------------------------------------------------------------------------------
+def _decoder(path) -> Optional[np.ndarray]:
+    if not path.is_file():
+        return None
+    from safetensors.numpy import load_file
+
+    w = load_file(str(path)).get("W_dec")
+    return None if w is None else np.asarray(w, dtype=np.float64)
+
+
+def lens_sets(ctx: ReportContext) -> tuple[dict, dict, dict, int]:
+    """(lens -> base SAE latents or None, lens -> definition or why missing, crosscoder mapping cosines, N)."""
+    from featevo.lenses import best_match
+
+    cfg, up = ctx.cfg, ctx.up
+    base_name = main_saes(cfg, "base")[0]
+    tuned_name = main_saes(cfg, "tuned")[0]
+    sets: dict = {}
+    what: dict = {}
+    cos: dict = {}
+    sw = up.diffing.stagewise.where(contrast="tuned")
+    n = len(sw) or int(ctx.sae_cfg("num_latents") or 0)
+    if sw:
+        sets["stage-wise"] = [r["latent"] for r in sw if r["flagged"]]
+        what["stage-wise"] = "latents rotated beyond the null (tuned contrast); latent i is base SAE latent i"
+    else:
+        sets["stage-wise"], what["stage-wise"] = None, "missing: no tuned contrast in the stage-wise table"
+    primary = f"{base_name}~{tuned_name}"
+    pe = [r for r in up.deltas.pair_effects if r["comparison"] == primary]
+    disc = [r["latent_a"] for r in pe if r["discovered"]]
+    if disc:
+        sets["matching"] = disc
+        what["matching"] = f"stage 03's calibrated discoveries of {primary} (base latent of each pair)"
+    elif pe:
+        sets["matching"] = [r["latent_a"] for r in pe if r["selected"]]
+        what["matching"] = (f"stage 03 calibrates no discovery for {primary}: its top pairs by |z| on the selection "
+                            "half instead (base latent of each pair)")
+    else:
+        sets["matching"], what["matching"] = None, f"missing: stage 03 has no pairs of {primary}"
+    cc = up.diffing.crosscoder.where(pair="base~tuned")
+    w_cc = _decoder(up.dirs[DIFFING] / DiffingFiles.CROSSCODERS / "base_tuned" / TrainFiles.SAE
+                    / TrainFiles.SAE_WEIGHTS)
+    w_base = _decoder(sae_dir(up.dirs[TRAIN], base_name) / TrainFiles.SAE_WEIGHTS)
+    if cc and w_cc is not None and w_base is not None and w_cc.shape[1] == 2 * w_base.shape[1]:
+        flagged = [r["latent"] for r in cc if r["class"] != "shared"]
+        idx, c = best_match(w_cc[flagged, : w_base.shape[1]], w_base) if flagged else (np.array([], int), [])
+        sets["crosscoder"] = sorted({int(j) for j in idx if j >= 0})
+        cos = {int(j): float(x) for j, x in zip(idx, c) if j >= 0}
+        what["crosscoder"] = ("model-specific (a-only or b-only) latents of the base~tuned crosscoder, each mapped to "
+                              "the base SAE latent whose decoder row has the highest cosine with its base-side "
+                              "decoder half (best match, not one-to-one)")
+    else:
+        sets["crosscoder"] = None
+        what["crosscoder"] = "missing: no base~tuned crosscoder (or its weights) in the stage outputs"
+    return sets, what, cos, n
+
+
+def lens_tables(ctx: ReportContext) -> list:
+    from featevo.lenses import agreement
+
+    sets, what, cos, n = lens_sets(ctx)
+    res = agreement(sets, n)
+    a = _alpha(ctx)
+    blocks: list = [Table("tbl-lens-sets", ["lens", "flagged base SAE latents", "what it flags"],
+                          [[k, num(MISSING if sets[k] is None else f"{len(set(sets[k]))} of {fint(n)}"), what[k]]
+                           for k in sets],
+                          caption="Lens agreement: what each lens flags, as base SAE latents",
+                          source=f"{source(DIFFING, DiffingFiles.STAGEWISE_LATENTS)}, "
+                                 f"{source(DIFFING, DiffingFiles.CROSSCODER_LATENTS)}, {DELTAS} (pair effects)")]
+    rows = [[f"{p['a']} & {p['b']}", num(fint(p["size_a"])), num(fint(p["size_b"])), num(fint(p["overlap"])),
+             num(fnum(p["expected"], 2)), num(fp(p["p"])),
+             "yes" if finite(p["p"]) and p["p"] <= a else "no"] for p in res["pairs"]]
+    notes = ["Expected: |A| |B| / N for two independent sets of N base latents (hypergeometric mean); p: one-sided "
+             f"hypergeometric P(overlap >= observed); beyond chance when p <= {a:g}."]
+    if res["missing"]:
+        notes.append("Missing " + ", ".join(f"{k} ({what[k].removeprefix('missing: ')})" for k in res["missing"])
+                     + ": its pairs are not in the table.")
+    blocks.append(Table("tbl-lens-overlap", ["lenses", "|A|", "|B|", "overlap", "expected by chance", "p",
+                                             "beyond chance"], rows,
+                        caption="Lens agreement: overlap of every two lenses against chance", notes=notes))
+    lat = sorted(res["by_latent"], key=lambda j: (-len(res["by_latent"][j]), j))
+    lrows = []
+    for j in lat[:MAX_LATENT_ROWS]:
+        ks = res["by_latent"][j]
+        lrows.append([num(fint(j)), *["yes" if k in ks else ("" if sets[k] is not None else MISSING) for k in sets],
+                      num(fnum(cos.get(j), 2)), num(fint(len(ks)))])
+    if lrows:
+        blocks.append(Table("tbl-lens-latents", ["base latent", *sets, "crosscoder mapping cosine", "lenses"], lrows,
+                            caption="Which base SAE latents each lens flags (where they agree and disagree)",
+                            notes=[f"Latents flagged by any lens, most lenses first (at most {MAX_LATENT_ROWS} rows of "
+                                   f"{len(lat)}). {MISSING}: the lens is missing. Mapping cosine: the best decoder "
+                                   "cosine of the crosscoder latent mapped to this base latent (a b-only latent's "
+                                   "base-side half is small, so a low cosine is a weak mapping)."]))
+    lens_finding(ctx, res, a)
+    return blocks
+
+
+def lens_finding(ctx: ReportContext, res: dict, alpha: float) -> None:
+    if len(res["lenses"]) < 2:
+        ctx.find("lens_agreement", f"Lens agreement cannot be tested: only {len(res['lenses'])} of the lenses "
+                                   f"flag a set here (missing: {', '.join(res['missing']) or 'none'}).",
+                 missing=res["missing"])
+        return
+    parts = []
+    for p in res["pairs"]:
+        beyond = finite(p["p"]) and p["p"] <= alpha
+        parts.append(f"{p['a']} and {p['b']} share {fint(p['overlap'])} against {fnum(p['expected'], 2)} expected by "
+                     f"chance (p = {fp(p['p'])}, {'beyond chance' if beyond else 'not beyond chance'})")
+    n_beyond = sum(1 for p in res["pairs"] if finite(p["p"]) and p["p"] <= alpha)
+    only = "; ".join(f"{k} alone flags {fint(len(v))}" for k, v in res["only"].items())
+    text = (f"The diffing lenses agree beyond chance for {n_beyond} of {len(res['pairs'])} "
+            f"{plural(len(res['pairs']), 'pair')} of lenses: " + "; ".join(parts)
+            + f". {fint(len(res['all_lenses']))} base latents are flagged by every lens; where they disagree, {only}"
+            + (f" (missing: {', '.join(res['missing'])})" if res["missing"] else "") + ".")
+    ctx.find("lens_agreement", text, supported=n_beyond > 0, n_latents=res["n"],
+             pairs=[{k: p[k] for k in ("a", "b", "size_a", "size_b", "overlap", "expected", "p")}
+                    for p in res["pairs"]],
+             missing=res["missing"], flagged_by_every_lens=res["all_lenses"])
+
+
+# --------------------------------------------------------------------------------------------
+# The section
+# --------------------------------------------------------------------------------------------
+def figures(ctx: ReportContext) -> list:
+    blocks = []
+    for name, copy_name, caption in (
+            (DiffingFiles.ROTATION_FIG, ReportFiles.DIFFING_ROTATION,
+             "Stage-wise diffing: each latent's rotation under the tuned contrast against the null (and the control "
+             "twin and the held-out null order)."),
+            (DiffingFiles.RHO_FIG, ReportFiles.DIFFING_RHO,
+             "Crosscoders: relative decoder norm of every latent per model pair, with the model-only thresholds; "
+             "base~base is the null.")):
+        p = ctx.copy_figure(ctx.up.dirs[DIFFING] / name, copy_name)
+        blocks += ctx.figure_block(p, caption, name.rsplit(".", 1)[0].replace("_", " "),
+                                   "fig-" + copy_name.rsplit(".", 1)[0].replace("_", "-"))
+    return blocks
+
+
+def diffing_section(ctx: ReportContext) -> Section:
+    sec = Section("diffing", "Model diffing that keeps feature identity")
+    if ctx.up.diffing is None:
+        why = ctx.up.absent.get(DIFFING, f"stage {DIFFING} was not run")
+        sec.add(Para(f"No model-diffing results: {why}.", "note"))
+        ctx.find("diffing", f"Model diffing is not in this report: {why}.", supported=None)
+        return sec
+    sec.add(Para(INTRO))
+    claims = {name: c for name, held, label, _ in CONTRASTS
+              if (c := stagewise_claim(ctx, name, held, label)) is not None}
+    if claims:
+        sec.add(stagewise_table(ctx, claims))
+    t = two_by_two_table(ctx)
+    if t is not None:
+        sec.add(t)
+    for name, _, label, _ in CONTRASTS:
+        if name in claims:
+            c = claims[name]
+            ctx.find(f"diffing_stagewise_{name}", stagewise_sentence(ctx, name, label, c), claims=[claim_values(c)],
+                     supported=supported(c), flagged=c["observed"].get("count"), latents=c["observed"].get("n"),
+                     null_expects=c["null"].get("alpha_expects"), held_out_flags=c["null"].get("held_out_flags"))
+    t = crosscoder_table(ctx)
+    if t is not None:
+        sec.add(t)
+    for pair, c in crosscoder_claims(ctx).items():
+        ctx.find(f"diffing_crosscoder_{pair.replace('~', '_')}", crosscoder_sentence(pair, c),
+                 claims=[claim_values(c)], supported=supported(c), count=c["observed"].get("count"),
+                 null_count=c["null"].get("count"))
+    t = planted_table(ctx)
+    if t is not None:
+        sec.add(t)
+    planted_finding(ctx)
+    sec.add(*lens_tables(ctx))
+    sec.add(*figures(ctx))
+    return sec

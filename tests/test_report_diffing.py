@@ -1,0 +1,254 @@
+"""Stage 05's model-diffing and causal sections on real tiny runs of ``02_model_diffing`` and ``03_causal``.
+
+The report fixture of test_report.py (stages 01-04, placeholders for the two stages) is copied, the two stages are
+run for real with small configs, and the report is rebuilt from perturbed copies of their outputs: the sentences
+must follow the numbers (a count that does not beat its null is said not to), the causal table has one row per
+flagged latent with its null beside it, findings.json carries values, null and interval, and the lens agreement
+table equals a recomputation from the stage CSVs.
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import json
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+
+from featevo.layout import CAUSAL, DIFFING, run_dir, stage_dir
+from test_report import _Parser, report_cfg, shown_equals, table  # noqa: F401  (session fixture)
+
+
+@pytest.fixture(scope="module")
+def lens_cfg(report_cfg, tmp_path_factory):  # noqa: F811
+    """A copy of the report fixture's run with 02_model_diffing and 03_causal run for real (small configs)."""
+    from featevo import causal, diffing
+    from featevo.config import DiffingConfig
+
+    root = tmp_path_factory.mktemp("report_diffing") / "outputs"
+    shutil.copytree(run_dir(report_cfg), root / report_cfg.run_name)
+    cfg = dataclasses.replace(
+        report_cfg, output_root=str(root),
+        diffing=DiffingConfig(stagewise_tokens=1024, orders=2, domain_orders=1, crosscoder_tokens=1024,
+                              max_tokens=3000),
+        causal=dataclasses.replace(report_cfg.causal, top_n=3, n_random=6, n_bootstrap=50, batch_size=32))
+    diffing.run(cfg, force=True)
+    causal.run(cfg, force=True)
+    return cfg
+
+
+def _build(cfg, up, out: Path) -> tuple[dict, str, _Parser]:
+    from featevo.report import build_report
+
+    build_report(cfg, out, up)
+    findings = {f["id"]: f for f in json.loads((out / "findings.json").read_text())}
+    p = _Parser()
+    p.feed((out / "report.html").read_text(encoding="utf-8"))
+    return findings, (out / "report.md").read_text(encoding="utf-8"), p
+
+
+@pytest.fixture(scope="module")
+def built(lens_cfg, tmp_path_factory):
+    from featevo.report import load_upstream
+
+    up = load_upstream(lens_cfg)
+    assert up.diffing is not None and up.causal is not None and not up.absent
+    return up, *_build(lens_cfg, up, tmp_path_factory.mktemp("rep"))
+
+
+def _up(lens_cfg):
+    from featevo.report import load_upstream
+
+    up = load_upstream(lens_cfg)
+    up.diffing.summary = copy.deepcopy(up.diffing.summary)
+    up.causal.summary = copy.deepcopy(up.causal.summary)
+    return up
+
+
+# --------------------------------------------------------------------------------------------
+# Model diffing
+# --------------------------------------------------------------------------------------------
+def test_stagewise_findings_carry_the_counts_beside_their_nulls(lens_cfg, built):
+    up, findings, md, parsed = built
+    sw = up.diffing.summary["stagewise"]
+    n = lens_cfg.sae.num_latents
+    for name in ("tuned", "control", "planted"):
+        f = findings[f"diffing_stagewise_{name}"]
+        (c,) = f["claims"]
+        assert c["observed"]["count"] == sw[name]["flagged"] and c["observed"]["n"] == n
+        assert c["observed"]["ci_low"] <= c["observed"]["estimate"] <= c["observed"]["ci_high"]
+        assert c["null"]["value"] >= lens_cfg.diffing.alpha
+        held = sw["planted_null_held_out" if name == "planted" else "null_held_out"]["flagged"]
+        v = f["values"]
+        assert v["held_out_flags"] == held and v["null_expects"] == pytest.approx(lens_cfg.diffing.alpha * n)
+        assert ("does not exceed the null" in f["text"]) == (not f["supported"])
+        assert f["text"] in md
+    _, rows = table(parsed, "tbl-diffing-stagewise")
+    assert [r[0] for r in rows][:3] == ["the tuned twin", "the control twin (negative control)",
+                                       "the planted twin (positive control)"]
+    assert rows[0][3] == f"{sw['tuned']['flagged']} of {n}"
+
+
+@pytest.mark.parametrize("flagged", ["all", "none"])
+def test_stagewise_sentence_follows_the_flag_count(lens_cfg, tmp_path, flagged):
+    up = _up(lens_cfg)
+    n = lens_cfg.sae.num_latents
+    up.diffing.summary["stagewise"]["tuned"]["flagged"] = n if flagged == "all" else 0
+    findings, md, parsed = _build(lens_cfg, up, tmp_path)
+    text = findings["diffing_stagewise_tuned"]["text"]
+    if flagged == "all":
+        assert f"flags {n} of {n} latents" in text and "this exceeds the null" in text
+        assert findings["diffing_stagewise_tuned"]["supported"] is True
+    else:
+        assert f"flags 0 of {n} latents" in text and "this does not exceed the null" in text
+        assert findings["diffing_stagewise_tuned"]["supported"] is False
+    _, rows = table(parsed, "tbl-diffing-stagewise")
+    assert rows[0][8] == ("yes" if flagged == "all" else "no")
+
+
+@pytest.mark.parametrize("case", ["beyond", "equal"])
+def test_crosscoder_and_negative_control_sentences_follow_the_numbers(lens_cfg, tmp_path, case):
+    up = _up(lens_cfg)
+    cc = up.diffing.summary["crosscoder"]
+    cc["base~tuned"]["b_only_confirmed"] = 20 if case == "beyond" else 3
+    cc["base~base"]["b_only_confirmed"] = 0 if case == "beyond" else 3
+    sw = up.diffing.summary["stagewise"]
+    sw["control"]["flagged"] = lens_cfg.sae.num_latents if case == "beyond" else 0
+    findings, md, parsed = _build(lens_cfg, up, tmp_path)
+    t = findings["diffing_crosscoder_base_tuned"]["text"]
+    assert t.startswith(f"The base~tuned crosscoder has {20 if case == 'beyond' else 3} tuned-specific latents")
+    assert f"against {0 if case == 'beyond' else 3} for the base~base null" in t
+    assert ("this exceeds the null" in t) == (case == "beyond") and ("does not exceed" in t) == (case != "beyond")
+    neg = findings["diffing_stagewise_control"]["text"]
+    assert ("negative control fails" in neg) == (case == "beyond")
+    assert ("negative control behaves as it should" in neg) == (case != "beyond")
+    _, rows = table(parsed, "tbl-diffing-crosscoder")
+    null_row = next(r for r in rows if r[0].startswith("base~base"))
+    assert null_row[0] == "base~base (null)" and null_row[9] == ("0" if case == "beyond" else "3")
+
+
+def test_planted_control_table_recomputes_the_aim(lens_cfg, built, tmp_path):
+    up, findings, md, parsed = built
+    lenses = up.diffing.planted["lenses"]
+    _, rows = table(parsed, "tbl-diffing-planted")
+    assert len(rows) == len(lenses)
+    for r, (lens, v) in zip(rows, lenses.items()):
+        p = v["planted"]
+        assert r[3] == f"{p['rank']} of {p['n_latents']}" and shown_equals(r[2], p["auroc"])
+        assert r[4] == ("met" if p["rank"] <= 3 and p["auroc"] >= 0.9 else "not met")
+        assert r[8] == f"{v['main']['rank']} of {v['main']['n_latents']}"
+    up = _up(lens_cfg)
+    up.diffing.planted = copy.deepcopy(up.diffing.planted)
+    for v in up.diffing.planted["lenses"].values():
+        v["planted"].update(rank=1, auroc=0.97, meets_aim=False)  # a stale stored flag must not be trusted
+    f2, _, p2 = _build(lens_cfg, up, tmp_path)
+    assert f2["diffing_planted"]["text"].startswith("The planted positive control meets its aim")
+    assert f"for {len(lenses)} of {len(lenses)} lenses" in f2["diffing_planted"]["text"]
+    assert all(r[4] == "met" for r in table(p2, "tbl-diffing-planted")[1])
+
+
+def test_lens_agreement_table_equals_a_recomputation(lens_cfg, built):
+    from featevo.lenses import overlap_test
+
+    up, findings, md, parsed = built
+    n = lens_cfg.sae.num_latents
+    stagewise = {r["latent"] for r in up.diffing.stagewise.where(contrast="tuned") if r["flagged"]}
+    _, sets_rows = table(parsed, "tbl-lens-sets")
+    assert [r[0] for r in sets_rows] == ["stage-wise", "matching", "crosscoder"]
+    assert sets_rows[0][1] == f"{len(stagewise)} of {n}"
+    _, rows = table(parsed, "tbl-lens-overlap")
+    assert len(rows) == 3  # every lens is there: three pairs
+    f = findings["lens_agreement"]
+    got = {(p["a"], p["b"]): p for p in f["values"]["pairs"]}
+    sw_cc = got[("stage-wise", "crosscoder")]
+    assert sw_cc["size_a"] == len(stagewise)
+    # the row equals the hypergeometric test of the sets the finding records
+    cc_set = set(range(sw_cc["size_b"]))  # same size; overlap recomputed below from the latent table
+    assert overlap_test(stagewise, cc_set, n)["expected"] == pytest.approx(sw_cc["expected"])
+    _, lat_rows = table(parsed, "tbl-lens-latents") if "tbl-lens-latents" in parsed.tables else (None, [])
+    both = sum(1 for r in lat_rows if r[1] == "yes" and r[3] == "yes")
+    assert both == sw_cc["overlap"] or len(lat_rows) == 40
+    assert ("beyond chance" in f["text"]) and re.search(r"agree beyond chance for \d of 3 pairs", f["text"])
+
+
+def test_lens_agreement_says_which_lens_is_missing(lens_cfg, tmp_path):
+    from featevo.tables import Table
+
+    up = _up(lens_cfg)
+    up.diffing.crosscoder = Table(up.diffing.crosscoder.schema, [])
+    findings, md, parsed = _build(lens_cfg, up, tmp_path)
+    _, rows = table(parsed, "tbl-lens-overlap")
+    assert len(rows) == 1 and rows[0][0] == "stage-wise & matching"
+    assert "Missing crosscoder (no base~tuned crosscoder" in md
+    assert "(missing: crosscoder)" in findings["lens_agreement"]["text"]
+
+
+# --------------------------------------------------------------------------------------------
+# Causal checks
+# --------------------------------------------------------------------------------------------
+def test_causal_table_has_one_row_per_flagged_latent_with_its_null(lens_cfg, built):
+    up, findings, md, parsed = built
+    flagged = [r for r in up.causal.effects if r["role"] == "flagged"]
+    _, rows = table(parsed, "tbl-causal-effects")
+    assert len(rows) == len(flagged) == 2 * lens_cfg.causal.top_n
+    by = {(r["latent"], r["intervention"]): r for r in flagged}
+    for row in rows:
+        e = by[(int(row[0]), row[2])]
+        pct, p = row[5].split(" / ")
+        assert shown_equals(pct, e["fin_null_percentile"]) and shown_equals(p, e["fin_null_p"])
+        assert row[9] == ("yes" if e["beats_null_fin"] else "no")
+    s = up.causal.summary
+    for kind in s["interventions"]:
+        f = findings[f"causal_{kind}_fin"]
+        (c,) = f["claims"]
+        assert c["observed"]["count"] == s["interventions"][kind]["beat_null"]["fin"]
+        assert c["observed"]["n"] == lens_cfg.causal.top_n and c["null"]["value"] == lens_cfg.causal.alpha
+        assert c["observed"]["ci_low"] <= c["observed"]["estimate"] <= c["observed"]["ci_high"]
+        assert ("does not exceed chance" in f["text"]) == (not f["supported"])
+    ident = findings["causal_identity"]
+    assert ident["values"]["passed"] is True and "the check passes" in ident["text"]
+    (pc,) = findings["causal_planted"]["claims"]
+    assert pc["observed"]["estimate"] == pytest.approx(s["planted_control"]["effect"])
+    assert [pc["observed"]["ci_low"], pc["observed"]["ci_high"]] == pytest.approx(s["planted_control"]["ci"])
+
+
+def test_causal_sentences_follow_perturbed_numbers(lens_cfg, tmp_path):
+    up = _up(lens_cfg)
+    s = up.causal.summary
+    n = s["interventions"]["ablate"]["flagged"]
+    s["interventions"]["ablate"]["beat_null"]["fin"] = n
+    s["interventions"]["patch"]["beat_null"]["fin"] = 0
+    s["splice_identity"]["max_abs_logit_diff"] = 0.5
+    pc = s["planted_control"]
+    pc.update(effect=2.0, ci=[1.5, 2.5], null_p=0.01)
+    findings, md, _ = _build(lens_cfg, up, tmp_path)
+    assert "this exceeds chance" in findings["causal_ablate_fin"]["text"]
+    assert f"{n} of {n} flagged" in findings["causal_ablate_fin"]["text"]
+    assert "this does not exceed chance" in findings["causal_patch_fin"]["text"]
+    assert "the check fails" in findings["causal_identity"]["text"]
+    assert findings["causal_planted"]["supported"] is True and "+2.00" in findings["causal_planted"]["text"]
+    pc.update(ci=[-0.5, 2.5])  # the interval now holds 0: no longer beyond the null
+    findings, _, _ = _build(lens_cfg, up, tmp_path / "again")
+    assert findings["causal_planted"]["supported"] is False and "does not beat the null" in \
+        findings["causal_planted"]["text"]
+
+
+def test_absent_stages_are_said_in_one_sentence(lens_cfg, tmp_path):
+    up = _up(lens_cfg)
+    up.diffing, up.causal = None, None
+    up.absent = {DIFFING: f"stage {DIFFING} was not run", CAUSAL: f"stage {CAUSAL} was not run"}
+    findings, md, parsed = _build(lens_cfg, up, tmp_path)
+    assert f"No model-diffing results: stage {DIFFING} was not run." in md
+    assert f"No causal checks: stage {CAUSAL} was not run." in md
+    assert "tbl-diffing-stagewise" not in parsed.tables and "tbl-causal-effects" not in parsed.tables
+
+
+def test_placeholder_stages_are_reported_absent(report_cfg):  # noqa: F811
+    from featevo.report import load_upstream
+
+    up = load_upstream(report_cfg)  # test_report's placeholders: a manifest without a summary
+    assert up.diffing is None and up.causal is None
+    assert "without its summary" in up.absent[DIFFING] and stage_dir(report_cfg, CAUSAL).is_dir()
