@@ -231,3 +231,36 @@ def test_context_ids_cut_documents_into_windows():
     assert context_ids(row_doc, 2).tolist() == [0, 0, 1, 1, 2, 3, 3, 4, 4, 5, 5]
     assert context_ids(row_doc, 0).tolist() == [0] * 5 + [1] * 2 + [2] * 4
     assert context_ids(row_doc, 100).tolist() == context_ids(row_doc, 0).tolist()
+
+
+# ------------------------------------------------------------------------------------------ report
+def test_report_shows_the_paired_difference_and_the_accounting():
+    from featevo.report.labels import has_paired, paired_finding, paired_scores_table
+
+    base = {"latents": 20, "failed": 0, "detection_scored": 14, "detection_undefined": 5, "detection_failed": 1,
+            "detection_paired_n": 14, "detection_accuracy_mean": 0.52, "detection_accuracy_shuffled_mean": 0.524,
+            "detection_paired_diff": -0.004, "detection_paired_ci_low": -0.046, "detection_paired_ci_high": 0.037,
+            "detection_paired_wins": 3, "detection_paired_losses": 4, "detection_paired_ties": 7,
+            "detection_paired_sign_p": 1.0, "detection_vs_top_tokens_diff": -0.02}
+    tuned = {**base, "detection_paired_diff": 0.2, "detection_paired_ci_low": 0.1, "detection_paired_ci_high": 0.3}
+    scores = {"base": base, "tuned": tuned}
+    assert has_paired(scores) and not has_paired({"base": {"detection_accuracy_mean": 0.5}})
+    t = paired_scores_table(scores, 3)
+    assert [r[:2] for r in t.rows] == [["base", "detection"], ["tuned", "detection"]]
+    texts = [c.text if hasattr(c, "text") else c for c in t.rows[0]]
+    assert texts[2:5] == ["14", "5", "1"] and texts[8] == "-0.004" and texts[9] == "[-0.046, 0.037]"
+    assert texts[10] == "3 / 4 / 7"
+
+    class Ctx:
+        found: dict = {}
+
+        def find(self, fid, text, **kw):
+            self.found[fid] = text
+
+    ctx = Ctx()
+    paired_finding(ctx, scores)
+    text = ctx.found["labels"]
+    assert "base: detection own \u2212 floor -0.004 [-0.046, 0.037] over 14 latents" in text
+    assert "so the labels cannot be told from shuffled labels" in text
+    assert "so the labels beat shuffled labels" in text
+    assert "2 scores failed and 10 were undefined" in text
