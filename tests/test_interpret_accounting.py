@@ -4,6 +4,7 @@ synthetic scores with a known answer, the top-token baseline, the embedding scor
 
 import asyncio
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -264,3 +265,40 @@ def test_report_shows_the_paired_difference_and_the_accounting():
     assert "so the labels cannot be told from shuffled labels" in text
     assert "so the labels beat shuffled labels" in text
     assert "2 scores failed and 10 were undefined" in text
+
+
+def test_windows_give_a_dense_latent_negatives(monkeypatch):
+    """A latent that fires at the first token of every document has no non-activating document, but has
+    non-activating windows."""
+    import torch
+
+    from featevo import interpret
+    from featevo.config import InterpretConfig
+
+    row_doc = np.repeat(np.arange(6), 6)  # 6 documents of 6 tokens
+    first = np.r_[True, row_doc[1:] != row_doc[:-1]]
+
+    class TT:
+        def __init__(self, _):
+            self.row_doc, self.row_token = row_doc, np.arange(len(row_doc))
+
+    class Store:
+        n_rows = len(row_doc)
+
+        def __init__(self, _):
+            pass
+
+        def iter_rows(self, n):
+            yield torch.tensor(first[:n], dtype=torch.float32)[:, None]
+
+    monkeypatch.setattr(interpret, "TokenTable", TT)
+    monkeypatch.setattr(interpret, "ActivationStore", Store)
+    monkeypatch.setattr(interpret, "load_sae", lambda d, dev: None)
+    monkeypatch.setattr(interpret, "encode", lambda sae, x: x * 3.0)
+    for ctx_len, n_non in ((0, 0), (2, 4)):
+        icfg = InterpretConfig(example_ctx_len=ctx_len, n_non_activating=4)
+        ex = interpret.collect_examples(Path("sae"), Path("split"), "base", [0], icfg, 0, torch.device("cpu"))[0]
+        assert len(ex.non_activating) == n_non and ex.n_docs_active == 6
+        assert all(max(a) == 3.0 for _, a in ex.activating)
+    assert ex.n_contexts == 18 and ex.n_contexts_active == 6
+    assert all(len(t) == 2 for t, _ in ex.activating) and all(len(t) == 2 for t in ex.non_activating)
