@@ -43,7 +43,7 @@ class ModelConfig:
 @dataclass
 class DataConfig:
     corpus: str = "data/corpus.jsonl"
-    """SAE training corpus: a local JSON-lines file (``text`` and ``category`` per line) or a hub
+    """SAE training corpus: a local file (``.jsonl``, ``.csv``, ``.parquet``, ``.txt`` one document per line) or a hub
     dataset name, loaded through ``datasets``."""
     corpus_split: str = "train"
     """Split to read when ``corpus`` is a hub dataset."""
