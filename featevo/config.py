@@ -87,7 +87,14 @@ class HarvestConfig:
     (sparsify's hookpoint name); its output equals ``hidden_states[layer + 1]`` of
     ``output_hidden_states=True`` (``hidden_states[0]`` is the embedding output)."""
     max_length: int = 64
-    """Tokens per document after truncation."""
+    """Tokens per window. Stage 01 splits a longer corpus document into windows of this many tokens (never
+    across documents) instead of truncating it; the probe set and the twin's fine-tuning truncate."""
+    stride: Optional[int] = None
+    """Text tokens between the starts of a document's consecutive windows; None: ``max_length`` minus the
+    special tokens (no overlap). Smaller: windows overlap, and a repeated token is kept only in its first window
+    (the repeat is left context)."""
+    max_windows: Optional[int] = None
+    """Most windows per corpus document (None: all); the rest is dropped and counted as truncation."""
     batch_size: int = 32
     """Documents per forward pass."""
     exclude_special_tokens: bool = True
