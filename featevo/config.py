@@ -670,7 +670,7 @@ def section_dict(cfg: PipelineConfig, keys: tuple[str, ...]) -> dict:
     and compares (a stage's keys are its ``reads`` in :data:`featevo.layout.STAGES`)."""
     full = to_dict(cfg)
     out: dict = {}
-    for key in keys:
+    for key in dict.fromkeys(keys):
         section, _, sub = key.partition(".")
         if sub:
             out.setdefault(section, {})[sub] = full[section][sub]

@@ -231,10 +231,11 @@ def load_probe(cfg: DataConfig, min_per_category: int = 1) -> list[Doc]:
     return docs
 
 
-def input_files(cfg: DataConfig) -> list[Path]:
-    """Local data files a stage depends on (hashed into its manifest)."""
+def input_files(cfg: DataConfig, probe: bool = True) -> list[Path]:
+    """Local data files a stage depends on (hashed into its manifest): the corpus, and the probe set unless
+    ``probe`` is false (stage 01 reads only the corpus)."""
     out = []
-    for spec in (cfg.corpus, cfg.probe):
+    for spec in (cfg.corpus, cfg.probe) if probe else (cfg.corpus,):
         p = resolve_repo_path(spec)
         if p.is_file():
             out.append(p)

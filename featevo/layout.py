@@ -45,7 +45,9 @@ class StageSpec:
     make_target: str
     """Makefile target that runs the script (several stages may share one target)."""
     reads: tuple[str, ...]
-    """Config keys its outputs depend on: a section (``sae``) or one field (``harvest.max_length``)."""
+    """Config keys its outputs depend on, exactly those it reads: a section (``sae``) or one field
+    (``harvest.max_length``). Its manifest records and its fingerprint covers these values only, so changing
+    another key (``data.probe`` for stage 01) leaves it current."""
     upstream: tuple[str, ...]
     """Stages whose outputs it reads (those not enabled for a config are skipped)."""
     summary: str
@@ -69,24 +71,32 @@ CAUSAL = "03_causal"
 INTERPRET = "04_interpret"
 REPORT = "05_report"
 
+DATA_LABELS = ("data.text_field", "data.category_field", "data.domain_field", "data.cluster_field",
+               "data.financial_categories", "data.general_categories")
+"""How corpus and probe files are read: their columns and category lists."""
+CORPUS_KEYS = ("data.corpus", "data.corpus_split", *DATA_LABELS, "data.eval_fraction", "data.max_docs")
+"""The config fields that decide the corpus documents and their split (not the probe set)."""
+PROBE_KEYS = ("data.probe", *DATA_LABELS)
+"""The config fields that decide the probe set."""
+
 STAGES: tuple[StageSpec, ...] = (
     StageSpec(TWIN, "01_train_sae/make_twin.py", "stage01",
-              ("seed", "base_model", "data", "twin", "harvest.max_length"), (),
+              ("seed", "base_model", *CORPUS_KEYS, "data.probe", "twin", "harvest.max_length"), (),
               "the demo's domain-tuned twin: continued masked-LM pretraining of the base on financial text",
               enabled_by="twin.enabled"),
     StageSpec(TRAIN, "01_train_sae/train_sae.py", "stage01",
-              ("run_name", "seed", "base_model", "tuned_model", "data", "harvest", "twin", "sae"), (TWIN,),
+              ("run_name", "seed", "base_model", "tuned_model", *CORPUS_KEYS, "harvest", "twin", "sae"), (TWIN,),
               "tokens, layer activations of both models, one TopK SAE per model plus seed-baseline SAEs"),
     StageSpec(COMPARE, "02_compare_features/compare_features.py", "stage02", ("compare",), (TRAIN,),
               "Hungarian matching of every SAE comparison (fine-tuning, seed, control, planted, wide seeds), "
               "family claims against the seed spread, dictionary-size stability, transfer"),
-    StageSpec(DIFFING, "02_compare_features/model_diffing.py", "stage02", ("seed", "diffing", "twin.planted"),
-              (TRAIN,),
+    StageSpec(DIFFING, "02_compare_features/model_diffing.py", "stage02",
+              ("seed", "diffing", "twin.planted", *PROBE_KEYS), (TRAIN,),
               "stage-wise SAE fine-tuning and BatchTopK crosscoders against their nulls; the planted positive control"),
-    StageSpec(DELTAS, "03_activation_deltas/activation_deltas.py", "stage03", ("deltas",), (TRAIN, COMPARE),
+    StageSpec(DELTAS, "03_activation_deltas/activation_deltas.py", "stage03", ("deltas", *PROBE_KEYS), (TRAIN, COMPARE),
               "domain-specific change (financial minus general) of matched pairs on the probe set, template-"
               "clustered resampling, calibrated against seed pairs and the control twin; held-out selection"),
-    StageSpec(CAUSAL, "03_activation_deltas/causal_checks.py", "stage03", ("seed", "causal"),
+    StageSpec(CAUSAL, "03_activation_deltas/causal_checks.py", "stage03", ("seed", "causal", *PROBE_KEYS),
               (TRAIN, DIFFING, DELTAS, TWIN),
               "flagged latents ablated or patched to their base values inside the tuned model, against random latents"),
     StageSpec(INTERPRET, "04_interpret/interpret.py", "stage04", ("interpret",), (TRAIN, COMPARE, DELTAS),

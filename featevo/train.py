@@ -58,7 +58,7 @@ def run(cfg: PipelineConfig, force: bool = False, stop_after_steps: int | None =
     """Run stage 01 end to end (making the twins first when configured and missing or stale; ``force`` reruns
     this stage, not its upstream twin stage, which has its own script); returns the stage folder."""
     run_twin(cfg)
-    files = hash_inputs(input_files(cfg.data))
+    files = hash_inputs(input_files(cfg.data, probe=False))
     if not force and stage_is_current(cfg, TRAIN, files):
         logger.info("stage %s is up to date (use --force to rerun): %s", TRAIN, display_path(stage_dir(cfg, TRAIN)))
         return stage_dir(cfg, TRAIN)
