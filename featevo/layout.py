@@ -22,6 +22,7 @@ README's stage table are checked against :data:`STAGES` by ``tests/test_layout.p
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -363,12 +364,18 @@ def models(cfg: PipelineConfig) -> dict[str, ModelConfig]:
 
 def model_label(cfg: PipelineConfig, key: str) -> str:
     """How outputs meant to be shared name a model: its configured name (hub id, ``pkg:...``, or a folder
-    relative to the repository), or for a twin its folder relative to the run folder (``01_twin/tuned``);
-    never an absolute machine path."""
+    relative to the repository, or else relative to the run folder), or for a twin its folder relative to
+    the run folder (``01_twin/tuned``); never an absolute machine path."""
     if cfg.twin.enabled:
         return f"{TWIN}/{key}"
     name = (cfg.base_model if key == "base" else cfg.tuned_model).name
-    return display_path(name) if Path(name).is_absolute() else name
+    if not Path(name).expanduser().is_absolute():
+        return name
+    path = Path(name).expanduser().resolve()
+    try:
+        return str(path.relative_to(REPO_ROOT))
+    except ValueError:  # outside the repository: relative to the run folder, so a copied run still names it
+        return os.path.relpath(path, run_dir(cfg).resolve())
 
 
 @dataclass(frozen=True)

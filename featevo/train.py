@@ -15,7 +15,7 @@ import torch
 from featevo.activations import ActivationStore, harvest, save_tokens, tokenize_windows
 from featevo.config import PipelineConfig
 from featevo.data import input_files, load_corpus, load_probe
-from featevo.errors import ModelLoadError
+from featevo.errors import FeatevoError, ModelLoadError
 from featevo.fidelity import loss_recovered_many
 from featevo.io import StageRun, atomic_write_json, hash_inputs, require_stage, stage_is_current
 from featevo.layout import (
@@ -70,7 +70,11 @@ def run(cfg: PipelineConfig, force: bool = False, stop_after_steps: int | None =
     if cfg.twin.enabled:
         seeds["twin_seed"] = cfg.seed
     st = StageRun(cfg, TRAIN, input_files=files, device=str(device), extra=seeds).open()
-    tokens, st.extra["tokenisation"] = write_tokens(cfg, st.dir)
+    try:
+        tokens, st.extra["tokenisation"] = write_tokens(cfg, st.dir)
+    except FeatevoError:
+        st.discard_if_unstarted()  # a start that fails before any work leaves no partial folder
+        raise
     model_info = harvest_models(cfg, st.dir, tokens, device)
     for name, spec in specs.items():
         train_one_sae(cfg, st.dir, spec, model_info, device, stop_after_steps)
@@ -121,7 +125,7 @@ def harvest_models(cfg: PipelineConfig, out: Path, tokens: dict, device: torch.d
         check_layer(model, cfg.harvest.layer, mcfg.name)
         for split in TrainFiles.SPLITS:
             harvest(model, tokens[split], cfg.harvest.layer, acts_dir(out, split, key), cfg.harvest.batch_size,
-                    cfg.harvest.shard_tokens, device, mcfg.name, desc=f"harvest {key}/{split}")
+                    cfg.harvest.shard_tokens, device, model_label(cfg, key), desc=f"harvest {key}/{split}")
         model_info[key] = {
             "name": model_label(cfg, key), "configured_as": _configured_as(cfg, key), "fidelity_head": head,
             "hookpoint": hookpoint_name(model, cfg.harvest.layer), "layer": cfg.harvest.layer,

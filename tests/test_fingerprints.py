@@ -52,3 +52,38 @@ def test_swapping_the_probe_reruns_only_the_stages_that_read_it(tmp_path, tiny_m
     cfg3 = _cfg(tmp_path, tiny_model_dir, tiny_data)
     cfg3.data.eval_fraction = 0.3
     assert not stage_is_current(cfg3, TRAIN, train_files)
+
+
+def test_failed_start_leaves_no_partial_folder(tmp_path, tiny_model_dir, tiny_data):
+    cfg = _cfg(tmp_path, tiny_model_dir, tiny_data)
+    st = StageRun(cfg, TRAIN).open()
+    assert st.dir.is_dir()
+    st.discard_if_unstarted()
+    assert not st.dir.exists()
+
+
+def test_models_are_named_without_machine_paths(tmp_path, tiny_model_dir, tiny_data):
+    import os
+
+    from featevo.layout import model_label, run_dir
+
+    cfg = _cfg(tmp_path, tiny_model_dir, tiny_data)
+    label = model_label(cfg, "base")
+    assert not os.path.isabs(label) and (run_dir(cfg) / label).resolve() == tiny_model_dir.resolve()
+
+
+def test_stage01_outputs_name_no_absolute_path(tiny_stage01):
+    import json
+
+    from featevo.layout import TrainFiles, stage_dir
+
+    s1 = stage_dir(tiny_stage01, TRAIN)
+    cfgs = list(s1.glob("saes/*/sae/cfg.json"))
+    assert cfgs
+    for p in cfgs:
+        assert json.loads(p.read_text())["metadata"]["model_name"].startswith("01_twin/")
+    for p in [*s1.glob("*/*/index.json"), s1 / TrainFiles.MODELS]:
+        assert str(tiny_stage01.output_root) not in p.read_text(), p
+    man = json.loads((s1 / "manifest.json").read_text())
+    tok = man["tokenisation"]["train"]
+    assert tok["tokens_kept"] + sum(tok["dropped"].values()) == tok["tokens_total"]
