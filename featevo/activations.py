@@ -6,12 +6,14 @@ because ``hidden_states[0]`` is the embedding output. ``tests/test_activations.p
 
 Data layout of a harvested split (``<dir>``):
 
-* ``tokens.safetensors``: ``input_ids`` [docs, max_length] int32, ``attention_mask`` and
-  ``keep_mask`` (bool, same shape). ``keep_mask`` marks the positions that enter an SAE: never
-  padding, and [CLS]/[SEP] only if ``exclude_special_tokens`` is false.
+* ``tokens.safetensors``: ``input_ids`` [windows, max_length] int32, ``attention_mask`` and
+  ``keep_mask`` (bool, same shape), ``window_doc`` [windows] (each window's document: a document
+  longer than ``max_length`` is split into several consecutive windows, see :func:`tokenize_windows`).
+  ``keep_mask`` marks the positions that enter an SAE: never padding, a token only once, and
+  [CLS]/[SEP] only if ``exclude_special_tokens`` is false.
 * ``docs.jsonl``: text, category and domain of each document.
 * ``<model_key>/shard_00000.safetensors`` ...: ``acts`` [rows, d_in] float32; row r is the r-th
-  True entry of ``keep_mask`` in row-major (document, position) order, identical for every model,
+  True entry of ``keep_mask`` in row-major (window, position) order, identical for every model,
   so the base and tuned activations align row by row.
 * ``<model_key>/index.json``: shard sizes, d_in, layer and hookpoint (written last).
 """
@@ -33,7 +35,7 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from featevo.data import Doc
-from featevo.errors import StageError, TrainingError
+from featevo.errors import ConfigError, StageError, TrainingError
 from featevo.io import atomic_path, atomic_write_json, atomic_write_text, read_json
 from featevo.layout import TrainFiles, display_path
 from featevo.models import DTYPE_MAP, check_layer, encoder, encoder_layers, hookpoint_name
@@ -77,6 +79,86 @@ def tokenize_docs(tokenizer, docs: Sequence[Doc], max_length: int, exclude_speci
     return {"input_ids": enc["input_ids"].to(torch.int32), "attention_mask": attn, "keep_mask": keep}
 
 
+def _special_template(tokenizer) -> tuple[list[int], list[int]]:
+    """The special tokens the tokenizer puts before and after a single text ([CLS] and [SEP] for BERT)."""
+    sample = "the"
+    with_special = tokenizer(sample)["input_ids"]
+    bare = tokenizer(sample, add_special_tokens=False)["input_ids"]
+    for p in range(len(with_special) - len(bare) + 1):
+        if with_special[p : p + len(bare)] == bare:
+            return list(with_special[:p]), list(with_special[p + len(bare) :])
+    raise RuntimeError("cannot find the tokenizer's special-token template")  # pragma: no cover
+
+
+def tokenize_windows(tokenizer, docs: Sequence[Doc], max_length: int, exclude_special_tokens: bool,
+                     stride: int | None = None, max_windows: int | None = None) -> tuple[dict, dict]:
+    """Stage 01's tokens: each document split into windows of ``max_length`` tokens instead of truncated.
+
+    A document's text tokens (without special tokens) are cut into pieces of ``max_length - <special>``
+    tokens starting every ``stride`` tokens (None: no overlap), each wrapped in the tokenizer's special
+    tokens and padded, never across documents (as SAE training libraries pack context). With an overlap
+    (stride smaller than a piece) a token is *kept* (enters an SAE) only in the first window it appears in;
+    the repeat is left context for the new tokens. ``max_windows`` caps the windows per document (the rest
+    is dropped as truncation). A document that fits is tokenised exactly as :func:`tokenize_docs`.
+
+    Returns the tokens (``input_ids``, ``attention_mask``, ``keep_mask`` [windows, max_length] and
+    ``window_doc`` [windows], each window's document) and the accounting: ``tokens_total`` = text tokens
+    of the documents + special and padding positions of the windows = ``tokens_kept`` + ``dropped``
+    (``special_tokens``, ``padding``, ``truncation``); ``context_only`` counts overlap repeats (not in the total).
+    """
+    prefix, suffix = _special_template(tokenizer)
+    n_special = len(prefix) + len(suffix)
+    body = max_length - n_special
+    step = body if stride is None else stride
+    if not 1 <= step <= body:
+        raise ConfigError(f"harvest.stride={stride} must be in 1..{body} (harvest.max_length minus "
+                          f"{n_special} special tokens)")
+    pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
+    enc = tokenizer([d.text for d in docs], add_special_tokens=False, truncation=False, verbose=False)["input_ids"]
+    ids_rows, keep_rows, attn_rows, window_doc = [], [], [], []
+    st = {"documents": len(docs), "windows": 0, "documents_split": 0, "tokens_total": 0, "tokens_kept": 0,
+          "dropped": {"special_tokens": 0, "padding": 0, "truncation": 0}, "context_only": 0}
+    for di, ids in enumerate(enc):
+        start, covered, n_win = 0, 0, 0
+        while True:
+            piece = ids[start : start + body]
+            full = prefix + piece + suffix
+            special = [True] * len(prefix) + [False] * len(piece) + [True] * len(suffix)
+            keep, j = [], start
+            for is_special in special:
+                if is_special:
+                    keep.append(not exclude_special_tokens)
+                    st["dropped"]["special_tokens"] += int(exclude_special_tokens)
+                else:
+                    keep.append(j >= covered)
+                    st["context_only"] += int(j < covered)
+                    j += 1
+            n_pad = max_length - len(full)
+            st["dropped"]["padding"] += n_pad
+            ids_rows.append(full + [pad] * n_pad)
+            attn_rows.append([1] * len(full) + [0] * n_pad)
+            keep_rows.append(keep + [False] * n_pad)
+            window_doc.append(di)
+            n_win += 1
+            covered = start + len(piece)
+            if covered >= len(ids) or (max_windows is not None and n_win >= max_windows):
+                break
+            start += step
+        st["dropped"]["truncation"] += len(ids) - covered
+        st["documents_split"] += int(n_win > 1)
+        st["windows"] += n_win
+        st["tokens_total"] += len(ids) + n_win * n_special
+    tokens = {
+        "input_ids": torch.tensor(ids_rows, dtype=torch.int32).reshape(-1, max_length),
+        "attention_mask": torch.tensor(attn_rows, dtype=torch.bool).reshape(-1, max_length),
+        "keep_mask": torch.tensor(keep_rows, dtype=torch.bool).reshape(-1, max_length),
+        "window_doc": torch.tensor(window_doc, dtype=torch.int32),
+    }
+    st["tokens_kept"] = int(tokens["keep_mask"].sum())
+    st["tokens_total"] += st["dropped"]["padding"]
+    return tokens, st
+
+
 def save_tokens(out_dir: Path, tokens: dict, docs: Sequence[Doc]) -> None:
     out_dir.mkdir(parents=True, exist_ok=True)
     safe_save(tokens, out_dir / TrainFiles.TOKENS)
@@ -94,8 +176,14 @@ class TokenTable:
         self.keep_mask: torch.Tensor = t["keep_mask"]
         self.docs = [Doc(**json.loads(line)) for line in (self.dir / TrainFiles.DOCS).read_text("utf-8").splitlines()]
         rows = self.keep_mask.nonzero(as_tuple=False)
-        self.row_doc: np.ndarray = rows[:, 0].numpy()
+        self.row_window: np.ndarray = rows[:, 0].numpy()
+        """Window (row of ``input_ids``) of each SAE row; older runs and fitting documents: one per document."""
+        self.window_doc: np.ndarray = (t["window_doc"].long().numpy() if "window_doc" in t
+                                       else np.arange(self.input_ids.shape[0]))
+        self.row_doc: np.ndarray = self.window_doc[self.row_window]
+        """Document of each SAE row (non-decreasing: a document's windows are consecutive)."""
         self.row_pos: np.ndarray = rows[:, 1].numpy()
+        """Position of each SAE row within its window."""
         self.row_token: np.ndarray = self.input_ids[self.keep_mask].numpy()
 
     @property

@@ -43,7 +43,7 @@ class ModelConfig:
 @dataclass
 class DataConfig:
     corpus: str = "data/corpus.jsonl"
-    """SAE training corpus: a local JSON-lines file (``text`` and ``category`` per line) or a hub
+    """SAE training corpus: a local file (``.jsonl``, ``.csv``, ``.parquet``, ``.txt`` one document per line) or a hub
     dataset name, loaded through ``datasets``."""
     corpus_split: str = "train"
     """Split to read when ``corpus`` is a hub dataset."""
@@ -87,7 +87,14 @@ class HarvestConfig:
     (sparsify's hookpoint name); its output equals ``hidden_states[layer + 1]`` of
     ``output_hidden_states=True`` (``hidden_states[0]`` is the embedding output)."""
     max_length: int = 64
-    """Tokens per document after truncation."""
+    """Tokens per window. Stage 01 splits a longer corpus document into windows of this many tokens (never
+    across documents) instead of truncating it; the probe set and the twin's fine-tuning truncate."""
+    stride: Optional[int] = None
+    """Text tokens between the starts of a document's consecutive windows; None: ``max_length`` minus the
+    special tokens (no overlap). Smaller: windows overlap, and a repeated token is kept only in its first window
+    (the repeat is left context)."""
+    max_windows: Optional[int] = None
+    """Most windows per corpus document (None: all); the rest is dropped and counted as truncation."""
     batch_size: int = 32
     """Documents per forward pass."""
     exclude_special_tokens: bool = True
@@ -102,6 +109,9 @@ class HarvestConfig:
             raise ValueError("layer must be >= 0")
         if self.max_length < 4 or self.batch_size < 1 or self.shard_tokens < 1:
             raise ValueError("max_length >= 4, batch_size >= 1 and shard_tokens >= 1 are required")
+        if self.stride is not None and not 1 <= self.stride < self.max_length:
+            raise ValueError(f"stride={self.stride} must be in 1..max_length-1 (and at most max_length minus the "
+                             f"special tokens)")
 
 
 @dataclass
@@ -604,6 +614,44 @@ def _convert(value: Any, tp: Any, key: str, src: str) -> Any:
     raise ConfigError(f"{src}: key '{key}' has unsupported type {tp!r}")  # pragma: no cover
 
 
+_OPEN01, _CLOSED01, _POSITIVE, _NONNEG, _COSINE = (0.0, 1.0, False, False), (0.0, 1.0, True, True), \
+    (0.0, None, False, False), (0.0, None, True, False), (-1.0, 1.0, True, True)
+_FLOAT_RULES: dict[str, tuple[float, float | None, bool, bool]] = {
+    **dict.fromkeys(("eval_fraction", "mlm_probability", "alpha", "ci"), _OPEN01),
+    **dict.fromkeys(("lr_decay_fraction", "stable_fraction"), _CLOSED01),
+    **dict.fromkeys(("lr", "head_lr", "stagewise_lr", "crosscoder_lr", "expansion_factor", "request_timeout",
+                     "latent_scaling_max_ratio"), _POSITIVE),
+    **dict.fromkeys(("lr_end", "aux_loss_coefficient"), _NONNEG),
+    **dict.fromkeys(("shared_threshold", "new_threshold", "shifted_correlation"), _COSINE),
+    "model_only_threshold": (0.0, 0.5, False, False),
+}
+"""Range of every float field, by field name (lo, hi, lo included, hi included); every float must be finite."""
+_ZERO_OK_INTS = frozenset({"seed", "layer", "lr_warm_up_steps", "model_seed_stride", "max_retries", "context_window",
+                           "domain_orders", "feature_cards", "n_threads", "head_fit_patience"})
+"""Integer fields that may be 0; every other integer (counts, sizes, steps) must be >= 1."""
+
+
+def _check_number(name: str, key: str, value: Any, src: str) -> None:
+    """One-line :class:`ConfigError` naming ``key`` when a numeric value is out of its range."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return
+    if isinstance(value, float):
+        if value != value or value in (float("inf"), float("-inf")):
+            raise ConfigError(f"{src}: {key} must be a finite number (got {value!r})")
+        lo, hi, lo_in, hi_in = _FLOAT_RULES.get(name, (None, None, True, True))
+    else:
+        lo, hi, lo_in, hi_in = (0 if name in _ZERO_OK_INTS else 1), None, True, True
+    bad = (lo is not None and (value < lo or (value == lo and not lo_in))) or \
+        (hi is not None and (value > hi or (value == hi and not hi_in)))
+    if not bad:
+        return
+    if hi is None:
+        rule = f"{'>=' if lo_in else '>'} {lo:g}"
+    else:
+        rule = f"in {'[' if lo_in else '('}{lo:g}, {hi:g}{']' if hi_in else ')'}"
+    raise ConfigError(f"{src}: {key} must be {rule} (got {value!r})")
+
+
 def _build(cls: type, data: dict, src: str, prefix: str = "") -> Any:
     hints = typing.get_type_hints(cls)
     names = [f.name for f in dataclasses.fields(cls)]
@@ -612,6 +660,8 @@ def _build(cls: type, data: dict, src: str, prefix: str = "") -> Any:
             known = ", ".join(n for n in names if n != "config_path")
             raise ConfigError(f"{src}: unknown key '{prefix}{k}' (known keys here: {known})")
     kwargs = {k: _convert(v, hints[k], prefix + k, src) for k, v in data.items()}
+    for k, v in kwargs.items():  # every numeric value, checked before any work (defaults are in range)
+        _check_number(k, prefix + k, v, src)
     missing = [
         f.name
         for f in dataclasses.fields(cls)
@@ -682,7 +732,7 @@ def section_dict(cfg: PipelineConfig, keys: tuple[str, ...]) -> dict:
     and compares (a stage's keys are its ``reads`` in :data:`featevo.layout.STAGES`)."""
     full = to_dict(cfg)
     out: dict = {}
-    for key in keys:
+    for key in dict.fromkeys(keys):
         section, _, sub = key.partition(".")
         if sub:
             out.setdefault(section, {})[sub] = full[section][sub]

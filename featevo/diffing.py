@@ -88,7 +88,7 @@ def planted_text(cfg: PipelineConfig, s1: Path, device) -> PlantedText:
     loaded = {k: load_model(mdl[k], head="none", device=device, dtype=cfg.harvest.dtype) for k in ("tuned", "planted")}
     h = cfg.harvest
     split = {sp: planted_split(s1, sp, dict(cfg.twin.planted), tok, loaded, h.layer, h.batch_size, h.max_length,
-                               h.exclude_special_tokens, device) for sp in TrainFiles.SPLITS}
+                               h.exclude_special_tokens, device, h.stride, h.max_windows) for sp in TrainFiles.SPLITS}
     n_eval = min(cfg.diffing.max_tokens, len(split["eval"][1]))
     n_train = min(cfg.diffing.max_tokens - n_eval, len(split["train"][1]))
     rows = Rows({k: torch.cat([split["eval"][0][k][:n_eval], split["train"][0][k][:n_train]]) for k in loaded},

@@ -336,6 +336,11 @@ class StageRun:
         atomic_write_json(marker, stamp)
         return self
 
+    def discard_if_unstarted(self) -> None:
+        """Remove the partial folder when it holds nothing but its config stamp (a start that failed)."""
+        if self.dir.is_dir() and {p.name for p in self.dir.iterdir()} <= {PARTIAL_CONFIG}:
+            shutil.rmtree(self.dir)
+
     def _inputs(self) -> dict:
         return {"stages": _upstream_hashes(self.cfg, self.stage, self.upstream), "files": self.input_files}
 

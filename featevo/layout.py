@@ -22,6 +22,7 @@ README's stage table are checked against :data:`STAGES` by ``tests/test_layout.p
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -45,7 +46,9 @@ class StageSpec:
     make_target: str
     """Makefile target that runs the script (several stages may share one target)."""
     reads: tuple[str, ...]
-    """Config keys its outputs depend on: a section (``sae``) or one field (``harvest.max_length``)."""
+    """Config keys its outputs depend on, exactly those it reads: a section (``sae``) or one field
+    (``harvest.max_length``). Its manifest records and its fingerprint covers these values only, so changing
+    another key (``data.probe`` for stage 01) leaves it current."""
     upstream: tuple[str, ...]
     """Stages whose outputs it reads (those not enabled for a config are skipped)."""
     summary: str
@@ -69,24 +72,32 @@ CAUSAL = "03_causal"
 INTERPRET = "04_interpret"
 REPORT = "05_report"
 
+DATA_LABELS = ("data.text_field", "data.category_field", "data.domain_field", "data.cluster_field",
+               "data.financial_categories", "data.general_categories")
+"""How corpus and probe files are read: their columns and category lists."""
+CORPUS_KEYS = ("data.corpus", "data.corpus_split", *DATA_LABELS, "data.eval_fraction", "data.max_docs")
+"""The config fields that decide the corpus documents and their split (not the probe set)."""
+PROBE_KEYS = ("data.probe", *DATA_LABELS)
+"""The config fields that decide the probe set."""
+
 STAGES: tuple[StageSpec, ...] = (
     StageSpec(TWIN, "01_train_sae/make_twin.py", "stage01",
-              ("seed", "base_model", "data", "twin", "harvest.max_length"), (),
+              ("seed", "base_model", *CORPUS_KEYS, "data.probe", "twin", "harvest.max_length"), (),
               "the demo's domain-tuned twin: continued masked-LM pretraining of the base on financial text",
               enabled_by="twin.enabled"),
     StageSpec(TRAIN, "01_train_sae/train_sae.py", "stage01",
-              ("run_name", "seed", "base_model", "tuned_model", "data", "harvest", "twin", "sae"), (TWIN,),
+              ("run_name", "seed", "base_model", "tuned_model", *CORPUS_KEYS, "harvest", "twin", "sae"), (TWIN,),
               "tokens, layer activations of both models, one TopK SAE per model plus seed-baseline SAEs"),
     StageSpec(COMPARE, "02_compare_features/compare_features.py", "stage02", ("compare",), (TRAIN,),
               "Hungarian matching of every SAE comparison (fine-tuning, seed, control, planted, wide seeds), "
               "family claims against the seed spread, dictionary-size stability, transfer"),
-    StageSpec(DIFFING, "02_compare_features/model_diffing.py", "stage02", ("seed", "diffing", "twin.planted"),
-              (TRAIN,),
+    StageSpec(DIFFING, "02_compare_features/model_diffing.py", "stage02",
+              ("seed", "diffing", "twin.planted", *PROBE_KEYS), (TRAIN,),
               "stage-wise SAE fine-tuning and BatchTopK crosscoders against their nulls; the planted positive control"),
-    StageSpec(DELTAS, "03_activation_deltas/activation_deltas.py", "stage03", ("deltas",), (TRAIN, COMPARE),
+    StageSpec(DELTAS, "03_activation_deltas/activation_deltas.py", "stage03", ("deltas", *PROBE_KEYS), (TRAIN, COMPARE),
               "domain-specific change (financial minus general) of matched pairs on the probe set, template-"
               "clustered resampling, calibrated against seed pairs and the control twin; held-out selection"),
-    StageSpec(CAUSAL, "03_activation_deltas/causal_checks.py", "stage03", ("seed", "causal"),
+    StageSpec(CAUSAL, "03_activation_deltas/causal_checks.py", "stage03", ("seed", "causal", *PROBE_KEYS),
               (TRAIN, DIFFING, DELTAS, TWIN),
               "flagged latents ablated or patched to their base values inside the tuned model, against random latents"),
     StageSpec(INTERPRET, "04_interpret/interpret.py", "stage04", ("interpret",), (TRAIN, COMPARE, DELTAS),
@@ -357,12 +368,18 @@ def models(cfg: PipelineConfig) -> dict[str, ModelConfig]:
 
 def model_label(cfg: PipelineConfig, key: str) -> str:
     """How outputs meant to be shared name a model: its configured name (hub id, ``pkg:...``, or a folder
-    relative to the repository), or for a twin its folder relative to the run folder (``01_twin/tuned``);
-    never an absolute machine path."""
+    relative to the repository, or else relative to the run folder), or for a twin its folder relative to
+    the run folder (``01_twin/tuned``); never an absolute machine path."""
     if cfg.twin.enabled:
         return f"{TWIN}/{key}"
     name = (cfg.base_model if key == "base" else cfg.tuned_model).name
-    return display_path(name) if Path(name).is_absolute() else name
+    if not Path(name).expanduser().is_absolute():
+        return name
+    path = Path(name).expanduser().resolve()
+    try:
+        return str(path.relative_to(REPO_ROOT))
+    except ValueError:  # outside the repository: relative to the run folder, so a copied run still names it
+        return os.path.relpath(path, run_dir(cfg).resolve())
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,7 @@ import numpy as np
 import torch
 from scipy.stats import rankdata
 
-from featevo.activations import ActivationStore, TokenTable, iter_layer_rows, tokenize_docs
+from featevo.activations import ActivationStore, TokenTable, iter_layer_rows, tokenize_docs, tokenize_windows
 from featevo.data import FINANCIAL, Doc
 from featevo.layout import acts_dir, split_dir
 from featevo.stagewise import rank_desc
@@ -75,7 +75,8 @@ def harvest_rows(model, tokens: dict, layer: int, batch_size: int, device, desc:
 
 def planted_split(s1, split: str, substitutions: dict[str, str], tokenizer, models: dict, layer: int,
                   batch_size: int, max_length: int, exclude_special_tokens: bool,
-                  device) -> tuple[dict, np.ndarray, int, int]:
+                  device, stride: int | None = None,
+                  max_windows: int | None = None) -> tuple[dict, np.ndarray, int, int]:
     """Stage 01's ``split`` with the plant applied to its financial documents, as the planted twin read it in
     training: per model in ``models`` its activation rows (stage 01's rows for unchanged documents, which do
     not depend on the others, fresh rows for the changed ones), the row domains, how many documents changed and
@@ -87,10 +88,12 @@ def planted_split(s1, split: str, substitutions: dict[str, str], tokenizer, mode
     counts = np.diff(starts)
     out, n_planted = {}, 0
     if changed:
-        t = tokenize_docs(tokenizer, [new_docs[i] for i in changed], max_length, exclude_special_tokens)
+        t, _ = tokenize_windows(tokenizer, [new_docs[i] for i in changed], max_length, exclude_special_tokens,
+                                stride, max_windows)  # windowed exactly as stage 01
         kept = t["input_ids"][t["keep_mask"]].numpy()
         n_planted = int(np.isin(kept, planted_token_ids(tokenizer, substitutions)).sum())
-        new_counts = t["keep_mask"].sum(1).numpy()
+        new_counts = np.bincount(t["window_doc"].long().numpy(), weights=t["keep_mask"].sum(1).numpy(),
+                                 minlength=len(changed)).astype(np.int64)
         counts[changed] = new_counts
         new_starts = np.concatenate([[0], np.cumsum(new_counts)])
     for key, model in models.items():

@@ -12,10 +12,10 @@ from pathlib import Path
 
 import torch
 
-from featevo.activations import ActivationStore, harvest, save_tokens, tokenize_docs
+from featevo.activations import ActivationStore, harvest, save_tokens, tokenize_windows
 from featevo.config import PipelineConfig
 from featevo.data import input_files, load_corpus, load_probe
-from featevo.errors import ModelLoadError
+from featevo.errors import FeatevoError, ModelLoadError
 from featevo.fidelity import loss_recovered_many
 from featevo.io import StageRun, atomic_write_json, hash_inputs, require_stage, stage_is_current
 from featevo.layout import (
@@ -58,7 +58,7 @@ def run(cfg: PipelineConfig, force: bool = False, stop_after_steps: int | None =
     """Run stage 01 end to end (making the twins first when configured and missing or stale; ``force`` reruns
     this stage, not its upstream twin stage, which has its own script); returns the stage folder."""
     run_twin(cfg)
-    files = hash_inputs(input_files(cfg.data))
+    files = hash_inputs(input_files(cfg.data, probe=False))
     if not force and stage_is_current(cfg, TRAIN, files):
         logger.info("stage %s is up to date (use --force to rerun): %s", TRAIN, display_path(stage_dir(cfg, TRAIN)))
         return stage_dir(cfg, TRAIN)
@@ -70,7 +70,11 @@ def run(cfg: PipelineConfig, force: bool = False, stop_after_steps: int | None =
     if cfg.twin.enabled:
         seeds["twin_seed"] = cfg.seed
     st = StageRun(cfg, TRAIN, input_files=files, device=str(device), extra=seeds).open()
-    tokens = write_tokens(cfg, st.dir)
+    try:
+        tokens, st.extra["tokenisation"] = write_tokens(cfg, st.dir)
+    except FeatevoError:
+        st.discard_if_unstarted()  # a start that fails before any work leaves no partial folder
+        raise
     model_info = harvest_models(cfg, st.dir, tokens, device)
     for name, spec in specs.items():
         train_one_sae(cfg, st.dir, spec, model_info, device, stop_after_steps)
@@ -83,8 +87,10 @@ def run(cfg: PipelineConfig, force: bool = False, stop_after_steps: int | None =
     return stage_dir(cfg, TRAIN)
 
 
-def write_tokens(cfg: PipelineConfig, out: Path) -> dict[str, dict]:
-    """Tokenise the corpus splits once with the base tokenizer (every model reads exactly these tokens)."""
+def write_tokens(cfg: PipelineConfig, out: Path) -> tuple[dict[str, dict], dict[str, dict]]:
+    """Tokenise the corpus splits once with the base tokenizer (every model reads exactly these tokens), long
+    documents split into windows (:func:`featevo.activations.tokenize_windows`). Returns the tokens and, per
+    split, the accounting of documents, windows, tokens kept and dropped by cause (recorded in the manifest)."""
     models = run_models(cfg)
     toks = {k: load_tokenizer(m) for k, m in models.items()}
     for k in models:
@@ -93,14 +99,21 @@ def write_tokens(cfg: PipelineConfig, out: Path) -> dict[str, dict]:
                 f"models '{models['base'].name}' and '{models[k].name}' have different tokenizers; featevo "
                 f"compares a base model with a fine-tuned copy that shares its vocabulary")
     train, evald = load_corpus(cfg.data, cfg.seed)
-    tokens = {}
+    tokens, stats = {}, {}
+    h = cfg.harvest
     for split, docs in (("train", train), ("eval", evald)):
-        tokens[split] = tokenize_docs(toks["base"], docs, cfg.harvest.max_length, cfg.harvest.exclude_special_tokens)
+        tokens[split], stats[split] = tokenize_windows(toks["base"], docs, h.max_length, h.exclude_special_tokens,
+                                                       h.stride, h.max_windows)
         if not (split_dir(out, split) / TrainFiles.TOKENS).is_file():
             save_tokens(split_dir(out, split), tokens[split], docs)
-    logger.info("corpus: %d train / %d eval documents, %d / %d SAE tokens", len(train), len(evald),
-                int(tokens["train"]["keep_mask"].sum()), int(tokens["eval"]["keep_mask"].sum()))
-    return tokens
+        s = stats[split]
+        logger.info("corpus %s: %d documents in %d windows (%d split), %d of %d tokens kept; dropped: %s",
+                    split, s["documents"], s["windows"], s["documents_split"], s["tokens_kept"], s["tokens_total"],
+                    ", ".join(f"{k} {v}" for k, v in s["dropped"].items()))
+        if s["dropped"]["truncation"]:
+            logger.warning("corpus %s: %d tokens dropped by harvest.max_windows=%s", split,
+                           s["dropped"]["truncation"], h.max_windows)
+    return tokens, stats
 
 
 def harvest_models(cfg: PipelineConfig, out: Path, tokens: dict, device: torch.device) -> dict:
@@ -112,7 +125,7 @@ def harvest_models(cfg: PipelineConfig, out: Path, tokens: dict, device: torch.d
         check_layer(model, cfg.harvest.layer, mcfg.name)
         for split in TrainFiles.SPLITS:
             harvest(model, tokens[split], cfg.harvest.layer, acts_dir(out, split, key), cfg.harvest.batch_size,
-                    cfg.harvest.shard_tokens, device, mcfg.name, desc=f"harvest {key}/{split}")
+                    cfg.harvest.shard_tokens, device, model_label(cfg, key), desc=f"harvest {key}/{split}")
         model_info[key] = {
             "name": model_label(cfg, key), "configured_as": _configured_as(cfg, key), "fidelity_head": head,
             "hookpoint": hookpoint_name(model, cfg.harvest.layer), "layer": cfg.harvest.layer,

@@ -90,3 +90,20 @@ def test_sections_track_only_their_stage(tmp_path):
     reads = {s.id: s.reads for s in STAGES}
     assert section_dict(a, reads["01_train_sae"]) == section_dict(b, reads["01_train_sae"])
     assert section_dict(a, reads["02_compare_features"]) != section_dict(b, reads["02_compare_features"])
+
+
+@pytest.mark.parametrize("override,message", [
+    ("sae.lr=-1", "sae.lr must be > 0 (got -1.0)"),
+    ("twin.lr=0", "twin.lr must be > 0 (got 0.0)"),
+    ("data.eval_fraction=1.5", "data.eval_fraction must be in (0, 1) (got 1.5)"),
+    ("sae.batch_size=0", "sae.batch_size must be >= 1 (got 0)"),
+    ("deltas.alpha=.nan", "deltas.alpha must be a finite number (got nan)"),
+    ("compare.shared_threshold=2", "compare.shared_threshold must be in [-1, 1] (got 2.0)"),
+    ("sae.lr_end=-0.1", "sae.lr_end must be >= 0 (got -0.1)"),
+    ("harvest.stride=0", "harvest.stride must be >= 1 (got 0)"),
+    ("harvest.max_windows=0", "harvest.max_windows must be >= 1 (got 0)"),
+])
+def test_numeric_values_are_checked_when_the_config_loads(override, message):
+    with pytest.raises(ConfigError) as e:
+        load_config(REPO_ROOT / "configs" / "demo.yaml", [override])
+    assert str(e.value).endswith(message) and "\n" not in str(e.value)
