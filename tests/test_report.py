@@ -74,14 +74,9 @@ def fake_stage04(cfg) -> None:
                  "q_calibrated": ""})
     st = StageRun(cfg, "04_interpret").open()
 
-    def write(name, rows_):
-        buf = io.StringIO()
-        w = csv.DictWriter(buf, fieldnames=list(rows_[0]), lineterminator="\n")
-        w.writeheader()
-        w.writerows(rows_)
-        (st.dir / name).write_text(buf.getvalue(), encoding="utf-8")
+    from featevo.results import LABELS, LABELS_SUMMARY
 
-    write("labels_comparison.csv", rows)
+    LABELS.write(st.dir, rows)  # columns this fixture does not fill (paired floor, cross scores) stay blank
 
     def mean(side, col):
         v = [float(r[f"{side}_{col}"]) for r in rows if r[f"{side}_{col}"] != ""]
@@ -101,7 +96,7 @@ def fake_stage04(cfg) -> None:
             "fuzzing_f1_score_mean": 0.6, "fuzzing_f1_score_shuffled_mean": 0.45,
             "fuzzing_beats_shuffled_fraction": 0.5,
         })
-    write("labels_summary.csv", summary_rows)
+    LABELS_SUMMARY.write(st.dir, summary_rows)
     (st.dir / "explanations.json").write_text(json.dumps({"base": {}, "tuned": {}}), encoding="utf-8")
     (st.dir / "summary.json").write_text(json.dumps({
         "backend": {"backend": "local", "model": "smollm2"},
