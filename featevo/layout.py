@@ -296,6 +296,7 @@ class ReportFiles:
     MD = "report.md"
     FIGURES = "figures"
     FINDINGS = "findings.json"
+    EXPORTS = "exports"          # exports/<sae>/batch-0.json, index.json: python -m featevo.export (featevo/export.py)
     # figures/: stage 05's own figures (each with an SVG twin) ...
     SAE_LOSSES = "05_sae_losses.png"
     TWIN = "05_twin.png"
