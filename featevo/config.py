@@ -676,10 +676,31 @@ def _build(cls: type, data: dict, src: str, prefix: str = "") -> Any:
         raise ConfigError(f"{src}: invalid values in '{where}': {e}") from None
 
 
+def _check_override_key(assignment: str, key: str) -> None:
+    """An unknown ``--set`` key is the override's mistake, not the YAML file's: name ``--set``."""
+    cls: Any = PipelineConfig
+    parts = key.split(".")
+    for i, part in enumerate(parts):
+        names = [f.name for f in dataclasses.fields(cls) if f.name != "config_path"]
+        where = ".".join(parts[: i + 1])
+        if part not in names:
+            raise ConfigError(f"--set {assignment!r}: unknown key '{where}' (known keys here: {', '.join(names)})")
+        tp = typing.get_type_hints(cls)[part]
+        inner = [t for t in (tp, *typing.get_args(tp)) if dataclasses.is_dataclass(t)]
+        if i < len(parts) - 1:
+            if inner:
+                cls = inner[0]
+            elif typing.get_origin(tp) is dict or any(typing.get_origin(t) is dict for t in typing.get_args(tp)):
+                return  # a mapping (twin.planted.<word>): its keys are free
+            else:
+                raise ConfigError(f"--set {assignment!r}: '{where}' is a value, not a section")
+
+
 def _apply_override(data: dict, assignment: str) -> None:
     if "=" not in assignment:
         raise ConfigError(f"--set {assignment!r}: expected section.key=value")
     key, raw = assignment.split("=", 1)
+    _check_override_key(assignment, key.strip())
     try:
         value = yaml.safe_load(raw) if raw != "" else ""
     except yaml.YAMLError:
@@ -714,6 +735,7 @@ def load_config(path: str | Path, overrides: list[str] | None = None) -> Pipelin
         _apply_override(data, assignment)
     cfg = _build(PipelineConfig, data, src)
     cfg.config_path = src
+    cfg.set_overrides = tuple(overrides or ())  # not a field: repeated in "rerun: ..." hints (layout.stage_command)
     return cfg
 
 
