@@ -207,7 +207,7 @@ class SAEConfig:
     eval_docs: int = 256
     """Held-out documents used for loss-recovered evaluation."""
     wandb: bool = False
-    """Log to Weights & Biases (offline mode)."""
+    """Log SAE training to Weights & Biases (project and mode: the ``wandb`` section)."""
     trainer: Literal["fused", "sae-lens"] = "fused"
     """Training step. ``fused``: featevo's fused TopK step (one dense encoder matmul, a sparse
     decoder over the k active latents and a hand-written sparse backward) on the parameters of
@@ -501,6 +501,15 @@ class ReportConfig:
 
 
 @dataclass
+class WandbConfig:
+    project: str = "featevo"
+    """Weights & Biases project the SAE training runs log to (when ``sae.wandb`` is true)."""
+    mode: Literal["offline", "online", "disabled"] = "offline"
+    """``offline`` (logs stay in ./wandb, sync later), ``online`` (needs a login and network) or ``disabled``.
+    Logging only: no stage records this section, so changing it never reruns a stage."""
+
+
+@dataclass
 class PipelineConfig:
     run_name: str
     """Outputs go to ``<output_root>/<run_name>/``."""
@@ -526,6 +535,7 @@ class PipelineConfig:
     causal: CausalConfig = field(default_factory=CausalConfig)
     interpret: InterpretConfig = field(default_factory=InterpretConfig)
     report: ReportConfig = field(default_factory=ReportConfig)
+    wandb: WandbConfig = field(default_factory=WandbConfig)
     config_path: Optional[str] = None
     """Where this config was read from (filled in by the loader)."""
 

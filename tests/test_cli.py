@@ -100,3 +100,18 @@ def test_makefile_offline_flags_only_for_demo():
     assert tests and all("HF_HUB_OFFLINE=1" in line for line in tests)
     tests_other = [line for line in dry("test", "CONFIG=configs/bert_finbert.yaml") if "pytest" in line]
     assert tests_other and all("HF_HUB_OFFLINE=1" in line for line in tests_other)
+
+
+def test_wandb_project_and_mode_from_config(monkeypatch):
+    import sys
+    import types
+
+    from featevo.layout import STAGES
+    from featevo.sae import _wandb_run
+
+    calls = []
+    monkeypatch.setitem(sys.modules, "wandb", types.SimpleNamespace(init=lambda **kw: calls.append(kw) or "run"))
+    cfg = load_config(REPO_ROOT / "configs/demo.yaml", ["wandb.project=fin-sae", "wandb.mode=disabled"])
+    assert _wandb_run(cfg.sae, "tuned", cfg.wandb) == "run"
+    assert calls[0]["project"] == "fin-sae" and calls[0]["mode"] == "disabled" and calls[0]["name"] == "tuned"
+    assert not any(k == "wandb" or k.startswith("wandb.") for s in STAGES for k in s.reads)  # logging only
