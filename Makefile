@@ -11,8 +11,11 @@ FORCE ?= 0
 STAGE_TARGETS := stage01 stage02 stage03 stage04 stage05
 ARGS := --config $(CONFIG) $(if $(filter-out 0,$(FORCE)),--force,)
 
-# The demo and the tests never touch the Hugging Face hub.
-OFFLINE := HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 TOKENIZERS_PARALLELISM=false WANDB_MODE=offline OMP_WAIT_POLICY=PASSIVE
+# The demo and the tests never touch the Hugging Face hub; another config (CONFIG=...) may download its models,
+# so the stage targets set the offline flags only for the demo config (override with OFFLINE=...).
+OFFLINE_FLAGS := HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 TOKENIZERS_PARALLELISM=false WANDB_MODE=offline OMP_WAIT_POLICY=PASSIVE
+DEMO_CONFIG := configs/demo.yaml
+OFFLINE ?= $(if $(filter $(DEMO_CONFIG) ./$(DEMO_CONFIG),$(CONFIG)),$(OFFLINE_FLAGS),TOKENIZERS_PARALLELISM=false)
 
 .PHONY: setup demo study test browser screenshot bench clean-demo $(STAGE_TARGETS)
 
@@ -73,10 +76,10 @@ browser:
 	  || echo "warning: could not install chromium; the browser test will be skipped"; }
 
 test: setup browser
-	$(OFFLINE) $(PY) -m pytest -q -p no:cacheprovider
+	$(OFFLINE_FLAGS) $(PY) -m pytest -q -p no:cacheprovider
 
 bench: setup
-	$(OFFLINE) $(PY) benchmarks/run_benchmarks.py
+	$(OFFLINE_FLAGS) $(PY) benchmarks/run_benchmarks.py
 
 clean-demo:
 	rm -rf outputs/demo

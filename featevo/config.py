@@ -207,7 +207,7 @@ class SAEConfig:
     eval_docs: int = 256
     """Held-out documents used for loss-recovered evaluation."""
     wandb: bool = False
-    """Log to Weights & Biases (offline mode)."""
+    """Log SAE training to Weights & Biases (project and mode: the ``wandb`` section)."""
     trainer: Literal["fused", "sae-lens"] = "fused"
     """Training step. ``fused``: featevo's fused TopK step (one dense encoder matmul, a sparse
     decoder over the k active latents and a hand-written sparse backward) on the parameters of
@@ -501,6 +501,15 @@ class ReportConfig:
 
 
 @dataclass
+class WandbConfig:
+    project: str = "featevo"
+    """Weights & Biases project the SAE training runs log to (when ``sae.wandb`` is true)."""
+    mode: Literal["offline", "online", "disabled"] = "offline"
+    """``offline`` (logs stay in ./wandb, sync later), ``online`` (needs a login and network) or ``disabled``.
+    Logging only: no stage records this section, so changing it never reruns a stage."""
+
+
+@dataclass
 class PipelineConfig:
     run_name: str
     """Outputs go to ``<output_root>/<run_name>/``."""
@@ -526,6 +535,7 @@ class PipelineConfig:
     causal: CausalConfig = field(default_factory=CausalConfig)
     interpret: InterpretConfig = field(default_factory=InterpretConfig)
     report: ReportConfig = field(default_factory=ReportConfig)
+    wandb: WandbConfig = field(default_factory=WandbConfig)
     config_path: Optional[str] = None
     """Where this config was read from (filled in by the loader)."""
 
@@ -676,10 +686,31 @@ def _build(cls: type, data: dict, src: str, prefix: str = "") -> Any:
         raise ConfigError(f"{src}: invalid values in '{where}': {e}") from None
 
 
+def _check_override_key(assignment: str, key: str) -> None:
+    """An unknown ``--set`` key is the override's mistake, not the YAML file's: name ``--set``."""
+    cls: Any = PipelineConfig
+    parts = key.split(".")
+    for i, part in enumerate(parts):
+        names = [f.name for f in dataclasses.fields(cls) if f.name != "config_path"]
+        where = ".".join(parts[: i + 1])
+        if part not in names:
+            raise ConfigError(f"--set {assignment!r}: unknown key '{where}' (known keys here: {', '.join(names)})")
+        tp = typing.get_type_hints(cls)[part]
+        inner = [t for t in (tp, *typing.get_args(tp)) if dataclasses.is_dataclass(t)]
+        if i < len(parts) - 1:
+            if inner:
+                cls = inner[0]
+            elif typing.get_origin(tp) is dict or any(typing.get_origin(t) is dict for t in typing.get_args(tp)):
+                return  # a mapping (twin.planted.<word>): its keys are free
+            else:
+                raise ConfigError(f"--set {assignment!r}: '{where}' is a value, not a section")
+
+
 def _apply_override(data: dict, assignment: str) -> None:
     if "=" not in assignment:
         raise ConfigError(f"--set {assignment!r}: expected section.key=value")
     key, raw = assignment.split("=", 1)
+    _check_override_key(assignment, key.strip())
     try:
         value = yaml.safe_load(raw) if raw != "" else ""
     except yaml.YAMLError:
@@ -714,6 +745,7 @@ def load_config(path: str | Path, overrides: list[str] | None = None) -> Pipelin
         _apply_override(data, assignment)
     cfg = _build(PipelineConfig, data, src)
     cfg.config_path = src
+    cfg.set_overrides = tuple(overrides or ())  # not a field: repeated in "rerun: ..." hints (layout.stage_command)
     return cfg
 
 

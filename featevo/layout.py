@@ -23,6 +23,7 @@ README's stage table are checked against :data:`STAGES` by ``tests/test_layout.p
 from __future__ import annotations
 
 import os
+import shlex
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -177,8 +178,10 @@ def log_path(cfg: PipelineConfig, stage: str) -> Path:
 
 
 def stage_command(cfg: PipelineConfig, stage: str) -> str:
+    """The command that runs ``stage`` for this config, with the ``--set`` overrides the config was loaded with."""
     conf = display_path(Path(cfg.config_path)) if cfg.config_path else "<your config>"
-    return f"python {stage_spec(stage).script} --config {conf}"
+    sets = "".join(f" --set {shlex.quote(o)}" for o in getattr(cfg, "set_overrides", ()))
+    return f"python {stage_spec(stage).script} --config {conf}{sets}"
 
 
 # --------------------------------------------------------------------------------------------
@@ -296,6 +299,7 @@ class ReportFiles:
     MD = "report.md"
     FIGURES = "figures"
     FINDINGS = "findings.json"
+    EXPORTS = "exports"          # exports/<sae>/batch-0.json, index.json: python -m featevo.export (featevo/export.py)
     # figures/: stage 05's own figures (each with an SVG twin) ...
     SAE_LOSSES = "05_sae_losses.png"
     TWIN = "05_twin.png"

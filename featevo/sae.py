@@ -38,7 +38,7 @@ import torch.nn.functional as F
 from tqdm.auto import tqdm
 
 from featevo.activations import ActivationStore, safe_load, safe_save
-from featevo.config import SAEConfig
+from featevo.config import SAEConfig, WandbConfig
 from featevo.errors import StageError, TrainingError
 from featevo.io import atomic_path, atomic_write_json, read_json
 from featevo.layout import TrainFiles, display_path
@@ -438,6 +438,7 @@ def train_sae(
     desc: str = "SAE",
     stop_after_steps: int | None = None,
     on_step: Callable[[int], None] | None = None,
+    wandb_cfg: WandbConfig | None = None,
 ) -> TrainResult:
     """Train one TopK SAE on ``store``, checkpointing into ``work_dir``; resumes if a checkpoint exists.
 
@@ -463,7 +464,7 @@ def train_sae(
     resumed_from = trainer.n_training_steps
     trainer.activation_scaler.scaling_factor = scaling
     run = _TrainingRun(trainer, cfg, work_dir, desc, total_steps, scaling, rows,
-                       _wandb_run(cfg, desc) if cfg.wandb else None)
+                       _wandb_run(cfg, desc, wandb_cfg or WandbConfig()) if cfg.wandb else None)
     run.loop(store.batches(cfg.batch_size, seed=seed, start_batch=trainer.n_training_steps), stop_after_steps, on_step)
     train_metrics = {
         "steps": total_steps, "tokens": trainer.n_training_samples,
@@ -542,11 +543,11 @@ class _TrainingRun:
         return TrainingError(f"SAE {self.desc}: {what} at step {step}; {kept}; lower sae.lr and rerun")
 
 
-def _wandb_run(cfg: SAEConfig, name: str):
-    os.environ.setdefault("WANDB_MODE", "offline")
+def _wandb_run(cfg: SAEConfig, name: str, wcfg: WandbConfig):
+    """A wandb run in ``wcfg.project`` with ``wcfg.mode`` (the config's ``wandb`` section)."""
     import wandb
 
-    return wandb.init(project="featevo", name=name, config=vars(cfg), reinit=True)
+    return wandb.init(project=wcfg.project, mode=wcfg.mode, name=name, config=vars(cfg), reinit=True)
 
 
 def steps_table(work_dir: Path) -> list[dict]:

@@ -153,7 +153,7 @@ def train_one_sae(cfg: PipelineConfig, out: Path, spec: SaeSpec, model_info: dic
                                                                 expansion_factor=None)
     train_sae(ActivationStore(acts_dir(out, "train", spec.model)), sae_cfg, sae_work_dir(out, spec.name), spec.seed,
               device, model_name=model_info[spec.model]["name"], hookpoint=model_info[spec.model]["hookpoint"],
-              desc=spec.name, stop_after_steps=stop_after_steps)
+              desc=spec.name, stop_after_steps=stop_after_steps, wandb_cfg=cfg.wandb)
 
 
 def evaluate_saes(cfg: PipelineConfig, out: Path, specs: dict[str, SaeSpec], device: torch.device) -> dict:

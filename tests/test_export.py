@@ -1,0 +1,116 @@
+"""Stage-05 export (featevo/export.py) on the tiny run of the report tests: the SAEDashboard / Neuronpedia
+batches load, carry the numbers recomputed here from the SAE and stage 01's eval activations, the labels of
+stage 04, and the CLI writes them; every SAE folder's cfg.json names no absolute path."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from test_report import report_cfg  # noqa: F401  (session fixture: stages 01-05 on the tiny config)
+
+import featevo
+from featevo.layout import ReportFiles, run_dir, sae_specs, stage_dir
+
+
+@pytest.fixture(scope="module")
+def exported(report_cfg):  # noqa: F811
+    from featevo.export import export_run
+
+    index = export_run(report_cfg, ["base", "tuned", "base_seed1"], top=3)
+    return index, stage_dir(report_cfg, "05_report") / ReportFiles.EXPORTS
+
+
+def test_index_and_batches_load(exported, report_cfg):  # noqa: F811
+    index, folder = exported
+    assert json.loads((folder / "index.json").read_text()) == index
+    assert set(index["saes"]) == {"base", "tuned", "base_seed1"}
+    for name, entry in index["saes"].items():
+        batch = json.loads((folder / entry["file"]).read_text())
+        assert batch["sae_id_suffix"] == name and batch["layer"] == report_cfg.harvest.layer
+        assert batch["model_id"] == f"01_twin/{sae_specs(report_cfg)[name].model}"
+        assert [f["feature_index"] for f in batch["features"]] == list(range(24)) == list(range(batch["d_sae"]))
+        for f in batch["features"]:
+            assert {"frac_nonzero", "freq_hist_data_bar_values", "freq_hist_data_bar_heights", "activations",
+                    "quantiles", "explanations", "n_prompts_total", "pos_str", "neg_str"} <= set(f)
+            assert len(f["activations"]) <= 3
+            for a in f["activations"]:
+                assert len(a["tokens"]) == len(a["values"])
+                assert a["values"][a["maxValueTokenIndex"]] == a["maxValue"] > 0
+            if f["frac_nonzero"] > 0:
+                assert sum(f["freq_hist_data_bar_heights"]) == round(f["frac_nonzero"] * f["n_tokens"])
+
+
+def test_numbers_match_a_recomputation(exported, report_cfg):  # noqa: F811
+    from featevo.activations import ActivationStore
+    from featevo.layout import acts_dir
+    from featevo.probe import scaled_encode
+
+    _, folder = exported
+    run = featevo.load_run(report_cfg)
+    z = scaled_encode(run.sae("tuned"), ActivationStore(acts_dir(stage_dir(report_cfg, "01_train_sae"), "eval",
+                                                                   "tuned")).read_all())
+    batch = json.loads((folder / "tuned" / "batch-0.json").read_text())
+    for f in batch["features"]:
+        col = z[:, f["feature_index"]]
+        nz = col[col > 0]
+        assert f["n_tokens"] == len(col)
+        assert f["frac_nonzero"] == pytest.approx(nz.size / len(col))
+        if nz.size:
+            assert f["quantiles"]["0.5"] == pytest.approx(float(np.quantile(nz, 0.5)), rel=1e-5)
+            assert f["max_act"] == pytest.approx(float(nz.max()), rel=1e-5)
+            assert f["activations"][0]["maxValue"] == pytest.approx(float(nz.max()), abs=1e-4)
+        else:
+            assert f["activations"] == [] and f["quantiles"]["0.5"] is None
+
+
+def test_labels_exported(exported, report_cfg):  # noqa: F811
+    _, folder = exported
+    run = featevo.load_run(report_cfg)
+    for sae in ("base", "tuned"):
+        batch = json.loads((folder / sae / "batch-0.json").read_text())
+        got = {f["feature_index"]: f["explanations"][0]["description"] for f in batch["features"] if f["explanations"]}
+        assert got == run.labels_for(sae)
+    assert run.labels_for("tuned")
+    seed = json.loads((folder / "base_seed1" / "batch-0.json").read_text())
+    assert not any(f["explanations"] for f in seed["features"])
+
+
+def test_cli_writes_exports_and_rejects_unknown_sae(report_cfg, tmp_path, capsys):  # noqa: F811
+    import yaml
+
+    from featevo.config import to_dict
+    from featevo.export import main
+
+    conf = tmp_path / "tiny.yaml"
+    d = {k: v for k, v in to_dict(report_cfg).items() if k != "config_path"}
+    conf.write_text(yaml.safe_dump(d), encoding="utf-8")
+    assert main(["--config", str(conf), "--sae", "planted", "--top", "2"]) == 0
+    folder = stage_dir(report_cfg, "05_report") / ReportFiles.EXPORTS
+    assert set(json.loads((folder / "index.json").read_text())["saes"]) == {"planted"}
+    assert (run_dir(report_cfg) / "logs" / "05_export.log").is_file()
+    assert main(["--config", str(conf), "--sae", "nope"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[-1].startswith("error: --sae nope: no such SAE")
+
+
+def test_sae_cfg_json_has_no_absolute_paths(report_cfg):  # noqa: F811
+    cfgs = sorted(Path(run_dir(report_cfg)).rglob("cfg.json"))
+    assert len(cfgs) >= len(sae_specs(report_cfg))
+
+    def strings(o):
+        if isinstance(o, dict):
+            for v in o.values():
+                yield from strings(v)
+        elif isinstance(o, list):
+            for v in o:
+                yield from strings(v)
+        elif isinstance(o, str):
+            yield o
+
+    for p in cfgs:
+        bad = [s for s in strings(json.loads(p.read_text())) if Path(s).is_absolute() or str(run_dir(report_cfg)) in s
+               or "/tmp/" in s or "/home/" in s]
+        assert not bad, f"{p}: absolute paths {bad}"
