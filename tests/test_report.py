@@ -754,3 +754,24 @@ def test_report_text_follows_perturbed_numbers(report_cfg, tmp_path, direction):
     tiles = md.split("## Findings", 1)[1].split("> Each statement", 1)[0]
     assert ("not beyond the baseline" in tiles) == (not ok) and "beyond the baseline" in tiles
     assert ("criterion 50%: met" in tiles) == ok
+
+
+def test_supports_box_follows_the_findings_flags():
+    """The 'What this run supports' box lists exactly the supported findings, and says 'nothing beyond its
+    null' when no tested claim is supported."""
+    from types import SimpleNamespace
+
+    from featevo.report.context import Finding
+    from featevo.report.findings import supports_box
+    from featevo.report.templates import Bullets
+
+    f = [Finding("a", "A moved.", {}, [], True), Finding("b", "B did not move.", {}, [], False),
+         Finding("c", "C is a number.", {}, [], None)]
+    box = supports_box(SimpleNamespace(findings=f))
+    lists = {b.cls: b.items for b in box if isinstance(b, Bullets)}
+    assert lists["supports"] == ["A moved."] and lists["unsupported"] == ["B did not move."]
+    f[0].supported = False
+    lists = {b.cls: b.items for b in supports_box(SimpleNamespace(findings=f)) if isinstance(b, Bullets)}
+    assert "Nothing in this run is detectable beyond its null" in lists["supports none"][0]
+    assert lists["unsupported"] == ["A moved.", "B did not move."]
+    assert supports_box(SimpleNamespace(findings=[f[2]])) == []

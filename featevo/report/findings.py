@@ -63,10 +63,34 @@ def tiles(ctx: ReportContext) -> list[Tile]:
     return out
 
 
+def supports_box(ctx: ReportContext) -> list:
+    """"What this run supports": the findings whose claims beat their nulls, then those that did not. Built only
+    from the findings' ``supported`` flags (re-derived from each claim's own numbers), so it says "nothing beyond
+    its null" when that is the result."""
+    yes = [f for f in ctx.findings if f.supported is True]
+    no = [f for f in ctx.findings if f.supported is False]
+    if not yes and not no:
+        return []
+    out = [Para("**What this run supports.** Claims that beat their null (seed pairs of the same model, the "
+                "control twin, random latents, shuffled labels), then claims that did not; the numbers are in the "
+                "findings below and in each section.", "lead")]
+    if yes:
+        out.append(Bullets([f.text for f in yes], "supports"))
+    else:
+        out.append(Bullets([f"Nothing in this run is detectable beyond its null: none of the {len(no)} tested "
+                            f"claims beats its baseline."], "supports none"))
+    if no:
+        out.append(Para(f"Not supported at this scale ({len(no)} of {len(yes) + len(no)} tested claims): the "
+                        "change is within the null's range.", "note"))
+        out.append(Bullets([f.text for f in no], "unsupported"))
+    return out
+
+
 def findings_section(ctx: ReportContext) -> Section:
     """Built last: it lists the findings every other section has added."""
     headline = tiles(ctx)
     return Section("findings", "Findings", [
+        *supports_box(ctx),
         *([Tiles(headline)] if headline else []),
         Para("Each statement below is generated from the stage outputs when the report is built; the numbers "
              "are the ones in the tables further down. A statement that claims a change is made only when the "

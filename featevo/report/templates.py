@@ -316,6 +316,12 @@ ul.finding { padding-left: 0; list-style: none; max-width: 980px; }
 ul.finding li { margin: 6px 0; padding: 8px 12px; background: var(--panel); border-left: 4px solid var(--ink); \
 border-radius: 3px; }
 ul { max-width: 980px; }
+ul.supports, ul.unsupported { padding-left: 0; list-style: none; max-width: 980px; }
+ul.supports li { margin: 6px 0; padding: 8px 12px; background: #eef7ee; border-left: 4px solid #2e7d32; \
+border-radius: 3px; }
+ul.supports.none li { background: var(--panel); border-left-color: var(--muted); }
+ul.unsupported li { margin: 4px 0; padding: 6px 12px; color: var(--muted); border-left: 4px solid var(--rule); \
+font-size: 14px; }
 code { font-family: "DejaVu Sans Mono", Menlo, monospace; font-size: 0.9em; background: #eef1f6; padding: 0 3px; \
 border-radius: 3px; }
 .legend-base { color: var(--base); font-weight: 600; } .legend-tuned { color: var(--tuned); font-weight: 600; }
