@@ -398,7 +398,7 @@ def test_upstream_mismatch_and_corruption_through_the_script(killed_run, tmp_pat
     cfg, conf, _ = killed_run
     proc = run_script("02_compare_features/compare_features.py", conf, "--set", "sae.k=3")
     assert_user_error(proc, "01_train_sae was made with a different config (differs in: sae.k)",
-                      f"rerun: python {STAGE01} --config {conf} --force")
+                      f"rerun: python {STAGE01} --config {conf} --set sae.k=3 --force")  # the user's overrides
     # a damaged copy: truncated SAE weights are caught by the manifest's sha256
     d = to_dict(cfg)
     d["output_root"] = str(tmp_path / "outputs")

@@ -772,6 +772,6 @@ def test_supports_box_follows_the_findings_flags():
     assert lists["supports"] == ["A moved."] and lists["unsupported"] == ["B did not move."]
     f[0].supported = False
     lists = {b.cls: b.items for b in supports_box(SimpleNamespace(findings=f)) if isinstance(b, Bullets)}
-    assert "Nothing in this run is detectable beyond its null" in lists["supports none"][0]
+    assert "Nothing in this run is detectable beyond its baseline" in lists["supports none"][0]
     assert lists["unsupported"] == ["A moved.", "B did not move."]
     assert supports_box(SimpleNamespace(findings=[f[2]])) == []

@@ -66,22 +66,22 @@ def tiles(ctx: ReportContext) -> list[Tile]:
 def supports_box(ctx: ReportContext) -> list:
     """"What this run supports": the findings whose claims beat their nulls, then those that did not. Built only
     from the findings' ``supported`` flags (re-derived from each claim's own numbers), so it says "nothing beyond
-    its null" when that is the result."""
+    its baseline" when that is the result."""
     yes = [f for f in ctx.findings if f.supported is True]
     no = [f for f in ctx.findings if f.supported is False]
     if not yes and not no:
         return []
-    out = [Para("**What this run supports.** Claims that beat their null (seed pairs of the same model, the "
+    out = [Para("**What this run supports.** Claims that beat their baseline (seed pairs of the same model, the "
                 "control twin, random latents, shuffled labels), then claims that did not; the numbers are in the "
                 "findings below and in each section.", "lead")]
     if yes:
         out.append(Bullets([f.text for f in yes], "supports"))
     else:
-        out.append(Bullets([f"Nothing in this run is detectable beyond its null: none of the {len(no)} tested "
-                            f"claims beats its baseline."], "supports none"))
+        out.append(Bullets([f"Nothing in this run is detectable beyond its baseline: none of the {len(no)} "
+                            f"tested claims beats it."], "supports none"))
     if no:
         out.append(Para(f"Not supported at this scale ({len(no)} of {len(yes) + len(no)} tested claims): the "
-                        "change is within the null's range.", "note"))
+                        "change is within the baseline's range.", "note"))
         out.append(Bullets([f.text for f in no], "unsupported"))
     return out
 
