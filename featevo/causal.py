@@ -214,7 +214,10 @@ def planted_control(cfg: PipelineConfig, docs: list[Doc], device) -> Measured | 
     batches = lower_batches(up, sae, {**tokens, "input_ids": masked}, labels, cc.batch_size, device,
                             desc="lower pass (planted)")
     freq = firing_frequency(batches)
-    random = matched_random_latents(freq, [j], cc.n_random, cfg.seed + 1)
+    # the null is latents that do not carry the planted concept: other detectors of the planted words (AUROC at
+    # least causal.planted_detector_auroc) are kept out of the random draw, or the null would contain the effect
+    detectors = [int(k) for k in np.flatnonzero(np.nan_to_num(auc, nan=0.0) >= cc.planted_detector_auroc) if k != j]
+    random = matched_random_latents(freq, [j] + detectors, cc.n_random, cfg.seed + 1)
     ivs = [Intervention(latent, ABLATE) for latent in [j] + random]
     fx = run_interventions(up, sae, batches, ivs, len(pdocs), cc.batch_size, desc="planted control")
     weights = target.sum(1).numpy().astype(float)
@@ -223,6 +226,7 @@ def planted_control(cfg: PipelineConfig, docs: list[Doc], device) -> Measured | 
     top = np.argsort(-np.nan_to_num(auc, nan=-1.0))[:5]
     info = {"sentences": len(pdocs), "planted_tokens": int(weights.sum()), "latent": j, "auroc": float(auc[j]),
             "top_auroc": {int(k): float(auc[k]) for k in top}, "random_latents": random,
+            "excluded_detectors": {k: float(auc[k]) for k in detectors},
             "splice_identity": identity_summary(batches),
             "clean_loss_planted_tokens": _clean_loss(batches, weights, np.array([d.domain for d in pdocs]))[FINANCIAL]}
     return Measured(PLANTED, PLANTED, "mlm_loss", "planted_tokens", ivs, ["planted"] + ["random"] * len(random),

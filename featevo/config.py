@@ -472,6 +472,10 @@ class CausalConfig:
     docs_per_template: Optional[int] = None
     """Probe sentences kept per template (a seeded choice); None keeps every sentence. Every template stays, so
     the cluster bootstrap keeps all its clusters; the CPU demo uses it to fit its time budget."""
+    planted_detector_auroc: float = 0.9
+    """Positive control: latents of the planted SAE other than the chosen one whose AUROC for the planted words is
+    at least this also carry the planted concept; they are kept out of the random-latent null (listed in
+    ``summary.json`` ``planted_control.excluded_detectors``), which would otherwise contain the effect itself."""
 
     def __post_init__(self) -> None:
         if self.docs_per_template is not None and self.docs_per_template < 1:
@@ -628,7 +632,7 @@ _OPEN01, _CLOSED01, _POSITIVE, _NONNEG, _COSINE = (0.0, 1.0, False, False), (0.0
     (0.0, None, False, False), (0.0, None, True, False), (-1.0, 1.0, True, True)
 _FLOAT_RULES: dict[str, tuple[float, float | None, bool, bool]] = {
     **dict.fromkeys(("eval_fraction", "mlm_probability", "alpha", "ci"), _OPEN01),
-    **dict.fromkeys(("lr_decay_fraction", "stable_fraction"), _CLOSED01),
+    **dict.fromkeys(("lr_decay_fraction", "stable_fraction", "planted_detector_auroc"), _CLOSED01),
     **dict.fromkeys(("lr", "head_lr", "stagewise_lr", "crosscoder_lr", "expansion_factor", "request_timeout",
                      "latent_scaling_max_ratio"), _POSITIVE),
     **dict.fromkeys(("lr_end", "aux_loss_coefficient"), _NONNEG),

@@ -297,6 +297,11 @@ def test_stage_end_to_end(causal_cfg):
     planted = [r for r in rows if r["role"] == "planted"]
     assert len(planted) == 1 and planted[0]["latent"] == p["latent"] and planted[0]["scored"] == "planted_tokens"
     assert len([r for r in rows if r["sae"] == "planted"]) == 1 + len(p["random_latents"])
+    # the null holds no other detector of the planted words: those are excluded and listed
+    thr = cfg.causal.planted_detector_auroc
+    assert all(r["auroc"] < thr for r in rows if r["sae"] == "planted" and r["role"] == "random")
+    assert all(a >= thr for a in p["excluded_detectors"].values())
+    assert not set(map(int, p["excluded_detectors"])) & (set(p["random_latents"]) | {p["latent"]})
     assert (out / CausalFiles.EFFECTS_FIG).is_file() and (out / CausalFiles.EFFECTS_FIG).with_suffix(".svg").is_file()
     assert EFFECTS.file in read_json(out / MANIFEST)["outputs"]
     assert stage_is_current(cfg, CAUSAL, None) and causal.run(cfg) == stage_dir(cfg, CAUSAL)  # skips when current
