@@ -370,6 +370,10 @@ class InterpretConfig:
     baseline_label: bool = True
     """Also score a trivial label, the latent's top activating tokens, with every scorer (does the LLM label
     beat it?)."""
+    scorers: list[str] = field(default_factory=lambda: ["detection", "fuzzing", "embedding"])
+    """Scorers run on every label (own, floor donors, top-token baseline, cross scores): any of ``detection``,
+    ``fuzzing`` (Delphi's, one LLM call per label each) and ``embedding`` (needs ``embedding_model``). The CPU
+    demo drops ``fuzzing`` to fit its time budget; a scorer not run is counted as not attempted."""
     cross_score_pairs: bool = True
     """Score each matched pair's base label on the tuned latent's contexts and vice versa."""
 
@@ -380,6 +384,9 @@ class InterpretConfig:
             raise ValueError("latents must be >= 1 or 'all'")
         if min(self.n_train, self.n_test, self.n_examples_shown, self.n_quantiles) < 1 or self.max_retries < 0:
             raise ValueError("n_train, n_test, n_examples_shown, n_quantiles >= 1 and max_retries >= 0 required")
+        unknown = sorted(set(self.scorers) - {"detection", "fuzzing", "embedding"})
+        if unknown or not self.scorers:
+            raise ValueError(f"scorers must be a non-empty list of detection, fuzzing, embedding (got {self.scorers})")
         if self.n_shuffled_donors < 0 or self.example_ctx_len < 0:
             raise ValueError("n_shuffled_donors and example_ctx_len must be >= 0")
 

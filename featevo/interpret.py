@@ -250,6 +250,7 @@ class Labeller:
         }
         if self.embedder is not None:
             self.scorers["embedding"] = dc.EmbeddingScorer(self.embedder)
+        self.scorers = {k: v for k, v in self.scorers.items() if k in self.icfg.scorers}
 
     def explainer(self, temperature: float):
         from featevo import delphi_compat as dc
@@ -809,7 +810,7 @@ def resolve_gguf(model: str) -> Path:
 
 
 def _load_embedder(icfg: InterpretConfig, device: torch.device):
-    if not icfg.embedding_model:
+    if not icfg.embedding_model or "embedding" not in icfg.scorers:
         return None
     from featevo.delphi_compat import load_embedding_model
 

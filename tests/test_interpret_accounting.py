@@ -302,3 +302,21 @@ def test_windows_give_a_dense_latent_negatives(monkeypatch):
         assert all(max(a) == 3.0 for _, a in ex.activating)
     assert ex.n_contexts == 18 and ex.n_contexts_active == 6
     assert all(len(t) == 2 for t, _ in ex.activating) and all(len(t) == 2 for t in ex.non_activating)
+
+
+def test_scorers_config_limits_the_scorers_and_counts_the_rest_not_attempted():
+    """``interpret.scorers`` decides which scorers run; a bad name is a config error."""
+    import pytest
+
+    from featevo.config import InterpretConfig
+
+    assert InterpretConfig(scorers=["detection"]).scorers == ["detection"]
+    only = Labeller(ScriptedClient([]), InterpretConfig(scorers=["detection"]), grammar=False,
+                    embedder=FakeEmbedder())
+    assert set(only.scorers) == {"detection"}
+    full = Labeller(ScriptedClient([]), InterpretConfig(), grammar=False, embedder=FakeEmbedder())
+    assert set(full.scorers) == {"detection", "fuzzing", "embedding"}
+    with pytest.raises(ValueError, match="scorers"):
+        InterpretConfig(scorers=["detection", "intruder"])
+    with pytest.raises(ValueError, match="scorers"):
+        InterpretConfig(scorers=[])
