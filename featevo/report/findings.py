@@ -7,7 +7,7 @@ from featevo.claims import evaluate
 from featevo.report.common import dig, pct_change
 from featevo.report.context import ReportContext
 from featevo.report.evidence import by_id, fdist
-from featevo.report.templates import Bullets, Para, Section, Tile, Tiles, finite, fnum, fp, fpct
+from featevo.report.templates import Bullets, Para, Section, Tile, Tiles, fci, finite, fint, fnum, fp, fpct, fsigned
 
 
 def _twin_tile(ctx: ReportContext) -> list[Tile]:
@@ -54,6 +54,15 @@ def tiles(ctx: ReportContext) -> list[Tile]:
     out += _claim_tile(by_id(c3, "domain_specific_change"), "pairs whose domain preference changed beyond seed noise")
     out += _claim_tile(by_id(c3, "finance_specific_beyond_control"),
                        "pairs moved toward financial text, against the control twin")
+    scores = (ctx.up.interpret.summary or {}).get("scores") or {}
+    b, t = scores.get("base") or {}, scores.get("tuned") or {}
+    if finite(b.get("detection_paired_diff")) and finite(t.get("detection_paired_diff")):
+        out.append(Tile(f"{fsigned(b['detection_paired_diff'], 3)} / {fsigned(t['detection_paired_diff'], 3)}",
+                        "label detection score minus shuffled labels, paired per latent (base / tuned)",
+                        f"95% CI {fci(b.get('detection_paired_ci_low'), b.get('detection_paired_ci_high'), 2)} / "
+                        f"{fci(t.get('detection_paired_ci_low'), t.get('detection_paired_ci_high'), 2)}; "
+                        f"over {fint(b.get('detection_paired_n'))} / {fint(t.get('detection_paired_n'))} latents"))
+        return out
     st = ctx.score_stats()
     if finite(dig(st, "base", "detection")) and finite(dig(st, "tuned", "detection")):
         sub = (f"shuffled labels {fnum(dig(st, 'base', 'detection_shuffled'), 2)} / "

@@ -26,9 +26,14 @@ def label_notes(ctx: ReportContext, shown: list[dict], failed: bool) -> list[str
         notes.append(f"{MISSING} as a label: no usable explanation (the LLM's reply did not parse after retries, or "
                      "the latent never fires); its scores are then undefined too. The reason is on its card and in "
                      f"`{source(INTERPRET, InterpretFiles.LABELS)}`.")
-    if any(_label_ok(r, side) and (r[f"{side}_detection"] is None or r[f"{side}_fuzzing"] is None)
+    not_run = [m for m in ("detection", "fuzzing") if m not in scorers_run(ctx)]
+    if not_run:
+        notes.append(f"{' and '.join(not_run)}: not run in this config (`interpret.scorers`), so its column is "
+                     f"{MISSING}.")
+    if any(_label_ok(r, side) and any(r[f"{side}_{m}"] is None for m in ("detection", "fuzzing") if m not in not_run)
            for r in shown for side in SAE_ORDER):
-        notes.append(f"{MISSING} as a score: the scorer returned no usable predictions for that latent.")
+        notes.append(f"{MISSING} as a score: undefined (a class of contexts is missing) or failed; the reason is in "
+                     f"`{source(INTERPRET, InterpretFiles.LABELS)}` (`base_score_issues`, `tuned_score_issues`).")
     if any(r["base_latent"] is None or r["tuned_latent"] is None for r in shown):
         notes.append(f"{MISSING} as a latent: the latent has no matched partner (new or lost).")
     if len(ctx.up.interpret.labels) > n:
@@ -82,14 +87,21 @@ def has_paired(scores: dict) -> bool:
     return any(f"{m}_paired_n" in (scores.get(side) or {}) for side in SAE_ORDER for m in SCORER_NAMES)
 
 
-def paired_scores_table(scores: dict[str, dict], n_donors: int | None = None) -> Table:
+def scorers_run(ctx: ReportContext) -> tuple[str, ...]:
+    """The scorers stage 04 ran (``interpret.scorers``), in the report's order."""
+    run = set(getattr(ctx.cfg.interpret, "scorers", SCORER_NAMES))
+    return tuple(m for m in SCORER_NAMES if m in run)
+
+
+def paired_scores_table(scores: dict[str, dict], n_donors: int | None = None,
+                        scorers: tuple[str, ...] = SCORER_NAMES) -> Table:
     """Each SAE's labels against their floor, paired per latent: how many latents each scorer could score (and
     why not the others), the mean of own minus floor over the same latents with its bootstrap interval, the
     sign test, and the LLM label against the top-token label."""
     rows = []
     for side in SAE_ORDER:
         e = scores.get(side) or {}
-        for m in SCORER_NAMES:
+        for m in scorers:
             if f"{m}_paired_n" not in e:
                 continue
             g = e.get
@@ -117,13 +129,14 @@ def paired_scores_table(scores: dict[str, dict], n_donors: int | None = None) ->
 
 
 def paired_finding(ctx: ReportContext, scores: dict[str, dict]) -> None:
-    parts = []
+    parts, beats = [], []
     for side in SAE_ORDER:
         e = scores.get(side) or {}
         m = next((m for m in SCORER_NAMES if e.get(f"{m}_paired_n")), None)
         if m is None:
             continue
         lo, hi = e.get(f"{m}_paired_ci_low"), e.get(f"{m}_paired_ci_high")
+        beats.append(finite(lo) and lo > 0)
         verdict = ("beat" if finite(lo) and lo > 0 else "fall below" if finite(hi) and hi < 0
                    else "cannot be told from")
         parts.append(f"{side}: {m} own \u2212 floor {fsigned(e.get(f'{m}_paired_diff'), 3)} {fci(lo, hi, 2)} over "
@@ -138,7 +151,53 @@ def paired_finding(ctx: ReportContext, scores: dict[str, dict]) -> None:
     nsu = sum(int((scores.get(s) or {}).get(f"{m}_undefined") or 0) for s in SAE_ORDER for m in SCORER_NAMES)
     text += (f" {fint(nf)} of {fint(nl)} explanations failed; {fint(nsf)} {plural(nsf, 'score')} failed and "
              f"{fint(nsu)} {plural(nsu, 'was', 'were')} undefined across scorers.")
-    ctx.find("labels", text, scores=scores)
+    ctx.find("labels", text, supported=all(beats), scores=scores)
+
+
+CROSS_HEADERS = ["pair", "base latent", "tuned latent", "scorer", "base label on tuned", "tuned floor",
+                 "tuned label on base", "base floor", "verdict"]
+
+
+def cross_table(ctx: ReportContext) -> Table | None:
+    """Each cross-scored pair: the base label scored on the tuned latent's contexts (beside the tuned latent's
+    shuffled floor) and the tuned label on the base latent's, with stage 04's verdict."""
+    rows = []
+    for r in ctx.ordered_labels():
+        m = r.get("cross_scorer")
+        if not m:
+            continue
+        rows.append([num(fint(r["pair_id"])), num(fint(r["base_latent"])), num(fint(r["tuned_latent"])), m,
+                     num(fnum(r.get(f"base_label_on_tuned_{m}"), 2)), num(fnum(r.get(f"tuned_{m}_shuffled"), 2)),
+                     num(fnum(r.get(f"tuned_label_on_base_{m}"), 2)), num(fnum(r.get(f"base_{m}_shuffled"), 2)),
+                     text_or_missing(r.get("cross_verdict"))])
+    if not rows:
+        return None
+    return Table("tbl-label-cross", CROSS_HEADERS, rows,
+                 caption="Cross-scored pair labels: does each label still describe its partner?",
+                 notes=["Each matched pair's base label is scored on the tuned latent's contexts and vice versa. "
+                        "Verdict: kept (each label beats its partner's floor on the partner's contexts), changed "
+                        f"(neither does), one-way (one does), {MISSING} (a score is undefined). A verdict is only as "
+                        "good as the labels: where the labels do not beat their own floor (table above), it says "
+                        "nothing about the features."],
+                 source=source(INTERPRET, InterpretFiles.LABELS))
+
+
+def cross_finding(ctx: ReportContext, summary: dict) -> None:
+    cross = summary.get("cross") or {}
+    m = next((m for m in scorers_run(ctx) if isinstance(cross.get(m), dict)
+              and (cross[m].get("partner_label_vs_floor") or {}).get("n")), None)
+    if m is None:
+        return
+    st = cross[m]["partner_label_vs_floor"]
+    lo, hi = st.get("ci_low"), st.get("ci_high")
+    verdict = ("beat" if finite(lo) and lo > 0 else "fall below" if finite(hi) and hi < 0 else "cannot be told from")
+    v = cross.get("verdicts") or {}
+    ctx.find("labels_cross",
+             f"Cross-scored pair labels ({fint(cross.get('pairs'))} pairs; verdicts: "
+             + ", ".join(f"{k} {fint(n)}" for k, n in sorted(v.items())) + f"): on its partner's contexts a label "
+             f"scores {fsigned(st.get('mean_diff'), 3)} {fci(lo, hi, 2)} ({m}) against the partner's shuffled floor "
+             f"over {fint(st.get('n'))} scores, so the labels {verdict} the floor on their partners.",
+             supported=(finite(lo) and lo > 0) if finite(lo) else None, cross=cross)
 
 
 def scores_figure(ctx: ReportContext, stats: dict[str, dict]) -> list:
@@ -179,8 +238,12 @@ def labels_section(ctx: ReportContext) -> Section:
     summary = ctx.up.interpret.summary or {}
     scores = summary.get("scores") or {}
     if has_paired(scores):  # stage 04 with the paired floor: show the paired difference, not two unpaired means
-        sec.add(paired_scores_table(scores, summary.get("n_shuffled_donors")))
+        sec.add(paired_scores_table(scores, summary.get("n_shuffled_donors"), scorers_run(ctx)))
         paired_finding(ctx, scores)
+        t = cross_table(ctx)
+        if t is not None:
+            sec.add(t)
+            cross_finding(ctx, summary)
         return sec
     stats = ctx.score_stats()
     if stats:
