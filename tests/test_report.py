@@ -631,10 +631,16 @@ def test_report_on_real_stage04_outputs(tiny_stage01, tmp_path):
     _, rows = table(p, "tbl-labels")
     assert len(rows) == min(len(labels), cfg.report.table_rows)
     s4 = read_json(stage_dir(cfg, "04_interpret") / "summary.json")
-    _, rows = table(p, "tbl-label-scores")
+    heads, rows = table(p, "tbl-label-scores")
+    assert rows
     for r in rows:
-        assert shown_equals(r[1], s4["scores"][r[0]]["latents"])
-        assert shown_equals(r[4], s4["scores"][r[0]]["detection_accuracy_mean"])
+        if "scorer" in heads:  # the paired table: one row per SAE and scorer that ran
+            e = s4["scores"][r[0]]
+            assert r[1] in cfg.interpret.scorers
+            assert shown_equals(r[2], e[f"{r[1]}_scored"]) and shown_equals(r[6], e[f"{r[1]}_accuracy_mean"])
+        else:
+            assert shown_equals(r[1], s4["scores"][r[0]]["latents"])
+            assert shown_equals(r[4], s4["scores"][r[0]]["detection_accuracy_mean"])
 
 
 def test_top_financial_table_matches_csv(report_cfg, tmp_path):
