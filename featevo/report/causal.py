@@ -18,7 +18,7 @@ from typing import Optional
 
 from featevo.claims import value_claim
 from featevo.layout import CAUSAL, CausalFiles, ReportFiles
-from featevo.report.common import dig, num, plural, source
+from featevo.report.common import absent_stage, dig, num, plural, source
 from featevo.report.context import ReportContext
 from featevo.report.evidence import claim_values
 from featevo.report.nulls import rate_claim, supported
@@ -165,10 +165,8 @@ def identity_finding(ctx: ReportContext) -> Optional[Para]:
 
 def causal_section(ctx: ReportContext) -> Section:
     sec = Section("causal", "Causal checks: interventions on the flagged latents")
-    if ctx.up.causal is None:
-        why = ctx.up.absent.get(CAUSAL, f"stage {CAUSAL} was not run")
-        sec.add(Para(f"No causal checks: {why}.", "note"))
-        ctx.find("causal", f"The causal checks are not in this report: {why}.", supported=None)
+    if absent_stage(ctx, sec, ctx.up.causal, CAUSAL, "causal", "No causal checks",
+                    "The causal checks are not in this report"):
         return sec
     sec.add(Para(__doc__.split("How to read it. ", 1)[1].replace("\n", " ").strip()))
     p = identity_finding(ctx)

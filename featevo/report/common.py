@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from typing import Any, Optional
 
-from featevo.report.templates import MISSING, Cell, Table, finite
+from featevo.report.templates import MISSING, Cell, Para, Table, finite
 
 SAE_ORDER = ("base", "tuned")
 
@@ -112,3 +112,14 @@ def split_label(v: Any) -> tuple[str, str]:
     if m:
         return MISSING, (m.group(1).strip() or "no usable explanation")
     return t, ""
+
+
+def absent_stage(ctx, sec, loaded: Any, stage: str, fid: str, heading: str, finding: str) -> bool:
+    """When the optional upstream ``stage`` was not loaded (``loaded`` is None), say why in ``sec`` and in one
+    finding ``fid`` and return True (the section then has nothing else to show)."""
+    if loaded is not None:
+        return False
+    why = ctx.up.absent.get(stage, f"stage {stage} was not run")
+    sec.add(Para(f"{heading}: {why}.", "note"))
+    ctx.find(fid, f"{finding}: {why}.", supported=None)
+    return True

@@ -21,7 +21,7 @@ from typing import Optional
 import numpy as np
 
 from featevo.layout import DELTAS, DIFFING, TRAIN, DiffingFiles, ReportFiles, TrainFiles, main_saes, sae_dir
-from featevo.report.common import dig, num, plural, source
+from featevo.report.common import absent_stage, dig, num, plural, source
 from featevo.report.context import ReportContext
 from featevo.report.evidence import claim_values
 from featevo.report.nulls import pair_claim, rate_claim, supported
@@ -421,10 +421,8 @@ def figures(ctx: ReportContext) -> list:
 
 def diffing_section(ctx: ReportContext) -> Section:
     sec = Section("diffing", "Model diffing that keeps feature identity")
-    if ctx.up.diffing is None:
-        why = ctx.up.absent.get(DIFFING, f"stage {DIFFING} was not run")
-        sec.add(Para(f"No model-diffing results: {why}.", "note"))
-        ctx.find("diffing", f"Model diffing is not in this report: {why}.", supported=None)
+    if absent_stage(ctx, sec, ctx.up.diffing, DIFFING, "diffing", "No model-diffing results",
+                    "Model diffing is not in this report"):
         return sec
     sec.add(Para(INTRO))
     claims = {name: c for name, held, label, _ in CONTRASTS
