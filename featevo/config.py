@@ -499,6 +499,10 @@ class CausalConfig:
 class ReportConfig:
     title: str = "Feature evolution under domain fine-tuning"
     """Report title."""
+    min_loss_recovered: float = 0.8
+    """Fidelity check: an SAE that recovers less of its model's loss than this (spliced into the model) fails the
+    report's SAE check, and the box "What this run supports" says so (its latents miss part of what the model
+    computes). Set 0 to switch the check off."""
     feature_cards: int = 12
     """Feature cards rendered (most interesting latents first)."""
     contexts_per_card: int = 5
@@ -507,6 +511,8 @@ class ReportConfig:
     """Rows shown in the long tables (top features, labels); the CSVs hold them all."""
 
     def __post_init__(self) -> None:
+        if not 0.0 <= self.min_loss_recovered <= 1.0:
+            raise ValueError(f"min_loss_recovered={self.min_loss_recovered} must be in [0, 1]")
         if self.feature_cards < 0 or self.contexts_per_card < 1 or self.table_rows < 1:
             raise ValueError("feature_cards >= 0, contexts_per_card >= 1 and table_rows >= 1 are required")
 

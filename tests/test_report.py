@@ -781,3 +781,73 @@ def test_supports_box_follows_the_findings_flags():
     assert "Nothing in this run is detectable beyond its baseline" in lists["supports none"][0]
     assert lists["unsupported"] == ["A moved.", "B did not move."]
     assert supports_box(SimpleNamespace(findings=[f[2]])) == []
+
+
+def test_supports_box_groups_controls_by_whether_they_pass():
+    """Controls are not claims: a negative control that is 'supported' (the method flags the control twin) fails,
+    a positive control that is supported passes; neither is listed as a supported claim, and a failed control is
+    marked as failing."""
+    from types import SimpleNamespace
+
+    from featevo.report.context import Finding
+    from featevo.report.findings import control_passes, supports_box
+    from featevo.report.templates import Bullets, Para
+
+    neg = Finding("n", "Control twin flagged.", {}, [], True, "negative_control")
+    pos = Finding("p", "Planted twin flagged.", {}, [], True, "positive_control")
+    chk = Finding("i", "Splice identity holds.", {}, [], True, "check")
+    claim = Finding("c", "A moved.", {}, [], False)
+    assert control_passes(neg) is False and control_passes(pos) is True and control_passes(chk) is True
+    box = supports_box(SimpleNamespace(findings=[neg, pos, chk, claim]))
+    lists = {b.cls: b.items for b in box if isinstance(b, Bullets)}
+    assert lists["controls"] == ["FAILS: Control twin flagged.", "Passes: Planted twin flagged.",
+                                 "Passes: Splice identity holds."]
+    assert "supports" not in lists and lists["unsupported"] == ["A moved."]
+    assert any(isinstance(b, Para) and "2 of 3 pass" in b.text for b in box)
+    neg.supported, pos.supported = False, False
+    lists = {b.cls: b.items for b in supports_box(SimpleNamespace(findings=[neg, pos]))
+             if isinstance(b, Bullets)}
+    assert lists["controls"] == ["Passes: Control twin flagged.", "FAILS: Planted twin flagged."]
+    import pytest
+    with pytest.raises(ValueError, match="unknown role"):
+        from featevo.report.context import ReportContext
+        ReportContext.find(SimpleNamespace(findings=[]), "x", "X.", role="control")
+
+
+def test_supported_claim_of_a_lens_with_a_failing_control_is_marked():
+    from types import SimpleNamespace
+
+    from featevo.report.context import Finding
+    from featevo.report.findings import supports_box
+    from featevo.report.templates import Bullets
+
+    f = [Finding("t", "Tuned twin flagged.", {}, [], True, "claim", "stage-wise diffing"),
+         Finding("n", "Control twin flagged.", {}, [], True, "negative_control", "stage-wise diffing"),
+         Finding("m", "Matching moved.", {}, [], True, "claim", "matching")]
+    lists = {b.cls: b.items for b in supports_box(SimpleNamespace(findings=f)) if isinstance(b, Bullets)}
+    assert lists["supports"][0].startswith("Tuned twin flagged. (Caution: a control of stage-wise diffing fails")
+    assert lists["supports"][1] == "Matching moved."
+    f[1].supported = False
+    lists = {b.cls: b.items for b in supports_box(SimpleNamespace(findings=f)) if isinstance(b, Bullets)}
+    assert lists["supports"][0] == "Tuned twin flagged."
+
+
+def test_fidelity_check_fails_an_sae_below_the_floor():
+    """The SAE fidelity check fails exactly the SAEs that recover less than report.min_loss_recovered."""
+    from types import SimpleNamespace
+
+    from featevo.report.context import ReportContext
+    from featevo.report.sae_quality import fidelity_check
+
+    def run(floor, rec):
+        ctx = SimpleNamespace(findings=[], cfg=SimpleNamespace(report=SimpleNamespace(min_loss_recovered=floor)))
+        ctx.find = lambda *a, **k: ReportContext.find(ctx, *a, **k)
+        fidelity_check(ctx, rec, "masked-LM cross-entropy")
+        return ctx.findings
+
+    (f,) = run(0.8, {"base": 0.505, "tuned": 0.926})
+    assert f.role == "check" and f.supported is False and f.values["failing"] == ["base"]
+    assert "fails for the base SAE" in f.text
+    (f,) = run(0.5, {"base": 0.505, "tuned": 0.926})
+    assert f.supported is True and "passes" in f.text
+    assert run(0.0, {"base": 0.1, "tuned": 0.2}) == [] and run(0.8, {"base": None, "tuned": float("nan")}) == []

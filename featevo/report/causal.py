@@ -142,8 +142,10 @@ def planted_block(ctx: ReportContext) -> list:
             f"(largest {fsig(nul.get('max'), 3, True)}; one-sided p = {fp(p.get('null_p'))}); "
             + ("the intervention machinery detects a latent the model needs." if ok else
                "it does not beat the null, so a null result for the flagged latents says little."))
-    ctx.find("causal_planted", text, claims=[claim_values(c)], supported=ok, effect=p.get("effect"), ci=p.get("ci"),
-             null_p=p.get("null_p"), null_median=nul.get("median"), null_max=nul.get("max"))
+    ctx.find("causal_planted", text, claims=[claim_values(c)], supported=ok, role="positive_control",
+             lens="causal interventions",
+             effect=p.get("effect"), ci=p.get("ci"), null_p=p.get("null_p"), null_median=nul.get("median"),
+             null_max=nul.get("max"))
     return [Table("tbl-causal-planted", ["item", "value"], rows,
                   caption="Positive control: the planted latent ablated inside the planted twin",
                   source=source(CAUSAL, CausalFiles.SUMMARY))]
@@ -156,10 +158,12 @@ def identity_finding(ctx: ReportContext) -> Optional[Para]:
         return None
     ok = h == 0 and lg <= IDENTITY_TOL
     text = (f"Splice identity: an untouched splice over {fint(si.get('docs'))} probe sentences changes the hidden "
-            f"state by at most {fsig(h)} and the output logits by at most {fsig(lg)}; "
+            f"state by {'exactly 0' if h == 0 else f'at most {fsig(h)}'} and the output logits by "
+            f"{'exactly 0' if lg == 0 else f'at most {fsig(lg)}'}; "
             + (f"the check passes (tolerance {IDENTITY_TOL:g})." if ok else
                f"the check fails (tolerance {IDENTITY_TOL:g}), so the effects below are not trustworthy."))
-    ctx.find("causal_identity", text, supported=ok, passed=ok, tolerance=IDENTITY_TOL, **si)
+    ctx.find("causal_identity", text, supported=ok, role="check", lens="causal interventions", passed=ok,
+             tolerance=IDENTITY_TOL, **si)
     return Para(text, "note")
 
 
@@ -178,7 +182,8 @@ def causal_section(ctx: ReportContext) -> Section:
         sec.add(t)
     for (kind, stat), c in beat_claims(ctx).items():
         ctx.find(f"causal_{kind}_{stat}", beat_sentence(kind, stat, c), claims=[claim_values(c)],
-                 supported=supported(c), beat_null=c["observed"].get("count"), flagged=c["observed"].get("n"),
+                 supported=supported(c), lens="causal interventions", beat_null=c["observed"].get("count"),
+                 flagged=c["observed"].get("n"),
                  after_bh=c["observed"].get("after_bh"), expected=c["null"].get("expected_count"))
     sec.add(*planted_block(ctx))
     fig = ctx.copy_figure(ctx.up.dirs[CAUSAL] / CausalFiles.EFFECTS_FIG, ReportFiles.CAUSAL_EFFECTS)

@@ -16,6 +16,9 @@ from featevo.report.templates import MISSING, Figure, Para, finite
 from featevo.report.upstream import Upstream
 
 
+ROLES = ("claim", "positive_control", "negative_control", "check")
+
+
 @dataclass
 class Finding:
     id: str
@@ -25,6 +28,13 @@ class Finding:
     """The claims the sentence states (featevo.report.evidence.claim_values): observed and null values,
     intervals, test and ``supported``; empty for a finding that only reports numbers."""
     supported: Optional[bool] = None
+    role: str = "claim"
+    """``claim``; ``positive_control`` (a planted change the method must find: ``supported`` means it passes);
+    ``negative_control`` (a change the method must not find: ``supported`` means it fails); ``check`` (a
+    machinery check: ``supported`` means it passes). The "What this run supports" box groups the controls."""
+    lens: Optional[str] = None
+    """The method a claim or control belongs to (``stage-wise diffing``); a supported claim whose lens has a
+    failing control is marked in the box."""
 
 
 @dataclass
@@ -48,8 +58,10 @@ class ReportContext:
         return self.out / ReportFiles.FIGURES
 
     def find(self, fid: str, text: str, claims: Optional[list] = None, supported: Optional[bool] = None,
-             **values) -> None:
-        self.findings.append(Finding(fid, text, values, list(claims or []), supported))
+             role: str = "claim", lens: Optional[str] = None, **values) -> None:
+        if role not in ROLES:
+            raise ValueError(f"finding {fid!r}: unknown role {role!r} (known: {', '.join(ROLES)})")
+        self.findings.append(Finding(fid, text, values, list(claims or []), supported, role, lens))
 
     # ---------------------------------------------------------------- figures
     def copy_figure(self, src: Path, name: str) -> Optional[Path]:

@@ -79,6 +79,10 @@ def stagewise_claim(ctx: ReportContext, name: str, held: str, label: str) -> Opt
     return c
 
 
+CONTROL_ROLE = {"control": "negative_control", "planted": "positive_control"}
+"""Contrast (stage-wise) or second model of a crosscoder pair -> the role of its finding."""
+
+
 def stagewise_sentence(ctx: ReportContext, name: str, label: str, claim: dict) -> str:
     obs, nul, test = claim["observed"], claim["null"], claim["test"]
     ok = supported(claim)
@@ -95,7 +99,8 @@ def stagewise_sentence(ctx: ReportContext, name: str, label: str, claim: dict) -
                  if not ok else " The negative control fails: fine-tuning on general text is flagged too, so the "
                  "tuned twin's flags are not specific to financial text.")
     if name == "planted":
-        text += (" The positive control works: the planted twin is flagged." if ok else
+        text += (" The planted twin is flagged beyond the null (whether the planted latent ranks at the top is the "
+                 "planted-aim finding)." if ok else
                  " The positive control fails: the lens does not flag the planted twin beyond its null.")
     return text
 
@@ -274,7 +279,7 @@ def planted_finding(ctx: ReportContext) -> None:
             f"{fnum(aim.get('auroc_at_least'), 2)}) for {met} of {len(lenses)} "
             f"{plural(len(lenses), 'lens', 'lenses')}: "
             + "; ".join(parts) + ".")
-    ctx.find("diffing_planted", text, supported=met > 0, aim=aim, lenses_meeting_aim=met,
+    ctx.find("diffing_planted", text, supported=met > 0, role="positive_control", aim=aim, lenses_meeting_aim=met,
              lenses={k: {part: {x: (v.get(part) or {}).get(x) for x in ("best_latent", "auroc", "rank", "n_latents")}
                          for part in ("planted", "main")} for k, v in lenses.items()})
 
@@ -436,15 +441,17 @@ def diffing_section(ctx: ReportContext) -> Section:
         if name in claims:
             c = claims[name]
             ctx.find(f"diffing_stagewise_{name}", stagewise_sentence(ctx, name, label, c), claims=[claim_values(c)],
-                     supported=supported(c), flagged=c["observed"].get("count"), latents=c["observed"].get("n"),
+                     supported=supported(c), role=CONTROL_ROLE.get(name, "claim"), lens="stage-wise diffing",
+                     flagged=c["observed"].get("count"), latents=c["observed"].get("n"),
                      null_expects=c["null"].get("alpha_expects"), held_out_flags=c["null"].get("held_out_flags"))
     t = crosscoder_table(ctx)
     if t is not None:
         sec.add(t)
     for pair, c in crosscoder_claims(ctx).items():
         ctx.find(f"diffing_crosscoder_{pair.replace('~', '_')}", crosscoder_sentence(pair, c),
-                 claims=[claim_values(c)], supported=supported(c), count=c["observed"].get("count"),
-                 null_count=c["null"].get("count"))
+                 claims=[claim_values(c)], supported=supported(c),
+                 role=CONTROL_ROLE.get(pair.split("~")[1], "claim"), lens="crosscoders",
+                 count=c["observed"].get("count"), null_count=c["null"].get("count"))
     t = planted_table(ctx)
     if t is not None:
         sec.add(t)

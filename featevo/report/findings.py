@@ -3,6 +3,8 @@ the stage outputs (so the text cannot disagree with the tables)."""
 
 from __future__ import annotations
 
+from typing import Optional
+
 from featevo.claims import evaluate
 from featevo.report.common import dig, pct_change
 from featevo.report.context import ReportContext
@@ -72,22 +74,43 @@ def tiles(ctx: ReportContext) -> list[Tile]:
     return out
 
 
+def control_passes(f) -> Optional[bool]:
+    """Whether a control finding passes: a positive control or a check passes when it is supported, a negative
+    control when it is not (the method must find nothing beyond its null there)."""
+    if f.supported is None:
+        return None
+    return (not f.supported) if f.role == "negative_control" else bool(f.supported)
+
+
 def supports_box(ctx: ReportContext) -> list:
-    """"What this run supports": the findings whose claims beat their nulls, then those that did not. Built only
-    from the findings' ``supported`` flags (re-derived from each claim's own numbers), so it says "nothing beyond
+    """"What this run supports": the claims that beat their nulls, the controls (do the methods find a planted
+    change, and nothing where nothing changed?), then the claims that did not beat their nulls. Built only from the
+    findings' ``supported`` flags and roles (re-derived from each claim's own numbers), so it says "nothing beyond
     its baseline" when that is the result."""
-    yes = [f for f in ctx.findings if f.supported is True]
-    no = [f for f in ctx.findings if f.supported is False]
-    if not yes and not no:
+    claims = [f for f in ctx.findings if f.role == "claim"]
+    yes = [f for f in claims if f.supported is True]
+    no = [f for f in claims if f.supported is False]
+    controls = [f for f in ctx.findings if f.role != "claim" and f.supported is not None]
+    if not yes and not no and not controls:
         return []
     out = [Para("**What this run supports.** Claims that beat their baseline (seed pairs of the same model, the "
-                "control twin, random latents, shuffled labels), then claims that did not; the numbers are in the "
-                "findings below and in each section.", "lead")]
+                "control twin, random latents, shuffled labels); then the controls that say whether each method can be "
+                "trusted here; then the claims that did not beat their baseline. The numbers are in the findings below "
+                "and in each section.", "lead")]
+    failing_lenses = {f.lens for f in controls if f.lens and not control_passes(f)}
     if yes:
-        out.append(Bullets([f.text for f in yes], "supports"))
-    else:
+        out.append(Bullets([f.text + (f" (Caution: a control of {f.lens} fails; see Controls.)"
+                                      if f.lens in failing_lenses else "") for f in yes], "supports"))
+    elif no:
         out.append(Bullets([f"Nothing in this run is detectable beyond its baseline: none of the {len(no)} "
                             f"tested claims beats it."], "supports none"))
+    if controls:
+        failed = [f for f in controls if not control_passes(f)]
+        out.append(Para(f"**Controls** ({len(controls) - len(failed)} of {len(controls)} pass). A positive control "
+                        "must find a change planted on purpose; a negative control must find nothing beyond its null; "
+                        "a claim made by a method whose control fails is not trustworthy.", "note"))
+        out.append(Bullets([("Passes: " if control_passes(f) else "FAILS: ") + f.text for f in controls],
+                           "controls"))
     if no:
         out.append(Para(f"Not supported at this scale ({len(no)} of {len(yes) + len(no)} tested claims): the "
                         "change is within the baseline's range.", "note"))

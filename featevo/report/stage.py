@@ -68,8 +68,9 @@ def build_report(cfg: PipelineConfig, out_dir: Path, up: Optional[Upstream] = No
     atomic_write_text(out_dir / ReportFiles.HTML, html_text)
     atomic_write_text(out_dir / ReportFiles.MD, md_text)
     atomic_write_json(out_dir / ReportFiles.FINDINGS, [
-        {"id": f.id, "text": f.text, "values": f.values,
-         **({"claims": f.claims, "supported": f.supported} if f.claims else {})} for f in ctx.findings])
+        {"id": f.id, "text": f.text, "values": f.values, "role": f.role,
+         **({"supported": f.supported} if f.supported is not None else {}),
+         **({"claims": f.claims} if f.claims else {})} for f in ctx.findings])
     return {"figures": len(fig_rel), "findings": len(ctx.findings),
             "cards": sum(len(b.cards) for s in doc.sections for b in s.blocks if isinstance(b, Cards))}
 

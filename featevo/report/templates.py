@@ -316,7 +316,9 @@ ul.finding { padding-left: 0; list-style: none; max-width: 980px; }
 ul.finding li { margin: 6px 0; padding: 8px 12px; background: var(--panel); border-left: 4px solid var(--ink); \
 border-radius: 3px; }
 ul { max-width: 980px; }
-ul.supports, ul.unsupported { padding-left: 0; list-style: none; max-width: 980px; }
+ul.controls li { margin: 5px 0; padding: 6px 12px; background: #fff8e6; border-left: 4px solid #b26a00; \
+border-radius: 3px; font-size: 14px; }
+ul.supports, ul.unsupported, ul.controls { padding-left: 0; list-style: none; max-width: 980px; }
 ul.supports li { margin: 6px 0; padding: 8px 12px; background: #eef7ee; border-left: 4px solid #2e7d32; \
 border-radius: 3px; }
 ul.supports.none li { background: var(--panel); border-left-color: var(--muted); }
