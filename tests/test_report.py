@@ -847,7 +847,7 @@ def test_fidelity_check_fails_an_sae_below_the_floor():
 
     (f,) = run(0.8, {"base": 0.505, "tuned": 0.926})
     assert f.role == "check" and f.supported is False and f.values["failing"] == ["base"]
-    assert "fails for the base SAE" in f.text
+    assert "fails for base (50.5%)" in f.text and f.text.startswith("SAE fidelity: 1 of 2 SAEs")
     (f,) = run(0.5, {"base": 0.505, "tuned": 0.926})
     assert f.supported is True and "passes" in f.text
     assert run(0.0, {"base": 0.1, "tuned": 0.2}) == [] and run(0.8, {"base": None, "tuned": float("nan")}) == []

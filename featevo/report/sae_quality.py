@@ -66,24 +66,26 @@ def quality_finding(ctx: ReportContext, loss_name: Optional[str]) -> None:
         text += "; loss recovered is undefined for at least one of them (see the SAE quality table)."
     ctx.find("sae_quality", text, base_fvu=b.get("fvu"), tuned_fvu=t.get("fvu"), base_loss_recovered=lb,
              tuned_loss_recovered=lt)
-    fidelity_check(ctx, {"base": lb, "tuned": lt}, loss_name)
+    fidelity_check(ctx, {n: dig(ctx.up.sae_summary.get(n) or {}, "fidelity", "loss_recovered")
+                         for n in ctx.sae_names()}, loss_name)
 
 
 def fidelity_check(ctx: ReportContext, recovered: dict, loss_name: Optional[str]) -> None:
-    """A check finding: does each primary SAE recover at least ``report.min_loss_recovered`` of its model's loss?"""
+    """A check finding: does every SAE (name -> loss recovered) recover at least ``report.min_loss_recovered`` of its
+    model's loss? SAEs whose loss recovered is undefined are left out (the quality table says why)."""
     floor = ctx.cfg.report.min_loss_recovered
     vals = {k: v for k, v in recovered.items() if finite(v)}
     if floor <= 0 or not vals:
         return
     low = [k for k, v in vals.items() if v < floor]
-    shown = ", ".join(f"{k} {fpct(v)}" for k, v in vals.items())
-    text = (f"SAE fidelity: spliced into their models the SAEs recover {shown} of the "
-            f"{loss_name or 'loss'} against the check's floor of {fpct(floor)} (report.min_loss_recovered); ")
+    text = (f"SAE fidelity: {len(vals) - len(low)} of {len(vals)} SAEs recover at least {fpct(floor)} of the "
+            f"{loss_name or 'loss'} when spliced into their model (report.min_loss_recovered); ")
     text += ("the check passes." if not low else
-             f"the check fails for the {' and '.join(low)} SAE: its latents miss part of what the model computes, "
-             "so a latent absent from it may be a reconstruction gap rather than a change of the model.")
+             f"the check fails for {', '.join(f'{k} ({fpct(vals[k])})' for k in low)}: their latents miss part of "
+             "what the model computes, so a latent absent from them may be a reconstruction gap rather than a change "
+             "of the model.")
     ctx.find("sae_fidelity", text, supported=not low, role="check", lens="SAE fidelity", floor=floor,
-             failing=low, **{f"{k}_loss_recovered": v for k, v in vals.items()})
+             failing=low, loss_recovered=vals)
 
 
 def sae_section(ctx: ReportContext) -> Section:
