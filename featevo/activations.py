@@ -32,7 +32,7 @@ import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 from torch import nn
-from tqdm.auto import tqdm
+from featevo.progress import tqdm
 
 from featevo.data import Doc
 from featevo.errors import ConfigError, StageError, TrainingError

@@ -30,6 +30,7 @@ from featevo import config as config_module
 from featevo.config import PipelineConfig, load_config
 from featevo.errors import FeatevoError
 from featevo.layout import log_path
+from featevo.progress import LOGGER_NAME as PROGRESS_LOGGER
 
 DEFAULT_CONFIG = "configs/demo.yaml"
 
@@ -125,6 +126,8 @@ def setup_logging(cfg: PipelineConfig | None, stage: str) -> None:
     fmt = logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s", "%H:%M:%S")
     console = logging.StreamHandler(sys.stderr)
     console.setFormatter(fmt)
+    # progress lines are for the log file; the terminal has the bar itself
+    console.addFilter(lambda r: not r.name.startswith(PROGRESS_LOGGER))
     root.addHandler(console)
     if cfg is not None:
         lp = log_path(cfg, stage)

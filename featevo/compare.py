@@ -31,7 +31,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from tqdm.auto import tqdm
+from featevo.progress import tqdm
 
 from featevo.activations import ActivationStore
 from featevo.claims import count_claim, describe, family_claim, threshold_claim

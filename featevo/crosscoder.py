@@ -175,7 +175,7 @@ def train_crosscoder(store_a: ActivationStore, store_b: ActivationStore, models:
                      desc: str = "crosscoder") -> dict:
     """Train one crosscoder on ``[x_a, x_b]`` and save it to ``work_dir/sae``; a finished run is reused.
     Returns its record (steps, scales, threshold, first and last batch FVU)."""
-    from tqdm.auto import tqdm
+    from featevo.progress import tqdm
 
     work_dir = Path(work_dir)
     if (work_dir / RUN_DONE).is_file() and (work_dir / TrainFiles.SAE / TrainFiles.SAE_CFG).is_file():

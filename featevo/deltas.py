@@ -46,7 +46,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from tqdm.auto import tqdm
+from featevo.progress import tqdm
 
 from featevo.claims import count_claim, describe, family_claim
 from featevo.config import PipelineConfig

@@ -30,7 +30,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from tqdm.auto import tqdm
+from featevo.progress import tqdm
 
 from featevo.activations import ActivationStore, TokenTable
 from featevo.config import PipelineConfig

@@ -21,7 +21,7 @@ from typing import Callable
 import torch
 import torch.nn.functional as F
 from torch import nn
-from tqdm.auto import tqdm
+from featevo.progress import tqdm
 
 from featevo.models import encoder_layers
 

@@ -34,7 +34,7 @@ from typing import Any
 
 import numpy as np
 import torch
-from tqdm.auto import tqdm
+from featevo.progress import tqdm
 
 from featevo.activations import ActivationStore, TokenTable
 from featevo.config import InterpretConfig, PipelineConfig

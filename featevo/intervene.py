@@ -40,7 +40,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
-from tqdm.auto import tqdm
+from featevo.progress import tqdm
 
 from featevo.activations import layer_and_last_output, layer_output
 from featevo.data import FINANCIAL, GENERAL

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from tqdm.auto import tqdm
+from featevo.progress import tqdm
 
 from featevo.activations import ActivationStore, TokenTable, iter_layer_rows, tokenize_docs
 from featevo.config import PipelineConfig

@@ -35,7 +35,7 @@ from typing import Any, Callable, Iterator, NamedTuple
 import numpy as np
 import torch
 import torch.nn.functional as F
-from tqdm.auto import tqdm
+from featevo.progress import tqdm
 
 from featevo.activations import ActivationStore, safe_load, safe_save
 from featevo.config import SAEConfig, WandbConfig

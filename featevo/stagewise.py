@@ -103,7 +103,7 @@ def continue_sae(start_dir: Path, store: ActivationStore, sae_cfg: SAEConfig, to
     """Continue training the SAE in ``start_dir`` on ``store`` (batch order from ``seed``); the result goes to
     ``work_dir/sae`` (sae-lens format) and the run's record to ``work_dir/train_done.json``. A finished run
     is reused. Returns the record (steps, tokens, first and last batch FVU, seed, scaling factor)."""
-    from tqdm.auto import tqdm
+    from featevo.progress import tqdm
 
     work_dir = Path(work_dir)
     if (work_dir / RUN_DONE).is_file() and (work_dir / TrainFiles.SAE / TrainFiles.SAE_CFG).is_file():

@@ -33,7 +33,7 @@ import torch.nn.functional as F
 from safetensors.torch import load_model as st_load_model
 from safetensors.torch import save_model as st_save_model
 from torch import nn
-from tqdm.auto import tqdm
+from featevo.progress import tqdm
 
 from featevo.activations import tokenize_docs
 from featevo.config import ModelConfig, TwinConfig
