@@ -1,11 +1,12 @@
-"""Section 3, the fine-tuned twin (only with ``twin.enabled``): parameter drift per block and the
-masked-LM loss before and after tuning, from ``01_twin``'s report."""
+"""Section 3, the fine-tuned twin (only with ``twin.enabled``): parameter drift per block from ``01_twin``'s
+report, and the masked-LM loss on the probe before and after tuning, from ``03_activation_deltas``
+(``twin_eval.json``, where the probe is read)."""
 
 from __future__ import annotations
 
 from typing import Optional
 
-from featevo.layout import TWIN, ReportFiles, TwinFiles
+from featevo.layout import DELTAS, TWIN, DeltasFiles, ReportFiles, TwinFiles
 from featevo.report.common import num, pct_change, source, word_change
 from featevo.report.context import ReportContext
 from featevo.report.templates import MISSING, Para, Section, Table, finite, fint, fnum, fpct
@@ -50,7 +51,8 @@ def mlm_table(mlm: dict) -> Table:
                      *[num(fpct(pct_change(v.get(m), v.get("base")), 1, signed=True)) for m in models[1:]]])
     heads = [f"{m} MLM loss" for m in models] + [f"change, {TWIN_LABEL.get(m, m)}" for m in models[1:]]
     return Table("tbl-twin-mlm", ["held-out text", "documents", *heads], rows,
-                 caption="Masked-LM loss of the base model and each twin", source=source(TWIN, TwinFiles.REPORT))
+                 caption="Masked-LM loss of the base model and each twin on the probe set",
+                 source=source(DELTAS, DeltasFiles.TWIN_EVAL))
 
 
 def twin_finding(ctx: ReportContext, mlm: dict) -> None:
@@ -91,6 +93,9 @@ def twin_section(ctx: ReportContext) -> Optional[Section]:
                      f"{fnum(hf.get('best_eval_loss'))} in {fint(hf.get('steps'))} steps ("
                      + ("converged" if hf.get("converged") else "not converged: stopped at twin.head_fit_max_steps")
                      + "). " + str(tw.get("eval_note") or ""), "note"))
+    if not mlm:
+        sec.add(Para(f"{MISSING} The masked-LM losses on the probe (`{source(DELTAS, DeltasFiles.TWIN_EVAL)}`, "
+                     "written by stage 03 with a twin) are missing.", "note"))
     sec.add(drift_table(drift), mlm_table(mlm))
     if drift.get("tuned") and mlm:
         from featevo.report.figures import twin_drift_and_loss
