@@ -84,7 +84,8 @@ def csv_run(tmp_path_factory, tiny_model_dir, tiny_data):
     d = tiny_config_dict(root / "outputs", tiny_model_dir, data,
                          harvest={"layer": 1, "max_length": MAX_LENGTH, "stride": STRIDE, "max_windows": MAX_WINDOWS,
                                   "batch_size": 32, "shard_tokens": 4000},
-                         twin={"control": False, "planted": {}, "steps": 4, "head_fit_max_steps": 20},
+                         twin={"control": False, "planted": {}, "steps": 4, "head_fit_max_steps": 10,
+                               "head_fit_eval_every": 5, "head_fit_maskings": 1},
                          sae={"num_latents": 24, "k": 4, "training_tokens": 2048, "batch_size": 256, "seeds": 2,
                               "checkpoint_every": 100, "dead_window_tokens": 2000, "eval_docs": 16})
     cfg = config_from_dict(d)
