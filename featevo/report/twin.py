@@ -71,6 +71,18 @@ def twin_finding(ctx: ReportContext, mlm: dict) -> None:
     ctx.find("twin", text + ".", financial=fin, general=gen)
 
 
+def windows_clause(tw: dict) -> str:
+    """How the tuned twin's documents were cut into windows and what, if anything, was dropped ("" for an older
+    report without the accounting)."""
+    acc = ((tw.get("twins") or {}).get("tuned") or {}).get("tokenisation")
+    if not isinstance(acc, dict) or not isinstance(acc.get("dropped"), dict):
+        return ""
+    cut = acc["dropped"].get("truncation") or 0
+    return (f", cut into {fint(acc.get('windows'))} windows as stage 01 cuts the corpus: "
+            f"{fint(acc.get('tokens_kept'))} tokens, " + (f"{fint(cut)} dropped by harvest.max_windows" if cut
+                                                          else "none truncated"))
+
+
 def twin_section(ctx: ReportContext) -> Optional[Section]:
     tw = ctx.up.twin
     if not ctx.cfg.twin.enabled:
@@ -83,7 +95,8 @@ def twin_section(ctx: ReportContext) -> Optional[Section]:
         f"The tuned model is made here: {ctx.model_name('base')} continued its masked-LM pretraining on the "
         f"financial documents of the training split ({fint(tw.get('financial_train_docs'))} documents"
         + (", after fitting a masked-LM head on the frozen base, which ships without one" if
-           tw.get("base_had_mlm_head") is False else "") + "). The drift shows how far each block moved."))
+           tw.get("base_had_mlm_head") is False else "") + ")" + windows_clause(tw) + ". The drift shows how far "
+        "each block moved."))
     drift = drift_by_twin(tw.get("drift", {}) or {})
     mlm = tw.get("eval_mlm_loss", {}) or {}
     hf = tw.get("head_fit") or {}
