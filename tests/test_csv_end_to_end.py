@@ -135,3 +135,27 @@ def test_every_csv_token_is_kept_or_dropped_for_a_named_reason(csv_run, minilm_d
     require_stage(cfg, DELTAS)
     tw = read_json(stage_dir(cfg, DELTAS) / "twin_eval.json")
     assert set(tw["eval_mlm_loss"]["financial"]) >= {"base", "tuned"}
+
+
+def test_a_new_probe_leaves_the_twin_and_stage01_current(csv_run, tmp_path):
+    """On real stage outputs (twin enabled): a swapped probe set reruns stage 03, never the twin or the SAEs."""
+    import dataclasses
+    import shutil
+
+    from featevo.data import input_files
+    from featevo.io import hash_inputs, stage_is_current
+    from featevo.train import run
+
+    cfg, _ = csv_run
+    probe2 = tmp_path / "probe2.jsonl"
+    shutil.copy(cfg.data.probe, probe2)
+    with open(probe2, "a", encoding="utf-8") as f:
+        f.write('{"text": "Another sentence about bonds.", "category": "credit", "template": "credit/9"}\n')
+    cfg2 = dataclasses.replace(cfg, data=dataclasses.replace(cfg.data, probe=str(probe2)))
+    corpus = hash_inputs(input_files(cfg2.data, probe=False))
+    assert stage_is_current(cfg2, TWIN, corpus) and stage_is_current(cfg2, TRAIN, corpus)
+    assert stage_is_current(cfg2, COMPARE, None)
+    assert not stage_is_current(cfg2, DELTAS, hash_inputs([probe2]))
+    before = {s: (stage_dir(cfg, s) / "manifest.json").read_bytes() for s in (TWIN, TRAIN)}
+    run(cfg2)  # stage 01 (and the twin it would make) skip
+    assert {s: (stage_dir(cfg, s) / "manifest.json").read_bytes() for s in (TWIN, TRAIN)} == before
