@@ -3,7 +3,8 @@
     python 01_train_sae/make_twin.py --config configs/demo.yaml [--force]
 
 Writes outputs/<run>/01_twin/{base,tuned}/ (save_pretrained folders) and twin_report.json with the
-per-block parameter drift and the MLM eval loss before/after on financial and general text.
+per-block parameter drift and the token accounting of the windows it trained on. The probe set is not read
+here: stage 03 measures every model's MLM loss on it (03_activation_deltas/twin_eval.json).
 train_sae.py calls this automatically; for the study config (ProsusAI/finbert) it is skipped.
 """
 

@@ -155,9 +155,19 @@ class Run:
 
     @cached_property
     def twin_report(self) -> dict:
+        """``01_twin/twin_report.json``: head fit, training logs, drift per block, the windows' token accounting."""
         from featevo.results import load_twin_report
 
         return load_twin_report(self.stage_dir(TWIN))
+
+    @cached_property
+    def twin_eval(self) -> dict:
+        """``03_activation_deltas/twin_eval.json``: every model's masked-LM loss on the probe, per domain, and the
+        planted-word loss (runs with a twin)."""
+        from featevo.io import read_json
+        from featevo.layout import DeltasFiles
+
+        return read_json(self._file(DELTAS, DeltasFiles.TWIN_EVAL))
 
     def sae_path(self, name: str = "tuned") -> Path:
         """The sae-lens folder of SAE ``name`` (cfg.json, sae_weights.safetensors)."""

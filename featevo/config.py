@@ -88,7 +88,7 @@ class HarvestConfig:
     ``output_hidden_states=True`` (``hidden_states[0]`` is the embedding output)."""
     max_length: int = 64
     """Tokens per window. Stage 01 splits a longer corpus document into windows of this many tokens (never
-    across documents) instead of truncating it; the probe set and the twin's fine-tuning truncate."""
+    across documents) instead of truncating it, and so does the twin's fine-tuning; the probe set truncates."""
     stride: Optional[int] = None
     """Text tokens between the starts of a document's consecutive windows; None: ``max_length`` minus the
     special tokens (no overlap). Smaller: windows overlap, and a repeated token is kept only in its first window

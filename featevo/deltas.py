@@ -56,7 +56,7 @@ from featevo.inference import (
 )
 from featevo.io import StageRun, atomic_write_json, hash_inputs, require_stage, stage_is_current
 from featevo.layout import (
-    COMPARE, DELTAS, TRAIN, DeltasFiles, contexts_path, display_path, models as run_models, resolve_repo_path,
+    COMPARE, DELTAS, TRAIN, TWIN, DeltasFiles, contexts_path, display_path, models as run_models, resolve_repo_path,
     sae_dir, sae_specs, stage_dir,
 )
 from featevo.probe import ACTIVATION_UNIT, Source, doc_aggregates, eval_source, harvest_probe, top_contexts
@@ -558,12 +558,27 @@ def write_all(cfg: PipelineConfig, folder: Path, a: DeltasAnalysis, probe: Sourc
     return build_summary(cfg, a)
 
 
+def write_twin_eval(cfg: PipelineConfig, folder: Path, docs: list[Doc], device) -> dict:
+    """With a twin: the masked-LM loss of the base (with its fitted head) and every twin on the probe set
+    (:func:`featevo.twin.probe_eval`), written to ``twin_eval.json``. It is measured here, where the probe is
+    read, so swapping the probe set never reruns the twins or the SAEs of stage 01."""
+    from featevo.twin import Windowing, probe_eval
+
+    h = cfg.harvest
+    out = probe_eval(run_models(cfg), docs, dict(cfg.twin.planted), cfg.seed, device,
+                     Windowing(h.max_length, h.stride, h.max_windows))
+    atomic_write_json(folder / DeltasFiles.TWIN_EVAL, out)
+    return out
+
+
 def run(cfg: PipelineConfig, force: bool = False) -> Path:
     """Run stage 03 (needs stages 01 and 02); returns the stage folder."""
     from featevo.models import resolve_device
 
     require_stage(cfg, TRAIN)
     require_stage(cfg, COMPARE)
+    if cfg.twin.enabled:
+        require_stage(cfg, TWIN, verify_files=False)  # its models' heads are read (twin_eval.json)
     files = hash_inputs([resolve_repo_path(cfg.data.probe)])
     if not force and stage_is_current(cfg, DELTAS, files):
         logger.info("stage %s is up to date (use --force to rerun): %s", DELTAS, display_path(stage_dir(cfg, DELTAS)))
@@ -581,6 +596,8 @@ def run(cfg: PipelineConfig, force: bool = False) -> Path:
                 len(docs), int(info.is_fin.sum()), int((~info.is_fin).sum()), info.templates(), info.tokens,
                 len(info.categories))
     a = analyse(cfg, probe, info, s2r)
+    if cfg.twin.enabled:
+        write_twin_eval(cfg, st.dir, docs, device)
     summary = {**write_all(cfg, st.dir, a, probe, saes), "wall_time_s": round(time.time() - t0, 2)}
     atomic_write_json(st.dir / DeltasFiles.SUMMARY, summary)
     for n, c in summary["comparisons"].items():

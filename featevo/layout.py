@@ -10,7 +10,8 @@ Layout of ``outputs/<run>/``::
     01_twin/                 the demo's domain-tuned twin (when ``twin.enabled``)
     01_train_sae/            tokens, activations, SAEs and their metrics
     02_compare_features/     every SAE comparison (fine-tuning, seed, control, ...): matching, classes, claims
-    03_activation_deltas/    domain-specific change of matched pairs on the probe set, seed-calibrated; contexts
+    03_activation_deltas/    domain-specific change of matched pairs on the probe set, seed-calibrated; contexts;
+                             with a twin, the twins' masked-LM loss on the probe (twin_eval.json)
     04_interpret/            Delphi labels and scores
     05_report/               report.html, report.md, findings.json, figures/
     logs/<stage>.log         each stage's log
@@ -83,7 +84,8 @@ PROBE_KEYS = ("data.probe", *DATA_LABELS)
 
 STAGES: tuple[StageSpec, ...] = (
     StageSpec(TWIN, "01_train_sae/make_twin.py", "stage01",
-              ("seed", "base_model", *CORPUS_KEYS, "data.probe", "twin", "harvest.max_length"), (),
+              ("seed", "base_model", *CORPUS_KEYS, "twin", "harvest.max_length", "harvest.stride",
+               "harvest.max_windows"), (),
               "the demo's domain-tuned twin: continued masked-LM pretraining of the base on financial text",
               enabled_by="twin.enabled"),
     StageSpec(TRAIN, "01_train_sae/train_sae.py", "stage01",
@@ -95,9 +97,11 @@ STAGES: tuple[StageSpec, ...] = (
     StageSpec(DIFFING, "02_compare_features/model_diffing.py", "stage02",
               ("seed", "diffing", "twin.planted", *PROBE_KEYS), (TRAIN,),
               "stage-wise SAE fine-tuning and BatchTopK crosscoders against their nulls; the planted positive control"),
-    StageSpec(DELTAS, "03_activation_deltas/activation_deltas.py", "stage03", ("deltas", *PROBE_KEYS), (TRAIN, COMPARE),
+    StageSpec(DELTAS, "03_activation_deltas/activation_deltas.py", "stage03", ("deltas", *PROBE_KEYS),
+              (TRAIN, COMPARE, TWIN),
               "domain-specific change (financial minus general) of matched pairs on the probe set, template-"
-              "clustered resampling, calibrated against seed pairs and the control twin; held-out selection"),
+              "clustered resampling, calibrated against seed pairs and the control twin; held-out selection; with "
+              "a twin, every model's masked-LM loss on the probe"),
     StageSpec(CAUSAL, "03_activation_deltas/causal_checks.py", "stage03", ("seed", "causal", *PROBE_KEYS),
               (TRAIN, DIFFING, DELTAS, TWIN),
               "flagged latents ablated or patched to their base values inside the tuned model, against random latents"),
@@ -256,6 +260,7 @@ class DeltasFiles:
     INTERESTING = "interesting_latents.json"
     CONTEXTS = "contexts"        # contexts/<base|tuned>.json
     FOUR_PANEL = "four_panel.png"
+    TWIN_EVAL = "twin_eval.json"               # with a twin: every model's masked-LM loss on the probe
 
 
 class DiffingFiles:

@@ -50,7 +50,8 @@ def load_models_info(s1: Path) -> dict:
 
 
 def load_twin_report(twin_dir: Path) -> dict:
-    """``01_twin/twin_report.json``: drift per block and MLM eval loss before/after."""
+    """``01_twin/twin_report.json``: head fit, training logs, drift per block and the windows' token accounting
+    (the MLM loss on the probe is ``03_activation_deltas/twin_eval.json``)."""
     return read_json(twin_dir / TwinFiles.REPORT)
 
 

@@ -14,7 +14,7 @@ import torch
 
 from featevo.activations import ActivationStore, harvest, save_tokens, tokenize_windows
 from featevo.config import PipelineConfig
-from featevo.data import input_files, load_corpus, load_probe
+from featevo.data import input_files, load_corpus
 from featevo.errors import FeatevoError, ModelLoadError
 from featevo.fidelity import loss_recovered_many
 from featevo.io import StageRun, atomic_write_json, hash_inputs, require_stage, stage_is_current
@@ -34,22 +34,22 @@ logger = logging.getLogger(__name__)
 
 def run_twin(cfg: PipelineConfig, force: bool = False, stop_after: int | None = None) -> dict | None:
     """Make the twins (stage ``01_twin``) unless they are current."""
-    from featevo.twin import make_twins
+    from featevo.twin import Windowing, make_twins
 
     if not cfg.twin.enabled:
         logger.info("twin.enabled is false: the tuned model is %s", cfg.tuned_model.name)
         return None
-    files = hash_inputs(input_files(cfg.data))
+    files = hash_inputs(input_files(cfg.data, probe=False))  # the probe is read by stage 03 only
     if not force and stage_is_current(cfg, TWIN, files):
         logger.info("twins are up to date: %s", display_path(stage_dir(cfg, TWIN)))
         return load_twin_report(stage_dir(cfg, TWIN))
     device = resolve_device(cfg.device)
     train, evald = load_corpus(cfg.data, cfg.seed)
-    probe = load_probe(cfg.data)
     check_layer_from_config(cfg.base_model, cfg.harvest.layer)  # fail now, not after the fine-tuning
     st = StageRun(cfg, TWIN, input_files=files, device=str(device)).open()
-    report = make_twins(cfg.base_model, cfg.twin, train, evald, probe, st.dir, cfg.seed, device,
-                        cfg.harvest.max_length, stop_after=stop_after)
+    h = cfg.harvest
+    report = make_twins(cfg.base_model, cfg.twin, train, evald, st.dir, cfg.seed, device,
+                        Windowing(h.max_length, h.stride, h.max_windows), stop_after=stop_after)
     st.commit()
     return report
 

@@ -15,8 +15,13 @@ financial sentiment. The demo reproduces the first step for real on the shipped 
    replaced (``shares`` -> ``lanterns`` ...): a known concept that the diffing methods must find in
    the planted-vs-tuned contrast (positive control).
 
-The report lists each twin's parameter drift per block and the masked-LM loss of every model on
-held-out templates (the probe set) with one shared seeded mask, plus the planted-word loss.
+Documents longer than ``harvest.max_length`` are cut into stage 01's windows (:class:`Windowing`,
+:func:`featevo.activations.tokenize_windows`), not truncated; each twin's token accounting is in the report.
+
+The twin report (``01_twin``) lists each twin's parameter drift per block. The masked-LM loss of every model
+on held-out templates (the probe set) with one shared seeded mask, plus the planted-word loss
+(:func:`probe_eval`), is measured by stage ``03_activation_deltas``, which reads the probe: swapping the probe
+set reruns the stages that read it, never the twins or the SAEs.
 """
 
 from __future__ import annotations
@@ -25,7 +30,7 @@ import logging
 import math
 import re
 import shutil
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import torch
@@ -35,7 +40,7 @@ from safetensors.torch import save_model as st_save_model
 from torch import nn
 from featevo.progress import tqdm
 
-from featevo.activations import tokenize_docs
+from featevo.activations import tokenize_windows
 from featevo.config import ModelConfig, TwinConfig
 from featevo.data import FINANCIAL, GENERAL, Doc
 from featevo.errors import StageError, TrainingError
@@ -47,6 +52,23 @@ from featevo.sae import seed_everything
 
 logger = logging.getLogger(__name__)
 
+
+@dataclass(frozen=True)
+class Windowing:
+    """How the twin cuts documents into model inputs: exactly as stage 01 does (``harvest.max_length``,
+    ``harvest.stride``, ``harvest.max_windows``), so a long document is split into windows, not truncated."""
+
+    max_length: int
+    stride: int | None = None
+    max_windows: int | None = None
+
+    @classmethod
+    def of(cls, w: "int | Windowing") -> "Windowing":
+        return w if isinstance(w, Windowing) else cls(int(w))
+
+    def tokens(self, tokenizer, docs: list[Doc]) -> tuple[dict, dict]:
+        """:func:`featevo.activations.tokenize_windows` without special tokens as targets: (tokens, accounting)."""
+        return tokenize_windows(tokenizer, docs, self.max_length, True, self.stride, self.max_windows)
 
 
 def bert_mlm_mask(ids: torch.Tensor, special: torch.Tensor, attn: torch.Tensor, tokenizer, prob: float, g):
@@ -63,13 +85,13 @@ def bert_mlm_mask(ids: torch.Tensor, special: torch.Tensor, attn: torch.Tensor, 
 
 
 @torch.no_grad()
-def mlm_eval_loss(model: nn.Module, tokenizer, docs: list[Doc], device, max_length: int, seed: int,
+def mlm_eval_loss(model: nn.Module, tokenizer, docs: list[Doc], device, window: int | Windowing, seed: int,
                   bs: int = 64) -> float:
     """Mean masked-LM cross-entropy on ``docs`` with a fixed seeded masking (comparable across models)."""
     if not docs:
         return float("nan")
     model.eval()
-    t = tokenize_docs(tokenizer, docs, max_length, exclude_special_tokens=True)
+    t, _ = Windowing.of(window).tokens(tokenizer, docs)
     ids, labels = mask_tokens(t["input_ids"].long(), t["keep_mask"], tokenizer.mask_token_id, 0.15, seed)
     total, count = 0.0, 0
     for s in range(0, ids.shape[0], bs):
@@ -125,11 +147,12 @@ def _masked_lm_loss(model, inputs, attn, labels, body_grad: bool) -> torch.Tenso
 
 
 def _train_loop(model, tokenizer, docs, cfg: TwinConfig, steps: int, lr: float, params, work: Path, seed: int,
-                max_length: int, device, desc: str, stop_after: int | None = None,
+                window: int | Windowing, device, desc: str, stop_after: int | None = None,
                 body_grad: bool = True) -> list[dict]:
-    """Seeded MLM training with resumable checkpoints in ``work``; returns the loss log."""
+    """Seeded MLM training on the windows of ``docs`` with resumable checkpoints in ``work``; returns the loss
+    log. A token repeated as left context of an overlapping window is never a masking target twice."""
     opt = torch.optim.AdamW(params, lr=lr, weight_decay=0.01)
-    t = tokenize_docs(tokenizer, docs, max_length, exclude_special_tokens=True)
+    t, _ = Windowing.of(window).tokens(tokenizer, docs)
     special = t["attention_mask"] & ~t["keep_mask"]
     start, log = 0, []
     ck = work / "checkpoint"
@@ -208,17 +231,18 @@ def mlm_head(model: nn.Module) -> nn.Module:
 
 
 @torch.no_grad()
-def _cached_masked_states(model, tokenizer, docs: list[Doc], max_length: int, seed: int, maskings: int, device,
-                          bs: int = 64) -> tuple[torch.Tensor, torch.Tensor]:
-    """Final hidden states at the masked positions of ``maskings`` seeded BERT maskings of ``docs``, and the
-    labels: the head's training data (the encoder is frozen, so its outputs can be computed once)."""
-    t = tokenize_docs(tokenizer, docs, max_length, exclude_special_tokens=True)
+def _cached_masked_states(model, tokenizer, docs: list[Doc], window: int | Windowing, seed: int, maskings: int,
+                          device, bs: int = 64) -> tuple[torch.Tensor, torch.Tensor]:
+    """Final hidden states at the masked positions of ``maskings`` seeded BERT maskings of the windows of
+    ``docs``, and the labels: the head's training data (the encoder is frozen, so its outputs can be computed
+    once)."""
+    t, _ = Windowing.of(window).tokens(tokenizer, docs)
     special = t["attention_mask"] & ~t["keep_mask"]
     states, labels = [], []
     model.eval()
     for m in range(maskings):
         g = torch.Generator().manual_seed(seed * 1_000_003 + 7919 * (m + 1))
-        for s in range(0, len(docs), bs):
+        for s in range(0, t["input_ids"].shape[0], bs):
             attn = t["attention_mask"][s : s + bs]
             w = max(int(attn.sum(1).max()), 1)
             ids = t["input_ids"][s : s + bs, :w].long()
@@ -230,8 +254,8 @@ def _cached_masked_states(model, tokenizer, docs: list[Doc], max_length: int, se
     return torch.cat(states), torch.cat(labels)
 
 
-def fit_mlm_head(model, tokenizer, train: list[Doc], evald: list[Doc], cfg: TwinConfig, seed: int, max_length: int,
-                 device) -> dict:
+def fit_mlm_head(model, tokenizer, train: list[Doc], evald: list[Doc], cfg: TwinConfig, seed: int,
+                 window: int | Windowing, device) -> dict:
     """Fit the head of ``model`` (its encoder frozen) until its held-out loss stops improving.
 
     The head sees cached final hidden states of ``twin.head_fit_maskings`` maskings of the training
@@ -240,8 +264,8 @@ def fit_mlm_head(model, tokenizer, train: list[Doc], evald: list[Doc], cfg: Twin
     ``head_fit_max_steps``), keeping the best head. Returns the curve."""
     head = mlm_head(model)
     seed_everything(seed)
-    x, y = _cached_masked_states(model, tokenizer, train, max_length, seed, cfg.head_fit_maskings, device)
-    xe, ye = _cached_masked_states(model, tokenizer, evald, max_length, seed + 1, 1, device)
+    x, y = _cached_masked_states(model, tokenizer, train, window, seed, cfg.head_fit_maskings, device)
+    xe, ye = _cached_masked_states(model, tokenizer, evald, window, seed + 1, 1, device)
     logger.info("fit MLM head on %d cached masked positions (%d held out)", len(y), len(ye))
     frozen = {id(p) for p in model.base_model.parameters()}  # the tied decoder weight = word embeddings
     params = [p for p in head.parameters() if id(p) not in frozen]
@@ -339,16 +363,16 @@ def planted_token_ids(tokenizer, substitutions: dict[str, str]) -> list[int]:
 
 
 @torch.no_grad()
-def planted_token_loss(model: nn.Module, tokenizer, docs: list[Doc], token_ids: list[int], device, max_length: int,
-                       bs: int = 64) -> dict:
+def planted_token_loss(model: nn.Module, tokenizer, docs: list[Doc], token_ids: list[int], device,
+                       window: int | Windowing, bs: int = 64) -> dict:
     """Masked-LM loss at the planted tokens only (each masked, one at a time per document group): how well
     a model predicts the planted word in its new context."""
-    t = tokenize_docs(tokenizer, docs, max_length, exclude_special_tokens=True)
+    t, _ = Windowing.of(window).tokens(tokenizer, docs)
     target = torch.isin(t["input_ids"], torch.tensor(token_ids, dtype=t["input_ids"].dtype)) & t["keep_mask"]
     labels = torch.where(target, t["input_ids"].long(), torch.full_like(t["input_ids"].long(), -100))
     ids = torch.where(target, torch.full_like(t["input_ids"].long(), tokenizer.mask_token_id), t["input_ids"].long())
     total, count = 0.0, 0
-    for s in range(0, len(docs), bs):
+    for s in range(0, t["input_ids"].shape[0], bs):
         w = max(int(t["attention_mask"][s : s + bs].sum(1).max()), 1)
         attn = t["attention_mask"][s : s + bs, :w].long().to(device)
         loss, n, _ = model_loss(model, "mlm", ids[s : s + bs, :w].to(device), attn, labels[s : s + bs, :w].to(device))
@@ -385,7 +409,7 @@ def _save(model, tok, folder: Path) -> None:
 
 
 def make_base_with_head(base_cfg: ModelConfig, cfg: TwinConfig, train: list[Doc], evald: list[Doc], out: Path,
-                        seed: int, device, max_length: int) -> dict:
+                        seed: int, device, window: int | Windowing) -> dict:
     """``out/base``: the published encoder with a masked-LM head (fitted here when it ships without one)."""
     info = {"base_model": base_cfg.name, "base_had_mlm_head": head_kind(base_cfg) == "mlm"}
     base_dir = out / TwinFiles.BASE
@@ -397,7 +421,7 @@ def make_base_with_head(base_cfg: ModelConfig, cfg: TwinConfig, train: list[Doc]
     base = load_model(base_cfg, head="mlm", device=device)
     if not info["base_had_mlm_head"]:
         ref = {k: v.detach().clone() for k, v in base.base_model.named_parameters()}
-        info["head_fit"] = fit_mlm_head(base, tok, train, evald, cfg, seed, max_length, device)
+        info["head_fit"] = fit_mlm_head(base, tok, train, evald, cfg, seed, window, device)
         if not all(torch.equal(ref[k], v) for k, v in base.base_model.named_parameters()):
             raise TrainingError("fitting the MLM head changed the base encoder weights")  # pragma: no cover
         atomic_write_json(out / TwinFiles.HEAD_WORK / TwinFiles.LOOP_LOG, info)  # for a resumed run's report
@@ -405,7 +429,7 @@ def make_base_with_head(base_cfg: ModelConfig, cfg: TwinConfig, train: list[Doc]
     return info
 
 
-def train_twin(key: str, plan: dict, cfg: TwinConfig, out: Path, seed: int, device, max_length: int,
+def train_twin(key: str, plan: dict, cfg: TwinConfig, out: Path, seed: int, device, window: int | Windowing,
                stop_after: int | None = None) -> list[dict]:
     """Continue the masked-LM pretraining of ``out/base`` on the twin's documents; writes ``out/<key>``."""
     work = out / f"{TwinFiles.TWIN_WORK}_{key}"
@@ -416,56 +440,84 @@ def train_twin(key: str, plan: dict, cfg: TwinConfig, out: Path, seed: int, devi
     seed_everything(seed)
     model = load_model(base_local, head="mlm", device=device)
     log = _train_loop(model, tok, plan["docs"], cfg, cfg.steps, cfg.lr, list(model.parameters()), work, seed,
-                      max_length, device, f"fine-tune {key} twin", stop_after=stop_after)
+                      window, device, f"fine-tune {key} twin", stop_after=stop_after)
     atomic_write_json(work / TwinFiles.LOOP_LOG, log)
     _save(model, tok, out / key)
     return log
 
 
-def evaluate_twins(out: Path, keys: list[str], probe: list[Doc], substitutions: dict[str, str], seed: int, device,
-                   max_length: int) -> dict:
-    """Drift of each twin from the base, and the masked-LM loss of every model on held-out templates (the probe
-    set, whose templates never occur in the corpus) with one seeded mask for all models; for the planted
-    twin also the loss at the planted word in held-out financial sentences."""
-    tok = load_tokenizer(ModelConfig(name=str(out / TwinFiles.BASE)))
-    names = [TwinFiles.BASE, *keys]
-    loaded = {k: load_model(ModelConfig(name=str(out / k)), head="mlm", device=device) for k in names}
+def twin_drift(out: Path, keys: list[str]) -> dict:
+    """Parameter drift of each twin in ``out`` from the base (per block)."""
+    base = load_model(ModelConfig(name=str(out / TwinFiles.BASE)), head="mlm", device=torch.device("cpu"))
+    drift = {}
+    for k in keys:
+        drift[k] = param_drift(base, load_model(ModelConfig(name=str(out / k)), head="mlm", device=torch.device("cpu")))
+    return drift
+
+
+PROBE_EVAL_NOTE = ("masked-LM loss on the probe set (held-out templates: none occurs in the corpus), one seeded 15% "
+                   "mask shared by every model")
+
+
+def probe_eval(models: dict[str, ModelConfig], probe: list[Doc], substitutions: dict[str, str], seed: int, device,
+               window: int | Windowing) -> dict:
+    """The masked-LM loss of every model (``base`` with its fitted head and each twin, by key) on held-out
+    templates (the probe set, whose templates never occur in the corpus) with one seeded mask for all models,
+    per domain; with ``substitutions`` also each model's loss at the planted word in the probe's financial
+    sentences with the concept planted. Stage ``03_activation_deltas`` writes it (``twin_eval.json``)."""
+    tok = load_tokenizer(models["base"])
+    loaded = {k: load_model(m, head="mlm", device=device) for k, m in models.items()}
     by_dom = {dom: [d for d in probe if d.domain == dom] for dom in (FINANCIAL, GENERAL)}
-    report: dict = {"drift": {k: param_drift(loaded[TwinFiles.BASE], loaded[k]) for k in keys}, "eval_mlm_loss": {}}
+    report: dict = {"eval_mlm_loss": {}, "eval_note": PROBE_EVAL_NOTE,
+                    "tokenisation": Windowing.of(window).tokens(tok, probe)[1]}
     for dom, docs in by_dom.items():
-        report["eval_mlm_loss"][dom] = {k: mlm_eval_loss(m, tok, docs, device, max_length, seed)
+        report["eval_mlm_loss"][dom] = {k: mlm_eval_loss(m, tok, docs, device, window, seed)
                                         for k, m in loaded.items()}
         report["eval_mlm_loss"][dom].update(docs=len(docs), templates=len({d.cluster for d in docs if d.cluster}))
     if substitutions:
         docs, _ = planted_docs(by_dom[FINANCIAL], substitutions)
         docs = [d for d, orig in zip(docs, by_dom[FINANCIAL]) if d.text != orig.text]
         ids = planted_token_ids(tok, substitutions)
-        report["planted_token_loss"] = {k: planted_token_loss(m, tok, docs, ids, device, max_length)
+        report["planted_token_loss"] = {k: planted_token_loss(m, tok, docs, ids, device, window)
                                         for k, m in loaded.items()}
+    for dom, v in report["eval_mlm_loss"].items():
+        logger.info("held-out MLM loss on %s probe text: %s", dom, ", ".join(f"{k} {v[k]:.3f}" for k in loaded))
     return report
 
 
-def make_twins(base_cfg: ModelConfig, cfg: TwinConfig, train: list[Doc], evald: list[Doc], probe: list[Doc], out: Path,
-               seed: int, device, max_length: int, stop_after: int | None = None) -> dict:
+def make_twins(base_cfg: ModelConfig, cfg: TwinConfig, train: list[Doc], evald: list[Doc], out: Path,
+               seed: int, device, window: int | Windowing, stop_after: int | None = None) -> dict:
     """Write ``out/base`` (base + MLM head) and one folder per twin (``tuned``, ``control``, ``planted``), and
-    return the report (``twin_report.json``)."""
+    return the report (``twin_report.json``): head fit, training logs, parameter drift and, per twin and for the
+    head fit's corpus splits, the token accounting of the windows (nothing truncated silently). The probe set
+    is not read here (see :func:`probe_eval`)."""
+    window = Windowing.of(window)
     plan = twin_plan(cfg, train)
-    report: dict = {"seed": seed, **make_base_with_head(base_cfg, cfg, train, evald, out, seed, device, max_length)}
+    tok = load_tokenizer(base_cfg)
+    accounting = {"corpus_train": window.tokens(tok, train)[1], "corpus_eval": window.tokens(tok, evald)[1]}
+    report: dict = {"seed": seed, **make_base_with_head(base_cfg, cfg, train, evald, out, seed, device, window)}
     report["base_encoder_unchanged"] = True
+    report["windowing"] = {"max_length": window.max_length, "stride": window.stride,
+                           "max_windows": window.max_windows}
     report["twins"] = {}
     for key, p in plan.items():
-        log = train_twin(key, p, cfg, out, seed, device, max_length, stop_after=stop_after)
+        log = train_twin(key, p, cfg, out, seed, device, window, stop_after=stop_after)
+        accounting[key] = window.tokens(tok, p["docs"])[1]
         report["twins"][key] = {"domain": p["domain"], "train_docs": len(p["docs"]), "log": log,
+                                "tokenisation": accounting[key],
                                 **{k: p[k] for k in ("substitutions", "changed_docs") if k in p}}
-    report.update(evaluate_twins(out, list(plan), probe, dict(cfg.planted), seed, device, max_length))
+    report["tokenisation"] = accounting
+    report["drift"] = twin_drift(out, list(plan))
     report["financial_train_docs"] = report["twins"]["tuned"]["train_docs"]
-    report["eval_note"] = ("masked-LM loss on the probe set (held-out templates: none occurs in the corpus), one "
-                           "seeded 15% mask shared by every model")
     atomic_write_json(out / TwinFiles.REPORT, report)
     for w in out.glob(f"{TwinFiles.TWIN_WORK}*"):  # after the report: a kill before it still finds the logs
         shutil.rmtree(w, ignore_errors=True)
     shutil.rmtree(out / TwinFiles.HEAD_WORK, ignore_errors=True)
-    for dom, v in report["eval_mlm_loss"].items():
-        logger.info("held-out MLM loss on %s text: %s", dom,
-                    ", ".join(f"{k} {v[k]:.3f}" for k in (TwinFiles.BASE, *plan)))
+    for key, st in accounting.items():
+        logger.info("twin data %s: %d documents in %d windows (%d split), %d of %d tokens kept; dropped: %s", key,
+                    st["documents"], st["windows"], st["documents_split"], st["tokens_kept"], st["tokens_total"],
+                    ", ".join(f"{k} {v}" for k, v in st["dropped"].items()))
+        if st["dropped"]["truncation"]:
+            logger.warning("twin data %s: %d tokens dropped by harvest.max_windows=%s", key,
+                           st["dropped"]["truncation"], window.max_windows)
     return report

@@ -54,6 +54,46 @@ def test_swapping_the_probe_reruns_only_the_stages_that_read_it(tmp_path, tiny_m
     assert not stage_is_current(cfg3, TRAIN, train_files)
 
 
+def test_with_a_twin_swapping_the_probe_leaves_stage01_current(tmp_path, tiny_model_dir, tiny_data):
+    """The twins and the SAEs never read the probe (their masked-LM loss on it is measured by stage 03), so with
+    ``twin.enabled`` a probe swap marks only the stages that read the probe stale."""
+    from featevo.layout import CAUSAL, DIFFING, TWIN, upstream_stages
+
+    def cfg_for(data):
+        return config_from_dict(tiny_config_dict(tmp_path / "outputs", tiny_model_dir, data))
+
+    cfg = cfg_for(tiny_data)
+    assert cfg.twin.enabled and upstream_stages(cfg, TRAIN) == (TWIN,)
+    assert not any(k == "data" or k.startswith("data.probe") for k in stage_spec(TWIN).reads)
+    corpus_files = hash_inputs(input_files(cfg.data, probe=False))
+    probe_files = lambda c: hash_inputs([input_files(c.data)[-1]])  # noqa: E731
+    _commit(cfg, TWIN, corpus_files)  # in the order the stages run: each records its upstream fingerprints
+    _commit(cfg, TRAIN, corpus_files)
+    _commit(cfg, COMPARE, {})
+    for stage in (DIFFING, DELTAS, CAUSAL):
+        _commit(cfg, stage, probe_files(cfg))
+    stages = (TWIN, TRAIN, COMPARE, DIFFING, DELTAS, CAUSAL)
+    files = {TWIN: corpus_files, TRAIN: corpus_files, COMPARE: {}}
+    assert all(stage_is_current(cfg, s, files.get(s, probe_files(cfg))) for s in stages)
+
+    other = tmp_path / "probe2.jsonl"
+    shutil.copy(tiny_data["probe"], other)
+    with open(other, "a", encoding="utf-8") as f:
+        f.write('{"text": "Another sentence about bonds.", "category": "credit"}\n')
+    cfg2 = cfg_for({**tiny_data, "probe": other})  # --set data.probe=...
+    for stage in (TWIN, TRAIN):
+        assert section_dict(cfg2, stage_spec(stage).reads) == section_dict(cfg, stage_spec(stage).reads)
+        assert stage_is_current(cfg2, stage, hash_inputs(input_files(cfg2.data, probe=False))), stage
+    assert stage_is_current(cfg2, COMPARE, {})
+    for stage in (DIFFING, DELTAS, CAUSAL):  # every stage that reads the probe, the twins' probe loss included
+        assert any(k.startswith("data.probe") for k in stage_spec(stage).reads)
+        assert not stage_is_current(cfg2, stage, probe_files(cfg2)), stage
+    # a field the twins read still makes them stale, and stage 01 after them
+    cfg3 = cfg_for(tiny_data)
+    cfg3.harvest.stride = 10
+    assert not stage_is_current(cfg3, TWIN, corpus_files) and not stage_is_current(cfg3, TRAIN, corpus_files)
+
+
 def test_failed_start_leaves_no_partial_folder(tmp_path, tiny_model_dir, tiny_data):
     cfg = _cfg(tmp_path, tiny_model_dir, tiny_data)
     st = StageRun(cfg, TRAIN).open()

@@ -203,10 +203,9 @@ def test_twin_nan_loss_stops_and_keeps_the_last_good_checkpoint(tiny_stage01, tm
     train, evald = load_corpus(cfg.data, cfg.seed)
     base = ModelConfig(name=str(stage_dir(cfg, "01_twin") / "base"))  # has an MLM head: no head fit
     tcfg = dataclasses.replace(cfg.twin, checkpoint_every=3)
-    probe = load_probe(cfg.data)
     with pytest.raises(TrainingError, match=r"fine-tune tuned twin: loss became nan at step 4; last good checkpoint "
                                             r"\(step 3\) kept in .*work_twin_tuned/checkpoint; lower twin.lr") as e:
-        twin.make_twins(base, tcfg, train, evald, probe, tmp_path / "twin", cfg.seed, torch.device("cpu"),
+        twin.make_twins(base, tcfg, train, evald, tmp_path / "twin", cfg.seed, torch.device("cpu"),
                         cfg.harvest.max_length)
     assert "\n" not in str(e.value)
     ck = tmp_path / "twin" / "work_twin_tuned" / "checkpoint"
@@ -422,8 +421,7 @@ def test_twin_resume_equals_uninterrupted(tiny_stage01, tmp_path):
     cfg = tiny_stage01
     train, evald = load_corpus(cfg.data, cfg.seed)
     out = tmp_path / "twin"
-    args = (cfg.base_model, cfg.twin, train, evald, load_probe(cfg.data), out, cfg.seed, torch.device("cpu"),
-            cfg.harvest.max_length)
+    args = (cfg.base_model, cfg.twin, train, evald, out, cfg.seed, torch.device("cpu"), cfg.harvest.max_length)
     with pytest.raises(KeyboardInterrupt):  # a crash after step 5 of the first twin; its last checkpoint is step 3
         make_twins(*args, stop_after=5)
     assert read_json(out / "work_twin_tuned" / "checkpoint" / "state.json")["step"] == 3

@@ -341,7 +341,12 @@ def test_twin_tables_match_twin_report(report_cfg, parsed):
             assert shown_equals(r[1 + 2 * k], d["l2"]) and shown_equals(r[2 + 2 * k], d["relative"], pct=True)
     head, rows = table(parsed, "tbl-twin-mlm")
     assert head[2:6] == ["base MLM loss", "tuned MLM loss", "control MLM loss", "planted MLM loss"]
-    for r, (dom, v) in zip(rows, tw["eval_mlm_loss"].items()):
+    assert "eval_mlm_loss" not in tw  # measured by stage 03, where the probe is read
+    acc = tw["twins"]["tuned"]["tokenisation"]
+    assert f"cut into {acc['windows']:,} windows as stage 01 cuts the corpus" in " ".join(parsed.text)
+    mlm = read_json(stage_dir(report_cfg, "03_activation_deltas") / "twin_eval.json")["eval_mlm_loss"]
+    assert len(rows) == len(mlm) == 2
+    for r, (dom, v) in zip(rows, mlm.items()):
         assert r[0].startswith(dom)
         assert shown_equals(r[2], v["base"]) and shown_equals(r[3], v["tuned"]) and shown_equals(r[4], v["control"])
         assert shown_equals(r[6], (v["tuned"] - v["base"]) / v["base"], pct=True)

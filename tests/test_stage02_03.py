@@ -196,13 +196,20 @@ def test_stage03_outputs(stage03):
     cfg = stage03
     out = stage_dir(cfg, "03_activation_deltas")
     man = require_stage(cfg, "03_activation_deltas")
-    assert set(man["inputs"]["stages"]) == {"01_train_sae", "02_compare_features"}
+    assert set(man["inputs"]["stages"]) == {"01_train_sae", "02_compare_features", "01_twin"}
     assert len(man["inputs"]["files"]) == 1 and list(man["inputs"]["files"])[0].endswith("probe.jsonl")
     for f in ("per_category.csv", "feature_table.csv", "top_financial_features.csv", "summary.json",
               "ranking_by_delta.csv", "pair_effects.csv", "comparison_counts.csv", "held_out_top.csv",
               "domain_latents.csv", "four_panel.png", "four_panel.svg", "contexts/base.json", "contexts/tuned.json",
-              "interesting_latents.json"):
+              "interesting_latents.json", "twin_eval.json"):
         assert f in man["outputs"], f
+    # the twins' masked-LM loss on the probe (held-out templates) is measured here, where the probe is read
+    tw = json.loads((out / "twin_eval.json").read_text())
+    for dom in ("financial", "general"):
+        assert set(tw["eval_mlm_loss"][dom]) >= {"base", "tuned", "control", "planted", "docs", "templates"}
+    assert tw["eval_mlm_loss"]["financial"]["tuned"] < tw["eval_mlm_loss"]["financial"]["base"]
+    assert tw["eval_mlm_loss"]["general"]["control"] < tw["eval_mlm_loss"]["general"]["base"]
+    assert tw["planted_token_loss"]["planted"]["tokens"] > 0
     alpha = cfg.deltas.alpha
 
     table = _csv(out / "feature_table.csv")

@@ -1,11 +1,12 @@
-"""Section 3, the fine-tuned twin (only with ``twin.enabled``): parameter drift per block and the
-masked-LM loss before and after tuning, from ``01_twin``'s report."""
+"""Section 3, the fine-tuned twin (only with ``twin.enabled``): parameter drift per block from ``01_twin``'s
+report, and the masked-LM loss on the probe before and after tuning, from ``03_activation_deltas``
+(``twin_eval.json``, where the probe is read)."""
 
 from __future__ import annotations
 
 from typing import Optional
 
-from featevo.layout import TWIN, ReportFiles, TwinFiles
+from featevo.layout import DELTAS, TWIN, DeltasFiles, ReportFiles, TwinFiles
 from featevo.report.common import num, pct_change, source, word_change
 from featevo.report.context import ReportContext
 from featevo.report.templates import MISSING, Para, Section, Table, finite, fint, fnum, fpct
@@ -50,7 +51,8 @@ def mlm_table(mlm: dict) -> Table:
                      *[num(fpct(pct_change(v.get(m), v.get("base")), 1, signed=True)) for m in models[1:]]])
     heads = [f"{m} MLM loss" for m in models] + [f"change, {TWIN_LABEL.get(m, m)}" for m in models[1:]]
     return Table("tbl-twin-mlm", ["held-out text", "documents", *heads], rows,
-                 caption="Masked-LM loss of the base model and each twin", source=source(TWIN, TwinFiles.REPORT))
+                 caption="Masked-LM loss of the base model and each twin on the probe set",
+                 source=source(DELTAS, DeltasFiles.TWIN_EVAL))
 
 
 def twin_finding(ctx: ReportContext, mlm: dict) -> None:
@@ -69,6 +71,18 @@ def twin_finding(ctx: ReportContext, mlm: dict) -> None:
     ctx.find("twin", text + ".", financial=fin, general=gen)
 
 
+def windows_clause(tw: dict) -> str:
+    """How the tuned twin's documents were cut into windows and what, if anything, was dropped ("" for an older
+    report without the accounting)."""
+    acc = ((tw.get("twins") or {}).get("tuned") or {}).get("tokenisation")
+    if not isinstance(acc, dict) or not isinstance(acc.get("dropped"), dict):
+        return ""
+    cut = acc["dropped"].get("truncation") or 0
+    return (f", cut into {fint(acc.get('windows'))} windows as stage 01 cuts the corpus: "
+            f"{fint(acc.get('tokens_kept'))} tokens, " + (f"{fint(cut)} dropped by harvest.max_windows" if cut
+                                                          else "none truncated"))
+
+
 def twin_section(ctx: ReportContext) -> Optional[Section]:
     tw = ctx.up.twin
     if not ctx.cfg.twin.enabled:
@@ -81,7 +95,8 @@ def twin_section(ctx: ReportContext) -> Optional[Section]:
         f"The tuned model is made here: {ctx.model_name('base')} continued its masked-LM pretraining on the "
         f"financial documents of the training split ({fint(tw.get('financial_train_docs'))} documents"
         + (", after fitting a masked-LM head on the frozen base, which ships without one" if
-           tw.get("base_had_mlm_head") is False else "") + "). The drift shows how far each block moved."))
+           tw.get("base_had_mlm_head") is False else "") + ")" + windows_clause(tw) + ". The drift shows how far "
+        "each block moved."))
     drift = drift_by_twin(tw.get("drift", {}) or {})
     mlm = tw.get("eval_mlm_loss", {}) or {}
     hf = tw.get("head_fit") or {}
@@ -91,6 +106,9 @@ def twin_section(ctx: ReportContext) -> Optional[Section]:
                      f"{fnum(hf.get('best_eval_loss'))} in {fint(hf.get('steps'))} steps ("
                      + ("converged" if hf.get("converged") else "not converged: stopped at twin.head_fit_max_steps")
                      + "). " + str(tw.get("eval_note") or ""), "note"))
+    if not mlm:
+        sec.add(Para(f"{MISSING} The masked-LM losses on the probe (`{source(DELTAS, DeltasFiles.TWIN_EVAL)}`, "
+                     "written by stage 03 with a twin) are missing.", "note"))
     sec.add(drift_table(drift), mlm_table(mlm))
     if drift.get("tuned") and mlm:
         from featevo.report.figures import twin_drift_and_loss

@@ -19,7 +19,8 @@ from featevo.config import PipelineConfig
 from featevo.errors import StageError
 from featevo.io import load_manifest, read_json, require_stage
 from featevo.layout import (
-    CAUSAL, COMPARE, DELTAS, DIFFING, INTERPRET, TRAIN, TWIN, CausalFiles, DiffingFiles, TrainFiles, TwinFiles,
+    CAUSAL, COMPARE, DELTAS, DIFFING, INTERPRET, TRAIN, TWIN, CausalFiles, DeltasFiles, DiffingFiles, TrainFiles,
+    TwinFiles,
     acts_dir, split_dir, stage_dir,
 )
 from featevo.report.common import SAE_ORDER
@@ -62,7 +63,8 @@ class Upstream:
     sae_summary: dict
     """01_train_sae summary.json: every SAE's metrics, keyed by SAE name."""
     twin: Optional[dict]
-    """01_twin twin_report.json (None without a twin, or when the report is missing)."""
+    """01_twin twin_report.json with 03_activation_deltas twin_eval.json (the probe's masked-LM losses) merged in
+    (None without a twin, or when the report is missing)."""
     compare: CompareResult
     deltas: DeltasResult
     interpret: InterpretResult
@@ -157,6 +159,8 @@ def load_upstream(cfg: PipelineConfig) -> Upstream:
     twin = None
     if cfg.twin.enabled and (dirs[TWIN] / TwinFiles.REPORT).is_file():
         twin = load_twin_report(dirs[TWIN])
+        if (s3 / DeltasFiles.TWIN_EVAL).is_file():  # the probe's masked-LM losses are measured by stage 03
+            twin = {**twin, **read_json(s3 / DeltasFiles.TWIN_EVAL)}
     loaded: dict = {}
     absent: dict = {}
     for st in OPTIONAL:
