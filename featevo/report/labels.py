@@ -6,7 +6,8 @@ from __future__ import annotations
 from featevo.layout import INTERPRET, InterpretFiles, ReportFiles
 from featevo.report.common import SAE_ORDER, num, plural, source, split_label, text_or_missing
 from featevo.report.context import ReportContext
-from featevo.report.templates import MISSING, Cell, Section, Table, fci, finite, fint, fnum, fp, fpct, fsig, fsigned
+from featevo.report.quality import legend
+from featevo.report.templates import MISSING, Section, Table, fci, finite, fint, fnum, fp, fpct, fsig, fsigned
 
 LABEL_HEADERS = ["pair", "class", "base latent", "base label", "det.", "fuzz.", "tuned latent", "tuned label", "det.",
                  "fuzz.", "domain-specific change", "CI"]
@@ -49,14 +50,18 @@ def labels_table(ctx: ReportContext) -> Table:
         for side in SAE_ORDER:
             lab, why = split_label(r[f"{side}_label"])
             failed |= bool(why) or (lab == MISSING and r[f"{side}_latent"] is not None)
-            cells += [num(fint(r[f"{side}_latent"])), Cell(lab, wrap=True),
+            cells += [ctx.latent_cell(side, r[f"{side}_latent"]), ctx.label_cell(side, r[f"{side}_latent"], lab),
                       num(fnum(r[f"{side}_detection"], 2)), num(fnum(r[f"{side}_fuzzing"], 2))]
         cells.append(num(fsig(r["did"], signed=True)))
         cells.append(num(fci(r["did_ci_low"], r["did_ci_high"])))
         trs.append(cells)
+    notes = label_notes(ctx, shown, failed)
+    kinds = [k for k in ("echo", "duplicate", "floor", "dense") if k in ctx.marks_used]
+    if kinds:
+        notes.append(legend(kinds, ctx.cfg.report.dense_threshold) + " A linked latent has a feature card below.")
     return Table("tbl-labels", LABEL_HEADERS, trs,
                  caption="Labels and scores of the labelled latents (most interesting first)",
-                 notes=label_notes(ctx, shown, failed), source=source(INTERPRET, InterpretFiles.LABELS))
+                 notes=notes, source=source(INTERPRET, InterpretFiles.LABELS))
 
 
 def scores_table(stats: dict[str, dict]) -> Table:

@@ -10,7 +10,7 @@ from typing import Optional
 from featevo.config import PipelineConfig
 from featevo.io import StageRun, atomic_write_json, atomic_write_text, require_stage, stage_is_current
 from featevo.layout import PARTIAL_CONFIG, REPORT, TRAIN, ReportFiles, display_path, stage_dir, upstream_stages
-from featevo.report.cards import cards_section
+from featevo.report.cards import cards_section, plan_cards
 from featevo.report.causal import causal_section
 from featevo.report.common import code, dig, when
 from featevo.report.context import ReportContext
@@ -35,6 +35,7 @@ SECTIONS = (setup_section, sae_section, twin_section, matching_section, diffing_
 
 
 def build_doc(ctx: ReportContext) -> Doc:
+    plan_cards(ctx)  # which latents get a card, before the tables that link to them
     sections = [s for s in (build(ctx) for build in SECTIONS) if s is not None]
     up, cfg = ctx.up, ctx.cfg
     man1 = up.manifests.get(TRAIN, {})
