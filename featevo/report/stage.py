@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Optional
 
 from featevo.config import PipelineConfig
+from featevo.export import carry_exports
 from featevo.io import StageRun, atomic_write_json, atomic_write_text, require_stage, stage_is_current
 from featevo.layout import PARTIAL_CONFIG, REPORT, TRAIN, ReportFiles, display_path, stage_dir, upstream_stages
 from featevo.report.cards import cards_section, plan_cards
@@ -89,8 +90,9 @@ def run(cfg: PipelineConfig, force: bool = False) -> Path:
     for p in st.dir.iterdir():  # a report is cheap: never resume a half-written one
         if p.name != PARTIAL_CONFIG:
             shutil.rmtree(p) if p.is_dir() else p.unlink()
+    kept = carry_exports(cfg, st.dir)  # the SAEDashboard exports (python -m featevo.export) survive a rerun
     info = build_report(cfg, st.dir, up)
-    st.extra = {"report": info}
+    st.extra = {"report": {**info, "exports_kept": kept}}
     st.commit()
     logger.info("report with %d figures, %d findings and %d feature cards: %s", info["figures"], info["findings"],
                 info["cards"], display_path(final / ReportFiles.HTML))
