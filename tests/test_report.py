@@ -846,3 +846,28 @@ def test_dense_latents_are_marked(report_cfg, tmp_path):
     assert tbl.count('class="badge"') >= 1
     md = (tmp_path / "report.md").read_text(encoding="utf-8")
     assert "⚠dense" in md and "`report.dense_threshold`" in md
+
+
+def test_card_histograms_match_the_sae(report_cfg, report_dir):
+    """Each card side with a latent shows an inline SVG histogram; the numpy encode behind it equals the SAE's
+    (featevo.probe.scaled_encode on stage 01's eval activations)."""
+    from pathlib import Path
+
+    from featevo.activations import ActivationStore
+    from featevo.layout import acts_dir, sae_dir
+    from featevo.probe import scaled_encode
+    from featevo.report.histograms import hist_svg, latent_activations
+    from featevo.sae import load_sae
+
+    html_text = (report_dir / "report.html").read_text(encoding="utf-8")
+    assert html_text.count('<div class="hist"><svg') >= 1
+    s1 = stage_dir(report_cfg, "01_train_sae")
+    store = ActivationStore(acts_dir(s1, "eval", "tuned"))
+    z = scaled_encode(load_sae(sae_dir(s1, "tuned")), store.read_all())
+    got = latent_activations(Path(sae_dir(s1, "tuned")), Path(store.dir), list(range(z.shape[1])))
+    assert got is not None
+    for j, v in got.items():
+        np.testing.assert_allclose(v, z[:, j], atol=1e-4)
+    j = int(np.argmax((z > 0).sum(0)))
+    svg, note = hist_svg(got[j], (255, 127, 14))
+    assert svg.startswith("<svg") and f"{100 * (z[:, j] > 0).mean():.1f}%" in note

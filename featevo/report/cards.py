@@ -117,6 +117,25 @@ def contexts_for(ctx: ReportContext, side: str, latent: Optional[int]) -> list[C
     return out
 
 
+def latent_hist(ctx: ReportContext, side: str, latent: int) -> tuple[str, str]:
+    """(inline SVG, note) of the latent's activation histogram on stage 01's eval split; ("", "") when the
+    activations or the SAE cannot be read (featevo.report.histograms)."""
+    from featevo.layout import TRAIN, acts_dir, sae_dir, sae_specs
+    from featevo.report.histograms import hist_svg, latent_activations
+    from featevo.report.templates import BASE_RGB, TUNED_RGB
+
+    if side not in ctx.hist_cache:
+        spec = sae_specs(ctx.cfg).get(side)
+        s1 = ctx.up.dirs[TRAIN]
+        lats = sorted(lat for (sae, lat) in ctx.carded if sae == side)
+        ctx.hist_cache[side] = (latent_activations(sae_dir(s1, side), acts_dir(s1, "eval", spec.model), lats)
+                                if spec is not None and lats else None)
+    acts = (ctx.hist_cache[side] or {}).get(latent)
+    if acts is None:
+        return "", ""
+    return hist_svg(acts, BASE_RGB if side == "base" else TUNED_RGB)
+
+
 def card_side(ctx: ReportContext, side: str, r: dict, cls: str) -> CardSide:
     latent = r[f"{side}_latent"]
     if latent is None:
@@ -141,8 +160,9 @@ def card_side(ctx: ReportContext, side: str, r: dict, cls: str) -> CardSide:
     if label == MISSING:
         label = (f"{MISSING} (no usable explanation{': ' + why if why else ''})" if why or r[f"{side}_label"]
                  else f"{MISSING} (not labelled by stage 04)")
+    svg, note = latent_hist(ctx, side, latent)
     return CardSide(side, latent, label, facts, contexts, reason, anchor=ctx.carded.get((side, latent), ""),
-                    badges=badges, unreliable=bool(flags))
+                    badges=badges, unreliable=bool(flags), hist_svg=svg, hist_note=note)
 
 
 def card(ctx: ReportContext, i: int, r: dict) -> Card:

@@ -43,6 +43,8 @@ class ReportContext:
     """The feature cards to render, in groups (featevo.report.cards)."""
     marks_used: set = field(default_factory=set)
     """Flag kinds shown anywhere (for legends)."""
+    hist_cache: dict = field(default_factory=dict)
+    """SAE -> {latent: activations on stage 01's eval split} for the carded latents (None: not readable)."""
 
     def __post_init__(self) -> None:
         self.fig_dir.mkdir(parents=True, exist_ok=True)
