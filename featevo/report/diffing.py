@@ -365,7 +365,8 @@ def lens_tables(ctx: ReportContext) -> list:
     lrows = []
     for j in lat[:MAX_LATENT_ROWS]:
         ks = res["by_latent"][j]
-        lrows.append([num(fint(j)), *["yes" if k in ks else ("" if sets[k] is not None else MISSING) for k in sets],
+        lrows.append([ctx.latent_cell("base", j),
+                      *["yes" if k in ks else ("" if sets[k] is not None else MISSING) for k in sets],
                       num(fnum(cos.get(j), 2)), num(fint(len(ks)))])
     if lrows:
         blocks.append(Table("tbl-lens-latents", ["base latent", *sets, "crosscoder mapping cosine", "lenses"], lrows,

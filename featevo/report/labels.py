@@ -171,7 +171,8 @@ def cross_table(ctx: ReportContext) -> Table | None:
         m = r.get("cross_scorer")
         if not m:
             continue
-        rows.append([num(fint(r["pair_id"])), num(fint(r["base_latent"])), num(fint(r["tuned_latent"])), m,
+        rows.append([num(fint(r["pair_id"])), ctx.latent_cell("base", r["base_latent"]),
+                     ctx.latent_cell("tuned", r["tuned_latent"]), m,
                      num(fnum(r.get(f"base_label_on_tuned_{m}"), 2)), num(fnum(r.get(f"tuned_{m}_shuffled"), 2)),
                      num(fnum(r.get(f"tuned_label_on_base_{m}"), 2)), num(fnum(r.get(f"base_{m}_shuffled"), 2)),
                      text_or_missing(r.get("cross_verdict"))])
