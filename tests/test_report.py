@@ -871,3 +871,17 @@ def test_card_histograms_match_the_sae(report_cfg, report_dir):
     j = int(np.argmax((z > 0).sum(0)))
     svg, note = hist_svg(got[j], (255, 127, 14))
     assert svg.startswith("<svg") and f"{100 * (z[:, j] > 0).mean():.1f}%" in note
+
+
+def test_label_quality_finding_counts_the_marks(report_cfg, report_dir):
+    from featevo.report.common import split_label
+    from featevo.results import LABELS
+
+    labels = LABELS.read(stage_dir(report_cfg, "04_interpret")).rows()
+    n = sum(1 for r in labels for s in ("base", "tuned")
+            if r[f"{s}_latent"] is not None and split_label(r[f"{s}_label"])[0] != "\u2013")
+    f = {f["id"]: f for f in json.loads((report_dir / "findings.json").read_text())}["label_quality"]
+    v = f["values"]
+    assert v["labels"] == n and 0 <= v["clean"] <= n and all(0 <= v[k] <= n for k in ("echo", "duplicate", "floor"))
+    html_text = (report_dir / "report.html").read_text(encoding="utf-8")
+    assert html_text.count('<div class="label unreliable">no reliable label</div>') >= n - v["clean"] - 1

@@ -238,9 +238,26 @@ def labels_finding(ctx: ReportContext, stats: dict[str, dict]) -> None:
     ctx.find("labels", text, scores=stats)
 
 
+def quality_finding(ctx: ReportContext) -> None:
+    """How many labels carry a mark (featevo.report.quality): echo, duplicate, not above the floor."""
+    marks = ctx.label_marks
+    if not marks:
+        return
+    n = {k: sum(1 for fl in marks.values() if any(f.kind == k for f in fl)) for k in ("echo", "duplicate", "floor")}
+    clean = sum(1 for fl in marks.values() if not fl)
+    text = (f"Of the {fint(len(marks))} labels stage 04 wrote, {fint(n['echo'])} "
+            f"{plural(n['echo'], 'echoes', 'echo')} the few-shot example of Delphi's explainer prompt, "
+            f"{fint(n['duplicate'])} {plural(n['duplicate'], 'is', 'are')} duplicated across latents of one SAE and "
+            f"{fint(n['floor'])} {plural(n['floor'], 'does', 'do')} not beat the shuffled-label floor; {fint(clean)} "
+            f"{plural(clean, 'carries', 'carry')} no such mark (marked labels are greyed in the tables and never a "
+            "card's headline).")
+    ctx.find("label_quality", text, supported=None, labels=len(marks), clean=clean, **n)
+
+
 def labels_section(ctx: ReportContext) -> Section:
     sec = Section("labels", "Labelled features, side by side")
     sec.add(labels_table(ctx))
+    quality_finding(ctx)
     summary = ctx.up.interpret.summary or {}
     scores = summary.get("scores") or {}
     if has_paired(scores):  # stage 04 with the paired floor: show the paired difference, not two unpaired means
