@@ -374,7 +374,7 @@ def lens_tables(ctx: ReportContext) -> list:
                             notes=[f"Latents flagged by any lens, most lenses first (at most {MAX_LATENT_ROWS} rows of "
                                    f"{len(lat)}). {MISSING}: the lens is missing. Mapping cosine: the best decoder "
                                    "cosine of the crosscoder latent mapped to this base latent (a b-only latent's "
-                                   "base-side half is small, so a low cosine is a weak mapping)."]))
+                                   "base-side half is small, so a low cosine is a weak mapping)."] + ctx.dense_note()))
     lens_finding(ctx, res, a)
     return blocks
 
