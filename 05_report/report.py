@@ -4,7 +4,8 @@
 
 Needs stages 01-04 to have finished with the same config (it names the stage to run if not) and
 skips when its outputs are current. Outputs: outputs/<run>/05_report/report.html, report.md,
-figures/, findings.json (see featevo/report/).
+figures/, findings.json (see featevo/report/); exports/ of `python -m featevo.export` is kept across a rerun
+while the stages it was computed from are unchanged.
 """
 
 import sys

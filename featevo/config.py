@@ -509,12 +509,21 @@ class ReportConfig:
     """Top-activating contexts shown per latent on a feature card."""
     table_rows: int = 20
     """Rows shown in the long tables (top features, labels); the CSVs hold them all."""
+    dense_threshold: float = 0.10
+    """A latent firing on more than this fraction of tokens (stage 02's ``firing_frequency``) gets a "dense"
+    warning mark wherever the report names it: such a latent tracks overall activity more than one concept."""
+    change_cards: int = 3
+    """Feature cards per group of stage 02's matching: the newest latents of the tuned SAE (unmatched), the
+    lost latents of the base SAE, and the most rotated matched pairs (lowest decoder cosine); 0: none."""
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.min_loss_recovered <= 1.0:
             raise ValueError(f"min_loss_recovered={self.min_loss_recovered} must be in [0, 1]")
-        if self.feature_cards < 0 or self.contexts_per_card < 1 or self.table_rows < 1:
-            raise ValueError("feature_cards >= 0, contexts_per_card >= 1 and table_rows >= 1 are required")
+        if self.feature_cards < 0 or self.contexts_per_card < 1 or self.table_rows < 1 or self.change_cards < 0:
+            raise ValueError("feature_cards >= 0, change_cards >= 0, contexts_per_card >= 1 and table_rows >= 1 "
+                             "are required")
+        if not 0.0 < self.dense_threshold <= 1.0:
+            raise ValueError("report.dense_threshold must be in (0, 1]")
 
 
 @dataclass

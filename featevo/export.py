@@ -17,20 +17,24 @@ are left empty: the models are encoders without a fixed unembedding.
 
 Numbers are computed on stage 01's held-out ``eval`` split, each SAE encoding its own model's activations
 (the same encode path and unit, activation x decoder norm, as stage 03's contexts). Needs stage 01; labels
-are added when stage 04 has run. Rerunning stage 05 replaces its folder: export again afterwards.
+are added when stage 04 has run. A rerun of stage 05 keeps the exports (:func:`carry_exports` copies them into
+the new stage folder, where its manifest hashes them) while the stages they were computed from are unchanged;
+when one has changed they are dropped with a log line saying to export again.
 """
 
 from __future__ import annotations
 
 import argparse
 import logging
+import shutil
 import sys
+from pathlib import Path
 
 import numpy as np
 
 from featevo.config import PipelineConfig
-from featevo.errors import FeatevoError
-from featevo.io import atomic_path, atomic_write_json, require_stage, stage_fingerprint
+from featevo.errors import FeatevoError, StageError
+from featevo.io import atomic_path, atomic_write_json, read_json, require_stage, stage_fingerprint
 from featevo.layout import (
     INTERPRET, REPORT, TRAIN, ReportFiles, display_path, model_label, models as run_models, sae_dir, sae_specs,
     stage_dir,
@@ -45,6 +49,49 @@ BATCH = "batch-0.json"
 
 def exports_dir(cfg: PipelineConfig):
     return stage_dir(cfg, REPORT) / ReportFiles.EXPORTS
+
+
+def exports_current(cfg: PipelineConfig, folder) -> tuple[bool, str]:
+    """(True, "") when ``folder`` holds an export whose source stages (``index.json``'s ``source_stages``) are
+    the current ones, else (False, why)."""
+    idx = Path(folder) / "index.json"
+    if not idx.is_file():
+        return False, "no index.json"
+    try:
+        recorded = read_json(idx).get("source_stages") or {}
+    except (OSError, ValueError, StageError) as e:
+        return False, f"unreadable index.json ({e})"
+    if TRAIN not in recorded:
+        return False, "index.json records no source stages"
+    for stage, fp in recorded.items():
+        try:
+            now = stage_fingerprint(cfg, stage)
+        except (OSError, ValueError, StageError):
+            return False, f"stage {stage} is missing"
+        if now != fp:
+            return False, f"stage {stage} changed since the export"
+    if INTERPRET not in recorded and (stage_dir(cfg, INTERPRET) / "manifest.json").is_file():
+        return False, f"stage {INTERPRET} ran after the export (its labels are missing)"
+    return True, ""
+
+
+def carry_exports(cfg: PipelineConfig, dest) -> bool:
+    """Copy the current exports of the finished stage 05 into ``dest`` (the new stage 05 folder being written)
+    when they are still current; returns whether they were kept."""
+    src = exports_dir(cfg)
+    if not src.is_dir():
+        return False
+    ok, why = exports_current(cfg, src)
+    if not ok:
+        logger.warning("dropping the exports of the previous stage 05 (%s); export again: python -m featevo.export "
+                       "--config ...", why)
+        return False
+    target = Path(dest) / ReportFiles.EXPORTS
+    if target.exists():
+        shutil.rmtree(target)
+    shutil.copytree(src, target)
+    logger.info("kept the exports of the previous stage 05 (%s)", display_path(src))
+    return True
 
 
 def latent_statistics(z: np.ndarray, bins: int = HIST_BINS) -> list[dict]:

@@ -481,7 +481,156 @@ def null_sae_names(cfg: PipelineConfig) -> list[str]:
     return main_saes(cfg, "base")[1:]
 
 
-if __name__ == "__main__":  # pragma: no cover - prints the README's stage table
+# --------------------------------------------------------------------------------------------
+# Every output file (outputs/README.md's listing is generated from this)
+# --------------------------------------------------------------------------------------------
+def _fig(name: str) -> str:
+    """A figure and its SVG twin."""
+    return f"{name[:-4]}.{{png,svg}}" if name.endswith(".png") else name
+
+
+def output_files() -> dict[str, tuple[tuple[str, str], ...]]:
+    """Per folder of ``outputs/<run>/`` (each stage, then ``logs``): (path pattern, what it holds), built from the
+    file-name constants above. Patterns: ``<name>`` is one path component (or part of one), ``{a,b}`` one of
+    the alternatives."""
+    T, C, D, F, K, IF, R = TrainFiles, CompareFiles, DeltasFiles, DiffingFiles, CausalFiles, InterpretFiles, ReportFiles
+    sae = (f"{T.SAE}/{{{T.SAE_CFG},{T.SAE_WEIGHTS}}}", "sae-lens inference format (SAE.load_from_disk)")
+    return {
+        TWIN: (
+            ("<model>/{config.json,model.safetensors,tokenizer.json,tokenizer_config.json}",
+             "save_pretrained folders: base (published encoder + fitted MLM head), tuned, control, planted"),
+            (TwinFiles.REPORT, "parameter drift per block, MLM eval loss before/after, per twin"),
+        ),
+        TRAIN: (
+            (T.MODELS, "resolved models, hookpoint, layer, d_in, fidelity head"),
+            (f"<split>/{T.TOKENS}", "token ids of the split (train, eval), shared by every model"),
+            (f"<split>/{T.DOCS}", "the split's documents (text, category, domain)"),
+            ("<split>/<model>/shard_<n>.safetensors", "layer activations of one model"),
+            (f"<split>/<model>/{T.INDEX}", "the shards and their row counts"),
+            (f"{T.SAES}/<sae>/{sae[0]}", f"{sae[1]}: base, tuned, `<model>_seed<r>` (seed baselines), "
+                                         "`base_wide<r>`, control, planted"),
+            (f"{T.SAES}/<sae>/{T.STEPS}", "per-step loss, FVU, L0, dead fraction, learning rate"),
+            (f"{T.SAES}/<sae>/{T.METRICS}", "held-out FVU, L0, dead latents, loss recovered"),
+            (f"{T.SAES}/<sae>/{T.TRAIN_DONE}", "marks a finished SAE (resume skips it)"),
+            (T.SUMMARY, "every SAE's metrics"),
+            (_fig(T.CURVES), "training curves of every SAE"),
+        ),
+        COMPARE: (
+            (C.LATENTS, "every latent of the primary comparison (base vs tuned): class, firing frequency, partners"),
+            (C.PAIRS, "the primary comparison's decoder-Hungarian pairs (pair_id is stable across stages 02-05)"),
+            (C.ALL_PAIRS, "every comparison's pairs"),
+            (C.COMPARISONS, "one row per comparison (family, matched fraction, new, lost, ...)"),
+            (C.SUMMARY, "family claims against the seed spread, dictionary-size stability, transfer"),
+            (_fig(C.SIMILARITY_HIST), "decoder-cosine histograms"),
+            (_fig(C.MATCHED_SCATTER), "matched pairs: decoder cosine against activation correlation"),
+            (_fig(C.CONTINUUM), "the matched-to-new continuum against the seed baseline"),
+        ),
+        DIFFING: (
+            (f"{F.STAGEWISE}/<contrast>_o<order>/{sae[0]}", f"stage-wise fine-tuned SAEs ({sae[1]})"),
+            (f"{F.STAGEWISE}/<contrast>_o<order>/{T.TRAIN_DONE}", "marks a finished stage-wise SAE"),
+            (F.STAGEWISE_LATENTS, "per contrast and latent: rotation, frequency and activation change vs null"),
+            (f"{F.CROSSCODERS}/<a>_<b>/{sae[0]}", "BatchTopK crosscoders on concatenated activations"),
+            (f"{F.CROSSCODERS}/<a>_<b>/{T.TRAIN_DONE}", "marks a finished crosscoder"),
+            (F.CROSSCODER_LATENTS, "per crosscoder latent: relative decoder norm, class"),
+            (F.PLANTED, "the planted positive control: recovery per lens"),
+            (F.SUMMARY, "claims of the stage"),
+            (_fig(F.ROTATION_FIG), "rotation against its null"),
+            (_fig(F.RHO_FIG), "relative decoder norms of the crosscoders"),
+        ),
+        DELTAS: (
+            (D.PER_CATEGORY, "per latent and probe category: mean activation"),
+            (D.FEATURE_TABLE, "per matched pair of the primary comparison: domain-specific change, CI, z, q"),
+            (D.RANKING, "the pairs ranked by their change"),
+            (D.TOP_FEATURES, "the most domain-selective latents of each SAE with their matched pair"),
+            (D.PAIR_EFFECTS, "every comparison's matched pairs: domain-specific change"),
+            (D.COMPARISON_COUNTS, "per comparison: calibrated discoveries"),
+            (D.HELD_OUT, "top pairs selected on half A of the templates, estimated on half B"),
+            (D.DOMAIN_LATENTS, "per SAE: significantly domain-selective latents"),
+            (D.SUMMARY, "claims of the stage, families, calibration"),
+            (D.INTERESTING, "the pairs and latents stage 04 labels"),
+            (D.TWIN_EVAL, "with a twin: every model's masked-LM loss on the probe per domain, planted-word loss"),
+            (f"{D.CONTEXTS}/<sae>.json", "top-activating contexts per latent (base, tuned)"),
+            (_fig(D.FOUR_PANEL), "the study's four-panel figure"),
+        ),
+        CAUSAL: (
+            (K.EFFECTS, "per flagged and random latent: effect of ablating / patching inside the tuned model"),
+            (K.SUMMARY, "claims of the stage"),
+            (_fig(K.EFFECTS_FIG), "effects against random latents"),
+        ),
+        INTERPRET: (
+            (IF.LABELS, "per labelled pair / latent: labels, scores, floors, cross-scores, change"),
+            (IF.LABELS_SUMMARY, "per SAE: score means and counts"),
+            (IF.EXPLANATIONS, "the explanations per SAE and latent"),
+            (IF.SUMMARY, "backend, scores, paired floor statistics, scorer accounting"),
+            (f"{IF.LATENTS}/<sae>_<latent>.json", "one labelled latent: explanation and per-scorer results"),
+            (f"{IF.SHUFFLED}/<sae>_<latent>.json", "the latent scored with other latents' labels (the floor)"),
+            (f"{IF.CROSS}/pair_<pair_id>.json", "each pair's labels scored on the other latent"),
+            (f"{IF.PROMPTS}/<sae>_<latent>.txt", "the explainer's prompt"),
+        ),
+        REPORT: (
+            (R.HTML, "the self-contained report"),
+            (R.MD, "its Markdown twin"),
+            (R.FINDINGS, "every finding sentence with its values and claims"),
+            (f"{R.FIGURES}/<figure>.{{png,svg}}", "the report's figures (for report.md; report.html embeds them)"),
+            (f"{R.EXPORTS}/index.json", "SAEDashboard / Neuronpedia exports (python -m featevo.export): index"),
+            (f"{R.EXPORTS}/<sae>/batch-0.json", "one NeuronpediaDashboardBatch per SAE"),
+        ),
+        LOGS_DIR: (
+            ("<stage>.log", "each stage's log (appended on every run)"),
+            (LLM_SERVER_LOG, "the local LLM server's log (stage 04)"),
+            ("05_export.log", "python -m featevo.export's log"),
+        ),
+    }
+
+
+def _pattern_regex(pattern: str) -> str:
+    import re
+
+    out, i = [], 0
+    while i < len(pattern):
+        c = pattern[i]
+        if c == "<":
+            j = pattern.index(">", i)
+            out.append(r"[^/]+")
+            i = j + 1
+            continue
+        if c == "{":
+            j = pattern.index("}", i)
+            out.append("(?:" + "|".join(re.escape(a) for a in pattern[i + 1:j].split(",")) + ")")
+            i = j + 1
+            continue
+        out.append(re.escape(c))
+        i += 1
+    return "".join(out)
+
+
+def listed_output(rel: str) -> bool:
+    """True when ``rel`` (a path under ``outputs/<run>/``, with ``/``) matches :func:`output_files` (or is a
+    stage's manifest)."""
+    import re
+
+    folder, _, rest = rel.partition("/")
+    pats = output_files().get(folder)
+    if pats is None or not rest:
+        return False
+    if rest == MANIFEST and folder != LOGS_DIR:
+        return True
+    return any(re.fullmatch(_pattern_regex(p), rest) for p, _ in pats)
+
+
+def outputs_listing_markdown() -> str:
+    """outputs/README.md's file listing (``python -m featevo.layout --outputs`` prints it)."""
+    lines = ["Every stage folder also holds `manifest.json` (config, input hashes, output sha256s, versions, git "
+             "commit, seed, device, wall time), written last.", ""]
+    for folder, pats in output_files().items():
+        title = f"`{folder}/`" + (f" ({stage_spec(folder).summary})" if folder in _BY_ID else "")
+        lines += [f"**{title}**", "", "| file | what it holds |", "|---|---|"]
+        lines += [f"| `{p}` | {what} |" for p, what in pats]
+        lines.append("")
+    return "\n".join(lines).rstrip()
+
+
+if __name__ == "__main__":  # pragma: no cover - prints the README's stage table (--outputs: outputs/README's listing)
     import sys
 
-    sys.stdout.write(stage_table_markdown() + "\n")
+    sys.stdout.write((outputs_listing_markdown() if "--outputs" in sys.argv else stage_table_markdown()) + "\n")

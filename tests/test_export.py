@@ -114,3 +114,29 @@ def test_sae_cfg_json_has_no_absolute_paths(report_cfg):  # noqa: F811
         bad = [s for s in strings(json.loads(p.read_text())) if Path(s).is_absolute() or str(run_dir(report_cfg)) in s
                or "/tmp/" in s or "/home/" in s]
         assert not bad, f"{p}: absolute paths {bad}"
+
+
+def test_stage05_rerun_keeps_current_exports(report_cfg, tmp_path):  # noqa: F811
+    """A forced rerun of stage 05 keeps exports/ (hashed in its new manifest) while the stages they were computed
+    from are unchanged, and drops them once one of those has changed."""
+    import dataclasses
+    import shutil
+
+    from featevo import report
+    from featevo.export import export_run
+
+    cfg = dataclasses.replace(report_cfg, output_root=str(tmp_path / "outputs"))
+    shutil.copytree(run_dir(report_cfg), run_dir(cfg), ignore=shutil.ignore_patterns("exports"))
+    export_run(cfg, ["tuned"], top=2)
+    folder = stage_dir(cfg, "05_report") / ReportFiles.EXPORTS
+    before = (folder / "tuned" / "batch-0.json").read_bytes()
+    report.run(cfg, force=True)
+    assert (folder / "tuned" / "batch-0.json").read_bytes() == before
+    man = json.loads((stage_dir(cfg, "05_report") / "manifest.json").read_text())
+    assert f"{ReportFiles.EXPORTS}/tuned/batch-0.json" in man["outputs"] and man["report"]["exports_kept"]
+    idx = json.loads((folder / "index.json").read_text())
+    idx["source_stages"]["01_train_sae"] = "stale"
+    (folder / "index.json").write_text(json.dumps(idx), encoding="utf-8")
+    report.run(cfg, force=True)
+    assert not folder.exists()
+    assert not json.loads((stage_dir(cfg, "05_report") / "manifest.json").read_text())["report"]["exports_kept"]

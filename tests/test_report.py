@@ -177,9 +177,19 @@ class _Parser(HTMLParser):
         self._row = None
         self._cell = None
         self._skip = 0
+        self._badge = False
+        self.badges: list[str] = []  # warning marks (span.badge); not part of a cell's text
+        self.anchors: set[str] = set()  # element ids
+        self.links: list[str] = []  # in-document links (#...)
 
     def handle_starttag(self, tag, attrs):
         a = dict(attrs)
+        if a.get("id"):
+            self.anchors.add(a["id"])
+        if tag == "a" and (a.get("href") or "").startswith("#"):
+            self.links.append(a["href"][1:])
+        if tag == "span" and "badge" in (a.get("class") or "").split():
+            self._badge = True
         if tag in ("style", "title"):
             self._skip += 1
         if tag == "script":
@@ -199,6 +209,8 @@ class _Parser(HTMLParser):
                 self.external.append(v)
 
     def handle_endtag(self, tag):
+        if tag == "span":
+            self._badge = False
         if tag in ("style", "title"):
             self._skip -= 1
         elif tag in ("td", "th") and self._cell is not None:
@@ -214,7 +226,9 @@ class _Parser(HTMLParser):
         if self._skip:
             return
         self.text.append(data)
-        if self._cell is not None:
+        if self._badge:
+            self.badges.append(data)
+        elif self._cell is not None:
             self._cell.append(data)
 
 
@@ -452,7 +466,8 @@ def test_label_table_and_cards(report_cfg, parsed, report_dir):
         assert shown_equals(r[6], sc["detection_beats_shuffled_fraction"], pct=True)
         assert shown_equals(r[7], sc["fuzzing_accuracy_mean"])
     html_text = (report_dir / "report.html").read_text(encoding="utf-8")
-    n_cards = html_text.count('<article class="card"')
+    labelled = html_text.split('<h3 class="cards-head">')[1] if '<h3 class="cards-head">' in html_text else html_text
+    n_cards = labelled.count('<article class="card"')
     assert n_cards == min(report_cfg.report.feature_cards, len(labels))
     assert 'class="tok' in html_text and "rgba(31,119,180," in html_text and "rgba(255,127,14," in html_text
     assert "no matched partner" in html_text  # the unmatched latent's card says why one side is empty
@@ -603,6 +618,9 @@ def test_markdown_twin_has_the_same_tables(parsed, report_dir):
     md = (report_dir / "report.md").read_text(encoding="utf-8")
 
     def clean(cell: str) -> str:
+        cell = cell.split(" \u26a0")[0]  # warning marks (badges: not part of a cell's text in the HTML)
+        cell = re.sub(r"\[([^\]]+)\]\(#[\w-]+\)", r"\1", cell)  # in-document links
+        cell = re.sub(r"^\*([^*].*[^*])\*$", r"\1", cell.strip())  # a greyed (muted) label
         return re.sub(r"`|\*\*|\\\|", lambda m: "|" if m.group(0) == "\\|" else "", cell).strip()
 
     for tid, rows in parsed.tables.items():
@@ -856,3 +874,89 @@ def test_fidelity_check_fails_an_sae_below_the_floor():
     (f,) = run(0.5, {"base": 0.505, "tuned": 0.926})
     assert f.supported is True and "passes" in f.text
     assert run(0.0, {"base": 0.1, "tuned": 0.2}) == [] and run(0.8, {"base": None, "tuned": float("nan")}) == []
+
+
+def test_table_latents_link_to_their_cards(parsed, report_dir):
+    """Every in-document link resolves; every card side has an anchor card-<sae>-<latent> and the label table's
+    latents link to theirs; the Markdown twin has the same anchors."""
+    assert set(parsed.links) <= parsed.anchors
+    cards = {a for a in parsed.anchors if re.fullmatch(r"card-(base|tuned)-\d+", a)}
+    assert cards and {ln for ln in parsed.links if ln.startswith("card-")} <= cards
+    head, rows = table(parsed, "tbl-labels")
+    for r in rows:
+        for side, col in (("base", 2), ("tuned", 6)):
+            if numbers(r[col]):
+                assert f"card-{side}-{int(numbers(r[col])[0])}" in cards  # labelled latents are all carded here
+    md = (report_dir / "report.md").read_text(encoding="utf-8")
+    assert all(f'<a id="{a}"></a>' in md for a in cards)
+    assert re.search(r"\]\(#card-(base|tuned)-\d+\)", md)
+
+
+def test_change_cards_new_lost_rotated(report_cfg, report_dir):
+    from featevo.results import LATENTS
+
+    html_text = (report_dir / "report.html").read_text(encoding="utf-8")
+    heads = re.findall(r'<h3 class="cards-head">([^<]+)</h3>', html_text)
+    assert heads[0].startswith("Most interesting labelled")
+    lat = LATENTS.read(stage_dir(report_cfg, "02_compare_features"))
+    if any(r["sae"] == "tuned" and r["class"] == "new" and (r["firing_frequency"] or 0) > 0 for r in lat):
+        assert any(h.startswith("New latents") for h in heads)
+    assert any(h.startswith("Most rotated") for h in heads)
+
+
+def test_dense_latents_are_marked(report_cfg, tmp_path):
+    """With a threshold every firing latent exceeds, each latent cell of the change table carries a dense mark
+    and the table says what the mark means."""
+    import dataclasses
+
+    from featevo.report import build_report, load_upstream
+
+    cfg = dataclasses.replace(report_cfg, report=dataclasses.replace(report_cfg.report, dense_threshold=1e-9))
+    up = load_upstream(cfg)
+    build_report(cfg, tmp_path, up)
+    p = _Parser()
+    p.feed((tmp_path / "report.html").read_text(encoding="utf-8"))
+    assert any("dense" in b for b in p.badges)
+    tbl = (tmp_path / "report.html").read_text(encoding="utf-8").split('id="tbl-top-deltas"')[1].split("</table>")[0]
+    assert tbl.count('class="badge"') >= 1
+    md = (tmp_path / "report.md").read_text(encoding="utf-8")
+    assert "⚠dense" in md and "`report.dense_threshold`" in md
+
+
+def test_card_histograms_match_the_sae(report_cfg, report_dir):
+    """Each card side with a latent shows an inline SVG histogram; the numpy encode behind it equals the SAE's
+    (featevo.probe.scaled_encode on stage 01's eval activations)."""
+    from pathlib import Path
+
+    from featevo.activations import ActivationStore
+    from featevo.layout import acts_dir, sae_dir
+    from featevo.probe import scaled_encode
+    from featevo.report.histograms import hist_svg, latent_activations
+    from featevo.sae import load_sae
+
+    html_text = (report_dir / "report.html").read_text(encoding="utf-8")
+    assert html_text.count('<div class="hist"><svg') >= 1
+    s1 = stage_dir(report_cfg, "01_train_sae")
+    store = ActivationStore(acts_dir(s1, "eval", "tuned"))
+    z = scaled_encode(load_sae(sae_dir(s1, "tuned")), store.read_all())
+    got = latent_activations(Path(sae_dir(s1, "tuned")), Path(store.dir), list(range(z.shape[1])))
+    assert got is not None
+    for j, v in got.items():
+        np.testing.assert_allclose(v, z[:, j], atol=1e-4)
+    j = int(np.argmax((z > 0).sum(0)))
+    svg, note = hist_svg(got[j], (255, 127, 14))
+    assert svg.startswith("<svg") and f"{100 * (z[:, j] > 0).mean():.1f}%" in note
+
+
+def test_label_quality_finding_counts_the_marks(report_cfg, report_dir):
+    from featevo.report.common import split_label
+    from featevo.results import LABELS
+
+    labels = LABELS.read(stage_dir(report_cfg, "04_interpret")).rows()
+    n = sum(1 for r in labels for s in ("base", "tuned")
+            if r[f"{s}_latent"] is not None and split_label(r[f"{s}_label"])[0] != "\u2013")
+    f = {f["id"]: f for f in json.loads((report_dir / "findings.json").read_text())}["label_quality"]
+    v = f["values"]
+    assert v["labels"] == n and 0 <= v["clean"] <= n and all(0 <= v[k] <= n for k in ("echo", "duplicate", "floor"))
+    html_text = (report_dir / "report.html").read_text(encoding="utf-8")
+    assert html_text.count('<div class="label unreliable">no reliable label</div>') >= n - v["clean"] - 1

@@ -1,16 +1,101 @@
 """Section 7, feature cards: the most interesting labelled latents, each pair side by side with its
-labels, scores and top-activating contexts (stage 03's contexts files)."""
+labels, scores and top-activating contexts (stage 03's contexts files); then a few new latents (unmatched in
+the tuned SAE), lost latents (unmatched in the base SAE) and the most rotated matched pairs (lowest decoder
+cosine), ``report.change_cards`` each.
+
+:func:`plan_cards` runs before the sections are built: it fixes which latents get a card and their anchors
+(``card-<sae>-<latent>``), so that every table naming such a latent links to its card. A flagged label
+(featevo.report.quality) is never a card's headline: the headline says "no reliable label" and the label
+follows in small grey text, with its marks."""
 
 from __future__ import annotations
 
 from typing import Optional
 
 from featevo.layout import DELTAS, INTERPRET, DeltasFiles, InterpretFiles
-from featevo.report.common import source, split_label, text_or_missing
+from featevo.report.common import SAE_ORDER, source, split_label, text_or_missing
 from featevo.report.context import ReportContext
+from featevo.report.quality import legend
 from featevo.report.templates import (
     MISSING, Card, Cards, CardSide, Context, Para, Section, fci, finite, fint, fnum, fp, fpct, fsig,
 )
+
+LABELLED = "labelled"
+GROUP_HEADINGS = {LABELLED: "Most interesting labelled latents", "new": "New latents (tuned SAE, no matched partner)",
+                  "lost": "Lost latents (base SAE, no matched partner)",
+                  "rotated": "Most rotated matched pairs (lowest decoder cosine)"}
+
+
+def anchor(sae: str, latent) -> str:
+    return f"card-{sae}-{latent}"
+
+
+def _blank_row(pair_id, base_latent, tuned_latent, cls) -> dict:
+    r = {"pair_id": pair_id, "base_latent": base_latent, "tuned_latent": tuned_latent, "class": cls}
+    for k in ("did", "did_ci_low", "did_ci_high", "q_calibrated"):
+        r[k] = None
+    for side in SAE_ORDER:
+        for k in ("label", "detection", "detection_shuffled", "fuzzing"):
+            r[f"{side}_{k}"] = None
+    return r
+
+
+def _row_for(ctx: ReportContext, pair_id, base_latent, tuned_latent, cls) -> dict:
+    """A labels-table-like row for a latent or pair: stage 04's row when it labelled one of them, else blank
+    labels with stage 03's change of the pair."""
+    for r in ctx.up.interpret.labels:
+        if (pair_id is not None and r["pair_id"] == pair_id) or (
+                pair_id is None and ((base_latent is not None and r["base_latent"] == base_latent)
+                                     or (tuned_latent is not None and r["tuned_latent"] == tuned_latent))):
+            return r
+    r = _blank_row(pair_id, base_latent, tuned_latent, cls)
+    for k in ("did", "did_ci_low", "did_ci_high", "q_calibrated"):
+        r[k] = ctx.up.feature_value(pair_id, k)
+    return r
+
+
+def _unmatched(ctx: ReportContext, sae: str, cls: str, taken: set) -> list[dict]:
+    """The SAE's latents of class ``cls`` that fire, most novel first (lowest best decoder cosine to the other
+    SAE), without a card yet."""
+    rows = [r for r in ctx.up.compare.latents if r["sae"] == sae and r["class"] == cls
+            and finite(r["firing_frequency"]) and r["firing_frequency"] > 0 and (sae, r["latent"]) not in taken]
+    rows.sort(key=lambda r: (r["best_decoder_cosine"] if finite(r["best_decoder_cosine"]) else 2.0, r["latent"]))
+    n = ctx.cfg.report.change_cards
+    other = "tuned" if sae == "base" else "base"
+    return [_row_for(ctx, None, r["latent"] if sae == "base" else None, r["latent"] if sae == "tuned" else None,
+                     cls) | {f"{other}_latent": None} for r in rows[:n]]
+
+
+def _rotated(ctx: ReportContext, taken: set) -> list[dict]:
+    pairs = [p for p in ctx.up.compare.matched_pairs() if finite(p["decoder_cosine"])
+             and ("base", p["base_latent"]) not in taken and ("tuned", p["tuned_latent"]) not in taken]
+    pairs.sort(key=lambda p: (p["decoder_cosine"], p["pair_id"]))
+    return [_row_for(ctx, p["pair_id"], p["base_latent"], p["tuned_latent"], p["class"])
+            for p in pairs[: ctx.cfg.report.change_cards]]
+
+
+def plan_cards(ctx: ReportContext) -> None:
+    """Choose the carded latents (``ctx.card_plan``: (group, rows)) and their anchors (``ctx.carded``)."""
+    plan: list[tuple[str, list[dict]]] = [(LABELLED, ctx.ordered_labels()[: ctx.cfg.report.feature_cards])]
+    taken: set = set()
+
+    def take(rows: list[dict]) -> None:
+        for r in rows:
+            for side in SAE_ORDER:
+                if r[f"{side}_latent"] is not None:
+                    taken.add((side, r[f"{side}_latent"]))
+
+    take(plan[0][1])
+    if ctx.cfg.report.change_cards:
+        for group, rows_fn in (("new", lambda: _unmatched(ctx, "tuned", "new", taken)),
+                               ("lost", lambda: _unmatched(ctx, "base", "lost", taken)),
+                               ("rotated", lambda: _rotated(ctx, taken))):
+            rows = rows_fn()
+            take(rows)
+            if rows:
+                plan.append((group, rows))
+    ctx.card_plan = plan
+    ctx.carded = {key: anchor(*key) for key in taken}
 
 
 def contexts_for(ctx: ReportContext, side: str, latent: Optional[int]) -> list[Context]:
@@ -32,6 +117,25 @@ def contexts_for(ctx: ReportContext, side: str, latent: Optional[int]) -> list[C
     return out
 
 
+def latent_hist(ctx: ReportContext, side: str, latent: int) -> tuple[str, str]:
+    """(inline SVG, note) of the latent's activation histogram on stage 01's eval split; ("", "") when the
+    activations or the SAE cannot be read (featevo.report.histograms)."""
+    from featevo.layout import TRAIN, acts_dir, sae_dir, sae_specs
+    from featevo.report.histograms import hist_svg, latent_activations
+    from featevo.report.templates import BASE_RGB, TUNED_RGB
+
+    if side not in ctx.hist_cache:
+        spec = sae_specs(ctx.cfg).get(side)
+        s1 = ctx.up.dirs[TRAIN]
+        lats = sorted(lat for (sae, lat) in ctx.carded if sae == side)
+        ctx.hist_cache[side] = (latent_activations(sae_dir(s1, side), acts_dir(s1, "eval", spec.model), lats)
+                                if spec is not None and lats else None)
+    acts = (ctx.hist_cache[side] or {}).get(latent)
+    if acts is None:
+        return "", ""
+    return hist_svg(acts, BASE_RGB if side == "base" else TUNED_RGB)
+
+
 def card_side(ctx: ReportContext, side: str, r: dict, cls: str) -> CardSide:
     latent = r[f"{side}_latent"]
     if latent is None:
@@ -40,10 +144,13 @@ def card_side(ctx: ReportContext, side: str, r: dict, cls: str) -> CardSide:
                   + (f" (class {cls})." if cls not in (None, MISSING) else "."))
         return CardSide(side, None, "", [], [], reason)
     label, why = split_label(r[f"{side}_label"])
+    flags = ctx.flags(side, latent) if label != MISSING else []
+    ctx.marks_used.update(f.kind for f in flags)
+    badges = [(f.mark, f.title) for f in flags] + ctx.latent_badges(side, latent)
     facts = [("detection", fnum(r[f"{side}_detection"], 2)),
              ("shuffled", fnum(r[f"{side}_detection_shuffled"], 2)),
-             ("fuzzing", fnum(r[f"{side}_fuzzing"], 2)),
-             ("fin. score", fsig(ctx.up.feature_value(r["pair_id"], f"{side}_fin_score")))]
+             ("fuzzing", fnum(r[f"{side}_fuzzing"], 2))] if r[f"{side}_label"] is not None else []
+    facts.append(("fin. score", fsig(ctx.up.feature_value(r["pair_id"], f"{side}_fin_score"))))
     freq = ctx.up.latent_value(side, latent, "firing_frequency")
     if finite(freq):
         facts.append(("fires on", fpct(freq, 2) + " of tokens"))
@@ -51,8 +158,11 @@ def card_side(ctx: ReportContext, side: str, r: dict, cls: str) -> CardSide:
     reason = "" if contexts else (f"No activating contexts saved for this latent in "
                                   f"`{source(DELTAS, DeltasFiles.CONTEXTS)}`.")
     if label == MISSING:
-        label = f"{MISSING} (no usable explanation{': ' + why if why else ''})"
-    return CardSide(side, latent, label, facts, contexts, reason)
+        label = (f"{MISSING} (no usable explanation{': ' + why if why else ''})" if why or r[f"{side}_label"]
+                 else f"{MISSING} (not labelled by stage 04)")
+    svg, note = latent_hist(ctx, side, latent)
+    return CardSide(side, latent, label, facts, contexts, reason, anchor=ctx.carded.get((side, latent), ""),
+                    badges=badges, unreliable=bool(flags), hist_svg=svg, hist_note=note)
 
 
 def card(ctx: ReportContext, i: int, r: dict) -> Card:
@@ -74,15 +184,29 @@ def card(ctx: ReportContext, i: int, r: dict) -> Card:
 
 def cards_section(ctx: ReportContext) -> Section:
     sec = Section("cards", "Feature cards")
-    n = ctx.cfg.report.feature_cards
+    if not ctx.card_plan:
+        plan_cards(ctx)
+    labelled = dict(ctx.card_plan).get(LABELLED, [])
+    n_change = ctx.cfg.report.change_cards
     sec.add(Para(
-        f"The {fint(min(n, len(ctx.up.interpret.labels)))} most interesting labelled latents (stage 03's ranking, "
-        "then the size of the change). Each context is a probe or held-out window around a top activation; the "
+        f"The {fint(len(labelled))} most interesting labelled latents (stage 03's ranking, then the size of the "
+        "change)" + (f", then up to {fint(n_change)} each of the new latents and the lost latents (unmatched; "
+                     "lowest best decoder cosine to the other SAE first) and of the most rotated matched pairs "
+                     "(lowest decoder cosine)" if n_change else "") +
+        ". Each context is a probe or held-out window around a top activation; the "
         "shade of a token is its activation relative to the strongest shown for that latent (hover for the value), "
         "the outlined token is the maximum. Base in blue, tuned in orange."))
-    cards = [card(ctx, i + 1, r) for i, r in enumerate(ctx.ordered_labels()[:n])]
-    if cards:
-        sec.add(Cards(cards))
-    else:
+    i = 0
+    for group, rows in ctx.card_plan:
+        cards = []
+        for r in rows:
+            i += 1
+            cards.append(card(ctx, i, r))
+        if cards:
+            sec.add(Cards(cards, GROUP_HEADINGS[group] if len(ctx.card_plan) > 1 else ""))
+    if not labelled:
         sec.add(Para(f"{MISSING} No labelled latents in `{source(INTERPRET, InterpretFiles.LABELS)}`.", "note"))
+    kinds = [k for k in ("echo", "duplicate", "floor", "dense") if k in ctx.marks_used]
+    if kinds:
+        sec.add(Para(legend(kinds, ctx.cfg.report.dense_threshold), "note"))
     return sec

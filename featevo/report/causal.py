@@ -42,7 +42,7 @@ def effect_table(ctx: ReportContext) -> Table:
     flagged = [r for r in ctx.up.causal.effects if r["role"] == "flagged"]
     flagged.sort(key=lambda r: (r["intervention"] or "", r["rank"] if r["rank"] is not None else 1 << 30))
     for r in flagged:
-        rows.append([num(fint(r["latent"])), num(fint(r["rank"])), r["intervention"] or MISSING,
+        rows.append([ctx.latent_cell(r["sae"] or "", r["latent"]), num(fint(r["rank"])), r["intervention"] or MISSING,
                      num(fpct(r["firing_frequency"], 2)),
                      num(f"{fsig(r['fin_effect'], 3, True)} {fci(r['fin_ci_low'], r['fin_ci_high'])}"),
                      num(f"{fnum(r['fin_null_percentile'], 0)} / {fp(r['fin_null_p'])}"),

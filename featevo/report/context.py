@@ -11,8 +11,9 @@ from typing import Any, Optional
 
 from featevo.config import PipelineConfig
 from featevo.layout import ReportFiles
-from featevo.report.common import SAE_ORDER, as_float, mean
-from featevo.report.templates import MISSING, Figure, Para, finite
+from featevo.report.common import SAE_ORDER, as_float, mean, split_label
+from featevo.report.quality import Flag, is_dense, label_flags
+from featevo.report.templates import MISSING, Cell, Figure, Para, finite, fint, fpct
 from featevo.report.upstream import Upstream
 
 
@@ -45,6 +46,15 @@ class ReportContext:
     up: Upstream
     out: Path
     findings: list[Finding] = field(default_factory=list)
+    carded: dict = field(default_factory=dict)
+    """(sae, latent) -> anchor id of its feature card (set by :func:`featevo.report.cards.plan_cards` before
+    the sections are built, so that tables can link to cards)."""
+    card_plan: list = field(default_factory=list)
+    """The feature cards to render, in groups (featevo.report.cards)."""
+    marks_used: set = field(default_factory=set)
+    """Flag kinds shown anywhere (for legends)."""
+    hist_cache: dict = field(default_factory=dict)
+    """SAE -> {latent: activations on stage 01's eval split} for the carded latents (None: not readable)."""
 
     def __post_init__(self) -> None:
         self.fig_dir.mkdir(parents=True, exist_ok=True)
@@ -110,6 +120,77 @@ class ReportContext:
     def sae_names(self) -> list[str]:
         names = list(self.up.sae_summary)
         return [n for n in SAE_ORDER if n in names] + sorted(n for n in names if n not in SAE_ORDER)
+
+    # ---------------------------------------------------------------- marks
+    @property
+    def label_marks(self) -> dict:
+        """(sae, latent) -> label flags (featevo.report.quality.label_flags), over stage 04's labelled rows."""
+        if getattr(self, "_label_marks", None) is None:
+            from featevo.report.labels import scorers_run
+
+            items = []
+            for r in self.up.interpret.labels:
+                for side in SAE_ORDER:
+                    lat = r[f"{side}_latent"]
+                    lab = split_label(r[f"{side}_label"])[0]
+                    if lat is None or lab == MISSING:
+                        continue
+                    sc = {m: (r.get(f"{side}_{m}"), r.get(f"{side}_{m}_shuffled")) for m in scorers_run(self)}
+                    items.append((side, lat, lab, sc))
+            self._label_marks = label_flags(items)
+        return self._label_marks
+
+    def flags(self, sae: str, latent) -> list[Flag]:
+        """Label flags of a latent (empty when it has no label or none applies)."""
+        return list(self.label_marks.get((sae, latent), []))
+
+    def dense_flag(self, sae: str, latent) -> Flag | None:
+        freq = self.up.latent_value(sae, latent, "firing_frequency") if latent is not None else None
+        thr = self.cfg.report.dense_threshold
+        if is_dense(freq, thr):
+            return Flag("dense", fpct(freq, 0 if round(100 * freq) > 100 * thr else 1))
+        return None
+
+    def latent_badges(self, sae: str, latent, who: str = "") -> list[tuple[str, str]]:
+        """The density warning of a latent as a badge (mark, meaning); ``who`` prefixes the mark."""
+        d = self.dense_flag(sae, latent)
+        if d is None:
+            return []
+        self.marks_used.add("dense")
+        return [(f"{who + ' ' if who else ''}{d.mark} {d.detail}",
+                 f"{sae} latent {latent} fires on {d.detail} of tokens (above report.dense_threshold "
+                 f"{fpct(self.cfg.report.dense_threshold, 0)})")]
+
+    def latent_link(self, sae: str, latent) -> str:
+        """The latent's number, as an in-document link to its card when it has one."""
+        a = self.carded.get((sae, latent)) if latent is not None else None
+        return f"[{fint(latent)}](#{a})" if a else fint(latent)
+
+    def dense_note(self) -> list[str]:
+        """The density legend as a table note, when a dense latent was marked."""
+        if "dense" not in self.marks_used:
+            return []
+        return [f"*dense*: the latent fires on more than {fpct(self.cfg.report.dense_threshold, 0)} of tokens "
+                "(`report.dense_threshold`), so it tracks overall activity more than one concept. A linked latent "
+                "has a feature card."]
+
+    def pair_cell(self, base_latent, tuned_latent) -> Cell:
+        """``base → tuned`` with links to cards and density warnings of either latent."""
+        return Cell(f"{self.latent_link('base', base_latent)} → {self.latent_link('tuned', tuned_latent)}",
+                    numeric=True, badges=self.latent_badges("base", base_latent, "base")
+                    + self.latent_badges("tuned", tuned_latent, "tuned"))
+
+    def latent_cell(self, sae: str, latent, text: str | None = None, numeric: bool = True) -> Cell:
+        """A table cell naming a latent: linked to its card when it has one, with a density warning."""
+        return Cell(fint(latent) if text is None else text, numeric=numeric,
+                    href=self.carded.get((sae, latent), "") if latent is not None else "",
+                    badges=self.latent_badges(sae, latent) if latent is not None else [])
+
+    def label_cell(self, sae: str, latent, label: str) -> Cell:
+        """A label cell: greyed with its marks when flagged."""
+        fl = self.flags(sae, latent) if label != MISSING else []
+        self.marks_used.update(f.kind for f in fl)
+        return Cell(label, wrap=True, muted=bool(fl), badges=[(f.mark, f.title) for f in fl])
 
     # ---------------------------------------------------------------- labels
     def ordered_labels(self) -> list[dict]:

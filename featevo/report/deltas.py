@@ -71,7 +71,7 @@ def held_out_table(ctx: ReportContext) -> Table:
     rows = []
     for r in ctx.up.deltas.held_out:
         rows.append([num(fint(r["rank"])), num(fint(r["pair_id"])),
-                     num(f"{fint(r['base_latent'])} → {fint(r['tuned_latent'])}"), num(fnum(r["z_selection"], 2)),
+                     ctx.pair_cell(r["base_latent"], r["tuned_latent"]), num(fnum(r["z_selection"], 2)),
                      num(fsig(r["did_held_out"], signed=True)), num(fci(r["did_ci_low"], r["did_ci_high"])),
                      num(fnum(r["z_held_out"], 2)), num(fp(r["q_held_out"])),
                      "yes" if r["confirmed"] else "no"])
@@ -81,7 +81,7 @@ def held_out_table(ctx: ReportContext) -> Table:
              f"{fint((ds.get('probe') or {}).get('half_b', {}).get('templates'))} templates); the pairs are the "
              f"{fint(len(rows))} with the largest |z| on half A, and every other number is from half B, so the "
              "table is not a winner's curse. q: BH among the selected pairs of the half-B p calibrated against the "
-             "seed pairs' half-B z."]
+             "seed pairs' half-B z."] + ctx.dense_note()
     return Table("tbl-held-out", HELD_OUT_HEADERS, rows, caption="Largest domain-specific changes, base vs tuned, "
                  "re-estimated on held-out templates", notes=notes, source=source(DELTAS, DeltasFiles.HELD_OUT))
 
@@ -94,7 +94,7 @@ def ranked_rows(ctx: ReportContext) -> list[dict]:
 
 def top_table(ctx: ReportContext, rows: list[dict]) -> Table:
     n_rows = ctx.cfg.report.table_rows
-    trs = [[num(fint(r["pair_id"])), num(f"{fint(r['base_latent'])} → {fint(r['tuned_latent'])}"),
+    trs = [[num(fint(r["pair_id"])), ctx.pair_cell(r["base_latent"], r["tuned_latent"]),
             r["class"] or MISSING, num(fsig(r["did"], signed=True)), num(fci(r["did_ci_low"], r["did_ci_high"])),
             num(fnum(r["z"], 2)), num(fp(r["q_calibrated"])), "yes" if r["discovered"] else "no",
             num(fsig(r["delta_fin"], signed=True)), num(fsig(r["delta_gen"], signed=True)), r["type"] or MISSING]
@@ -103,7 +103,7 @@ def top_table(ctx: ReportContext, rows: list[dict]) -> Table:
              f"discoveries first, then by |z|; the first {fint(min(n_rows, len(rows)))} shown, all in "
              f"`{source(DELTAS, DeltasFiles.FEATURE_TABLE)}`. These were ranked on the data they are estimated on: "
              "the held-out table above is the unbiased view. fin. / gen. change: the secondary raw changes of the "
-             "financial and general scores."]
+             "financial and general scores."] + ctx.dense_note()
     return Table("tbl-top-deltas", TOP_HEADERS, trs, caption="Domain-specific change of the primary comparison's "
                  "matched pairs (whole probe)", notes=notes, source=source(DELTAS, DeltasFiles.FEATURE_TABLE))
 
@@ -151,10 +151,11 @@ def top_features_table(ctx: ReportContext) -> Table:
         if n_by[m] > per:
             continue
         shown.append(r)
-        rows.append([str(m), num(fint(r["rank"])), num(fint(r["latent"])), r["class"] or MISSING,
+        rows.append([str(m), num(fint(r["rank"])), ctx.latent_cell(str(m), r["latent"]), r["class"] or MISSING,
                      num(fsig(r["fin_score"])), num(fci(r["fin_ci_low"], r["fin_ci_high"])),
                      num(fsig(r["gen_score"])), num(fnum(r["specialization"], 2)), num(fp(r["q_value"])),
-                     num(fint(r["matched_latent"])), num(fsig(r["did"], signed=True))])
+                     ctx.latent_cell("tuned" if m == "base" else "base", r["matched_latent"]),
+                     num(fsig(r["did"], signed=True))])
     notes = [f"Up to {fint(per)} latents per SAE whose financial score exceeds their general score significantly "
              "(cluster permutation of the templates' domain labels, BH), ranked by fin − gen; q: that test's "
              "BH-adjusted p-value. Matched latent / pair change: the decoder-matched latent of the other SAE and "
@@ -164,6 +165,7 @@ def top_features_table(ctx: ReportContext) -> Table:
              "ranking."]
     if any(r["matched_latent"] is None for r in shown):
         notes.append(f"{MISSING} in matched latent / change: the latent has no shared or shifted partner.")
+    notes += ctx.dense_note()
     return Table("tbl-top-financial", TOP_FINANCIAL_HEADERS, rows, caption="Most financial latents of each SAE",
                  notes=notes, source=source(DELTAS, DeltasFiles.TOP_FEATURES))
 

@@ -370,7 +370,8 @@ def lens_tables(ctx: ReportContext) -> list:
     lrows = []
     for j in lat[:MAX_LATENT_ROWS]:
         ks = res["by_latent"][j]
-        lrows.append([num(fint(j)), *["yes" if k in ks else ("" if sets[k] is not None else MISSING) for k in sets],
+        lrows.append([ctx.latent_cell("base", j),
+                      *["yes" if k in ks else ("" if sets[k] is not None else MISSING) for k in sets],
                       num(fnum(cos.get(j), 2)), num(fint(len(ks)))])
     if lrows:
         blocks.append(Table("tbl-lens-latents", ["base latent", *sets, "crosscoder mapping cosine", "lenses"], lrows,
@@ -378,7 +379,7 @@ def lens_tables(ctx: ReportContext) -> list:
                             notes=[f"Latents flagged by any lens, most lenses first (at most {MAX_LATENT_ROWS} rows of "
                                    f"{len(lat)}). {MISSING}: the lens is missing. Mapping cosine: the best decoder "
                                    "cosine of the crosscoder latent mapped to this base latent (a b-only latent's "
-                                   "base-side half is small, so a low cosine is a weak mapping)."]))
+                                   "base-side half is small, so a low cosine is a weak mapping)."] + ctx.dense_note()))
     lens_finding(ctx, res, a)
     return blocks
 

@@ -6,7 +6,8 @@ from __future__ import annotations
 from featevo.layout import INTERPRET, InterpretFiles, ReportFiles
 from featevo.report.common import SAE_ORDER, num, plural, source, split_label, text_or_missing
 from featevo.report.context import ReportContext
-from featevo.report.templates import MISSING, Cell, Section, Table, fci, finite, fint, fnum, fp, fpct, fsig, fsigned
+from featevo.report.quality import legend
+from featevo.report.templates import MISSING, Section, Table, fci, finite, fint, fnum, fp, fpct, fsig, fsigned
 
 LABEL_HEADERS = ["pair", "class", "base latent", "base label", "det.", "fuzz.", "tuned latent", "tuned label", "det.",
                  "fuzz.", "domain-specific change", "CI"]
@@ -49,14 +50,18 @@ def labels_table(ctx: ReportContext) -> Table:
         for side in SAE_ORDER:
             lab, why = split_label(r[f"{side}_label"])
             failed |= bool(why) or (lab == MISSING and r[f"{side}_latent"] is not None)
-            cells += [num(fint(r[f"{side}_latent"])), Cell(lab, wrap=True),
+            cells += [ctx.latent_cell(side, r[f"{side}_latent"]), ctx.label_cell(side, r[f"{side}_latent"], lab),
                       num(fnum(r[f"{side}_detection"], 2)), num(fnum(r[f"{side}_fuzzing"], 2))]
         cells.append(num(fsig(r["did"], signed=True)))
         cells.append(num(fci(r["did_ci_low"], r["did_ci_high"])))
         trs.append(cells)
+    notes = label_notes(ctx, shown, failed)
+    kinds = [k for k in ("echo", "duplicate", "floor", "dense") if k in ctx.marks_used]
+    if kinds:
+        notes.append(legend(kinds, ctx.cfg.report.dense_threshold) + " A linked latent has a feature card below.")
     return Table("tbl-labels", LABEL_HEADERS, trs,
                  caption="Labels and scores of the labelled latents (most interesting first)",
-                 notes=label_notes(ctx, shown, failed), source=source(INTERPRET, InterpretFiles.LABELS))
+                 notes=notes, source=source(INTERPRET, InterpretFiles.LABELS))
 
 
 def scores_table(stats: dict[str, dict]) -> Table:
@@ -166,7 +171,8 @@ def cross_table(ctx: ReportContext) -> Table | None:
         m = r.get("cross_scorer")
         if not m:
             continue
-        rows.append([num(fint(r["pair_id"])), num(fint(r["base_latent"])), num(fint(r["tuned_latent"])), m,
+        rows.append([num(fint(r["pair_id"])), ctx.latent_cell("base", r["base_latent"]),
+                     ctx.latent_cell("tuned", r["tuned_latent"]), m,
                      num(fnum(r.get(f"base_label_on_tuned_{m}"), 2)), num(fnum(r.get(f"tuned_{m}_shuffled"), 2)),
                      num(fnum(r.get(f"tuned_label_on_base_{m}"), 2)), num(fnum(r.get(f"base_{m}_shuffled"), 2)),
                      text_or_missing(r.get("cross_verdict"))])
@@ -232,9 +238,26 @@ def labels_finding(ctx: ReportContext, stats: dict[str, dict]) -> None:
     ctx.find("labels", text, scores=stats)
 
 
+def quality_finding(ctx: ReportContext) -> None:
+    """How many labels carry a mark (featevo.report.quality): echo, duplicate, not above the floor."""
+    marks = ctx.label_marks
+    if not marks:
+        return
+    n = {k: sum(1 for fl in marks.values() if any(f.kind == k for f in fl)) for k in ("echo", "duplicate", "floor")}
+    clean = sum(1 for fl in marks.values() if not fl)
+    text = (f"Of the {fint(len(marks))} labels stage 04 wrote, {fint(n['echo'])} "
+            f"{plural(n['echo'], 'echoes', 'echo')} the few-shot example of Delphi's explainer prompt, "
+            f"{fint(n['duplicate'])} {plural(n['duplicate'], 'is', 'are')} duplicated across latents of one SAE and "
+            f"{fint(n['floor'])} {plural(n['floor'], 'does', 'do')} not beat the shuffled-label floor; {fint(clean)} "
+            f"{plural(clean, 'carries', 'carry')} no such mark (marked labels are greyed in the tables and never a "
+            "card's headline).")
+    ctx.find("label_quality", text, supported=None, labels=len(marks), clean=clean, **n)
+
+
 def labels_section(ctx: ReportContext) -> Section:
     sec = Section("labels", "Labelled features, side by side")
     sec.add(labels_table(ctx))
+    quality_finding(ctx)
     summary = ctx.up.interpret.summary or {}
     scores = summary.get("scores") or {}
     if has_paired(scores):  # stage 04 with the paired floor: show the paired difference, not two unpaired means

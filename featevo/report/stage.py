@@ -8,9 +8,10 @@ from pathlib import Path
 from typing import Optional
 
 from featevo.config import PipelineConfig
+from featevo.export import carry_exports
 from featevo.io import StageRun, atomic_write_json, atomic_write_text, require_stage, stage_is_current
 from featevo.layout import PARTIAL_CONFIG, REPORT, TRAIN, ReportFiles, display_path, stage_dir, upstream_stages
-from featevo.report.cards import cards_section
+from featevo.report.cards import cards_section, plan_cards
 from featevo.report.causal import causal_section
 from featevo.report.common import code, dig, when
 from featevo.report.context import ReportContext
@@ -35,6 +36,7 @@ SECTIONS = (setup_section, sae_section, twin_section, matching_section, diffing_
 
 
 def build_doc(ctx: ReportContext) -> Doc:
+    plan_cards(ctx)  # which latents get a card, before the tables that link to them
     sections = [s for s in (build(ctx) for build in SECTIONS) if s is not None]
     up, cfg = ctx.up, ctx.cfg
     man1 = up.manifests.get(TRAIN, {})
@@ -89,8 +91,9 @@ def run(cfg: PipelineConfig, force: bool = False) -> Path:
     for p in st.dir.iterdir():  # a report is cheap: never resume a half-written one
         if p.name != PARTIAL_CONFIG:
             shutil.rmtree(p) if p.is_dir() else p.unlink()
+    kept = carry_exports(cfg, st.dir)  # the SAEDashboard exports (python -m featevo.export) survive a rerun
     info = build_report(cfg, st.dir, up)
-    st.extra = {"report": info}
+    st.extra = {"report": {**info, "exports_kept": kept}}
     st.commit()
     logger.info("report with %d figures, %d findings and %d feature cards: %s", info["figures"], info["findings"],
                 info["cards"], display_path(final / ReportFiles.HTML))

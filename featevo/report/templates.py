@@ -4,7 +4,8 @@
 figures and feature cards); this module only turns that into text. Both renderers read the same
 ``Doc``, so the HTML and the Markdown cannot say different things.
 
-Inline markup in paragraph text: ``**bold**``, ``*italic*`` and ```code```; everything else is
+Inline markup in paragraph text: ``**bold**``, ``*italic*``, ```code``` and in-document links
+``[text](#anchor)``; everything else is
 escaped. Missing values are :data:`MISSING` (an en dash) and carry their reason in a table note.
 """
 
@@ -109,6 +110,9 @@ class Cell:
     numeric: bool = False
     title: str = ""  # tooltip (HTML only)
     wrap: bool = False  # long text (labels): may wrap; other cells stay on one line
+    href: str = ""  # in-document anchor the text links to (a feature card), without '#'
+    badges: list[tuple[str, str]] = field(default_factory=list)  # (mark, what it means): warnings after the text
+    muted: bool = False  # greyed (an unreliable label)
 
 
 @dataclass
@@ -151,6 +155,11 @@ class CardSide:
     facts: list[tuple[str, str]]  # (name, formatted value)
     contexts: list[Context]
     empty_reason: str = ""
+    anchor: str = ""  # id of this side (card-<sae>-<latent>), the target of table links
+    badges: list[tuple[str, str]] = field(default_factory=list)  # (mark, what it means), label and latent warnings
+    unreliable: bool = False  # the label is flagged: the headline says so and the label goes below, small
+    hist_svg: str = ""  # inline SVG (activation histogram), HTML only
+    hist_note: str = ""  # what the histogram shows (both renderers)
 
 
 @dataclass
@@ -165,6 +174,7 @@ class Card:
 @dataclass
 class Cards:
     cards: list[Card]
+    heading: str = ""  # shown above the cards (a group: labelled, new, lost, most rotated)
 
 
 @dataclass
@@ -209,8 +219,12 @@ _BOLD = re.compile(r"\*\*(.+?)\*\*")
 _ITAL = re.compile(r"(?<![*\w])\*(?!\s)(.+?)(?<!\s)\*(?![*\w])")
 
 
+_LINK = re.compile(r"\[([^\[\]]+)\]\(#([A-Za-z0-9_-]+)\)")  # [text](#anchor): in-document links only
+
+
 def inline_html(text: str) -> str:
     out = html.escape(text, quote=False)
+    out = _LINK.sub(r'<a href="#\2">\1</a>', out)
     out = _CODE.sub(r"<code>\1</code>", out)
     out = _BOLD.sub(r"<strong>\1</strong>", out)
     return _ITAL.sub(r"<em>\1</em>", out)
@@ -218,7 +232,7 @@ def inline_html(text: str) -> str:
 
 def plain(text: str) -> str:
     """Inline markup removed (alt texts, tooltips)."""
-    return _ITAL.sub(r"\1", _BOLD.sub(r"\1", _CODE.sub(r"\1", text)))
+    return _ITAL.sub(r"\1", _BOLD.sub(r"\1", _CODE.sub(r"\1", _LINK.sub(r"\1", text))))
 
 
 def md_escape_cell(text: str) -> str:
@@ -360,6 +374,15 @@ tbody tr:nth-child(even) td { background: #fbfcfe; }
 ol.ctx { margin: 6px 0 0; padding-left: 22px; font-size: 13.5px; line-height: 1.85; }
 ol.ctx li { margin: 0 0 3px; overflow-wrap: anywhere; }
 ol.ctx li .amax { color: var(--muted); font-size: 11.5px; margin-left: 6px; font-variant-numeric: tabular-nums; }
+.badge { display: inline-block; font-size: 10.5px; font-weight: 600; line-height: 1.3; padding: 0 4px; \
+margin-left: 4px; border-radius: 3px; background: #fdecea; color: #a4281b; border: 1px solid #f1b7b0; \
+white-space: nowrap; vertical-align: 1px; cursor: help; }
+.muted { color: #8a919c; }
+td a, .who a { color: inherit; text-decoration: underline dotted; }
+.side .label.unreliable { color: var(--muted); font-style: italic; }
+.side .small-label { color: #8a919c; font-size: 12.5px; margin: -4px 0 6px; }
+.hist { margin: 6px 0 2px; } .hist svg { display: block; } .hist .hn { color: var(--muted); font-size: 11.5px; }
+h3.cards-head { margin: 22px 0 8px; }
 .tok { border-radius: 3px; padding: 1px 1px; }
 .tok.max { outline: 1.5px solid #1d2430; }
 .tiles { display: grid; grid-template-columns: repeat(auto-fit, minmax(200px, 1fr)); gap: 12px; margin: 14px 0 6px; }
@@ -381,6 +404,28 @@ def _png_data_uri(path: Path) -> str:
     return "data:image/png;base64," + base64.b64encode(Path(path).read_bytes()).decode("ascii")
 
 
+def _badges_html(badges: Sequence[tuple[str, str]]) -> str:
+    return "".join(f'<span class="badge" title="{html.escape(plain(t))}">{html.escape(m)}</span>' for m, t in badges)
+
+
+def _cell_inner(cell: Cell) -> str:
+    text = inline_html(cell.text)
+    if cell.href:
+        text = f'<a href="#{html.escape(cell.href)}">{text}</a>'
+    if cell.muted:
+        text = f'<span class="muted">{text}</span>'
+    return text + _badges_html(cell.badges)
+
+
+def _cell_md(cell: Cell) -> str:
+    text = cell.text
+    if cell.href:
+        text = f"[{text}](#{cell.href})"
+    if cell.muted:
+        text = f"*{text}*" if text and "*" not in text else text
+    return text + "".join(f" ⚠{m}" for m, _ in cell.badges)
+
+
 def _table_html(t: Table) -> str:
     head = "".join(f"<th>{inline_html(h)}</th>" for h in t.headers)
     body = []
@@ -390,7 +435,7 @@ def _table_html(t: Table) -> str:
             cell = t.cell(r, c)
             cls = ' class="num"' if cell.numeric else ' class="wrap"' if cell.wrap else ""
             title = f' title="{html.escape(cell.title)}"' if cell.title else ""
-            tds.append(f"<td{cls}{title}>{inline_html(cell.text)}</td>")
+            tds.append(f"<td{cls}{title}>{_cell_inner(cell)}</td>")
         body.append("<tr>" + "".join(tds) + "</tr>")
     cap = f'<div class="tcap">{inline_html(t.caption)}</div>' if t.caption else ""
     notes = list(t.notes) + ([f"Source: `{t.source}`"] if t.source else [])
@@ -406,14 +451,22 @@ def _table_html(t: Table) -> str:
 def _side_html(s: CardSide) -> str:
     who = "base" if s.side == "base" else "tuned"
     latent = f" latent {s.latent}" if s.latent is not None else ""
-    out = [f'<div class="side {who}"><div class="who">{who}{html.escape(latent)}</div>']
+    anchor = f' id="{html.escape(s.anchor)}"' if s.anchor else ""
+    out = [f'<div class="side {who}"{anchor}><div class="who">{who}{html.escape(latent)}{_badges_html(s.badges)}'
+           '</div>']
     if s.latent is None:
         out.append(f'<div class="empty">{inline_html(s.empty_reason or "no matching latent")}</div></div>')
         return "".join(out)
-    out.append(f'<div class="label">{inline_html(s.label)}</div>')
+    if s.unreliable:
+        out.append('<div class="label unreliable">no reliable label</div>'
+                   f'<div class="small-label">label: {inline_html(s.label)}</div>')
+    else:
+        out.append(f'<div class="label">{inline_html(s.label)}</div>')
     if s.facts:
         out.append('<div class="facts">' + "".join(
             f"<span>{inline_html(k)} <b>{inline_html(v)}</b></span>" for k, v in s.facts) + "</div>")
+    if s.hist_svg:
+        out.append(f'<div class="hist">{s.hist_svg}<div class="hn">{inline_html(s.hist_note)}</div></div>')
     rgb = BASE_RGB if who == "base" else TUNED_RGB
     if s.contexts:
         scale = max((c.max_act for c in s.contexts if finite(c.max_act)), default=0.0)
@@ -430,7 +483,7 @@ def _side_html(s: CardSide) -> str:
 
 
 def _cards_html(cards: Cards) -> str:
-    out = ['<div class="cards">']
+    out = [f'<h3 class="cards-head">{inline_html(cards.heading)}</h3>' if cards.heading else "", '<div class="cards">']
     for c in cards.cards:
         facts = "".join(f"<span>{inline_html(k)} <b>{inline_html(v)}</b></span>" for k, v in c.facts)
         out.append(
@@ -503,7 +556,7 @@ def _table_md(t: Table) -> str:
     lines.append("|" + "|".join("---:" if any(t.cell(r, c).numeric for r in range(len(t.rows))) else "---"
                                 for c in range(len(t.headers))) + "|")
     for r in range(len(t.rows)):
-        lines.append("| " + " | ".join(md_escape_cell(t.cell(r, c).text) for c in range(len(t.headers))) + " |")
+        lines.append("| " + " | ".join(md_escape_cell(_cell_md(t.cell(r, c))) for c in range(len(t.headers))) + " |")
     notes = list(t.notes) + ([f"Source: `{t.source}`"] if t.source else [])
     if notes:
         lines.append("")
@@ -513,9 +566,9 @@ def _table_md(t: Table) -> str:
 
 
 def _cards_md(cards: Cards) -> str:
-    out = []
+    out = [f"### {cards.heading}", ""] if cards.heading else []
     for c in cards.cards:
-        out.append(f"### {c.title}")
+        out.append(f"{'####' if cards.heading else '###'} {c.title}")
         out.append("")
         if c.facts:
             out.append(" · ".join(f"{k} **{v}**" for k, v in c.facts))
@@ -527,8 +580,15 @@ def _cards_md(cards: Cards) -> str:
                 out.append("")
                 continue
             facts = "; ".join(f"{k} {v}" for k, v in s.facts)
-            out.append(f"**{who} latent {s.latent}: {s.label}**" + (f" ({facts})" if facts else ""))
+            anchor = f'<a id="{s.anchor}"></a>' if s.anchor else ""
+            marks = "".join(f" ⚠{m}" for m, _ in s.badges)
+            head = (f"**{who} latent {s.latent}: no reliable label**{marks} (label: *{s.label}*)" if s.unreliable
+                    else f"**{who} latent {s.latent}: {s.label}**{marks}")
+            out.append(anchor + head + (f" ({facts})" if facts else ""))
             out.append("")
+            if s.hist_note:
+                out.append(f"<sub>{s.hist_note}</sub>")
+                out.append("")
             if s.contexts:
                 out.extend(f"{i + 1}. {context_md(ctx)} (max {fnum(ctx.max_act, 2)}"
                            f"{'; ' + ctx.note if ctx.note else ''})" for i, ctx in enumerate(s.contexts))
