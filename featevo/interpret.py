@@ -217,6 +217,7 @@ SCORERS = ("detection", "fuzzing", "embedding")   # scorers of a label: floor = 
 LATENT_SCORERS = ("intruder",)                    # scorers of the latent alone (label unused): floor = chance
 ALL_SCORERS = SCORERS + LATENT_SCORERS
 NO_NEGATIVES = "no non-activating examples"
+NO_INTRUDERS = "no non-activating context of 2+ tokens (the intruder scorer's placeholder would replace it)"
 
 
 class LLMServerDied(RuntimeError):
@@ -257,7 +258,11 @@ class Labeller:
         if self.embedder is not None:
             self.scorers["embedding"] = dc.EmbeddingScorer(self.embedder)
         if "intruder" in self.icfg.scorers:
-            n = max(2, shown)  # Delphi divides by the activating contexts shown (n - 1): 1 would crash it
+            # contexts per intruder prompt: one activating-quantile group (at most ceil(n_test / n_quantiles)
+            # contexts) plus the intruder, so the reply grammar allows no index beyond the prompt; at least 2,
+            # since Delphi divides by the activating contexts shown (n - 1)
+            group = -(-self.icfg.n_test // self.icfg.n_quantiles)
+            n = max(2, min(shown, group + 1))
             gi = {"grammar": dc.intruder_grammar(n)} if self.grammar and n <= 10 else {}
             self.scorers["intruder"] = dc.IntruderScorer(self.client, n_examples_shown=n, verbose=False,
                                                          temperature=0.0, type="default",
@@ -306,16 +311,19 @@ class Labeller:
 
         record.explanation = label
         out = {}
+        full = record
         for name, scorer in self.scorers.items():
             if name in LATENT_SCORERS and not latent_scorers:
                 continue
+            record = _intruder_record(full) if name == "intruder" else full
             self.client.tag = name
             n0 = len(self.client.calls)
             if not record.test:
                 m: dict[str, Any] = {"accuracy": None, "f1_score": None, "status": "undefined",
                                      "reason": "no activating test examples"}
             elif not record.not_active:
-                m = {"accuracy": None, "f1_score": None, "status": "undefined", "reason": NO_NEGATIVES}
+                m = {"accuracy": None, "f1_score": None, "status": "undefined",
+                     "reason": NO_NEGATIVES if name != "intruder" or not full.not_active else NO_INTRUDERS}
             else:
                 try:
                     res = await scorer(record)
@@ -349,6 +357,18 @@ class Labeller:
                         m.update(status="undefined", reason=m.get("undefined"))
             out[name] = m
         return out
+
+
+def _intruder_record(record):
+    """``record`` for Delphi's intruder scorer: silent contexts of one token dropped. Delphi highlights a few of
+    the intruder's tokens to mimic the activating contexts and, for a one-token context, finds none to highlight
+    and shows its placeholder sentence ("<<NNsight>> is the best library for <<interpretability>> ...")
+    instead, an outsider any reader spots without reading the latent's contexts."""
+    import copy
+
+    rec = copy.copy(record)
+    rec.not_active = [e for e in record.not_active if len(e.str_tokens or ()) >= 2]
+    return rec
 
 
 def _record(model_key: str, latent: int, ex: LatentExamples, tok, icfg: InterpretConfig, seed: int):

@@ -406,3 +406,20 @@ def test_intruder_runs_once_per_latent_and_is_paired_with_chance(tmp_path, tok, 
     assert set(rows) == {"detection", "intruder"}
     assert rows["intruder"][6:8] == ["1.000", f"{chance:.3f}"]  # own, floor = chance
     assert any("never reads the label" in n for n in t.notes)
+
+
+def test_intruder_skips_one_token_silent_contexts(tok):
+    """Delphi shows a placeholder sentence instead of a one-token intruder: such contexts are not used."""
+    ex = examples(tok)
+    one = tok("rain", add_special_tokens=False)["input_ids"]
+    assert len(one) == 1
+    client = IntruderClient([])
+    lab = Labeller(client, ICFG_INTRUDER, grammar=False)
+    rec = _record("base", 0, LatentExamples(ex.activating, ex.non_activating[:3] + [one], 12, 5.0), tok,
+                  ICFG_INTRUDER, seed=0)
+    res = asyncio.run(lab.score(rec, "numbers", latent_scorers=True))
+    assert res["intruder"]["n_examples"] == 3 and len(rec.not_active) == 4  # the record itself is unchanged
+    assert not any("NNsight" in c["prompt"][-1]["content"] for c in client.calls if c["stage"] == "intruder")
+    only_one = _record("base", 0, LatentExamples(ex.activating, [one], 12, 5.0), tok, ICFG_INTRUDER, seed=0)
+    und = asyncio.run(lab.score(only_one, "numbers", latent_scorers=True))["intruder"]
+    assert und["status"] == "undefined" and und["reason"].startswith("no non-activating context of 2+ tokens")
