@@ -14,7 +14,8 @@ Everything stage 04 needs is re-exported from here:
   ``/v1`` root, e.g. the local llama-cpp server of :mod:`featevo.llm_server`), ``OpenRouter``,
   ``Offline`` (vLLM, GPU only), ``Client``, ``Response``;
 * explainers / scorers: ``DefaultExplainer``, ``ExplainerResult``, ``DetectionScorer``,
-  ``FuzzingScorer``, ``ScorerResult``, ``ClassifierOutput``;
+  ``FuzzingScorer``, ``IntruderScorer`` (label-free: it never reads the explanation),
+  ``ScorerResult``, ``ClassifierOutput``;
 * record types: ``Latent``, ``LatentRecord``, ``Example``, ``ActivatingExample``,
   ``NonActivatingExample``;
 * samplers: ``SamplerConfig``, ``sampler``, ``normalize_activations``, ``split_quantiles``;
@@ -149,6 +150,7 @@ try:
         from delphi.latents.samplers import normalize_activations, split_quantiles
         from delphi.pipeline import Pipe, Pipeline, process_wrapper
         from delphi.scorers import DetectionScorer, FuzzingScorer
+        from delphi.scorers.classifier.intruder import IntruderResult, IntruderScorer
         from delphi.scorers.embedding.embedding import EmbeddingOutput, EmbeddingScorer
         from delphi.scorers.classifier.sample import ClassifierOutput
         from delphi.scorers.scorer import ScorerResult
@@ -190,6 +192,14 @@ def scorer_grammar(n_examples_shown: int) -> str:
     if n_examples_shown < 1:
         raise ValueError("n_examples_shown must be >= 1")
     return 'root ::= "[" b' + ' "," b' * (n_examples_shown - 1) + ' "]"\nb ::= "0" | "1"\n'
+
+
+def intruder_grammar(n_examples_shown: int) -> str:
+    """GBNF grammar forcing the intruder scorer's reply into ``[RESPONSE]: <index>`` with an index below
+    ``n_examples_shown`` (llama-cpp server only; Delphi's ``IntruderScorer._parse`` reads exactly this)."""
+    if not 2 <= n_examples_shown <= 10:
+        raise ValueError("the intruder grammar needs 2 <= n_examples_shown <= 10")
+    return f'root ::= "[RESPONSE]: " [0-{n_examples_shown - 1}]\n'
 
 
 EXPLANATION_GRAMMAR = 'root ::= "[EXPLANATION]: " [^\\n\\[\\]]+\n'
@@ -513,6 +523,28 @@ def top_token_label(record: LatentRecord, n_tokens: int = 5) -> str | None:
     return "tokens: " + ", ".join(f'"{w}"' for w in top)
 
 
+def intruder_metrics(outputs: Sequence[Any]) -> dict[str, Any]:
+    """Delphi's intruder score of one latent: the fraction of prompts (one activating-quantile group with one
+    non-activating intruder context among them) where the LLM picked the intruder, over the prompts whose reply
+    parsed. Delphi's ``IntruderScorer`` turns a failed request or an unparsable reply into an empty
+    ``IntruderResult`` (no ``sample``), which its own analysis would count as a wrong answer; here it is counted
+    in ``n_failed`` and left out. ``chance``: the mean of 1 / (examples in the prompt) over the parsed prompts,
+    the score of a reader who guesses. The scorer never sees the label: this measures the *latent* (are its
+    contexts coherent enough to spot an outsider?), not the label."""
+    parsed = [o for o in outputs if getattr(o, "sample", None) is not None]
+    res: dict[str, Any] = dict(n_examples=len(outputs), n_failed=len(outputs) - len(parsed),
+                               failed_fraction=(len(outputs) - len(parsed)) / len(outputs) if outputs else None,
+                               f1_score=None)
+    if not parsed:
+        res.update(accuracy=None, chance=None,
+                   undefined="no scorer prediction parsed" if outputs else "no examples scored")
+        return res
+    res["accuracy"] = sum(bool(o.correct) for o in parsed) / len(parsed)
+    res["chance"] = sum(1 / len(o.sample.examples) for o in parsed) / len(parsed)
+    res["n_correct"] = sum(bool(o.correct) for o in parsed)
+    return res
+
+
 def is_parsed_explanation(explanation: str) -> bool:
     """False for Delphi's placeholder when the explainer's reply had no ``[EXPLANATION]:`` line."""
     return bool(explanation) and explanation != "Explanation could not be parsed."
@@ -534,6 +566,8 @@ __all__ = [
     "Example",
     "ExplainerResult",
     "FuzzingScorer",
+    "IntruderResult",
+    "IntruderScorer",
     "Latent",
     "LatentRecord",
     "NonActivatingExample",
@@ -551,6 +585,8 @@ __all__ = [
     "as_delphi_tokenizer",
     "auc",
     "embedding_metrics",
+    "intruder_grammar",
+    "intruder_metrics",
     "load_embedding_model",
     "top_token_label",
     "build_latent_record",

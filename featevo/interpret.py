@@ -15,6 +15,10 @@ For each chosen latent of the base and the tuned SAE:
    Delphi's result analysis computes them (``featevo.delphi_compat.classifier_metrics``).
 4. **Floor**: the same scorers with labels shuffled across latents (a derangement, seeded). A label
    that means something must beat its latent's shuffled score.
+5. **Intruder** (``interpret.scorers`` with ``intruder``): Delphi's ``IntruderScorer`` shows a few activating
+   contexts and one non-activating one and asks which is the outsider. It never reads the label, so it scores the
+   *latent* (how coherent its contexts are), once per labelled latent; its floor is chance (1 / contexts shown),
+   not shuffled labels, and it has no top-token baseline or cross score.
 
 Every latent's result is written to ``latents/<sae>_<id>.json`` as soon as it finishes; a rerun
 after a crash or Ctrl-C continues with the latents not yet done.
@@ -209,8 +213,11 @@ def make_client(icfg: InterpretConfig, base_url: str | None, model_name: str):
 # Labelling
 # --------------------------------------------------------------------------------------------
 LLM_FAILURE = "LLM request failed"
-SCORERS = ("detection", "fuzzing", "embedding")
+SCORERS = ("detection", "fuzzing", "embedding")   # scorers of a label: floor = other latents' labels
+LATENT_SCORERS = ("intruder",)                    # scorers of the latent alone (label unused): floor = chance
+ALL_SCORERS = SCORERS + LATENT_SCORERS
 NO_NEGATIVES = "no non-activating examples"
+NO_INTRUDERS = "no non-activating context of 2+ tokens (the intruder scorer's placeholder would replace it)"
 
 
 class LLMServerDied(RuntimeError):
@@ -250,6 +257,16 @@ class Labeller:
         }
         if self.embedder is not None:
             self.scorers["embedding"] = dc.EmbeddingScorer(self.embedder)
+        if "intruder" in self.icfg.scorers:
+            # contexts per intruder prompt: one activating-quantile group (at most ceil(n_test / n_quantiles)
+            # contexts) plus the intruder, so the reply grammar allows no index beyond the prompt; at least 2,
+            # since Delphi divides by the activating contexts shown (n - 1)
+            group = -(-self.icfg.n_test // self.icfg.n_quantiles)
+            n = max(2, min(shown, group + 1))
+            gi = {"grammar": dc.intruder_grammar(n)} if self.grammar and n <= 10 else {}
+            self.scorers["intruder"] = dc.IntruderScorer(self.client, n_examples_shown=n, verbose=False,
+                                                         temperature=0.0, type="default",
+                                                         max_tokens=self.icfg.score_max_tokens, **gi)
         self.scorers = {k: v for k, v in self.scorers.items() if k in self.icfg.scorers}
 
     def explainer(self, temperature: float):
@@ -285,22 +302,28 @@ class Labeller:
             out.update(failure=f"{LLM_FAILURE}: {errors[-1][:300]}", llm_error=True)
         return out
 
-    async def score(self, record, label: str) -> dict:
+    async def score(self, record, label: str, latent_scorers: bool = False) -> dict:
         """Each scorer's metrics for ``label`` on ``record``, with ``status`` scored / undefined / failed and the
         reason: undefined when a class of examples is missing (balanced accuracy and AUC need both), failed when
-        the scorer raised (e.g. Delphi's assertions), its LLM requests failed or no reply parsed."""
-        from featevo.delphi_compat import classifier_metrics, embedding_metrics
+        the scorer raised (e.g. Delphi's assertions), its LLM requests failed or no reply parsed.
+        ``latent_scorers``: also run the label-free scorers (intruder), once per latent with its own label."""
+        from featevo.delphi_compat import classifier_metrics, embedding_metrics, intruder_metrics
 
         record.explanation = label
         out = {}
+        full = record
         for name, scorer in self.scorers.items():
+            if name in LATENT_SCORERS and not latent_scorers:
+                continue
+            record = _intruder_record(full) if name == "intruder" else full
             self.client.tag = name
             n0 = len(self.client.calls)
             if not record.test:
                 m: dict[str, Any] = {"accuracy": None, "f1_score": None, "status": "undefined",
                                      "reason": "no activating test examples"}
             elif not record.not_active:
-                m = {"accuracy": None, "f1_score": None, "status": "undefined", "reason": NO_NEGATIVES}
+                m = {"accuracy": None, "f1_score": None, "status": "undefined",
+                     "reason": NO_NEGATIVES if name != "intruder" or not full.not_active else NO_INTRUDERS}
             else:
                 try:
                     res = await scorer(record)
@@ -312,6 +335,10 @@ class Labeller:
                         m = embedding_metrics(res.score)
                         m["similarities"] = [{"text": o.text, "activating": o.distance >= 0,
                                               "similarity": o.similarity} for o in res.score]
+                    elif name == "intruder":
+                        m = intruder_metrics(res.score)
+                        m["predictions"] = [{"examples": o.sample.examples, "intruder": o.correct_index,
+                                             "prediction": o.prediction} for o in res.score if o.sample is not None]
                     else:
                         m = classifier_metrics(res.score)
                         m["predictions"] = [
@@ -330,6 +357,18 @@ class Labeller:
                         m.update(status="undefined", reason=m.get("undefined"))
             out[name] = m
         return out
+
+
+def _intruder_record(record):
+    """``record`` for Delphi's intruder scorer: silent contexts of one token dropped. Delphi highlights a few of
+    the intruder's tokens to mimic the activating contexts and, for a one-token context, finds none to highlight
+    and shows its placeholder sentence ("<<NNsight>> is the best library for <<interpretability>> ...")
+    instead, an outsider any reader spots without reading the latent's contexts."""
+    import copy
+
+    rec = copy.copy(record)
+    rec.not_active = [e for e in record.not_active if len(e.str_tokens or ()) >= 2]
+    return rec
 
 
 def _record(model_key: str, latent: int, ex: LatentExamples, tok, icfg: InterpretConfig, seed: int):
@@ -436,7 +475,7 @@ async def _label_all(cfg: PipelineConfig, st_dir: Path, chosen: dict[str, list[i
                 len(record.train), len(record.test), len(record.not_active))
             result.update(await lab.explain(record))
             if result["label"] is not None:
-                result["scores"] = await lab.score(record, result["label"])
+                result["scores"] = await lab.score(record, result["label"], latent_scorers=True)
             if icfg.baseline_label:
                 from featevo.delphi_compat import top_token_label
 
@@ -634,6 +673,9 @@ def _label_row(unit: tuple, lr: LabelResults, latent_class: dict, feature_table:
             row[f"{side}_{name}"] = _score(r, name)
             row[f"{side}_{name}_shuffled"] = floor_score(sh, name)
             row[f"{side}_{name}_top_tokens"] = _score(_baseline(r), name)
+        for name in LATENT_SCORERS:
+            row[f"{side}_{name}"] = _score(r, name)
+            row[f"{side}_{name}_chance"] = _score(r, name, "chance")
         row[f"{side}_top_tokens_label"] = (_baseline(r) or {}).get("label")
         row[f"{side}_score_issues"] = _issues(r)
     cr = lr.cross.get(p["pair_id"]) if p is not None else None
@@ -672,7 +714,7 @@ def scorer_accounting(m: str, lr: LabelResults) -> dict[str, dict]:
     reply parsed; ``not_attempted``: no label to score), with ``failed_any_run`` counting failures of every
     scorer run of this SAE (own label, floor donors, top-token baseline)."""
     out: dict[str, dict] = {}
-    for name in SCORERS:
+    for name in ALL_SCORERS:
         acc: dict[str, Any] = {"scored": 0, "undefined": {}, "failed": {}, "not_attempted": {}, "failed_any_run": {}}
         for lat, r in lr.latents[m].items():
             if not r.get("label"):
@@ -734,6 +776,19 @@ def summary_row(m: str, lr: LabelResults, seed: int = 0) -> dict:
         entry[f"{name}_vs_top_tokens_diff"] = bl["mean_diff"]
         entry[f"{name}_vs_top_tokens_ci_low"], entry[f"{name}_vs_top_tokens_ci_high"] = bl["ci_low"], bl["ci_high"]
         entry[f"{name}_vs_top_tokens_sign_p"] = bl["sign_test_p"]
+    for name in LATENT_SCORERS:  # the label is not read: the latent's score against chance, not a label's floor
+        a = acc[name]
+        entry[f"{name}_scored"] = a["scored"]
+        entry[f"{name}_undefined"] = sum(a["undefined"].values())
+        entry[f"{name}_failed"] = sum(a["failed"].values())
+        st = paired_stats([_score(r, name) for r in labelled], [_score(r, name, "chance") for r in labelled],
+                          seed=seed)
+        entry[f"{name}_paired_n"] = st["n"]
+        entry[f"{name}_accuracy_mean"], entry[f"{name}_chance_mean"] = st["mean_real"], st["mean_floor"]
+        entry[f"{name}_paired_diff"] = st["mean_diff"]
+        entry[f"{name}_paired_ci_low"], entry[f"{name}_paired_ci_high"] = st["ci_low"], st["ci_high"]
+        entry[f"{name}_paired_wins"], entry[f"{name}_paired_losses"] = st["wins"], st["losses"]
+        entry[f"{name}_paired_ties"], entry[f"{name}_paired_sign_p"] = st["ties"], st["sign_test_p"]
     return entry
 
 
@@ -786,7 +841,10 @@ def write_outputs(cfg: PipelineConfig, st_dir: Path, chosen: dict[str, list[int]
                        "result analysis), undefined (blank) when the latent has no activating or no non-activating "
                        "example; embedding = AUC of label-to-context similarity (Delphi's embedding scorer); "
                        "shuffled/floor = the mean score of the same latent with other latents' labels; paired_diff "
-                       "= mean over latents of own minus floor, with a bootstrap 95% interval and a sign test",
+                       "= mean over latents of own minus floor, with a bootstrap 95% interval and a sign test; "
+                       "intruder = fraction of Delphi's intruder prompts whose outsider context the LLM found "
+                       "(over parsed replies); it never reads the label, so it scores the latent, and its "
+                       "paired_diff is against chance (1 / contexts in the prompt), not against shuffled labels",
     }
     atomic_write_json(st_dir / InterpretFiles.SUMMARY, summary)
     return summary
@@ -880,10 +938,11 @@ def run(cfg: PipelineConfig, force: bool = False) -> Path:
     for s in ("base", "tuned"):
         sc = summary["scores"][s]
         logger.info("%s: %d/%d labelled, %d failed; detection own-floor %s [%s, %s] over %d latents (sign p %s); "
-                    "embedding own-floor %s", s, sc["labelled"], sc["latents"], sc["failed"],
+                    "embedding own-floor %s; intruder minus chance %s", s, sc["labelled"], sc["latents"], sc["failed"],
                     _fmt(sc["detection_paired_diff"]), _fmt(sc["detection_paired_ci_low"]),
                     _fmt(sc["detection_paired_ci_high"]), sc["detection_paired_n"],
-                    _fmt(sc["detection_paired_sign_p"]), _fmt(sc["embedding_paired_diff"]))
+                    _fmt(sc["detection_paired_sign_p"]), _fmt(sc["embedding_paired_diff"]),
+                    _fmt(sc.get("intruder_paired_diff")))
     st.commit()
     return stage_dir(cfg, INTERPRET)
 

@@ -516,6 +516,9 @@ _LABEL_SIDE_COLS = tuple(
                 "latents' labels (interpret.n_shuffled_donors donors)"),
             Col(f"{side}_{scorer}_top_tokens", "float", f"{scorer} score of the top-token baseline label"),
         )),
+        Col(f"{side}_intruder", "float", f"Delphi's intruder score of the {side} latent (label-free: fraction of "
+            "prompts whose one non-activating context the LLM found; blank: not run, undefined or failed)"),
+        Col(f"{side}_intruder_chance", "float", "the intruder score of guessing (1 / contexts per prompt)"),
         Col(f"{side}_top_tokens_label", "str", "the baseline label: the latent's top activating tokens"),
         Col(f"{side}_score_issues", "str", "scorers with no score for this label and why (undefined / failed)"),
     )
@@ -569,6 +572,20 @@ _SUMMARY_SCORE_COLS = tuple(
         Col(f"{scorer}_vs_top_tokens_ci_high", "float", "bootstrap 95% interval"),
         Col(f"{scorer}_vs_top_tokens_sign_p", "float", "two-sided sign test"),
     )
+) + (
+    Col("intruder_scored", "int", "labelled latents with a defined intruder score (label-free: scores the latent)"),
+    Col("intruder_undefined", "int", "labelled latents whose intruder score is undefined (a class missing)"),
+    Col("intruder_failed", "int", "labelled latents whose intruder scorer failed (reasons in summary.json)"),
+    Col("intruder_paired_n", "int", "latents with an intruder score (paired with their chance level)"),
+    Col("intruder_accuracy_mean", "float", "mean intruder score (fraction of outsider contexts found)"),
+    Col("intruder_chance_mean", "float", "mean chance level over the same latents (1 / contexts per prompt)"),
+    Col("intruder_paired_diff", "float", "mean over latents of intruder score minus chance"),
+    Col("intruder_paired_ci_low", "float", "bootstrap 95% interval of intruder_paired_diff over latents"),
+    Col("intruder_paired_ci_high", "float", "bootstrap 95% interval of intruder_paired_diff over latents"),
+    Col("intruder_paired_wins", "int", "latents scoring above chance"),
+    Col("intruder_paired_losses", "int", "latents scoring below chance"),
+    Col("intruder_paired_ties", "int", "latents at chance"),
+    Col("intruder_paired_sign_p", "float", "two-sided sign test of above vs below chance"),
 )
 LABELS_SUMMARY = Schema(InterpretFiles.LABELS_SUMMARY, (
     Col("sae", "str", "base or tuned"),

@@ -4,6 +4,7 @@ synthetic scores with a known answer, the top-token baseline, the embedding scor
 
 import asyncio
 import json
+import re
 from pathlib import Path
 
 import numpy as np
@@ -15,7 +16,7 @@ from featevo.interpret import (
     NO_NEGATIVES, LabelResults, Labeller, LatentExamples, LLMServerDied, _done, _label_all, _record, _RecordingMixin,
     choose_donors, context_ids, cross_verdict, floor_score, paired_stats, scorer_accounting, summary_row,
 )
-from featevo.config import ModelConfig
+from featevo.config import InterpretConfig, ModelConfig
 from featevo.models import load_tokenizer
 from tests.test_interpret import ICFG, ScriptedClient, examples
 
@@ -317,6 +318,108 @@ def test_scorers_config_limits_the_scorers_and_counts_the_rest_not_attempted():
     full = Labeller(ScriptedClient([]), InterpretConfig(), grammar=False, embedder=FakeEmbedder())
     assert set(full.scorers) == {"detection", "fuzzing", "embedding"}
     with pytest.raises(ValueError, match="scorers"):
-        InterpretConfig(scorers=["detection", "intruder"])
+        InterpretConfig(scorers=["detection", "simulation"])
     with pytest.raises(ValueError, match="scorers"):
         InterpretConfig(scorers=[])
+
+
+# ------------------------------------------------------------------------------------------ intruder (label-free)
+class IntruderClient(ScriptedClient):
+    """As ScriptedClient, and as Delphi's intruder scorer it names the one context without digits (or replies
+    ``garbage`` when ``garbage`` is set)."""
+
+    garbage = False
+
+    async def generate(self, prompt, **kwargs):
+        if isinstance(prompt, list) and "intruder" in prompt[0]["content"]:
+            self.calls.append({"stage": self.tag, "prompt": prompt, "seconds": 0.0})
+            if self.garbage:
+                self.calls[-1]["response"] = "I think it is the second one"
+                return dc.Response(text="I think it is the second one")
+            examples = re.findall(r"Example (\d+):(.*)", prompt[-1]["content"])
+            odd = next(int(i) for i, e in examples if not any(c.isdigit() for c in e))
+            self.calls[-1]["response"] = f"[RESPONSE]: {odd}"
+            return dc.Response(text=f"[RESPONSE]: {odd}")
+        return await super().generate(prompt, **kwargs)
+
+
+ICFG_INTRUDER = InterpretConfig(n_train=6, n_test=6, n_non_activating=6, n_examples_shown=4, n_quantiles=2,
+                                max_retries=2, scorers=["detection", "intruder"])
+
+
+def test_intruder_scores_the_latent_not_the_label(tok):
+    lab = Labeller(IntruderClient([]), ICFG_INTRUDER, grammar=True)
+    rec = _record("base", 0, examples(tok), tok, ICFG_INTRUDER, seed=0)
+    right = asyncio.run(lab.score(rec, "numbers", latent_scorers=True))
+    wrong = asyncio.run(lab.score(rec, "weather", latent_scorers=True))
+    assert right["intruder"]["status"] == "scored" and right["intruder"]["accuracy"] == 1.0
+    # one prompt per non-activating context; each shows up to n_examples_shown - 1 activating contexts
+    assert right["intruder"]["n_examples"] == len(rec.not_active) and right["intruder"]["n_failed"] == 0
+    assert right["intruder"]["chance"] == pytest.approx(1 / 4)
+    assert wrong["intruder"]["accuracy"] == right["intruder"]["accuracy"]  # the label is never read
+    assert wrong["detection"]["accuracy"] < right["detection"]["accuracy"]
+    assert "intruder" not in asyncio.run(lab.score(rec, "numbers"))  # donors, baseline, cross: not run
+    assert lab.scorers["intruder"].generation_kwargs["grammar"] == dc.intruder_grammar(4)
+    assert dc.intruder_grammar(4) == 'root ::= "[RESPONSE]: " [0-3]\n'
+
+
+def test_intruder_undefined_and_failures_are_counted(tok):
+    lab = Labeller(IntruderClient([]), ICFG_INTRUDER, grammar=False)
+    rec = _record("base", 0, _no_negatives(examples(tok)), tok, ICFG_INTRUDER, seed=0)
+    und = asyncio.run(lab.score(rec, "numbers", latent_scorers=True))["intruder"]
+    assert und["status"] == "undefined" and und["reason"] == NO_NEGATIVES and und["accuracy"] is None
+    client = IntruderClient([])
+    client.garbage = True
+    lab = Labeller(client, ICFG_INTRUDER, grammar=False)
+    rec = _record("base", 0, examples(tok), tok, ICFG_INTRUDER, seed=0)
+    bad = asyncio.run(lab.score(rec, "numbers", latent_scorers=True))["intruder"]
+    # Delphi would count an unparsed reply as a wrong answer; here it is a failed score
+    assert bad["status"] == "failed" and bad["reason"] == "no scorer reply parsed" and bad["n_failed"] == 6
+    dead = asyncio.run(Labeller(DeadClient(), ICFG_INTRUDER, grammar=False).score(rec, "numbers",
+                                                                                     latent_scorers=True))
+    assert dead["intruder"]["status"] == "failed" and dead["intruder"]["reason"].startswith("LLM request failed")
+
+
+def test_intruder_runs_once_per_latent_and_is_paired_with_chance(tmp_path, tok, tiny_cfg):
+    from dataclasses import replace
+
+    cfg = replace(tiny_cfg, interpret=replace(tiny_cfg.interpret, scorers=["detection", "intruder"]))
+    ex = {"base": {0: examples(tok), 1: examples(tok)}, "tuned": {}}
+    client = IntruderClient(["[EXPLANATION]: numbers", "[EXPLANATION]: weather"])
+    asyncio.run(_label_all(cfg, tmp_path, {"base": [0, 1], "tuned": []}, ex, tok, client, grammar=False))
+    r = json.loads((tmp_path / "latents" / "base_0.json").read_text())
+    assert set(r["scores"]) == {"detection", "intruder"} and r["scores"]["intruder"]["accuracy"] == 1.0
+    assert set(r["baseline"]["scores"]) == {"detection"}  # the label-free scorer is not rerun per label
+    sh = json.loads((tmp_path / "shuffled" / "base_0.json").read_text())
+    assert all(set(d["scores"]) == {"detection"} for d in sh["donors"])
+    lr = LabelResults.load(tmp_path, {"base": [0, 1], "tuned": []})
+    row = summary_row("base", lr)
+    assert row["intruder_scored"] == 2 and row["intruder_paired_n"] == 2
+    chance = r["scores"]["intruder"]["chance"]
+    assert 0 < chance < 1 and row["intruder_accuracy_mean"] == 1.0 and row["intruder_chance_mean"] == chance
+    assert row["intruder_paired_diff"] == pytest.approx(1 - chance) and row["intruder_paired_wins"] == 2
+    assert scorer_accounting("base", lr)["intruder"]["scored"] == 2
+    from featevo.report.labels import paired_scores_table
+
+    t = paired_scores_table({"base": row}, 3, ("detection", "intruder"))
+    rows = {r[1]: [c.text if hasattr(c, "text") else c for c in r] for r in t.rows}
+    assert set(rows) == {"detection", "intruder"}
+    assert rows["intruder"][6:8] == ["1.000", f"{chance:.3f}"]  # own, floor = chance
+    assert any("never reads the label" in n for n in t.notes)
+
+
+def test_intruder_skips_one_token_silent_contexts(tok):
+    """Delphi shows a placeholder sentence instead of a one-token intruder: such contexts are not used."""
+    ex = examples(tok)
+    one = tok("rain", add_special_tokens=False)["input_ids"]
+    assert len(one) == 1
+    client = IntruderClient([])
+    lab = Labeller(client, ICFG_INTRUDER, grammar=False)
+    rec = _record("base", 0, LatentExamples(ex.activating, ex.non_activating[:3] + [one], 12, 5.0), tok,
+                  ICFG_INTRUDER, seed=0)
+    res = asyncio.run(lab.score(rec, "numbers", latent_scorers=True))
+    assert res["intruder"]["n_examples"] == 3 and len(rec.not_active) == 4  # the record itself is unchanged
+    assert not any("NNsight" in c["prompt"][-1]["content"] for c in client.calls if c["stage"] == "intruder")
+    only_one = _record("base", 0, LatentExamples(ex.activating, [one], 12, 5.0), tok, ICFG_INTRUDER, seed=0)
+    und = asyncio.run(lab.score(only_one, "numbers", latent_scorers=True))["intruder"]
+    assert und["status"] == "undefined" and und["reason"].startswith("no non-activating context of 2+ tokens")

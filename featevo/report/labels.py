@@ -84,7 +84,8 @@ def scores_table(stats: dict[str, dict]) -> Table:
 
 PAIRED_HEADERS = ["SAE", "scorer", "scored", "undefined", "failed", "paired", "own", "floor", "own \u2212 floor",
                   "95% CI", "wins / losses / ties", "sign test p", "own \u2212 top tokens"]
-SCORER_NAMES = ("detection", "fuzzing", "embedding")
+SCORER_NAMES = ("detection", "fuzzing", "embedding", "intruder")
+LABEL_FREE = ("intruder",)  # scores the latent, never reads the label: its floor is chance
 
 
 def has_paired(scores: dict) -> bool:
@@ -112,7 +113,8 @@ def paired_scores_table(scores: dict[str, dict], n_donors: int | None = None,
             g = e.get
             rows.append([side, m, num(fint(g(f"{m}_scored"))), num(fint(g(f"{m}_undefined"))),
                          num(fint(g(f"{m}_failed"))), num(fint(g(f"{m}_paired_n"))),
-                         num(fnum(g(f"{m}_accuracy_mean"), 3)), num(fnum(g(f"{m}_accuracy_shuffled_mean"), 3)),
+                         num(fnum(g(f"{m}_accuracy_mean"), 3)),
+                         num(fnum(g(f"{m}_chance_mean") if m in LABEL_FREE else g(f"{m}_accuracy_shuffled_mean"), 3)),
                          num(fsigned(g(f"{m}_paired_diff"), 3)),
                          num(fci(g(f"{m}_paired_ci_low"), g(f"{m}_paired_ci_high"), 2)),
                          num(" / ".join(fint(g(f"{m}_paired_{k}")) for k in ("wins", "losses", "ties"))),
@@ -128,6 +130,10 @@ def paired_scores_table(scores: dict[str, dict], n_donors: int | None = None,
              "parsed. Reasons per scorer are in summary.json (scorer_accounting).",
              "Embedding: Delphi's embedding scorer (AUC of label-to-context similarity; no generative LLM). "
              "Own \u2212 top tokens: the LLM label against a label listing the latent's top activating tokens."]
+    if any(r[1] in LABEL_FREE for r in rows):
+        notes.append("Intruder: Delphi's intruder scorer (the LLM picks the one non-activating context among a few "
+                     "activating ones). It never reads the label, so it scores the latent, not the label: its floor "
+                     "is chance (1 / contexts per prompt), not shuffled labels.")
     return Table("tbl-label-scores", PAIRED_HEADERS, rows,
                  caption="Labels against their shuffled-label floor, paired per latent",
                  notes=notes, source=source(INTERPRET, InterpretFiles.SUMMARY))
@@ -137,7 +143,7 @@ def paired_finding(ctx: ReportContext, scores: dict[str, dict]) -> None:
     parts, beats = [], []
     for side in SAE_ORDER:
         e = scores.get(side) or {}
-        m = next((m for m in SCORER_NAMES if e.get(f"{m}_paired_n")), None)
+        m = next((m for m in SCORER_NAMES if m not in LABEL_FREE and e.get(f"{m}_paired_n")), None)
         if m is None:
             continue
         lo, hi = e.get(f"{m}_paired_ci_low"), e.get(f"{m}_paired_ci_high")
