@@ -107,7 +107,8 @@ def supports_box(ctx: ReportContext) -> list:
     if controls:
         failed = [f for f in controls if not control_passes(f)]
         out.append(Para(f"**Controls** ({len(controls) - len(failed)} of {len(controls)} pass). A positive control "
-                        "must find a change planted on purpose; a negative control must find nothing beyond its baseline; "
+                        "must find a change planted on purpose; a negative control must find nothing beyond its "
+                        "baseline; "
                         "a claim made by a method whose control fails is not trustworthy.", "note"))
         out.append(Bullets([("Passes: " if control_passes(f) else "FAILS: ") + f.text for f in controls],
                            "controls"))
