@@ -37,7 +37,7 @@ from tqdm.auto import tqdm
 
 from featevo.activations import tokenize_docs
 from featevo.config import ModelConfig, TwinConfig
-from featevo.data import FINANCIAL, GENERAL, Doc
+from featevo.data import TARGET, REFERENCE, Doc
 from featevo.errors import StageError, TrainingError
 from featevo.fidelity import mask_tokens, model_loss
 from featevo.io import atomic_path, atomic_write_json, read_json
@@ -317,7 +317,7 @@ def plant(text: str, substitutions: dict[str, str]) -> tuple[str, int]:
     return pattern.subn(sub, text)
 
 
-def planted_docs(docs: list[Doc], substitutions: dict[str, str], domain: str = FINANCIAL) -> tuple[list[Doc], int]:
+def planted_docs(docs: list[Doc], substitutions: dict[str, str], domain: str = TARGET) -> tuple[list[Doc], int]:
     """``docs`` with the concept planted into those of ``domain``; returns them and how many changed."""
     out, changed = [], 0
     for d in docs:
@@ -363,13 +363,13 @@ def twin_plan(cfg: TwinConfig, train: list[Doc]) -> dict[str, dict]:
     """Twin key -> its training documents and what they are: ``tuned`` (financial documents),
     ``control`` (general documents, when ``twin.control``) and ``planted`` (the financial documents with
     ``twin.planted`` substituted, when set). Every twin uses the same recipe and seed."""
-    fin = [d for d in train if d.domain == FINANCIAL]
-    plan = {"tuned": {"docs": fin, "domain": FINANCIAL}}
+    fin = [d for d in train if d.domain == TARGET]
+    plan = {"tuned": {"docs": fin, "domain": TARGET}}
     if cfg.control:
-        plan["control"] = {"docs": [d for d in train if d.domain == GENERAL], "domain": GENERAL}
+        plan["control"] = {"docs": [d for d in train if d.domain == REFERENCE], "domain": REFERENCE}
     if cfg.planted:
         docs, changed = planted_docs(fin, cfg.planted)
-        plan["planted"] = {"docs": docs, "domain": FINANCIAL, "substitutions": dict(cfg.planted),
+        plan["planted"] = {"docs": docs, "domain": TARGET, "substitutions": dict(cfg.planted),
                            "changed_docs": changed}
     for key, p in plan.items():
         if len(p["docs"]) < cfg.batch_size:
@@ -430,15 +430,15 @@ def evaluate_twins(out: Path, keys: list[str], probe: list[Doc], substitutions: 
     tok = load_tokenizer(ModelConfig(name=str(out / TwinFiles.BASE)))
     names = [TwinFiles.BASE, *keys]
     loaded = {k: load_model(ModelConfig(name=str(out / k)), head="mlm", device=device) for k in names}
-    by_dom = {dom: [d for d in probe if d.domain == dom] for dom in (FINANCIAL, GENERAL)}
+    by_dom = {dom: [d for d in probe if d.domain == dom] for dom in (TARGET, REFERENCE)}
     report: dict = {"drift": {k: param_drift(loaded[TwinFiles.BASE], loaded[k]) for k in keys}, "eval_mlm_loss": {}}
     for dom, docs in by_dom.items():
         report["eval_mlm_loss"][dom] = {k: mlm_eval_loss(m, tok, docs, device, max_length, seed)
                                         for k, m in loaded.items()}
         report["eval_mlm_loss"][dom].update(docs=len(docs), templates=len({d.cluster for d in docs if d.cluster}))
     if substitutions:
-        docs, _ = planted_docs(by_dom[FINANCIAL], substitutions)
-        docs = [d for d, orig in zip(docs, by_dom[FINANCIAL]) if d.text != orig.text]
+        docs, _ = planted_docs(by_dom[TARGET], substitutions)
+        docs = [d for d, orig in zip(docs, by_dom[TARGET]) if d.text != orig.text]
         ids = planted_token_ids(tok, substitutions)
         report["planted_token_loss"] = {k: planted_token_loss(m, tok, docs, ids, device, max_length)
                                         for k, m in loaded.items()}
@@ -458,7 +458,7 @@ def make_twins(base_cfg: ModelConfig, cfg: TwinConfig, train: list[Doc], evald: 
         report["twins"][key] = {"domain": p["domain"], "train_docs": len(p["docs"]), "log": log,
                                 **{k: p[k] for k in ("substitutions", "changed_docs") if k in p}}
     report.update(evaluate_twins(out, list(plan), probe, dict(cfg.planted), seed, device, max_length))
-    report["financial_train_docs"] = report["twins"]["tuned"]["train_docs"]
+    report["target_train_docs"] = report["twins"]["tuned"]["train_docs"]
     report["eval_note"] = ("masked-LM loss on the probe set (held-out templates: none occurs in the corpus), one "
                            "seeded 15% mask shared by every model")
     atomic_write_json(out / TwinFiles.REPORT, report)

@@ -44,12 +44,12 @@ def effect_table(ctx: ReportContext) -> Table:
     for r in flagged:
         rows.append([num(fint(r["latent"])), num(fint(r["rank"])), r["intervention"] or MISSING,
                      num(fpct(r["firing_frequency"], 2)),
-                     num(f"{fsig(r['fin_effect'], 3, True)} {fci(r['fin_ci_low'], r['fin_ci_high'])}"),
-                     num(f"{fnum(r['fin_null_percentile'], 0)} / {fp(r['fin_null_p'])}"),
-                     num(f"{fsig(r['gen_effect'], 3, True)} {fci(r['gen_ci_low'], r['gen_ci_high'])}"),
+                     num(f"{fsig(r['target_effect'], 3, True)} {fci(r['target_ci_low'], r['target_ci_high'])}"),
+                     num(f"{fnum(r['target_null_percentile'], 0)} / {fp(r['target_null_p'])}"),
+                     num(f"{fsig(r['reference_effect'], 3, True)} {fci(r['reference_ci_low'], r['reference_ci_high'])}"),
                      num(f"{fsig(r['diff_effect'], 3, True)} {fci(r['diff_ci_low'], r['diff_ci_high'])}"),
                      num(f"{fnum(r['diff_null_percentile'], 0)} / {fp(r['diff_null_p'])}"),
-                     "yes" if r["beats_null_fin"] else "no", "yes" if r["beats_null_diff"] else "no"])
+                     "yes" if r["beats_null_target"] else "no", "yes" if r["beats_null_diff"] else "no"])
     s = _s(ctx)
     notes = [f"Effect: intervened minus clean loss ({_unit(ctx)}) [cluster-bootstrap {fpct(s.get('ci'), 0)} "
              f"interval]. Null: {fint(s.get('n_random'))} frequency-matched random latents under the same "
@@ -67,7 +67,7 @@ def null_table(ctx: ReportContext) -> Optional[Table]:
     iv = _s(ctx).get("interventions") or {}
     rows = []
     for kind, v in iv.items():
-        for stat, lab in (("fin", "financial"), ("gen", "general"), ("diff", "financial - general")):
+        for stat, lab in (("target", "financial"), ("reference", "general"), ("diff", "financial - general")):
             d = dig(v, "null", stat, default={})
             f = dig(v, "flagged_effects", stat, default={})
             rows.append([kind, lab, num(fint(d.get("n"))), num(fsig(d.get("median"), 3, True)),
@@ -87,7 +87,7 @@ def beat_claims(ctx: ReportContext) -> dict[tuple[str, str], dict]:
     out = {}
     for kind, v in (s.get("interventions") or {}).items():
         n = v.get("flagged")
-        for stat, what in (("fin", "on financial text"), ("diff", "more on financial than on general text")):
+        for stat, what in (("target", "on financial text"), ("diff", "more on financial than on general text")):
             k = dig(v, "beat_null", stat)
             out[(kind, stat)] = rate_claim(
                 f"causal_beats_null:{kind}:{stat}",
@@ -100,7 +100,7 @@ def beat_claims(ctx: ReportContext) -> dict[tuple[str, str], dict]:
 
 def beat_sentence(kind: str, stat: str, c: dict) -> str:
     obs, nul = c["observed"], c["null"]
-    what = "on financial text" if stat == "fin" else "on financial minus general text"
+    what = "on financial text" if stat == "target" else "on financial minus general text"
     text = (f"{KIND_WORDS.get(kind, kind)}: {fint(obs.get('count'))} of {fint(obs.get('n'))} flagged "
             f"{plural(obs.get('n'), 'latent')} change the loss {what} beyond the random-latent null "
             f"({fint(obs.get('after_bh'))} after Benjamini-Hochberg) against {fnum(nul.get('expected_count'), 1)} "

@@ -143,7 +143,7 @@ def two_by_two_table(ctx: ReportContext) -> Optional[Table]:
     t = _summary(ctx).get("two_by_two")
     if not isinstance(t, dict):
         return None
-    cells = (("null_general", "base model, general rows (null)"), ("data", "base model, financial rows"),
+    cells = (("null_reference", "base model, general rows (null)"), ("data", "base model, financial rows"),
              ("model", "tuned model, general rows"), ("both", "tuned model, financial rows"))
     rows = [[lab, num(fnum(dig(t, "rotation_mean", c), 4)), num(fnum(dig(t, "excess_rotation_mean", c), 4))]
             for c, lab in cells]

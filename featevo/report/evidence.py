@@ -13,16 +13,16 @@ from featevo.report.common import num
 from featevo.report.templates import MISSING, Table, finite, fint, fnum, fp, fpct
 
 PCT_STATS = {"matched_fraction", "shared_fraction", "agreement", "above_chance_fraction"}
-COUNT_STATS = {"new", "lost", "discoveries", "toward_financial", "toward_general", "confirmed",
-               "financial_latents", "general_latents", "matched_pairs", "sampling_discoveries"}
+COUNT_STATS = {"new", "lost", "discoveries", "toward_target", "toward_reference", "confirmed",
+               "target_latents", "reference_latents", "matched_pairs", "sampling_discoveries"}
 STAT_LABELS = {
     "matched_fraction": "matched (shared or shifted) pairs", "shared_fraction": "shared pairs",
     "mean_pair_cosine": "mean decoder cosine of pairs", "agreement": "decoder / activation matching agree",
     "above_chance_fraction": "latents with a counterpart above chance", "new": "new latents (second SAE)",
     "lost": "lost latents (first SAE)", "mean_abs_z": "mean |z| of the domain-specific change",
-    "discoveries": "pairs changed beyond seed noise", "toward_financial": "... toward financial text",
-    "toward_general": "... toward general text", "confirmed": "top pairs confirmed on held-out templates",
-    "financial_latents": "significantly financial latents", "general_latents": "significantly general latents",
+    "discoveries": "pairs changed beyond seed noise", "toward_target": "... toward financial text",
+    "toward_reference": "... toward general text", "confirmed": "top pairs confirmed on held-out templates",
+    "target_latents": "significantly financial latents", "reference_latents": "significantly general latents",
     "matched_pairs": "matched pairs", "sampling_discoveries": "pairs significant for sampling noise only",
 }
 

@@ -52,7 +52,7 @@ def tiles(ctx: ReportContext) -> list[Tile]:
                        "matched pairs, base vs tuned (mean [range] over seed pairs of SAEs)")
     out += _claim_tile(by_id(c2, "seed_stability:main"), "matched pairs between two seeds of the base SAE")
     out += _claim_tile(by_id(c3, "domain_specific_change"), "pairs whose domain preference changed beyond seed noise")
-    out += _claim_tile(by_id(c3, "finance_specific_beyond_control"),
+    out += _claim_tile(by_id(c3, "target_specific_beyond_control"),
                        "pairs moved toward financial text, against the control twin")
     scores = (ctx.up.interpret.summary or {}).get("scores") or {}
     b, t = scores.get("base") or {}, scores.get("tuned") or {}

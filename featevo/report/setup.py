@@ -61,8 +61,8 @@ def setup_table(ctx: ReportContext) -> Table:
         ("wide SAEs (latents)", num(f"{fint(sae.get('wide_seeds'))} ({fint(sae.get('wide_num_latents'))})"
                                     if sae.get("wide_num_latents") else "none")),
         ("probe templates (financial / general)", num(
-            f"{fint(dig(ds, 'probe', 'templates'))} ({fint(dig(ds, 'probe', 'templates_financial'))} / "
-            f"{fint(dig(ds, 'probe', 'templates_general'))})")),
+            f"{fint(dig(ds, 'probe', 'templates'))} ({fint(dig(ds, 'probe', 'templates_target'))} / "
+            f"{fint(dig(ds, 'probe', 'templates_reference'))})")),
         ("probe sentences (financial / general)", num(
             f"{fint(dig(ds, 'probe', 'sentences'))} ({fint(dig(ds, 'probe', 'financial'))} / "
             f"{fint(dig(ds, 'probe', 'general'))})")),

@@ -79,7 +79,7 @@ def twin_section(ctx: ReportContext) -> Optional[Section]:
         return sec
     sec.add(Para(
         f"The tuned model is made here: {ctx.model_name('base')} continued its masked-LM pretraining on the "
-        f"financial documents of the training split ({fint(tw.get('financial_train_docs'))} documents"
+        f"financial documents of the training split ({fint(tw.get('target_train_docs'))} documents"
         + (", after fitting a masked-LM head on the frozen base, which ships without one" if
            tw.get("base_had_mlm_head") is False else "") + "). The drift shows how far each block moved."))
     drift = drift_by_twin(tw.get("drift", {}) or {})
