@@ -159,11 +159,12 @@ class TwinConfig:
     checkpoint_every: int = 100
     """Save a resumable checkpoint every N steps."""
     control: bool = False
-    """Also make a control twin: the same recipe (steps, lr, head, seed) on the *general* documents. What
-    the financial twin shows beyond the control twin is specific to financial text, not to fine-tuning."""
+    """Also make a control twin: the same recipe (steps, lr, head, seed) on the *reference-domain* documents
+    (``data.reference_domain``). What the tuned twin shows beyond the control twin is specific to the target
+    domain, not to fine-tuning."""
     planted: dict[str, str] = field(default_factory=dict)
     """Word substitutions that plant a known concept: a third twin, ``planted``, is trained exactly like the
-    financial twin on the same documents, except that in its financial documents each key (a whole word,
+    tuned twin on the same documents, except that in its target-domain documents each key (a whole word,
     any case) is replaced by its value. The planted-vs-tuned contrast is the diffing methods' positive
     control. Empty: no planted twin."""
 
@@ -304,7 +305,7 @@ class DeltasConfig:
     (``data.cluster_field``) are resampled with replacement within each domain, every sentence of a drawn
     template coming along (sentences of one template are not independent)."""
     n_permutations: int = 5000
-    """Permutations of the templates' domain labels for the financial-vs-general test of a latent and the
+    """Permutations of the templates' domain labels for the target-vs-reference domain test of a latent and the
     sampling test of a pair's domain-specific change. The smallest p-value is 1/(n+1); one BH discovery among
     m latents at level alpha needs n >= m/alpha (4000 for 200 latents at 0.05)."""
     alpha: float = 0.05
@@ -423,8 +424,8 @@ class DiffingConfig:
     orders is the reproducibility check. Empirical p-values need at least 2."""
     domain_orders: int = 1
     """Data orders per cell of the stage-wise 2x2 (model x data: the base and tuned models' activations on the
-    financial and on the general documents' rows), run when the corpus has both domains; 0 skips the 2x2. Its
-    p-values need at least 2."""
+    target-domain and on the reference-domain documents' rows), run when the corpus has both domains; 0 skips the
+    2x2. Its p-values need at least 2."""
     planted_text: bool = True
     """The planted contrast (stage-wise ``planted``/``planted_null`` and the tuned~planted crosscoder) reads both
     twins' activations of the corpus *with the plant applied*, the text the planted twin was trained on (stage
