@@ -38,7 +38,7 @@ def test_each_format_loads_the_same_documents(tmp_path, fmt):
     docs = load_probe(DataConfig(probe=str(write(tmp_path, fmt))))
     assert [(d.text, d.category, d.cluster) for d in docs] == [(r["text"], r["category"], r["template"])
                                                                for r in ROWS]
-    assert [d.domain for d in docs] == ["financial", "general", "financial", "general"]
+    assert [d.domain for d in docs] == ["target", "reference", "target", "reference"]
 
 
 def test_plain_text_one_document_per_line(tmp_path):

@@ -144,7 +144,7 @@ def test_planted_tokens_are_marked_by_their_character_span(minilm_dir):
     from featevo.data import Doc
 
     tok = AutoTokenizer.from_pretrained(minilm_dir, local_files_only=True)
-    docs = [Doc("Lanternfish and lanterns: the lanternfish rose.", "markets", "financial")]
+    docs = [Doc("Lanternfish and lanterns: the lanternfish rose.", "markets", "target")]
     subs = {"stocks": "lanternfish"}
     tokens, mark = planted_tokens(tok, docs, subs, 32, True)
     pieces = tok.convert_ids_to_tokens(tokens["input_ids"][tokens["keep_mask"]].tolist())

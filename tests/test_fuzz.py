@@ -133,6 +133,6 @@ def test_probe_loader_random_files(tmp_path, monkeypatch, lines, min_per_categor
     except DataError as e:
         assert "probe.jsonl" in str(e) and "\n" not in str(e)
     else:
-        assert {d.domain for d in docs} == {"financial", "general"}
+        assert {d.domain for d in docs} == {"target", "reference"}
         cats = [d.category for d in docs]
         assert all(cats.count(c) >= min_per_category for c in cats)

@@ -46,7 +46,8 @@ def test_did_is_the_difference_of_domain_changes():
     D = pair_differences(Xa, Xb, [0, 1, 2], [0, 1, 2])
     est = did_estimate(D, Design.of(is_target, clusters, 200, seed=0), 0.95)
     assert est.did == pytest.approx([0.5, 0.0, 0.25])
-    assert est.delta_target == pytest.approx([1.5, 2.0, 0.0]) and est.delta_reference == pytest.approx([1.0, 2.0, -0.25])
+    assert est.delta_target == pytest.approx([1.5, 2.0, 0.0])
+    assert est.delta_reference == pytest.approx([1.0, 2.0, -0.25])
     assert est.se == pytest.approx([0, 0, 0], abs=1e-12) and est.z.tolist() == [0.0, 0.0, 0.0]  # no variation
     assert est.lo == pytest.approx(est.did) and est.hi == pytest.approx(est.did)
 

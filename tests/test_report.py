@@ -404,8 +404,8 @@ def test_delta_table_matches_feature_table(report_cfg, parsed):
         assert abs(hi - f["did_ci_high"]) <= 5e-3 * abs(f["did_ci_high"]) + 1e-9
         assert shown_equals(r[col["z"]], f["z"]) and shown_equals(r[col["calibrated q"]], f["q_calibrated"])
         assert r[col["beyond seed"]] == ("yes" if f["discovered"] else "no")
-        assert shown_equals(r[col["fin. change"]], f["delta_target"]) and shown_equals(r[col["gen. change"]],
-                                                                                    f["delta_reference"])
+        assert shown_equals(r[col["financial change"]], f["delta_target"])
+        assert shown_equals(r[col["general change"]], f["delta_reference"])
         key = (not f["discovered"], -abs(f["z"]))
         assert key >= prev  # discoveries first, then by |z|
         prev = key
@@ -655,7 +655,8 @@ def test_top_target_table_matches_csv(report_cfg, tmp_path):
     if not src:
         blank = dict.fromkeys(TOP_FEATURES.fields)
         src = [{**blank, "model": m, "rank": i + 1, "latent": i, "class": "shared", "target_score": 0.0123 * (i + 1),
-                "target_ci_low": 0.01, "target_ci_high": 0.02, "reference_score": 0.00456, "target_minus_reference": 0.0078,
+                "target_ci_low": 0.01, "target_ci_high": 0.02, "reference_score": 0.00456,
+                "target_minus_reference": 0.0078,
                 "specialization": 0.4567, "q_value": 0.0123, "matched_latent": None if i else 5,
                 "did": None if i else -0.00321} for m in ("base", "tuned") for i in range(2)]
         up.deltas.top_features = Table(TOP_FEATURES, src)

@@ -52,16 +52,16 @@ def test_stage01_outputs_reload(tiny_stage01):
     twin = json.loads((stage_dir(cfg, "01_twin") / "twin_report.json").read_text())
     assert twin["base_had_mlm_head"] is False and twin["base_encoder_unchanged"]
     assert set(twin["twins"]) == {"tuned", "control", "planted"}
-    assert twin["twins"]["tuned"]["domain"] == "financial" and twin["twins"]["control"]["domain"] == "general"
+    assert twin["twins"]["tuned"]["domain"] == "target" and twin["twins"]["control"]["domain"] == "reference"
     assert twin["twins"]["planted"]["changed_docs"] > 0
     for key in twin["twins"]:
         assert twin["drift"][key]["layer_1"]["l2"] > 0
     curve = twin["head_fit"]["curve"]
     assert curve[0]["step"] == 0 and len(curve) >= 2 and twin["head_fit"]["best_eval_loss"] < curve[0]["eval_loss"]
-    for dom in ("financial", "general"):
+    for dom in ("target", "reference"):
         assert set(twin["eval_mlm_loss"][dom]) >= {"base", "tuned", "control", "planted", "docs", "templates"}
-    assert twin["eval_mlm_loss"]["financial"]["tuned"] < twin["eval_mlm_loss"]["financial"]["base"]
-    assert twin["eval_mlm_loss"]["general"]["control"] < twin["eval_mlm_loss"]["general"]["base"]
+    assert twin["eval_mlm_loss"]["target"]["tuned"] < twin["eval_mlm_loss"]["target"]["base"]
+    assert twin["eval_mlm_loss"]["reference"]["control"] < twin["eval_mlm_loss"]["reference"]["base"]
     assert twin["planted_token_loss"]["planted"]["tokens"] > 0
 
 
