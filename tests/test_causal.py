@@ -216,7 +216,7 @@ def test_domain_effects_are_ratios_with_cluster_intervals():
     assert eff["target"][0] == pytest.approx(4 / 5) and eff["reference"][0] == pytest.approx(1.0)
     assert eff["diff"][0] == pytest.approx(-0.2)
     assert eff["target_lo"][0] <= eff["target"][0] <= eff["target_hi"][0]
-    assert eff["reference_lo"][0] == eff["reference_hi"][0] == pytest.approx(1.0)  # every reference document: 1 per weight
+    assert eff["reference_lo"][0] == eff["reference_hi"][0] == pytest.approx(1.0)  # each reference doc: 1 per weight
     assert eff["target"][1] == eff["target_lo"][1] == eff["diff_hi"][1] == 0.0
     only_fin = domain_effects(values[:, :3], weights[:3], domains[:3], ["a", "a", "b"], n_boot=50, seed=0)
     assert np.isnan(only_fin["reference"]).all() and np.isnan(only_fin["diff"]).all()
