@@ -782,3 +782,36 @@ def test_supports_box_follows_the_findings_flags():
     assert "Nothing in this run is detectable beyond its baseline" in lists["supports none"][0]
     assert lists["unsupported"] == ["A moved.", "B did not move."]
     assert supports_box(SimpleNamespace(findings=[f[2]])) == []
+
+
+def test_report_names_the_configured_domains(report_cfg, tmp_path):
+    """With data.target_domain / data.reference_domain set (a clinical twin against everyday text), the tables
+    and text the report writes from the config name those domains and never 'financial' (issue 15)."""
+    import dataclasses
+
+    from featevo.report import build_report, load_upstream
+
+    up = load_upstream(report_cfg)
+    up.cfg = dataclasses.replace(report_cfg, data=dataclasses.replace(
+        report_cfg.data, target_domain="clinical", reference_domain="everyday"))
+    build_report(up.cfg, tmp_path, up)
+    p = _Parser()
+    p.feed((tmp_path / "report.html").read_text(encoding="utf-8"))
+    heads, _ = table(p, "tbl-domain-latents")
+    assert heads[-2:] == ["clinical latents", "everyday latents"]
+    heads, _ = table(p, "tbl-top-deltas")
+    assert "clinical change" in heads and "everyday change" in heads
+    heads, rows = table(p, "tbl-twin-mlm")
+    assert {r[0] for r in rows} == {"clinical text", "everyday text"} and "change, clinical twin" in heads
+    for tid in ("tbl-domain-latents", "tbl-top-deltas", "tbl-twin-mlm", "tbl-twin-drift", "tbl-setup",
+                "tbl-delta-summary"):
+        heads, rows = table(p, tid)
+        text = " ".join(heads + [cell for r in rows for cell in r]).lower()
+        assert "financial" not in text and "general" not in text, tid
+    assert "clinical" in " ".join(c for r in table(p, "tbl-setup")[1] for c in r)
+    md = (tmp_path / "report.md").read_text(encoding="utf-8")
+    assert "domain-specific change (clinical minus everyday)" in md
+    assert "(clinical_b − clinical_a) − (everyday_b − everyday_a)" in md
+    findings = {f["id"]: f for f in json.loads((tmp_path / "findings.json").read_text())}
+    if "twin" in findings:
+        assert "on clinical text" in findings["twin"]["text"] and "financial" not in findings["twin"]["text"]
