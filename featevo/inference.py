@@ -5,11 +5,12 @@ The primary estimand. A matched pair is latent ``a`` of SAE A (encoding model A'
 ``b`` of SAE B (model B's activations of the same sentences). With ``x(d)`` a latent's mean activation over
 the tokens of sentence d, the per-sentence difference is ``D(d) = x_b(d) - x_a(d)`` and
 
-    did = mean_{d financial} D(d) - mean_{d general} D(d)
+    did = mean_{d target} D(d) - mean_{d reference} D(d)
         = (target_b - target_a) - (reference_b - reference_a),
 
-a difference in differences: how much more the pair's activation changed on financial than on general text.
-A latent that merely fires more everywhere after fine-tuning has ``did = 0``; the raw financial change
+a difference in differences: how much more the pair's activation changed on target-domain than on reference-domain
+text (financial vs general in the demo). A latent that merely fires more everywhere after fine-tuning has
+``did = 0``; the raw target-domain change
 ``target_b - target_a`` (kept as a secondary column) does not separate the two.
 
 Uncertainty. Sentences written from one template are not independent, so every resampling unit is a template
@@ -224,7 +225,7 @@ class DomainTest:
 
 
 def domain_test(X: np.ndarray, design: Design, n_perm: int, seed: int) -> DomainTest:
-    """Financial-vs-general test of every latent (column of X), permuting the templates' domain labels."""
+    """Target-vs-reference domain test of every latent (column of X), permuting the templates' domain labels."""
     diff, p = cluster_permutation_test(np.asarray(X)[design.docs], design.is_target, design.clusters, n_perm, seed)
     return DomainTest(diff, p, bh_qvalues(p))
 
@@ -304,7 +305,7 @@ def calibrate(effects: dict[str, PairEffects], alpha: float, top_n: int, null_fa
 # Per-latent scores of one SAE
 # --------------------------------------------------------------------------------------------
 def specialization(fin: np.ndarray, gen: np.ndarray) -> np.ndarray:
-    """(target - reference) / (target + reference + 1e-8): +1 financial only, -1 general only, 0 no preference."""
+    """(target - reference) / (target + reference + 1e-8): +1 target only, -1 reference only, 0 no preference."""
     return (fin - gen) / (fin + gen + EPS)
 
 
