@@ -202,7 +202,7 @@ def test_causal_table_has_one_row_per_flagged_latent_with_its_null(lens_cfg, bui
         assert row[9] == ("yes" if e["beats_null_target"] else "no")
     s = up.causal.summary
     for kind in s["interventions"]:
-        f = findings[f"causal_{kind}_fin"]
+        f = findings[f"causal_{kind}_target"]
         (c,) = f["claims"]
         assert c["observed"]["count"] == s["interventions"][kind]["beat_null"]["target"]
         assert c["observed"]["n"] == lens_cfg.causal.top_n and c["null"]["value"] == lens_cfg.causal.alpha
