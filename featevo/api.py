@@ -281,7 +281,8 @@ class Run:
 
     def category_activations(self, sae: str, latent: int) -> list[dict]:
         """Per probe category: mean activation and firing frequency of ``latent`` of SAE ``sae`` (a replicate-0
-        SAE: base, tuned, control, planted), with the category's domain (financial / general)."""
+        SAE: base, tuned, control, planted), with the category's domain (``data.target_domain`` /
+        ``data.reference_domain``)."""
         return [r for r in self.per_category if r["model"] == sae and r["latent"] == int(latent)]
 
     def contexts(self, sae: str) -> dict[str, list[dict]]:

@@ -11,14 +11,14 @@ loses is measured against random latents of the same firing frequency (the mecha
 * **interventions** on each flagged latent j: ``ablate`` (z'_j = 0) and ``patch`` (z'_j = the value the same SAE
   gives the *base* model's activation at that token, base model run on the same input);
 * **measure** on the held-out probe set: masked-LM head: the change of the cross-entropy at one fixed seeded mask
-  (``causal.mlm_probability`` of the kept tokens, seed ``seed``), per masked token, on financial and on general
-  sentences and their difference; sequence classifier (FinBERT in the study): ``KL(clean || intervened)`` of its
-  output per sentence and the share of sentences whose predicted label flips. Cluster-bootstrap intervals resample
-  probe templates within each domain;
+  (``causal.mlm_probability`` of the kept tokens, seed ``seed``), per masked token, on target-domain and on
+  reference-domain sentences and their difference; sequence classifier (FinBERT in the study):
+  ``KL(clean || intervened)`` of its output per sentence and the share of sentences whose predicted label flips.
+  Cluster-bootstrap intervals resample probe templates within each domain;
 * **controls**: ``causal.n_random`` random latents of the same SAE with the flagged latents' distribution over
   firing-frequency deciles, under the same interventions (the null distribution of every effect); and, with a
   planted twin, the **positive control**: the planted twin's SAE latent that best separates the planted words
-  (AUROC on probe financial sentences with the substitution applied), ablated inside the planted model, scored
+  (AUROC on probe target-domain sentences with the substitution applied), ablated inside the planted model, scored
   by the masked-LM loss at exactly the planted words, against as many frequency-matched random latents of that SAE.
 
 Outputs in ``outputs/<run>/03_causal/`` (:class:`featevo.layout.CausalFiles`): ``effects.csv`` (schema
@@ -37,7 +37,7 @@ import torch
 
 from featevo.activations import tokenize_docs
 from featevo.config import PipelineConfig
-from featevo.data import FINANCIAL, GENERAL, Doc, cluster_ids, load_probe
+from featevo.data import TARGET, REFERENCE, Doc, cluster_ids, load_probe
 from featevo.errors import StageError
 from featevo.fidelity import mask_tokens
 from featevo.intervene import (
@@ -64,7 +64,7 @@ def flagged_latents(cfg: PipelineConfig) -> list[int]:
     The single place that decides it: the first ``causal.top_n`` of stage 03's ranking of the tuned SAE's
     latents (``interesting_latents.json``, key ``tuned``): the latents of the base-vs-tuned matched pairs by their
     seed-calibrated domain-specific change (calibrated discoveries first, then by |z|), then the tuned SAE's
-    unmatched live latents by their financial-vs-general test.
+    unmatched live latents by their target-vs-reference domain test.
     """
     path = stage_dir(cfg, DELTAS) / DeltasFiles.INTERESTING
     ranked = read_json(path).get("tuned") or []
@@ -123,7 +123,7 @@ def _clean_loss(batches, labels_per_doc: np.ndarray, domains: np.ndarray) -> dic
     for b in batches:
         total[b.docs] = (b.clean * b.qvalid).double().sum(1).cpu().numpy()
     return {dom: float(total[domains == dom].sum() / max(labels_per_doc[domains == dom].sum(), 1))
-            for dom in (FINANCIAL, GENERAL)}
+            for dom in (TARGET, REFERENCE)}
 
 
 def tuned_checks(cfg: PipelineConfig, docs: list[Doc], device) -> Measured:
@@ -167,18 +167,18 @@ def tuned_checks(cfg: PipelineConfig, docs: list[Doc], device) -> Measured:
     ranks = [rank.get(iv.latent) for iv in ivs]
     info = {"head": head, "sae": name, "splice_identity": identity, "flagged_latents": flagged,
             "random_latents": random, "scored_tokens": {dom: int(weights[domains == dom].sum())
-                                                        for dom in (FINANCIAL, GENERAL)} if head == "mlm" else None,
+                                                        for dom in (TARGET, REFERENCE)} if head == "mlm" else None,
             "clean_loss": _clean_loss(batches, weights, domains) if head == "mlm" else None}
     return Measured(name, "tuned", MEASURES[head], "probe_mask" if head == "mlm" else "cls", ivs, roles, ranks,
                     freq, eff, fx.touched.mean(1), flips, info=info)
 
 
 def _planted_inputs(cfg: PipelineConfig, tok, docs: list[Doc]) -> tuple[list[Doc], dict, torch.Tensor]:
-    """Probe financial sentences with the planted substitution applied (those it changes), their tokens, and the
+    """Probe target-domain sentences with the planted substitution applied (those it changes), their tokens, and the
     positions of the planted words (kept positions holding one of their token ids)."""
     from featevo.twin import planted_docs, planted_token_ids
 
-    fin = [d for d in docs if d.domain == FINANCIAL]
+    fin = [d for d in docs if d.domain == TARGET]
     planted, _ = planted_docs(fin, dict(cfg.twin.planted))
     pdocs = [p for p, d in zip(planted, fin) if p.text != d.text]
     if not pdocs:
@@ -228,7 +228,7 @@ def planted_control(cfg: PipelineConfig, docs: list[Doc], device) -> Measured | 
             "top_auroc": {int(k): float(auc[k]) for k in top}, "random_latents": random,
             "excluded_detectors": {k: float(auc[k]) for k in detectors},
             "splice_identity": identity_summary(batches),
-            "clean_loss_planted_tokens": _clean_loss(batches, weights, np.array([d.domain for d in pdocs]))[FINANCIAL]}
+            "clean_loss_planted_tokens": _clean_loss(batches, weights, np.array([d.domain for d in pdocs]))[TARGET]}
     return Measured(PLANTED, PLANTED, "mlm_loss", "planted_tokens", ivs, ["planted"] + ["random"] * len(random),
                     [None] * len(ivs), freq, eff, fx.touched.mean(1), auroc=auc, info=info)
 
@@ -246,7 +246,7 @@ def _null_columns(m: Measured, alpha: float) -> dict[int, dict]:
             if not len(sel) or not null.any():
                 continue
             cols: dict[str, np.ndarray] = {}
-            for stat in ("fin", "diff"):
+            for stat in ("target", "diff"):
                 alt = "greater" if role == "planted" else "two-sided"  # the control must hurt, not just differ
                 pct, p = null_position(m.eff[stat][sel], m.eff[stat][null], alt)
                 lo, hi = m.eff[f"{stat}_lo"][sel], m.eff[f"{stat}_hi"][sel]
@@ -271,11 +271,12 @@ def effect_rows(m: Measured, alpha: float) -> list[dict]:
                "firing_frequency": float(m.freq[iv.latent]), "frequency_decile": int(dec[iv.latent]),
                "auroc": float(m.auroc[iv.latent]) if m.auroc is not None else None,
                "docs_touched": float(m.touched[i])}
-        for stat in ("fin", "gen", "diff"):
+        for stat in ("target", "reference", "diff"):
             row[f"{stat}_effect"] = float(m.eff[stat][i])
             row[f"{stat}_ci_low"], row[f"{stat}_ci_high"] = float(m.eff[f"{stat}_lo"][i]), float(m.eff[f"{stat}_hi"][i])
         if m.flips is not None:
-            row["fin_flip_rate"], row["gen_flip_rate"] = float(m.flips["fin"][i]), float(m.flips["gen"][i])
+            row["target_flip_rate"] = float(m.flips["target"][i])
+            row["reference_flip_rate"] = float(m.flips["reference"][i])
         row.update(nulls.get(i, {}))
         rows.append(row)
     return rows
@@ -296,22 +297,23 @@ def _intervention_summary(m: Measured, rows: list[dict], alpha: float) -> dict:
         flagged = [r for r in rows if r["role"] == "flagged" and r["intervention"] == kind]
         out[kind] = {
             "flagged": len(flagged),
-            "beat_null": {stat: sum(bool(r.get(f"beats_null_{stat}")) for r in flagged) for stat in ("fin", "diff")},
+            "beat_null": {stat: sum(bool(r.get(f"beats_null_{stat}")) for r in flagged) for stat in ("target", "diff")},
             "beat_null_after_bh": {stat: sum(bool(r.get(f"beats_null_{stat}")) and (r.get(f"{stat}_null_q") or 1.0)
-                                             <= alpha for r in flagged) for stat in ("fin", "diff")},
-            "null": {stat: _dist(m.eff[stat][m.select("random", kind)]) for stat in ("fin", "gen", "diff")},
-            "flagged_effects": {stat: _dist(m.eff[stat][m.select("flagged", kind)]) for stat in ("fin", "gen", "diff")},
+                                             <= alpha for r in flagged) for stat in ("target", "diff")},
+            "null": {stat: _dist(m.eff[stat][m.select("random", kind)]) for stat in ("target", "reference", "diff")},
+            "flagged_effects": {stat: _dist(m.eff[stat][m.select("flagged", kind)])
+                                for stat in ("target", "reference", "diff")},
         }
     return out
 
 
 def _planted_summary(p: Measured, rows: list[dict]) -> dict:
     r = next(r for r in rows if r["role"] == "planted")
-    null = p.eff["fin"][p.select("random", ABLATE)]
-    return {**p.info, "effect": r["fin_effect"], "ci": [r["fin_ci_low"], r["fin_ci_high"]],
-            "null_percentile": r.get("fin_null_percentile"), "null_p": r.get("fin_null_p"),
-            "beats_every_random": bool(null.size and r["fin_effect"] > np.nanmax(null)),
-            "ratio_to_largest_random": (r["fin_effect"] / float(np.nanmax(null))
+    null = p.eff["target"][p.select("random", ABLATE)]
+    return {**p.info, "effect": r["target_effect"], "ci": [r["target_ci_low"], r["target_ci_high"]],
+            "null_percentile": r.get("target_null_percentile"), "null_p": r.get("target_null_p"),
+            "beats_every_random": bool(null.size and r["target_effect"] > np.nanmax(null)),
+            "ratio_to_largest_random": (r["target_effect"] / float(np.nanmax(null))
                                         if null.size and np.nanmax(null) > 0 else None),
             "null": _dist(null)}
 
@@ -341,20 +343,21 @@ def run(cfg: PipelineConfig, force: bool = False) -> Path:
     st = StageRun(cfg, CAUSAL, input_files=files, device=str(device)).open()
     all_docs = load_probe(cfg.data)
     docs = probe_subset(all_docs, cfg.causal.docs_per_template, cfg.seed)
-    logger.info("probe: %d of %d sentences (%s per template), %d financial, %d general, %d templates", len(docs),
-                len(all_docs), cfg.causal.docs_per_template or "all", sum(d.domain == FINANCIAL for d in docs),
-                sum(d.domain == GENERAL for d in docs), len(set(cluster_ids(docs))))
+    logger.info("probe: %d of %d sentences (%s per template), %d %s, %d %s, %d templates", len(docs),
+                len(all_docs), cfg.causal.docs_per_template or "all", sum(d.domain == TARGET for d in docs),
+                cfg.data.target_domain, sum(d.domain == REFERENCE for d in docs), cfg.data.reference_domain,
+                len(set(cluster_ids(docs))))
     main = tuned_checks(cfg, docs, device)
     planted = planted_control(cfg, all_docs, device) if PLANTED in model_keys(cfg) else None  # cheap: all
     rows = effect_rows(main, cfg.causal.alpha)
     p_rows = effect_rows(planted, cfg.causal.alpha) if planted is not None else []
     EFFECTS.write(st.dir, rows + p_rows)
     summary = _summary(cfg, docs, main, rows, planted, p_rows, probe_path)
-    effects_figure(main, planted, st.dir / CausalFiles.EFFECTS_FIG)
+    effects_figure(main, planted, st.dir / CausalFiles.EFFECTS_FIG, stat_labels(cfg))
     summary["wall_time_s"] = round(time.time() - t0, 2)
     atomic_write_json(st.dir / CausalFiles.SUMMARY, summary)
-    _log_rows(rows)
-    _log_summary(summary)
+    _log_rows(rows, stat_labels(cfg))
+    _log_summary(summary, stat_labels(cfg))
     st.commit()
     return stage_dir(cfg, CAUSAL)
 
@@ -370,15 +373,16 @@ def _summary(cfg: PipelineConfig, docs: list[Doc], main: Measured, rows: list[di
         "definitions": {
             "splice": "h' = h + decode(z') - decode(z) at the SAE's positions of the hooked block (error term kept)",
             ABLATE: "z'_j = 0", PATCH: "z'_j = the SAE's code of the base model's activation at the same token",
-            "effect": f"intervened - clean {main.measure} ({unit}), per domain; diff = financial - general",
+            "effect": f"intervened - clean {main.measure} ({unit}), per domain (target: {cfg.data.target_domain}, "
+                      f"reference: {cfg.data.reference_domain}); diff = target - reference",
             "null": f"{n_random} random latents matched to the flagged latents' firing-frequency deciles",
             "beats_null": f"empirical p <= {cc.alpha} against the null and the bootstrap interval excludes 0",
         },
         "head": main.info["head"], "measure": main.measure, "sae": main.sae, "layer": cfg.harvest.layer,
         "probe": {"file": display_path(probe_path), "sentences": len(docs),
                   "docs_per_template": cc.docs_per_template,
-                  "financial": sum(d.domain == FINANCIAL for d in docs),
-                  "general": sum(d.domain == GENERAL for d in docs), "templates": len(set(cluster_ids(docs))),
+                  "target": sum(d.domain == TARGET for d in docs),
+                  "reference": sum(d.domain == REFERENCE for d in docs), "templates": len(set(cluster_ids(docs))),
                   "scored_tokens": main.info["scored_tokens"], "mask_seed": cfg.seed,
                   "mlm_probability": cc.mlm_probability if main.measure == "mlm_loss" else None},
         "clean_loss": main.info["clean_loss"], "splice_identity": main.info["splice_identity"],
@@ -391,25 +395,26 @@ def _summary(cfg: PipelineConfig, docs: list[Doc], main: Measured, rows: list[di
     }
 
 
-def _log_rows(rows: list[dict]) -> None:
+def _log_rows(rows: list[dict], labels: dict[str, str]) -> None:
     for r in rows:
         if r["role"] != "flagged":
             continue
-        logger.info("latent %d (rank %d, firing %.3f) %s: financial %+.4g [%.4g, %.4g] (null percentile %.0f), "
-                    "general %+.4g, difference %+.4g [%.4g, %.4g] (null percentile %.0f)%s", r["latent"], r["rank"],
-                    r["firing_frequency"], r["intervention"], r["fin_effect"], r["fin_ci_low"], r["fin_ci_high"],
-                    r.get("fin_null_percentile", np.nan), r["gen_effect"], r["diff_effect"], r["diff_ci_low"],
+        logger.info("latent %d (rank %d, firing %.3f) %s: %s %+.4g [%.4g, %.4g] (null percentile %.0f), "
+                    "%s %+.4g, difference %+.4g [%.4g, %.4g] (null percentile %.0f)%s", r["latent"], r["rank"],
+                    r["firing_frequency"], r["intervention"], labels["target"], r["target_effect"],
+                    r["target_ci_low"], r["target_ci_high"], r.get("target_null_percentile", np.nan),
+                    labels["reference"], r["reference_effect"], r["diff_effect"], r["diff_ci_low"],
                     r["diff_ci_high"], r.get("diff_null_percentile", np.nan),
-                    " BEATS THE NULL" if r.get("beats_null_fin") or r.get("beats_null_diff") else "")
+                    " BEATS THE NULL" if r.get("beats_null_target") or r.get("beats_null_diff") else "")
 
 
-def _log_summary(s: dict) -> None:
+def _log_summary(s: dict, labels: dict[str, str]) -> None:
     for kind, v in s["interventions"].items():
         n = v["null"]
-        logger.info("%s: %d/%d flagged latents beat the random null on financial text, %d on financial - general "
-                    "(null of %d: financial effect median %.4g, 95th pct %.4g)", kind, v["beat_null"]["fin"],
-                    v["flagged"], v["beat_null"]["diff"], n["fin"].get("n", 0), n["fin"].get("median", np.nan),
-                    n["fin"].get("p95", np.nan))
+        logger.info("%s: %d/%d flagged latents beat the random null on %s text, %d on %s "
+                    "(null of %d: %s effect median %.4g, 95th pct %.4g)", kind, v["beat_null"]["target"],
+                    v["flagged"], labels["target"], v["beat_null"]["diff"], labels["diff"], n["target"].get("n", 0),
+                    labels["target"], n["target"].get("median", np.nan), n["target"].get("p95", np.nan))
     p = s["planted_control"]
     if p:
         logger.info("planted control: latent %d (AUROC %.3f), planted-word loss change %.4g (CI %.4g..%.4g), "
@@ -421,12 +426,17 @@ def _log_summary(s: dict) -> None:
 # --------------------------------------------------------------------------------------------
 # Figure
 # --------------------------------------------------------------------------------------------
-STAT_LABELS = {"fin": "financial", "gen": "general", "diff": "financial - general"}
+def stat_labels(cfg: PipelineConfig) -> dict[str, str]:
+    """Effect statistic -> its name in figures and logs: the configured domain names."""
+    t, r = cfg.data.target_domain, cfg.data.reference_domain
+    return {"target": t, "reference": r, "diff": f"{t} - {r}"}
 
 
-def effects_figure(main: Measured, planted: Measured | None, path: Path) -> None:
+def effects_figure(main: Measured, planted: Measured | None, path: Path, labels: dict[str, str] | None = None) -> None:
     """Each flagged latent's effect (with its interval) beside the random latents' (grey), per intervention and
-    statistic; the planted positive control against its own random latents in the last panel."""
+    statistic (``labels``: statistic -> axis name, :func:`stat_labels`); the planted positive control against its
+    own random latents in the last panel."""
+    labels = labels or {"target": "target", "reference": "reference", "diff": "target - reference"}
     from featevo.plots import NULL_COLOR, TUNED_COLOR, save_figure
     import matplotlib.pyplot as plt
 
@@ -436,7 +446,7 @@ def effects_figure(main: Measured, planted: Measured | None, path: Path) -> None
     unit = "loss change (nats/token)" if main.measure == "mlm_loss" else "KL(clean || intervened)"
     for ax, kind in zip(axes[0], KINDS):
         null, flag = main.select("random", kind), np.flatnonzero(main.select("flagged", kind))
-        for x, stat in enumerate(STAT_LABELS):
+        for x, stat in enumerate(labels):
             nv = main.eff[stat][null]
             ax.scatter(x - 0.18 + jitter.uniform(-0.08, 0.08, nv.size), nv, s=10, color=NULL_COLOR, alpha=0.6,
                        label="random latents" if x == 0 else None)
@@ -446,18 +456,18 @@ def effects_figure(main: Measured, planted: Measured | None, path: Path) -> None
             ax.errorbar(xs, fv, yerr=err, fmt="o", ms=4, color=TUNED_COLOR, lw=0.8,
                         label="flagged latents (95% CI)" if x == 0 else None)
         ax.axhline(0, color="black", lw=0.6)
-        ax.set_xticks(range(len(STAT_LABELS)), list(STAT_LABELS.values()))
+        ax.set_xticks(range(len(labels)), list(labels.values()))
         ax.set_title(f"{kind}: {'latent set to 0' if kind == ABLATE else 'latent set to its base value'}")
         ax.set_ylabel(unit)
         ax.grid(alpha=0.3, axis="y")
         ax.legend(fontsize=8)
     if planted is not None:
         ax = axes[0][-1]
-        nv = planted.eff["fin"][planted.select("random", ABLATE)]
+        nv = planted.eff["target"][planted.select("random", ABLATE)]
         ax.scatter(jitter.uniform(-0.1, 0.1, nv.size), nv, s=10, color=NULL_COLOR, alpha=0.6, label="random latents")
         i = int(np.flatnonzero(planted.select("planted", ABLATE))[0])
-        lo, hi = planted.eff["fin_lo"][i], planted.eff["fin_hi"][i]
-        v = planted.eff["fin"][i]
+        lo, hi = planted.eff["target_lo"][i], planted.eff["target_hi"][i]
+        v = planted.eff["target"][i]
         ax.errorbar([0.4], [v], yerr=[[v - lo], [hi - v]], fmt="*", ms=12, color="#d62728",
                     label=f"planted latent {planted.interventions[i].latent}")
         ax.axhline(0, color="black", lw=0.6)

@@ -5,7 +5,7 @@ The matching itself (decoder and activation Hungarian, classes, continuum) is :m
 are a random effect: every model has ``sae.seeds`` SAEs, and :func:`featevo.layout.comparisons` lists the
 comparisons of a run by family (:data:`featevo.layout.FAMILIES`): ``fine-tuning`` (base_i vs tuned_j),
 ``seed`` (two SAEs of one model: the null), ``control`` (base_i vs control_j: the same fine-tuning recipe on
-general text), ``planted`` (positive control) and ``wide-seed`` (two seeds at the larger dictionary size).
+reference-domain text), ``planted`` (positive control) and ``wide-seed`` (two seeds at the larger dictionary size).
 Every statistic (:data:`featevo.matching.STAT_DOCS`) is computed for every comparison; each family is
 summarised by its mean, range and a bootstrap interval of the mean; and a claim ("fine-tuning changed more
 features than seed noise") is made only when the exact two-sample permutation test of the two families
@@ -239,8 +239,8 @@ CLAIM_STATS = {  # statistic: (direction of a change, what a change means, its n
 CONTRASTS = (("fine-tuning", "seed"), ("control", "seed"), ("fine-tuning", "control"))
 NO_CHANGE = {("fine-tuning", "seed"): "no feature-level change detectable beyond seed noise",
              ("control", "seed"): "the control twin's change is not detectable beyond seed noise",
-             ("fine-tuning", "control"): "no change specific to financial text beyond what fine-tuning on general "
-                                         "text does"}
+             ("fine-tuning", "control"): "no change specific to the target domain beyond what fine-tuning on "
+                                         "the reference domain does"}
 
 
 def family_claims(a: CompareAnalysis, alpha: float) -> list[dict]:

@@ -52,19 +52,25 @@ class DataConfig:
     category_field: Optional[str] = "category"
     """Column holding the category label (optional for hub corpora)."""
     domain_field: Optional[str] = "domain"
-    """Column holding the domain (``financial``/``general``); derived from the category when absent."""
+    """Column holding the domain (``target_domain``/``reference_domain``); derived from the category when absent."""
     cluster_field: Optional[str] = "template"
     """Column naming each document's cluster: documents of one cluster are not independent (the shipped
     data's sentences of one template share their wording). Bootstrap and permutation tests resample
     clusters. When the column is absent or null, every document is its own cluster."""
-    financial_categories: list[str] = field(
+    target_domain: str = "financial"
+    """Name of the target domain (the text the tuned model was fine-tuned on), as the domain column holds it and
+    as tables, figures and the report name it (e.g. ``clinical``, ``legal``)."""
+    reference_domain: str = "general"
+    """Name of the reference domain (the text the target domain is compared with), as the domain column holds it
+    and as tables, figures and the report name it (e.g. ``everyday``)."""
+    target_categories: list[str] = field(
         default_factory=lambda: ["earnings", "markets", "banking", "macro", "central_banks", "credit", "mna"]
     )
-    """Categories that count as financial (domain-tuning target) text."""
-    general_categories: list[str] = field(
+    """Categories that count as target-domain (domain-tuning target) text."""
+    reference_categories: list[str] = field(
         default_factory=lambda: ["weather", "sports", "science", "food", "travel", "arts"]
     )
-    """Categories that count as general text."""
+    """Categories that count as reference-domain text."""
     probe: str = "data/probe.jsonl"
     """Held-out, category-labelled probe set used by stage 03 (never used to train SAEs)."""
     eval_fraction: float = 0.1
@@ -75,9 +81,19 @@ class DataConfig:
     def __post_init__(self) -> None:
         if not 0.0 < self.eval_fraction < 1.0:
             raise ValueError("eval_fraction must be in (0, 1)")
-        overlap = set(self.financial_categories) & set(self.general_categories)
+        for key in ("target_domain", "reference_domain"):
+            if not str(getattr(self, key)).strip():
+                raise ValueError(f"data.{key} must be a non-empty name")
+        if self.target_domain == self.reference_domain:
+            raise ValueError(f"data.target_domain and data.reference_domain are both '{self.target_domain}'")
+        overlap = set(self.target_categories) & set(self.reference_categories)
         if overlap:
-            raise ValueError(f"categories listed as both financial and general: {sorted(overlap)}")
+            raise ValueError(f"categories listed as both target ({self.target_domain}) and reference "
+                             f"({self.reference_domain}): {sorted(overlap)}")
+
+    def domain_name(self, role: str) -> str:
+        """The configured name of a domain role (:data:`featevo.data.TARGET` or ``REFERENCE``); other values as is."""
+        return {"target": self.target_domain, "reference": self.reference_domain}.get(role, role)
 
 
 @dataclass
@@ -143,11 +159,12 @@ class TwinConfig:
     checkpoint_every: int = 100
     """Save a resumable checkpoint every N steps."""
     control: bool = False
-    """Also make a control twin: the same recipe (steps, lr, head, seed) on the *general* documents. What
-    the financial twin shows beyond the control twin is specific to financial text, not to fine-tuning."""
+    """Also make a control twin: the same recipe (steps, lr, head, seed) on the *reference-domain* documents
+    (``data.reference_domain``). What the tuned twin shows beyond the control twin is specific to the target
+    domain, not to fine-tuning."""
     planted: dict[str, str] = field(default_factory=dict)
     """Word substitutions that plant a known concept: a third twin, ``planted``, is trained exactly like the
-    financial twin on the same documents, except that in its financial documents each key (a whole word,
+    tuned twin on the same documents, except that in its target-domain documents each key (a whole word,
     any case) is replaced by its value. The planted-vs-tuned contrast is the diffing methods' positive
     control. Empty: no planted twin."""
 
@@ -288,7 +305,7 @@ class DeltasConfig:
     (``data.cluster_field``) are resampled with replacement within each domain, every sentence of a drawn
     template coming along (sentences of one template are not independent)."""
     n_permutations: int = 5000
-    """Permutations of the templates' domain labels for the financial-vs-general test of a latent and the
+    """Permutations of the templates' domain labels for the target-vs-reference domain test of a latent and the
     sampling test of a pair's domain-specific change. The smallest p-value is 1/(n+1); one BH discovery among
     m latents at level alpha needs n >= m/alpha (4000 for 200 latents at 0.05)."""
     alpha: float = 0.05
@@ -411,8 +428,8 @@ class DiffingConfig:
     orders is the reproducibility check. Empirical p-values need at least 2."""
     domain_orders: int = 1
     """Data orders per cell of the stage-wise 2x2 (model x data: the base and tuned models' activations on the
-    financial and on the general documents' rows), run when the corpus has both domains; 0 skips the 2x2. Its
-    p-values need at least 2."""
+    target-domain and on the reference-domain documents' rows), run when the corpus has both domains; 0 skips the
+    2x2. Its p-values need at least 2."""
     planted_text: bool = True
     """The planted contrast (stage-wise ``planted``/``planted_null`` and the tuned~planted crosscoder) reads both
     twins' activations of the corpus *with the plant applied*, the text the planted twin was trained on (stage

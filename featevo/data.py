@@ -14,15 +14,20 @@ from featevo.layout import display_path, resolve_repo_path
 
 logger = logging.getLogger(__name__)
 
-FINANCIAL = "financial"
-GENERAL = "general"
+TARGET = "target"
+"""Role of a document of the target domain (``data.target_domain``, e.g. financial): what the tuned model was
+tuned on. Code uses the two roles; tables, figures and text show the configured names (``DataConfig.domain_name``)."""
+REFERENCE = "reference"
+"""Role of a document of the reference domain (``data.reference_domain``, e.g. general)."""
+FINANCIAL, GENERAL = TARGET, REFERENCE
+"""Deprecated aliases of :data:`TARGET` and :data:`REFERENCE` (code written before domains were configurable)."""
 
 
 @dataclass(frozen=True)
 class Doc:
     text: str
     category: str
-    domain: str  # "financial", "general" or "unlabelled"
+    domain: str  # role: TARGET, REFERENCE or "unlabelled"
     cluster: str = ""
     """Documents of one cluster (e.g. sentences of one template) are not independent; "" = its own."""
 
@@ -33,10 +38,10 @@ def cluster_ids(docs: list[Doc]) -> list[str]:
 
 
 def _domain_of(category: str, cfg: DataConfig) -> str | None:
-    if category in cfg.financial_categories:
-        return FINANCIAL
-    if category in cfg.general_categories:
-        return GENERAL
+    if category in cfg.target_categories:
+        return TARGET
+    if category in cfg.reference_categories:
+        return REFERENCE
     return None
 
 
@@ -124,12 +129,13 @@ def _row_to_doc(obj: dict, at: str, cfg: DataConfig, require_category: bool, str
     if domain is None:
         if strict and (require_category or category != "unlabelled"):
             raise DataError(
-                f"{at}: category '{category}' is in neither data.financial_categories nor data.general_categories"
+                f"{at}: category '{category}' is in neither data.target_categories nor data.reference_categories"
             )
         domain = "unlabelled"
     dom = obj.get(cfg.domain_field) if cfg.domain_field is not None else None
-    if strict and dom is not None and dom != domain:
-        raise DataError(f"{at}: field '{cfg.domain_field}' is {dom!r} but category '{category}' is {domain}")
+    if strict and dom is not None and dom != cfg.domain_name(domain):
+        raise DataError(f"{at}: field '{cfg.domain_field}' is {dom!r} but category '{category}' is "
+                        f"{cfg.domain_name(domain)}")
     cluster = obj.get(cfg.cluster_field) if cfg.cluster_field is not None else None
     if cluster is not None and not isinstance(cluster, (str, int)):
         raise DataError(f"{at}: field '{cfg.cluster_field}' must be a string or an integer")
@@ -222,9 +228,9 @@ def load_probe(cfg: DataConfig, min_per_category: int = 1) -> list[Doc]:
     cats = {d.category for d in docs}
     domains = {d.domain for d in docs}
     where = display_path(resolve_repo_path(cfg.probe))
-    for dom in (FINANCIAL, GENERAL):
+    for dom in (TARGET, REFERENCE):
         if dom not in domains:
-            raise DataError(f"{where}: no {dom} categories in the probe set (found: {sorted(cats)})")
+            raise DataError(f"{where}: no {cfg.domain_name(dom)} categories in the probe set (found: {sorted(cats)})")
     small = sorted(c for c in cats if sum(d.category == c for d in docs) < min_per_category)
     if small:
         raise DataError(f"{where}: categories with fewer than {min_per_category} sentences: {small}")

@@ -1,4 +1,5 @@
-"""Stage 03: how matched latents' preference for financial over general text changed, calibrated against seed
+"""Stage 03: how matched latents' preference for target-domain over reference-domain text (``data.target_domain``
+vs ``data.reference_domain``, financial vs general in the demo) changed, calibrated against seed
 pairs and the control twin.
 
 Every model of the run (base, tuned, control, planted) and every main-size SAE run on the probe set
@@ -10,12 +11,14 @@ template share their wording.
 
 Definitions (statistics in :mod:`featevo.inference`):
 
-* **financial score** ``fin`` / **general score** ``gen`` of a latent: mean sentence activation over the
-  financial / general probe sentences; **specialization** ``(fin - gen) / (fin + gen + 1e-8)``;
+* **target score** ``target`` / **reference score** ``reference`` of a latent: mean sentence activation over the
+  target-domain / reference-domain probe sentences; **specialization**
+  ``(target - reference) / (target + reference + 1e-8)``;
 * **domain-specific change** of a matched pair (stage 02, class shared or shifted; latent a of SAE A on model
-  A, latent b of SAE B on model B), the primary estimand: ``did = (fin_b - fin_a) - (gen_b - gen_a)``; its
+  A, latent b of SAE B on model B), the primary estimand:
+  ``did = (target_b - target_a) - (reference_b - reference_a)``; its
   cluster-bootstrap interval and SE, ``z = did / se``, the sampling p of a permutation of the templates' domain
-  labels; the raw ``delta_fin = fin_b - fin_a`` and ``delta_gen`` are secondary columns;
+  labels; the raw ``delta_target = target_b - target_a`` and ``delta_reference`` are secondary columns;
 * **calibrated p**: the two-sided empirical p of z against the z of every matched pair of the seed comparisons
   (two SAEs of one model; leave one out for a seed comparison itself); BH within the comparison gives its
   **discoveries**, changes beyond seed noise. Every comparison (fine-tuning, seed, control, planted) gets its
@@ -24,16 +27,16 @@ Definitions (statistics in :mod:`featevo.inference`):
   the ``deltas.top_n`` pairs with the largest |z| on half A are re-estimated on half B (did, interval,
   calibrated p against the seed pairs' half-B z, BH among the selected): the top table shows half-B numbers, so
   it is not a winner's curse;
-* **financial / general latent** of an SAE: ``fin - gen`` with BH q <= alpha in a cluster permutation test of
-  the templates' domain labels; counted for every SAE and compared between the base, tuned and control SAEs.
+* **target / reference latent** of an SAE: ``target - reference`` with BH q <= alpha in a cluster permutation
+  test of the templates' domain labels; counted for every SAE and compared between the base, tuned and control SAEs.
 
 Claims (:mod:`featevo.claims`, in ``summary.json``): the counts of each family of comparisons against the seed
-family (fine-tuning moves more pairs than seed noise) and against the control family (finance-specific change
-beyond what fine-tuning on general text does), the held-out confirmations, and the domain-latent counts of the
+family (fine-tuning moves more pairs than seed noise) and against the control family (target-specific change
+beyond what fine-tuning on reference text does), the held-out confirmations, and the domain-latent counts of the
 tuned SAEs against the base and control SAEs.
 
 The primary comparison (base vs tuned, replicate 0) keeps the study's tables (corrected): the feature table,
-ranking, top financial latents, per-category means, the four-panel figure, contexts and the labelling order
+ranking, top target-domain latents, per-category means, the four-panel figure, contexts and the labelling order
 for stages 04/05 and 03_causal (``interesting_latents.json``). One writer per output file (names in
 :class:`featevo.layout.DeltasFiles`, columns in :mod:`featevo.results`).
 """
@@ -42,7 +45,7 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -50,7 +53,7 @@ from featevo.progress import tqdm
 
 from featevo.claims import count_claim, describe, family_claim
 from featevo.config import PipelineConfig
-from featevo.data import FINANCIAL, GENERAL, Doc, cluster_ids, load_probe
+from featevo.data import TARGET, REFERENCE, Doc, cluster_ids, load_probe
 from featevo.inference import (
     Design, LatentStats, PairEffects, calibrate, comparison_effects, latent_stats, template_halves,
 )
@@ -80,18 +83,20 @@ class ProbeInfo:
     """The probe set as the statistics see it."""
 
     docs: list[Doc]
-    is_fin: np.ndarray           # [docs] bool
+    is_target: np.ndarray           # [docs] bool
     cat_of: np.ndarray           # [docs] category
     clusters: np.ndarray         # [docs] template (a document without one is its own)
     half_a: np.ndarray           # [docs] bool: its template is in the selection half
-    categories: list[str]        # categories present, financial ones first (config order)
-    cat_domain: list[str]        # their domains
+    categories: list[str]        # categories present, target-domain ones first (config order)
+    cat_domain: list[str]        # their domain roles (TARGET / REFERENCE)
     tokens: int                  # kept tokens (SAE rows)
     file: str
+    names: dict = field(default_factory=lambda: {TARGET: "financial", REFERENCE: "general"})
+    """Domain role -> its configured name (``data.target_domain`` / ``data.reference_domain``)."""
 
     @property
-    def n_financial_categories(self) -> int:
-        return sum(d == FINANCIAL for d in self.cat_domain)
+    def n_target_categories(self) -> int:
+        return sum(d == TARGET for d in self.cat_domain)
 
     def templates(self, mask: np.ndarray | None = None) -> int:
         return len(set(self.clusters[mask].tolist() if mask is not None else self.clusters.tolist()))
@@ -99,13 +104,14 @@ class ProbeInfo:
 
 def probe_info(cfg: PipelineConfig, docs: list[Doc], probe: Source) -> ProbeInfo:
     present = {d.category for d in docs}
-    categories = [c for c in cfg.data.financial_categories + cfg.data.general_categories if c in present]
+    categories = [c for c in cfg.data.target_categories + cfg.data.reference_categories if c in present]
     clusters = np.array(cluster_ids(docs))
     cat_of = np.array([d.category for d in docs])
-    return ProbeInfo(docs, np.array([d.domain == FINANCIAL for d in docs]), cat_of, clusters,
+    return ProbeInfo(docs, np.array([d.domain == TARGET for d in docs]), cat_of, clusters,
                      template_halves(clusters, cat_of, cfg.seed), categories,
-                     [FINANCIAL if c in cfg.data.financial_categories else GENERAL for c in categories],
-                     len(probe.row_doc), display_path(resolve_repo_path(cfg.data.probe)))
+                     [TARGET if c in cfg.data.target_categories else REFERENCE for c in categories],
+                     len(probe.row_doc), display_path(resolve_repo_path(cfg.data.probe)),
+                     {TARGET: cfg.data.target_domain, REFERENCE: cfg.data.reference_domain})
 
 
 @dataclass
@@ -129,11 +135,11 @@ class DeltasAnalysis:
     def main(self) -> PairEffects:
         return self.effects[self.primary]
 
-    def fin_sig(self, sae: str) -> np.ndarray:
-        return self.stats[sae].test.financial(self.alpha)
+    def target_sig(self, sae: str) -> np.ndarray:
+        return self.stats[sae].test.target(self.alpha)
 
-    def gen_sig(self, sae: str) -> np.ndarray:
-        return self.stats[sae].test.general(self.alpha)
+    def reference_sig(self, sae: str) -> np.ndarray:
+        return self.stats[sae].test.reference(self.alpha)
 
     def by_calibrated(self) -> np.ndarray:
         """Primary pair indices, calibrated discoveries first, then by |z| (largest first)."""
@@ -161,9 +167,9 @@ def analyse(cfg: PipelineConfig, probe: Source, info: ProbeInfo, s2r: CompareRes
     X, F = {}, {}
     for n in names:
         X[n], F[n] = doc_aggregates(probe.z[n], probe.row_doc, len(info.docs))
-    designs = {"full": Design.of(info.is_fin, info.clusters, dc.n_bootstrap, seed),
-               "a": Design.of(info.is_fin, info.clusters, dc.n_bootstrap, seed + 1, np.flatnonzero(info.half_a)),
-               "b": Design.of(info.is_fin, info.clusters, dc.n_bootstrap, seed + 2, np.flatnonzero(~info.half_a))}
+    designs = {"full": Design.of(info.is_target, info.clusters, dc.n_bootstrap, seed),
+               "a": Design.of(info.is_target, info.clusters, dc.n_bootstrap, seed + 1, np.flatnonzero(info.half_a)),
+               "b": Design.of(info.is_target, info.clusters, dc.n_bootstrap, seed + 2, np.flatnonzero(~info.half_a))}
     stats = {n: latent_stats(X[n], F[n], designs["full"], dc.n_permutations, seed)
              for n in tqdm(names, desc="latent statistics", unit="sae")}
     rows = [r for r in s2r.comparison_rows() if r["sae_a"] in X and r["sae_b"] in X]
@@ -190,6 +196,7 @@ def analyse(cfg: PipelineConfig, probe: Source, info: ProbeInfo, s2r: CompareRes
 def claims(a: DeltasAnalysis) -> list[dict]:
     """What stage 03 claims, each against its null (see the module docstring)."""
     out, al = [], a.alpha
+    tgt, ref = a.probe.names[TARGET], a.probe.names[REFERENCE]
 
     def fam(f: str, key: str) -> list:
         return a.family_values(f, key)
@@ -205,11 +212,11 @@ def claims(a: DeltasAnalysis) -> list[dict]:
         ("domain_specific_change", "fine-tuning", "seed", "discoveries",
          "fine-tuning changes more matched pairs in a domain-specific way than seed noise does",
          "no feature-level domain-specific change detectable beyond seed noise"),
-        ("finance_specific_beyond_control", "fine-tuning", "control", "toward_financial",
-         "the financial twin moves more matched pairs toward financial text than the control twin (the same "
-         "recipe on general text) does", "no finance-specific change beyond what fine-tuning on general text does"),
+        ("target_specific_beyond_control", "fine-tuning", "control", "toward_target",
+         f"the {tgt} twin moves more matched pairs toward {tgt} text than the control twin (the same "
+         f"recipe on {ref} text) does", f"no {tgt}-specific change beyond what fine-tuning on {ref} text does"),
         ("control_change", "control", "seed", "discoveries",
-         "fine-tuning on general text (the control twin) changes more matched pairs than seed noise does",
+         f"fine-tuning on {ref} text (the control twin) changes more matched pairs than seed noise does",
          "the control twin's changes are not detectable beyond seed noise"),
         ("held_out_confirmation", "fine-tuning", "seed", "confirmed",
          "the largest changes, selected on half of the templates, are confirmed on the other half more often for "
@@ -221,17 +228,17 @@ def claims(a: DeltasAnalysis) -> list[dict]:
             out.append(count_claim(cid, statement, x, y, al, obs, null, negation=negation, stat=key))
     by_model = a.by_model()
     for cid, obs, null, statement, negation in (
-        ("financial_latents:tuned_vs_base", "tuned", "base",
-         "the tuned SAEs have more significantly financial latents than the base SAEs",
-         "the tuned SAEs have no more significantly financial latents than the base SAEs"),
-        ("financial_latents:tuned_vs_control", "tuned", "control",
-         "the tuned SAEs have more significantly financial latents than the control SAEs",
-         "the tuned SAEs have no more significantly financial latents than the control SAEs"),
+        ("target_latents:tuned_vs_base", "tuned", "base",
+         f"the tuned SAEs have more significantly {tgt} latents than the base SAEs",
+         f"the tuned SAEs have no more significantly {tgt} latents than the base SAEs"),
+        ("target_latents:tuned_vs_control", "tuned", "control",
+         f"the tuned SAEs have more significantly {tgt} latents than the control SAEs",
+         f"the tuned SAEs have no more significantly {tgt} latents than the control SAEs"),
     ):
         if by_model.get(obs) and by_model.get(null):
-            out.append(count_claim(cid, statement, [int(a.fin_sig(n).sum()) for n in by_model[obs]],
-                                   [int(a.fin_sig(n).sum()) for n in by_model[null]], al, f"{obs} SAEs",
-                                   f"{null} SAEs", negation=negation, stat="financial_latents"))
+            out.append(count_claim(cid, statement, [int(a.target_sig(n).sum()) for n in by_model[obs]],
+                                   [int(a.target_sig(n).sum()) for n in by_model[null]], al, f"{obs} SAEs",
+                                   f"{null} SAEs", negation=negation, stat="target_latents"))
     return out
 
 
@@ -250,13 +257,14 @@ def _did_cols(e: PairEffects, k: int) -> dict:
 
 
 def pair_type(a: DeltasAnalysis, k: int) -> str:
-    """``toward-financial``/``toward-general``: a calibrated discovery; otherwise ``stable-financial``/
-    ``stable-general`` when the tuned latent prefers one domain significantly, else ``stable``."""
+    """``toward-target``/``toward-reference``: a calibrated discovery; otherwise ``stable-target``/
+    ``stable-reference`` when the tuned latent prefers one domain significantly, else ``stable``."""
     e = a.main
     if e.discovered[k]:
-        return "toward-financial" if e.full.did[k] > 0 else "toward-general"
+        return "toward-target" if e.full.did[k] > 0 else "toward-reference"
     j = int(e.b[k])
-    return "stable-financial" if a.fin_sig("tuned")[j] else "stable-general" if a.gen_sig("tuned")[j] else "stable"
+    return ("stable-target" if a.target_sig("tuned")[j] else "stable-reference" if a.reference_sig("tuned")[j]
+            else "stable")
 
 
 def pair_row(a: DeltasAnalysis, k: int) -> dict:
@@ -268,8 +276,9 @@ def pair_row(a: DeltasAnalysis, k: int) -> dict:
     f = e.full
     row = {"pair_id": int(e.pair_id[k]), "base_latent": i, "tuned_latent": j, "class": e.cls[k],
            "type": pair_type(a, k), **_did_cols(e, k),
-           "delta_fin": f.delta_fin[k], "delta_fin_ci_low": f.fin_lo[k], "delta_fin_ci_high": f.fin_hi[k],
-           "delta_gen": f.delta_gen[k], "delta_gen_ci_low": f.gen_lo[k], "delta_gen_ci_high": f.gen_hi[k],
+           "delta_target": f.delta_target[k], "delta_target_ci_low": f.target_lo[k],
+           "delta_target_ci_high": f.target_hi[k], "delta_reference": f.delta_reference[k],
+           "delta_reference_ci_low": f.reference_lo[k], "delta_reference_ci_high": f.reference_hi[k],
            "specialization_change": st.spec[j] - sb.spec[i], "specialization_change_ci_low": spec_lo[0],
            "specialization_change_ci_high": spec_hi[0]}
     for side, lat in (("base", i), ("tuned", j)):
@@ -280,25 +289,25 @@ def pair_row(a: DeltasAnalysis, k: int) -> dict:
 def side_cols(a: DeltasAnalysis, side: str, j: int) -> dict:
     """The per-latent columns of latent ``j`` of the base or tuned SAE."""
     s, lv = a.stats[side], a.level
-    flo, fhi = percentile_ci(s.fin_boot[:, [j]], lv)
+    flo, fhi = percentile_ci(s.target_boot[:, [j]], lv)
     slo, shi = percentile_ci(s.spec_boot[:, [j]], lv)
-    return {f"{side}_fin_score": s.fin[j], f"{side}_fin_ci_low": flo[0], f"{side}_fin_ci_high": fhi[0],
-            f"{side}_gen_score": s.gen[j], f"{side}_specialization": s.spec[j],
+    return {f"{side}_target_score": s.fin[j], f"{side}_target_ci_low": flo[0], f"{side}_target_ci_high": fhi[0],
+            f"{side}_reference_score": s.gen[j], f"{side}_specialization": s.spec[j],
             f"{side}_specialization_ci_low": slo[0], f"{side}_specialization_ci_high": shi[0],
-            f"{side}_financial_q": s.test.q[j]}
+            f"{side}_domain_q": s.test.q[j]}
 
 
-def unmatched_type(cls: str, fin_sig: bool, gen_sig: bool) -> str:
+def unmatched_type(cls: str, target_sig: bool, reference_sig: bool) -> str:
     if cls == "dead":
         return "dead"
-    return f"{cls}-financial" if fin_sig else f"{cls}-general" if gen_sig else cls
+    return f"{cls}-target" if target_sig else f"{cls}-reference" if reference_sig else cls
 
 
 def unmatched_rows(a: DeltasAnalysis, side: str) -> list[dict]:
     """The unmatched latents of SAE ``side`` as rows of the feature table."""
     u = a.unmatched[side]
     return [{f"{side}_latent": int(j), "class": c, "decoder_cosine": _opt(cos),
-             "type": unmatched_type(c, bool(a.fin_sig(side)[j]), bool(a.gen_sig(side)[j])),
+             "type": unmatched_type(c, bool(a.target_sig(side)[j]), bool(a.reference_sig(side)[j])),
              **side_cols(a, side, int(j))} for j, c, cos in zip(u["latent"], u["class"], u["decoder_cosine"])]
 
 
@@ -312,7 +321,7 @@ def write_per_category(folder: Path, a: DeltasAnalysis) -> None:
     for n in [m for m in a.X if "_seed" not in m]:
         for ci, (c, s) in enumerate(zip(info.categories, sel)):
             mean, freq = a.X[n][s].mean(0), a.F[n][s].mean(0)
-            rows += [{"model": n, "latent": j, "category": c, "domain": info.cat_domain[ci],
+            rows += [{"model": n, "latent": j, "category": c, "domain": info.names[info.cat_domain[ci]],
                       "mean_activation": float(mean[j]), "frequency": float(freq[j]), "n_sentences": int(s.sum())}
                      for j in range(len(mean))]
     PER_CATEGORY.write(folder, rows)
@@ -330,25 +339,27 @@ def write_ranking(folder: Path, a: DeltasAnalysis) -> None:
 
 
 def top_feature_rows(a: DeltasAnalysis, side: str, top_n: int) -> list[dict]:
-    """The ``top_n`` significantly financial latents of SAE ``side`` by fin - gen, with their partners."""
+    """The ``top_n`` significantly target-domain latents of SAE ``side`` by target - reference, with their partners."""
     e, s, other = a.main, a.stats[side], ("tuned" if side == "base" else "base")
     mine, theirs = (e.a, e.b) if side == "base" else (e.b, e.a)
     partner = {int(j): k for k, j in enumerate(mine)}
-    cand = np.flatnonzero(a.fin_sig(side))
+    cand = np.flatnonzero(a.target_sig(side))
     cand = cand[np.argsort(-s.test.diff[cand], kind="stable")][:top_n]
     rows = []
     for rank, j in enumerate(cand, start=1):
         c = side_cols(a, side, int(j))
-        row = {"model": side, "rank": rank, "latent": int(j), "class": a.cls[side][j], "fin_score": s.fin[j],
-               "fin_ci_low": c[f"{side}_fin_ci_low"], "fin_ci_high": c[f"{side}_fin_ci_high"], "gen_score": s.gen[j],
-               "fin_minus_gen": s.test.diff[j], "specialization": s.spec[j],
+        row = {"model": side, "rank": rank, "latent": int(j), "class": a.cls[side][j], "target_score": s.fin[j],
+               "target_ci_low": c[f"{side}_target_ci_low"], "target_ci_high": c[f"{side}_target_ci_high"],
+               "reference_score": s.gen[j],
+               "target_minus_reference": s.test.diff[j], "specialization": s.spec[j],
                "specialization_ci_low": c[f"{side}_specialization_ci_low"],
                "specialization_ci_high": c[f"{side}_specialization_ci_high"], "p_value": s.test.p[j],
-               "q_value": s.test.q[j], "frequency_fin": s.freq_fin[j], "frequency_gen": s.freq_gen[j]}
+               "q_value": s.test.q[j], "frequency_target": s.freq_target[j], "frequency_reference": s.freq_reference[j]}
         k = partner.get(int(j))
         if k is not None:
             mj = int(theirs[k])
-            row.update({"pair_id": int(e.pair_id[k]), "matched_latent": mj, "matched_fin_score": a.stats[other].fin[mj],
+            row.update({"pair_id": int(e.pair_id[k]), "matched_latent": mj,
+                        "matched_target_score": a.stats[other].fin[mj],
                         "did": e.full.did[k], "did_ci_low": e.full.lo[k], "did_ci_high": e.full.hi[k],
                         "q_calibrated": _opt(e.q_calibrated[k])})
         rows.append(row)
@@ -366,8 +377,8 @@ def write_pair_effects(folder: Path, a: DeltasAnalysis) -> None:
         for k in range(len(e)):
             rows.append({"comparison": e.name, "family": e.family, "sae_a": e.sae_a, "sae_b": e.sae_b,
                          "pair_id": int(e.pair_id[k]), "latent_a": int(e.a[k]), "latent_b": int(e.b[k]),
-                         "class": e.cls[k], **_did_cols(e, k), "delta_fin": e.full.delta_fin[k],
-                         "delta_gen": e.full.delta_gen[k],
+                         "class": e.cls[k], **_did_cols(e, k), "delta_target": e.full.delta_target[k],
+                         "delta_reference": e.full.delta_reference[k],
                          "specialization_change": a.stats[e.sae_b].spec[e.b[k]] - a.stats[e.sae_a].spec[e.a[k]],
                          "z_selection": e.z_selection[k], "selected": bool(chk.selected[k]),
                          "did_held_out": h.did[k], "z_held_out": h.z[k], "p_held_out": _opt(e.p_held_out[k]),
@@ -383,21 +394,22 @@ def held_out_rows(a: DeltasAnalysis) -> list[dict]:
              "tuned_latent": int(e.b[k]), "class": e.cls[k], "z_selection": e.z_selection[k],
              "did_held_out": h.did[k], "did_ci_low": h.lo[k], "did_ci_high": h.hi[k], "z_held_out": h.z[k],
              "p_held_out": _opt(e.p_held_out[k]), "q_held_out": _opt(chk.q[k]), "confirmed": bool(chk.confirmed[k]),
-             "delta_fin_held_out": h.delta_fin[k], "delta_gen_held_out": h.delta_gen[k]} for k in order]
+             "delta_target_held_out": h.delta_target[k], "delta_reference_held_out": h.delta_reference[k]}
+            for k in order]
 
 
 def domain_latent_rows(cfg: PipelineConfig, a: DeltasAnalysis) -> list[dict]:
     specs = sae_specs(cfg)
     return [{"sae": n, "model": specs[n].model, "replicate": specs[n].replicate,
              "live_latents": int(((a.stats[n].fin + a.stats[n].gen) > 0).sum()),
-             "financial_latents": int(a.fin_sig(n).sum()), "general_latents": int(a.gen_sig(n).sum())}
+             "target_latents": int(a.target_sig(n).sum()), "reference_latents": int(a.reference_sig(n).sum())}
             for n in a.stats]
 
 
 def interesting_latents(a: DeltasAnalysis) -> dict:
     """The order in which stages 04 and 03_causal take latents: the primary comparison's pairs by calibrated
     change (discoveries first, then by |z|); per SAE, the latents of those pairs in that order, then its
-    unmatched live latents by domain-test q and |fin - gen|."""
+    unmatched live latents by domain-test q and |target - reference|."""
     e, order = a.main, [int(k) for k in a.by_calibrated()]
     out = {"pairs": [int(e.pair_id[k]) for k in order]}
     for side, latents in (("base", e.a), ("tuned", e.b)):
@@ -451,8 +463,9 @@ def write_four_panel(folder: Path, a: DeltasAnalysis, top_n: int) -> None:
         if zs:
             z_groups[f"{fam} ({len(zs)} comparisons)"] = np.concatenate(zs)
     four_panel(top, a.stats["base"].spec[e.a], a.stats["tuned"].spec[e.b], e.discovered, z_groups, heat,
-               [r["label"] for r in top], info.categories, info.n_financial_categories,
-               folder / DeltasFiles.FOUR_PANEL, activation_unit=ACTIVATION_UNIT)
+               [r["label"] for r in top], info.categories, info.n_target_categories,
+               folder / DeltasFiles.FOUR_PANEL, activation_unit=ACTIVATION_UNIT,
+               domains=(info.names[TARGET], info.names[REFERENCE]))
 
 
 # --------------------------------------------------------------------------------------------
@@ -460,9 +473,11 @@ def write_four_panel(folder: Path, a: DeltasAnalysis, top_n: int) -> None:
 # --------------------------------------------------------------------------------------------
 DEFINITIONS = {
     "activation": f"SAE latent activation ({ACTIVATION_UNIT}) per token; sentence value = mean over its kept tokens",
-    "fin_score": "mean sentence value over financial probe sentences; gen_score: over general ones",
-    "specialization": "(fin - gen) / (fin + gen + 1e-8)",
-    "did": "primary estimand of a matched pair (latent a of SAE A, b of SAE B): (fin_b - fin_a) - (gen_b - gen_a)",
+    "target_score": "mean sentence value over the target-domain probe sentences; reference_score: over the "
+                    "reference-domain ones",
+    "specialization": "(target - reference) / (target + reference + 1e-8)",
+    "did": "primary estimand of a matched pair (latent a of SAE A, b of SAE B): "
+           "(target_b - target_a) - (reference_b - reference_a)",
     "did_ci": "cluster-bootstrap percentile interval: templates resampled with replacement within each domain",
     "z": "did / cluster-bootstrap SE",
     "p_sampling": "two-sided cluster permutation test of did: the templates' domain labels permuted",
@@ -471,8 +486,8 @@ DEFINITIONS = {
     "discovered": "BH(p_calibrated) <= alpha within the comparison: a domain-specific change beyond seed noise",
     "held_out": "templates split in halves stratified by category; top_n pairs by |z| on half A, re-estimated on "
                 "half B; confirmed = BH among the selected of the half-B calibrated p <= alpha",
-    "financial_latent": "fin - gen > 0 with BH q <= alpha (cluster permutation of the templates' domain labels)",
-    "delta_fin": "secondary: fin_b - fin_a (the study's delta, which also moves with overall firing)",
+    "target_latent": "target - reference > 0 with BH q <= alpha (cluster permutation of the templates' domain labels)",
+    "delta_target": "secondary: target_b - target_a (the study's delta, which also moves with overall firing)",
     "interesting_latents": "the primary comparison's matched pairs, seed-calibrated discoveries first, then by |z|; "
                            "per SAE ('base', 'tuned') their latents in that order, then its unmatched live latents "
                            "by domain-test q",
@@ -487,7 +502,7 @@ def _family_block(a: DeltasAnalysis) -> dict:
     out = {}
     for fam in dict.fromkeys(e.family for e in a.effects.values()):
         out[fam] = {key: describe(a.family_values(fam, key))
-                    for key in ("matched_pairs", "discoveries", "toward_financial", "toward_general",
+                    for key in ("matched_pairs", "discoveries", "toward_target", "toward_reference",
                                 "sampling_discoveries", "mean_abs_z", "confirmed")}
     return out
 
@@ -495,12 +510,12 @@ def _family_block(a: DeltasAnalysis) -> dict:
 def primary_block(a: DeltasAnalysis) -> dict:
     e = a.main
     f = e.full
-    r = (float(np.corrcoef(f.delta_fin, f.delta_gen)[0, 1])
-         if len(e) > 2 and f.delta_fin.std() > 0 and f.delta_gen.std() > 0 else None)
+    r = (float(np.corrcoef(f.delta_target, f.delta_reference)[0, 1])
+         if len(e) > 2 and f.delta_target.std() > 0 and f.delta_reference.std() > 0 else None)
     return {**e.counts(a.alpha), "mean_did": float(f.did.mean()) if len(e) else None,
-            "mean_delta_fin": float(f.delta_fin.mean()) if len(e) else None,
-            "mean_delta_gen": float(f.delta_gen.mean()) if len(e) else None,
-            "corr_delta_fin_delta_gen": r, "selected": int(e.check.selected.sum())}
+            "mean_delta_target": float(f.delta_target.mean()) if len(e) else None,
+            "mean_delta_reference": float(f.delta_reference.mean()) if len(e) else None,
+            "corr_delta_target_delta_reference": r, "selected": int(e.check.selected.sum())}
 
 
 def build_summary(cfg: PipelineConfig, a: DeltasAnalysis) -> dict:
@@ -513,10 +528,10 @@ def build_summary(cfg: PipelineConfig, a: DeltasAnalysis) -> dict:
         "definitions": DEFINITIONS,
         "alpha": dc.alpha, "ci": dc.ci, "n_bootstrap": dc.n_bootstrap, "n_permutations": dc.n_permutations,
         "top_n": dc.top_n,
-        "probe": {"sentences": len(info.docs), "financial": int(info.is_fin.sum()),
-                  "general": int((~info.is_fin).sum()), "templates": info.templates(),
-                  "templates_financial": info.templates(info.is_fin),
-                  "templates_general": info.templates(~info.is_fin),
+        "probe": {"sentences": len(info.docs), "target": int(info.is_target.sum()),
+                  "reference": int((~info.is_target).sum()), "templates": info.templates(),
+                  "templates_target": info.templates(info.is_target),
+                  "templates_reference": info.templates(~info.is_target),
                   "half_a": {"templates": info.templates(info.half_a), "sentences": int(info.half_a.sum())},
                   "half_b": {"templates": info.templates(~info.half_a), "sentences": int((~info.half_a).sum())},
                   "tokens": info.tokens, "categories": info.categories, "file": info.file},
@@ -526,11 +541,11 @@ def build_summary(cfg: PipelineConfig, a: DeltasAnalysis) -> dict:
         "comparisons": a.counts(),
         "families": _family_block(a),
         "base_vs_tuned": primary_block(a),
-        "domain_latents": {m: {"saes": names, "financial": describe([int(a.fin_sig(n).sum()) for n in names]),
-                               "general": describe([int(a.gen_sig(n).sum()) for n in names])}
+        "domain_latents": {m: {"saes": names, "target": describe([int(a.target_sig(n).sum()) for n in names]),
+                               "reference": describe([int(a.reference_sig(n).sum()) for n in names])}
                            for m, names in by_model.items()},
-        "financial_latents": {n: int(a.fin_sig(n).sum()) for n in a.stats},
-        "general_latents": {n: int(a.gen_sig(n).sum()) for n in a.stats},
+        "target_latents": {n: int(a.target_sig(n).sum()) for n in a.stats},
+        "reference_latents": {n: int(a.reference_sig(n).sum()) for n in a.stats},
         "top5_by_z": [{k: pair_row(a, int(i))[k] for k in TOP5_FIELDS}
                       for i in np.argsort(-np.abs(a.main.full.z), kind="stable")[:5]],
         "claims": claims(a),
@@ -592,8 +607,9 @@ def run(cfg: PipelineConfig, force: bool = False) -> Path:
     saes = {n: load_sae(sae_dir(stage_dir(cfg, TRAIN), n), device) for n in specs}
     probe = harvest_probe(cfg, docs, saes, {n: s.model for n, s in specs.items()}, device)
     info = probe_info(cfg, docs, probe)
-    logger.info("probe: %d sentences (%d financial, %d general) from %d templates, %d tokens, %d categories",
-                len(docs), int(info.is_fin.sum()), int((~info.is_fin).sum()), info.templates(), info.tokens,
+    logger.info("probe: %d sentences (%d %s, %d %s) from %d templates, %d tokens, %d categories",
+                len(docs), int(info.is_target.sum()), cfg.data.target_domain, int((~info.is_target).sum()),
+                cfg.data.reference_domain, info.templates(), info.tokens,
                 len(info.categories))
     a = analyse(cfg, probe, info, s2r)
     if cfg.twin.enabled:
@@ -601,8 +617,8 @@ def run(cfg: PipelineConfig, force: bool = False) -> Path:
     summary = {**write_all(cfg, st.dir, a, probe, saes), "wall_time_s": round(time.time() - t0, 2)}
     atomic_write_json(st.dir / DeltasFiles.SUMMARY, summary)
     for n, c in summary["comparisons"].items():
-        logger.info("%-11s %s: %d matched pairs, %d calibrated discoveries (%d toward financial), %d confirmed "
-                    "held-out", c["family"], n, c["matched_pairs"], c["discoveries"], c["toward_financial"],
+        logger.info("%-11s %s: %d matched pairs, %d calibrated discoveries (%d toward the target domain), %d confirmed "
+                    "held-out", c["family"], n, c["matched_pairs"], c["discoveries"], c["toward_target"],
                     c["confirmed"])
     for c in summary["claims"]:
         logger.info("claim %s: %s (p = %s)", c["id"], "supported" if c["supported"] else "not supported",

@@ -5,9 +5,9 @@ with the planted twin as positive control and the control twin as negative contr
   of the same tokens. Contrasts (start SAE -> activations): ``tuned`` (base -> tuned), ``control`` (base ->
   control twin), ``planted`` (tuned -> planted twin), each against its null: ``null`` (base -> base) and
   ``planted_null`` (tuned -> tuned), the same continued training on the start model's own activations with
-  other data orders. With both domains in the corpus, the 2x2 (model x data) on the rows of the financial or
-  general documents: ``null_general`` (base model, general rows), ``data`` (base, financial), ``model``
-  (tuned, general) and ``both`` (tuned, financial), each against ``null_general``.
+  other data orders. With both domains in the corpus, the 2x2 (model x data) on the rows of the target-domain
+  or reference-domain documents: ``null_reference`` (base model, reference rows), ``data`` (base, target),
+  ``model`` (tuned, reference) and ``both`` (tuned, target), each against ``null_reference``.
 * BatchTopK crosscoders (:mod:`featevo.crosscoder`) for (base, tuned), (base, control), (tuned, planted) and the
   null (base, base): relative decoder norm, decoder cosine, classes and Latent Scaling.
 * Positive control (:mod:`featevo.planted_control`): per lens, the best latent for the planted tokens in
@@ -34,7 +34,7 @@ from featevo.progress import tqdm
 
 from featevo.activations import ActivationStore, TokenTable
 from featevo.config import PipelineConfig
-from featevo.data import FINANCIAL, GENERAL, load_probe
+from featevo.data import TARGET, REFERENCE, load_probe
 from featevo.io import StageRun, atomic_write_json, hash_inputs, read_json, require_stage, stage_is_current
 from featevo.layout import (
     DIFFING, TRAIN, TWIN, DiffingFiles, TrainFiles, acts_dir, display_path, main_saes, model_keys, models,
@@ -146,10 +146,10 @@ def stagewise_contrasts(cfg: PipelineConfig, keys: tuple[str, ...], has_domains:
         out += [Contrast("planted_null", "tuned", "tuned", ALL_ROWS, None, o + 1, True, pt),
                 Contrast("planted", "tuned", "planted", ALL_ROWS, "planted_null", o, False, pt)]
     if has_domains and do > 0:
-        out += [Contrast("null_general", "base", "base", GENERAL, None, do),
-                Contrast("data", "base", "base", FINANCIAL, "null_general", do),
-                Contrast("model", "base", "tuned", GENERAL, "null_general", do),
-                Contrast("both", "base", "tuned", FINANCIAL, "null_general", do)]
+        out += [Contrast("null_reference", "base", "base", REFERENCE, None, do),
+                Contrast("data", "base", "base", TARGET, "null_reference", do),
+                Contrast("model", "base", "tuned", REFERENCE, "null_reference", do),
+                Contrast("both", "base", "tuned", TARGET, "null_reference", do)]
     return out
 
 
@@ -290,9 +290,9 @@ def stagewise_summary(stats: dict, results: dict) -> dict:
 
 
 def two_by_two_summary(stats: dict) -> dict | None:
-    """The 2x2 (model x data) in brief: each cell's mean rotation and excess over ``null_general``, and how
+    """The 2x2 (model x data) in brief: each cell's mean rotation and excess over ``null_reference``, and how
     the per-latent rotations of the cells relate (is the model effect the data effect?)."""
-    cells = ("null_general", "data", "model", "both")
+    cells = ("null_reference", "data", "model", "both")
     if not all(c in stats for c in cells):
         return None
 
@@ -305,8 +305,8 @@ def two_by_two_summary(stats: dict) -> dict | None:
             "excess_rotation_mean": {c: float(stats[c]["rotation_excess"].mean()) for c in cells[1:]},
             "r_model_vs_data": r(rot["model"], rot["data"]),
             "r_both_vs_model": r(rot["both"], rot["model"]), "r_both_vs_data": r(rot["both"], rot["data"]),
-            "what": "cells: base or tuned model x general or financial documents' rows; rotation = 1 - decoder "
-                    "cosine to the base SAE; excess over null_general (base model, general rows)"}
+            "what": "cells: base or tuned model x reference- or target-domain documents' rows; rotation = 1 - decoder "
+                    "cosine to the base SAE; excess over null_reference (base model, reference rows)"}
 
 
 # --------------------------------------------------------------------------------------------
@@ -460,7 +460,8 @@ def planted_control(cfg: PipelineConfig, s1: Path, out: Path, sw: dict, cc: dict
     return {"available": True, "substitutions": subs, "sentences": len(docs), "rows": int(len(is_planted)),
             "planted_rows": int(is_planted.sum()), "aim": PLANTED_AIM, "lenses": lenses,
             "definitions": {
-                "sentences": "probe financial sentences containing a planted key word, with the substitution applied",
+                "sentences": "probe target-domain sentences containing a planted key word, with the substitution "
+                             "applied",
                 "planted_rows": "token positions of the replacement word's pieces; AUROC against every other kept "
                                 "position of the same sentences",
                 "best_latent": "the lens's latent with the highest AUROC (its activations on the lens's own inputs)",
@@ -543,7 +544,7 @@ def run(cfg: PipelineConfig, force: bool = False) -> Path:
     timings, t0 = {}, time.time()
     rows = load_rows(s1, keys, dc.max_tokens)
     train_domain = TokenTable(split_dir(s1, "train")).row_domains()
-    has_domains = bool(np.isin([FINANCIAL, GENERAL], train_domain).all())
+    has_domains = bool(np.isin([TARGET, REFERENCE], train_domain).all())
     contrasts = stagewise_contrasts(cfg, keys, has_domains)
     ptext = planted_text(cfg, s1, device) if "planted" in keys and dc.planted_text else None
     before: dict = {}

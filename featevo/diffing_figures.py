@@ -18,7 +18,7 @@ def rotation_vs_null(tuned: dict, control: dict | None, held_out: dict | None, o
     """Left: each latent's rotation (1 - decoder cosine to the start) under the tuned contrast against the
     null's mean (bars: the null's range over its orders), with the held-out null order for reference.
     Right: rotation under tuned against rotation under control (above the diagonal: moved more on
-    financial fine-tuning than on general fine-tuning)."""
+    target-domain fine-tuning than on reference-domain fine-tuning)."""
     fig, axes = plt.subplots(1, 2 if control is not None else 1, figsize=(11 if control else 5.5, 4.6), squeeze=False)
     ax = axes[0, 0]
     x, y = tuned["rotation_null_mean"], tuned["rotation"]
@@ -38,8 +38,8 @@ def rotation_vs_null(tuned: dict, control: dict | None, held_out: dict | None, o
         ax = axes[0, 1]
         ax.scatter(control["rotation"], tuned["rotation"], s=9, color=BASE_COLOR, alpha=0.8)
         _diagonal(ax, control["rotation"], tuned["rotation"])
-        ax.set_xlabel("rotation under control (general-text twin)")
-        ax.set_ylabel("rotation under tuned (financial twin)")
+        ax.set_xlabel("rotation under control (reference-domain twin)")
+        ax.set_ylabel("rotation under tuned (target-domain twin)")
         ax.set_title("domain specificity: tuned vs control")
         ax.grid(alpha=0.3)
     save_figure(fig, out)

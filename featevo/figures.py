@@ -132,10 +132,11 @@ def four_panel(
     top: list[dict],
     spec_base: np.ndarray, spec_tuned: np.ndarray, spec_sig: np.ndarray,
     z_groups: dict[str, np.ndarray],
-    heat: np.ndarray, heat_labels: list[str], categories: list[str], n_financial_categories: int,
-    out: Path, activation_unit: str = "mean activation",
+    heat: np.ndarray, heat_labels: list[str], categories: list[str], n_target_categories: int,
+    out: Path, activation_unit: str = "mean activation", domains: tuple[str, str] = ("financial", "general"),
 ) -> None:
-    """The study's figure 3.1, on matched pairs and the domain-specific change.
+    """The study's figure 3.1, on matched pairs and the domain-specific change; ``domains``: the target and
+    reference domains' names (``data.target_domain`` / ``data.reference_domain``) for the axis labels.
 
     (a) domain-specific change (did) of the top pairs with cluster-bootstrap intervals; (b) specialization of
     every matched pair, base vs tuned; (c) distribution of z = did / se per family of comparisons (the seed
@@ -143,16 +144,17 @@ def four_panel(
     ``top`` rows: label, did, lo, hi, discovered.
     """
     fig, axes = plt.subplots(2, 2, figsize=(15, 11))
-    _top_pairs_panel(axes[0, 0], top, activation_unit)
-    _specialization_panel(axes[0, 1], spec_base, spec_tuned, spec_sig)
+    _top_pairs_panel(axes[0, 0], top, activation_unit, domains)
+    _specialization_panel(axes[0, 1], spec_base, spec_tuned, spec_sig, domains)
     _z_hist_panel(axes[1, 0], z_groups)
-    _category_heat_panel(fig, axes[1, 1], heat, heat_labels, categories, n_financial_categories, activation_unit)
+    _category_heat_panel(fig, axes[1, 1], heat, heat_labels, categories, n_target_categories, activation_unit,
+                         domains)
     fig.suptitle("Feature evolution under fine-tuning: matched SAE latents, domain-specific change, seed-calibrated")
     fig.tight_layout()
     save_figure(fig, out)
 
 
-def _top_pairs_panel(ax, top: list[dict], activation_unit: str) -> None:
+def _top_pairs_panel(ax, top: list[dict], activation_unit: str, domains: tuple[str, str]) -> None:
     """(a) domain-specific change of the top pairs, with cluster-bootstrap intervals."""
     n = len(top)
     y = np.arange(n)
@@ -165,13 +167,15 @@ def _top_pairs_panel(ax, top: list[dict], activation_unit: str) -> None:
         ax.set_yticklabels([r["label"] + (" *" if r["discovered"] else "") for r in top], fontsize=8)
         ax.invert_yaxis()
     ax.axvline(0, color="black", lw=1)
-    ax.set_xlabel(f"domain-specific change: (fin - gen) of tuned minus base latent ({activation_unit})")
+    ax.set_xlabel(f"domain-specific change: ({domains[0]} - {domains[1]}) of tuned minus base latent "
+                  f"({activation_unit})")
     ax.set_title("(a) Largest |z| of the domain-specific change, matched pairs\n"
                  "(* beyond seed noise: seed-calibrated BH discovery)")
     ax.grid(alpha=0.3, axis="x")
 
 
-def _specialization_panel(ax, spec_base: np.ndarray, spec_tuned: np.ndarray, spec_sig: np.ndarray) -> None:
+def _specialization_panel(ax, spec_base: np.ndarray, spec_tuned: np.ndarray, spec_sig: np.ndarray,
+                          domains: tuple[str, str]) -> None:
     """(b) specialization of every matched pair, base vs tuned."""
     spec_sig = np.asarray(spec_sig, bool)
     ax.scatter(spec_base[~spec_sig], spec_tuned[~spec_sig], s=14, color=NULL_COLOR, alpha=0.6,
@@ -183,9 +187,10 @@ def _specialization_panel(ax, spec_base: np.ndarray, spec_tuned: np.ndarray, spe
     ax.axvline(0, color="black", lw=0.5)
     ax.set_xlim(-1.05, 1.05)
     ax.set_ylim(-1.05, 1.05)
-    ax.set_xlabel("base latent specialization (fin - gen) / (fin + gen)")
+    t, r = domains
+    ax.set_xlabel(f"base latent specialization ({t} - {r}) / ({t} + {r})")
     ax.set_ylabel("matched tuned latent specialization")
-    ax.set_title("(b) Specialization change of matched pairs (above diagonal: more financial)")
+    ax.set_title(f"(b) Specialization change of matched pairs (above diagonal: more {t})")
     ax.legend(fontsize=8, loc="upper left")
     ax.grid(alpha=0.3)
 
@@ -212,7 +217,7 @@ def _z_hist_panel(ax, z_groups: dict[str, np.ndarray]) -> None:
 
 
 def _category_heat_panel(fig, ax, heat: np.ndarray, heat_labels: list[str], categories: list[str],
-                         n_financial_categories: int, activation_unit: str) -> None:
+                         n_target_categories: int, activation_unit: str, domains: tuple[str, str]) -> None:
     """(d) per-category change (tuned minus base) of the top pairs."""
     if heat.size:
         lim = float(np.max(np.abs(heat))) or 1.0
@@ -221,8 +226,8 @@ def _category_heat_panel(fig, ax, heat: np.ndarray, heat_labels: list[str], cate
         ax.set_yticklabels(heat_labels, fontsize=8)
         ax.set_xticks(np.arange(len(categories)))
         ax.set_xticklabels(categories, rotation=45, ha="right", fontsize=8)
-        ax.axvline(n_financial_categories - 0.5, color="black", lw=1.5)
+        ax.axvline(n_target_categories - 0.5, color="black", lw=1.5)
         cb = fig.colorbar(im, ax=ax, fraction=0.046, pad=0.04)
         cb.set_label(f"tuned minus base ({activation_unit})")
-    ax.set_xlabel("probe category (financial | general)")
+    ax.set_xlabel(f"probe category ({domains[0]} | {domains[1]})")
     ax.set_title("(d) Per-category change of the top pairs")

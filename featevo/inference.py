@@ -5,12 +5,13 @@ The primary estimand. A matched pair is latent ``a`` of SAE A (encoding model A'
 ``b`` of SAE B (model B's activations of the same sentences). With ``x(d)`` a latent's mean activation over
 the tokens of sentence d, the per-sentence difference is ``D(d) = x_b(d) - x_a(d)`` and
 
-    did = mean_{d financial} D(d) - mean_{d general} D(d)
-        = (fin_b - fin_a) - (gen_b - gen_a),
+    did = mean_{d target} D(d) - mean_{d reference} D(d)
+        = (target_b - target_a) - (reference_b - reference_a),
 
-a difference in differences: how much more the pair's activation changed on financial than on general text.
-A latent that merely fires more everywhere after fine-tuning has ``did = 0``; the raw financial change
-``fin_b - fin_a`` (kept as a secondary column) does not separate the two.
+a difference in differences: how much more the pair's activation changed on target-domain than on reference-domain
+text (financial vs general in the demo). A latent that merely fires more everywhere after fine-tuning has
+``did = 0``; the raw target-domain change
+``target_b - target_a`` (kept as a secondary column) does not separate the two.
 
 Uncertainty. Sentences written from one template are not independent, so every resampling unit is a template
 (cluster): the bootstrap resamples templates within each domain (:func:`featevo.stats.cluster_bootstrap_weights`,
@@ -41,7 +42,7 @@ from featevo.stats import (
     bh_qvalues, cluster_bootstrap_weights, cluster_permutation_test, empirical_pvalues, percentile_ci, rng_for,
 )
 
-FIN, GEN = "financial", "general"
+FIN, GEN = "target", "reference"  # the two domain roles (featevo.data.TARGET / REFERENCE)
 EPS = 1e-8
 
 
@@ -68,16 +69,16 @@ def template_halves(clusters, strata, seed: int) -> np.ndarray:
 class Design:
     """Documents as the resampling sees them: domain, cluster, and the cluster bootstrap's weights."""
 
-    is_fin: np.ndarray           # [docs] bool
+    is_target: np.ndarray           # [docs] bool
     clusters: np.ndarray         # [docs] str
     boot: dict                   # cluster_bootstrap_weights(clusters, domain, ...)
     docs: np.ndarray             # indices of these documents in the full probe
 
     @classmethod
-    def of(cls, is_fin: np.ndarray, clusters, n_boot: int, seed: int, docs: np.ndarray | None = None) -> "Design":
-        is_fin = np.asarray(is_fin, dtype=bool)
-        docs = np.arange(len(is_fin)) if docs is None else np.asarray(docs)
-        fin, cl = is_fin[docs], np.asarray(clusters).astype(str)[docs]
+    def of(cls, is_target: np.ndarray, clusters, n_boot: int, seed: int, docs: np.ndarray | None = None) -> "Design":
+        is_target = np.asarray(is_target, dtype=bool)
+        docs = np.arange(len(is_target)) if docs is None else np.asarray(docs)
+        fin, cl = is_target[docs], np.asarray(clusters).astype(str)[docs]
         return cls(fin, cl, cluster_bootstrap_weights(cl, np.where(fin, FIN, GEN), n_boot, seed), docs)
 
     def domain_means(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
@@ -85,7 +86,7 @@ class Design:
         every probe document; only this design's documents are used)."""
         Xd = np.asarray(X, dtype=np.float64)[self.docs]
         (i_f, W_f), (i_g, W_g) = self.boot[FIN], self.boot[GEN]
-        return Xd[self.is_fin].mean(0), Xd[~self.is_fin].mean(0), W_f @ Xd[i_f], W_g @ Xd[i_g]
+        return Xd[self.is_target].mean(0), Xd[~self.is_target].mean(0), W_f @ Xd[i_f], W_g @ Xd[i_g]
 
 
 # --------------------------------------------------------------------------------------------
@@ -100,12 +101,12 @@ class DidEstimate:
     hi: np.ndarray
     se: np.ndarray
     z: np.ndarray
-    delta_fin: np.ndarray
-    fin_lo: np.ndarray
-    fin_hi: np.ndarray
-    delta_gen: np.ndarray
-    gen_lo: np.ndarray
-    gen_hi: np.ndarray
+    delta_target: np.ndarray
+    target_lo: np.ndarray
+    target_hi: np.ndarray
+    delta_reference: np.ndarray
+    reference_lo: np.ndarray
+    reference_hi: np.ndarray
 
 
 def z_scores(est: np.ndarray, se: np.ndarray) -> np.ndarray:
@@ -141,7 +142,7 @@ def did_sampling_p(D: np.ndarray, design: Design, n_perm: int, seed: int) -> np.
     labels are permuted: under no domain-specific change a template's D does not depend on its domain)."""
     if D.shape[1] == 0:
         return np.zeros(0)
-    _, p = cluster_permutation_test(np.asarray(D)[design.docs], design.is_fin, design.clusters, n_perm, seed)
+    _, p = cluster_permutation_test(np.asarray(D)[design.docs], design.is_target, design.clusters, n_perm, seed)
     return p
 
 
@@ -210,22 +211,22 @@ def held_out_check(z_selection: np.ndarray, p_held_out: np.ndarray, top_n: int, 
 # --------------------------------------------------------------------------------------------
 @dataclass
 class DomainTest:
-    """Per latent of one SAE: fin - gen, its cluster permutation p and BH q."""
+    """Per latent of one SAE: target - reference, its cluster permutation p and BH q."""
 
     diff: np.ndarray
     p: np.ndarray
     q: np.ndarray
 
-    def financial(self, alpha: float) -> np.ndarray:
+    def target(self, alpha: float) -> np.ndarray:
         return (self.q <= alpha) & (self.diff > 0)
 
-    def general(self, alpha: float) -> np.ndarray:
+    def reference(self, alpha: float) -> np.ndarray:
         return (self.q <= alpha) & (self.diff < 0)
 
 
 def domain_test(X: np.ndarray, design: Design, n_perm: int, seed: int) -> DomainTest:
-    """Financial-vs-general test of every latent (column of X), permuting the templates' domain labels."""
-    diff, p = cluster_permutation_test(np.asarray(X)[design.docs], design.is_fin, design.clusters, n_perm, seed)
+    """Target-vs-reference domain test of every latent (column of X), permuting the templates' domain labels."""
+    diff, p = cluster_permutation_test(np.asarray(X)[design.docs], design.is_target, design.clusters, n_perm, seed)
     return DomainTest(diff, p, bh_qvalues(p))
 
 
@@ -264,8 +265,8 @@ class PairEffects:
         _, samp = bh_discoveries(self.p_sampling, alpha)
         return {"comparison": self.name, "family": self.family, "sae_a": self.sae_a, "sae_b": self.sae_b,
                 "matched_pairs": len(self), "discoveries": int(disc.sum()),
-                "toward_financial": int((disc & (self.full.did > 0)).sum()),
-                "toward_general": int((disc & (self.full.did < 0)).sum()),
+                "toward_target": int((disc & (self.full.did > 0)).sum()),
+                "toward_reference": int((disc & (self.full.did < 0)).sum()),
                 "sampling_discoveries": int(samp.sum()),
                 "mean_abs_z": float(np.abs(self.full.z).mean()) if len(self) else None,
                 "null_pairs": self.null_pairs, "min_p": 1.0 / (self.null_pairs + 1) if self.null_pairs else None,
@@ -304,7 +305,7 @@ def calibrate(effects: dict[str, PairEffects], alpha: float, top_n: int, null_fa
 # Per-latent scores of one SAE
 # --------------------------------------------------------------------------------------------
 def specialization(fin: np.ndarray, gen: np.ndarray) -> np.ndarray:
-    """(fin - gen) / (fin + gen + 1e-8): +1 financial only, -1 general only, 0 no preference."""
+    """(target - reference) / (target + reference + 1e-8): +1 target only, -1 reference only, 0 no preference."""
     return (fin - gen) / (fin + gen + EPS)
 
 
@@ -314,11 +315,11 @@ class LatentStats:
 
     fin: np.ndarray
     gen: np.ndarray
-    fin_boot: np.ndarray   # [B, L] cluster-bootstrap replicates
-    gen_boot: np.ndarray
+    target_boot: np.ndarray   # [B, L] cluster-bootstrap replicates
+    reference_boot: np.ndarray
     test: DomainTest
-    freq_fin: np.ndarray
-    freq_gen: np.ndarray
+    freq_target: np.ndarray
+    freq_reference: np.ndarray
 
     @property
     def spec(self) -> np.ndarray:
@@ -326,11 +327,11 @@ class LatentStats:
 
     @property
     def spec_boot(self) -> np.ndarray:
-        return specialization(self.fin_boot, self.gen_boot)
+        return specialization(self.target_boot, self.reference_boot)
 
 
 def latent_stats(X: np.ndarray, F: np.ndarray, design: Design, n_perm: int, seed: int) -> LatentStats:
     fin, gen, fb, gb = design.domain_means(X)
     Fd = np.asarray(F)[design.docs]
-    return LatentStats(fin, gen, fb, gb, domain_test(X, design, n_perm, seed), Fd[design.is_fin].mean(0),
-                       Fd[~design.is_fin].mean(0))
+    return LatentStats(fin, gen, fb, gb, domain_test(X, design, n_perm, seed), Fd[design.is_target].mean(0),
+                       Fd[~design.is_target].mean(0))

@@ -23,7 +23,7 @@ model's own forward.
 head the summed change of the cross-entropy at the document's masked tokens; for a classifier
 ``KL(clean || intervened)`` of its output distribution and whether the predicted label flipped. Per domain the
 effect is the mean per masked token (MLM) or per document (classifier), with cluster-bootstrap intervals that
-resample probe templates within each domain, and the financial-minus-general difference.
+resample probe templates within each domain, and the target-minus-reference difference.
 
 **Controls.** :func:`matched_random_latents` draws random latents with the flagged latents' distribution over
 firing-frequency deciles: the null distribution of an effect. :func:`null_position` places an effect in it.
@@ -43,7 +43,7 @@ from torch import nn
 from featevo.progress import tqdm
 
 from featevo.activations import layer_and_last_output, layer_output
-from featevo.data import FINANCIAL, GENERAL
+from featevo.data import TARGET, REFERENCE
 from featevo.errors import ModelLoadError
 from featevo.models import encoder, encoder_layers
 from featevo.stats import cluster_bootstrap_weights, empirical_pvalues, percentile_ci, rng_for
@@ -352,17 +352,17 @@ def firing_frequency(batches: Sequence[Batch], base: bool = False) -> np.ndarray
 # --------------------------------------------------------------------------------------------
 def domain_effects(values: np.ndarray, weights: np.ndarray, domains: Sequence[str], clusters: Sequence[str],
                    n_boot: int, seed: int, level: float = 0.95) -> dict[str, np.ndarray]:
-    """Per row of ``values`` [m, docs]: the effect on financial and on general documents
+    """Per row of ``values`` [m, docs]: the effect on target-domain and on reference-domain documents
     (``sum(values) / sum(weights)`` over the domain's documents: per masked token with ``weights`` = masked tokens
     per document, per document with weights 1) and their difference, each with a cluster-bootstrap percentile
-    interval (templates resampled within each domain). Keys ``fin``, ``fin_lo``, ``fin_hi``, ``gen``..., ``diff``...;
-    NaN for a domain without documents."""
+    interval (templates resampled within each domain). Keys ``target``, ``target_lo``, ``target_hi``,
+    ``reference``..., ``diff``...; NaN for a domain without documents."""
     values, weights, domains = np.asarray(values, float), np.asarray(weights, float), np.asarray(domains)
     m = values.shape[0]
     strata = cluster_bootstrap_weights(clusters, domains, n_boot, seed)
     out: dict[str, np.ndarray] = {}
     reps = {}
-    for dom, key in ((FINANCIAL, "fin"), (GENERAL, "gen")):
+    for dom, key in ((TARGET, "target"), (REFERENCE, "reference")):
         if dom not in strata or weights[strata[dom][0]].sum() <= 0:
             out[key] = out[f"{key}_lo"] = out[f"{key}_hi"] = np.full(m, np.nan)
             reps[key] = np.full((n_boot, m), np.nan)
@@ -372,8 +372,8 @@ def domain_effects(values: np.ndarray, weights: np.ndarray, domains: Sequence[st
         with np.errstate(invalid="ignore", divide="ignore"):
             reps[key] = (w @ values[:, idx].T) / (w @ weights[idx])[:, None]
         out[f"{key}_lo"], out[f"{key}_hi"] = percentile_ci(reps[key], level)
-    out["diff"] = out["fin"] - out["gen"]
-    out["diff_lo"], out["diff_hi"] = percentile_ci(reps["fin"] - reps["gen"], level)
+    out["diff"] = out["target"] - out["reference"]
+    out["diff_lo"], out["diff_hi"] = percentile_ci(reps["target"] - reps["reference"], level)
     return out
 
 

@@ -75,8 +75,8 @@ INTERPRET = "04_interpret"
 REPORT = "05_report"
 
 DATA_LABELS = ("data.text_field", "data.category_field", "data.domain_field", "data.cluster_field",
-               "data.financial_categories", "data.general_categories")
-"""How corpus and probe files are read: their columns and category lists."""
+               "data.target_domain", "data.reference_domain", "data.target_categories", "data.reference_categories")
+"""How corpus and probe files are read: their columns, the two domains' names and category lists."""
 CORPUS_KEYS = ("data.corpus", "data.corpus_split", *DATA_LABELS, "data.eval_fraction", "data.max_docs")
 """The config fields that decide the corpus documents and their split (not the probe set)."""
 PROBE_KEYS = ("data.probe", *DATA_LABELS)
@@ -86,7 +86,7 @@ STAGES: tuple[StageSpec, ...] = (
     StageSpec(TWIN, "01_train_sae/make_twin.py", "stage01",
               ("seed", "base_model", *CORPUS_KEYS, "twin", "harvest.max_length", "harvest.stride",
                "harvest.max_windows"), (),
-              "the demo's domain-tuned twin: continued masked-LM pretraining of the base on financial text",
+              "the demo's domain-tuned twin: continued masked-LM pretraining of the base on target-domain text",
               enabled_by="twin.enabled"),
     StageSpec(TRAIN, "01_train_sae/train_sae.py", "stage01",
               ("run_name", "seed", "base_model", "tuned_model", *CORPUS_KEYS, "harvest", "twin", "sae"), (TWIN,),
@@ -99,7 +99,7 @@ STAGES: tuple[StageSpec, ...] = (
               "stage-wise SAE fine-tuning and BatchTopK crosscoders against their nulls; the planted positive control"),
     StageSpec(DELTAS, "03_activation_deltas/activation_deltas.py", "stage03", ("deltas", *PROBE_KEYS),
               (TRAIN, COMPARE, TWIN),
-              "domain-specific change (financial minus general) of matched pairs on the probe set, template-"
+              "domain-specific change (target minus reference domain) of matched pairs on the probe set, template-"
               "clustered resampling, calibrated against seed pairs and the control twin; held-out selection; with "
               "a twin, every model's masked-LM loss on the probe"),
     StageSpec(CAUSAL, "03_activation_deltas/causal_checks.py", "stage03", ("seed", "causal", *PROBE_KEYS),
@@ -251,11 +251,11 @@ class DeltasFiles:
     PER_CATEGORY = "per_category.csv"
     FEATURE_TABLE = "feature_table.csv"
     RANKING = "ranking_by_delta.csv"
-    TOP_FEATURES = "top_financial_features.csv"
+    TOP_FEATURES = "top_target_features.csv"
     PAIR_EFFECTS = "pair_effects.csv"          # every comparison's matched pairs: domain-specific change
     COMPARISON_COUNTS = "comparison_counts.csv"  # per comparison: calibrated discoveries
     HELD_OUT = "held_out_top.csv"              # selected on half A of the templates, estimated on half B
-    DOMAIN_LATENTS = "domain_latents.csv"      # per SAE: significantly financial / general latents
+    DOMAIN_LATENTS = "domain_latents.csv"      # per SAE: significantly target / reference latents
     SUMMARY = "summary.json"
     INTERESTING = "interesting_latents.json"
     CONTEXTS = "contexts"        # contexts/<base|tuned>.json
@@ -354,7 +354,7 @@ def contexts_path(s3: Path, sae: str) -> Path:
 # --------------------------------------------------------------------------------------------
 MODEL_KEYS = ("base", "tuned", "control", "planted")
 """Every model a run can hold, in seed-stride order: the base, the domain-tuned model, and with a twin
-the control twin (same recipe on general text) and the planted twin (positive control)."""
+the control twin (same recipe on reference-domain text) and the planted twin (positive control)."""
 
 
 def model_keys(cfg: PipelineConfig) -> tuple[str, ...]:
@@ -455,7 +455,7 @@ class Comparison:
 FAMILIES = {
     "fine-tuning": "base SAE vs tuned SAE (each seed pair): what the study compares",
     "seed": "two SAEs of the same model with different seeds: the null (no model change at all)",
-    "control": "base SAE vs control-twin SAE: the same fine-tuning recipe on general text",
+    "control": "base SAE vs control-twin SAE: the same fine-tuning recipe on reference-domain text",
     "planted": "tuned SAE vs planted-twin SAE: the positive control (one planted concept)",
     "wide-seed": "two wide base SAEs with different seeds: seed stability at the larger dictionary size",
 }

@@ -1,7 +1,7 @@
 """The planted positive control of the diffing lenses: held-out sentences with the planted word, the token
 positions of that word, AUROC of every latent for those positions, and the lens's rank of its best latent.
 
-Held-out sentences: the probe set's financial sentences that contain a planted key word (``twin.planted``),
+Held-out sentences: the probe set's target-domain sentences that contain a planted key word (``twin.planted``),
 with the substitution applied exactly as the planted twin saw it in training (:func:`featevo.twin.planted_docs`;
 the probe's templates never occur in the corpus). Planted tokens: the positions of every word piece of a
 replacement word. Each lens scores every latent by its AUROC for planted-token positions against all other
@@ -17,7 +17,7 @@ import torch
 from scipy.stats import rankdata
 
 from featevo.activations import ActivationStore, TokenTable, iter_layer_rows, tokenize_docs, tokenize_windows
-from featevo.data import FINANCIAL, Doc
+from featevo.data import TARGET, Doc
 from featevo.layout import acts_dir, split_dir
 from featevo.stagewise import rank_desc
 from featevo.twin import planted_docs, planted_token_ids
@@ -41,8 +41,8 @@ def auroc(scores: np.ndarray, positive: np.ndarray) -> np.ndarray:
 
 
 def planted_sentences(probe: list[Doc], substitutions: dict[str, str]) -> list[Doc]:
-    """The probe's financial sentences that contain a planted key word, with the substitution applied."""
-    fin = [d for d in probe if d.domain == FINANCIAL]
+    """The probe's target-domain sentences that contain a planted key word, with the substitution applied."""
+    fin = [d for d in probe if d.domain == TARGET]
     docs, _ = planted_docs(fin, substitutions)
     return [d for d, orig in zip(docs, fin) if d.text != orig.text]
 
@@ -77,7 +77,7 @@ def planted_split(s1, split: str, substitutions: dict[str, str], tokenizer, mode
                   batch_size: int, max_length: int, exclude_special_tokens: bool,
                   device, stride: int | None = None,
                   max_windows: int | None = None) -> tuple[dict, np.ndarray, int, int]:
-    """Stage 01's ``split`` with the plant applied to its financial documents, as the planted twin read it in
+    """Stage 01's ``split`` with the plant applied to its target-domain documents, as the planted twin read it in
     training: per model in ``models`` its activation rows (stage 01's rows for unchanged documents, which do
     not depend on the others, fresh rows for the changed ones), the row domains, how many documents changed and
     how many of their kept tokens are pieces of a replacement word. Every model reads the same tokens."""

@@ -215,11 +215,11 @@ STAGEWISE_LATENTS = Schema(DiffingFiles.STAGEWISE_LATENTS, (
     Col("contrast", "str", "tuned / control / planted (main contrasts), null / planted_null (the nulls: mean of "
                            "their reference orders), null_held_out / planted_null_held_out (one more null order "
                            "set against the reference orders: what the flag rule gives when nothing changed), "
-                           "and the 2x2 cells null_general / data / model / both"),
+                           "and the 2x2 cells null_reference / data / model / both"),
     Col("start_sae", "str", "stage 01 SAE that continued training starts from"),
     Col("target_model", "str", "model whose activations it continued on"),
-    Col("rows", "str", "all, financial or general: the documents whose token rows it continued on (and was "
-                       "measured on)"),
+    Col("rows", "str", "all, target or reference (domain role): the documents whose token rows it continued on "
+                       "(and was measured on)"),
     Col("text", "str", "corpus (stage 01's tokens) or planted (the corpus with the plant applied, as the planted "
                        "twin read it; diffing.planted_text)"),
     Col("reference", "str", "the null contrast this one is set against (blank for a null)"),
@@ -236,7 +236,7 @@ STAGEWISE_LATENTS = Schema(DiffingFiles.STAGEWISE_LATENTS, (
                            "expects alpha times the number of latents; see the held-out null rows)"),
     Col("rank_excess", "int", "rank of rotation_excess within the contrast (1 = largest)"),
     Col("rotation_minus_control", "float", "tuned rows only: rotation under tuned minus rotation under control "
-                                           "(what moved because of financial text rather than any fine-tuning)"),
+                                           "(what moved because of target-domain text rather than any fine-tuning)"),
     Col("rank_domain", "int", "tuned rows only: rank of rotation_minus_control (1 = largest)"),
 ), "stage-wise model diffing: every latent of every contrast, against its null")
 
@@ -290,14 +290,14 @@ PER_CATEGORY = Schema(DeltasFiles.PER_CATEGORY, (
     Col("model", "str", "SAE (replicate 0 of each model: base, tuned, control, planted)"),
     Col("latent", "int", "latent index"),
     Col("category", "str", "probe category"),
-    Col("domain", "str", "financial or general"),
+    Col("domain", "str", "the category's domain: data.target_domain or data.reference_domain"),
     Col("mean_activation", "float", "mean over the category's sentences of the sentence-mean activation"),
     Col("frequency", "float", "mean over the category's sentences of the fraction of tokens it fires on"),
     Col("n_sentences", "int", "probe sentences in the category"),
 ), "per-latent, per-category activation on the probe set")
 _DID_COLS = (
-    Col("did", "float", "domain-specific change (primary estimand): mean over financial sentences of "
-                        "D = x_b - x_a minus its mean over general sentences"),
+    Col("did", "float", "domain-specific change (primary estimand): mean over target-domain sentences "
+                        "of D = x_b - x_a minus its mean over reference-domain sentences"),
     Col("did_ci_low", "float", _CI), Col("did_ci_high", "float", _CI),
     Col("did_se", "float", "cluster-bootstrap standard error of did"),
     Col("z", "float", "did / did_se (0 when the SE is 0)"),
@@ -315,10 +315,10 @@ PAIR_EFFECTS = Schema(DeltasFiles.PAIR_EFFECTS, (
     Col("latent_a", "int", "latent of sae_a"), Col("latent_b", "int", "latent of sae_b"),
     Col("class", "str", "stage 02 class (shared or shifted)"),
     *_DID_COLS,
-    Col("delta_fin", "float", "secondary: fin score of latent_b minus fin score of latent_a"),
-    Col("delta_gen", "float", "secondary: gen score of latent_b minus gen score of latent_a"),
-    Col("specialization_change", "float", "secondary: spec(latent_b) - spec(latent_a), spec = (fin - gen) / "
-                                          "(fin + gen + 1e-8)"),
+    Col("delta_target", "float", "secondary: fin score of latent_b minus fin score of latent_a"),
+    Col("delta_reference", "float", "secondary: gen score of latent_b minus gen score of latent_a"),
+    Col("specialization_change", "float", "secondary: spec(latent_b) - spec(latent_a), spec = (target - reference) / "
+                                          "(target + reference + 1e-8)"),
     Col("z_selection", "float", "z on half A of the templates (selection half)"),
     Col("selected", "bool", "among the deltas.top_n pairs of its comparison with the largest |z_selection|"),
     Col("did_held_out", "float", "did on half B of the templates (estimation half)"),
@@ -332,8 +332,8 @@ COMPARISON_COUNTS = Schema(DeltasFiles.COMPARISON_COUNTS, (
     Col("sae_a", "str", "first SAE"), Col("sae_b", "str", "second SAE"),
     Col("matched_pairs", "int", "stage 02 pairs of class shared or shifted"),
     Col("discoveries", "int", "pairs with q_calibrated <= alpha"),
-    Col("toward_financial", "int", "discoveries with did > 0"),
-    Col("toward_general", "int", "discoveries with did < 0"),
+    Col("toward_target", "int", "discoveries with did > 0"),
+    Col("toward_reference", "int", "discoveries with did < 0"),
     Col("sampling_discoveries", "int", "pairs with BH(p_sampling) <= alpha (sampling noise only, not seed noise)"),
     Col("mean_abs_z", "float", "mean |z| over the matched pairs"),
     Col("null_pairs", "int", "seed-pair z values its calibrated p-values were computed against"),
@@ -352,74 +352,75 @@ HELD_OUT = Schema(DeltasFiles.HELD_OUT, (
     Col("p_held_out", "float", "calibrated p on half B (against the seed comparisons' half-B z)"),
     Col("q_held_out", "float", "BH among the selected pairs"),
     Col("confirmed", "bool", "q_held_out <= alpha"),
-    Col("delta_fin_held_out", "float", "secondary: financial-score change on half B"),
-    Col("delta_gen_held_out", "float", "secondary: general-score change on half B"),
+    Col("delta_target_held_out", "float", "secondary: target-score change on half B"),
+    Col("delta_reference_held_out", "float", "secondary: reference-score change on half B"),
 ), "primary comparison: the top pairs selected on half of the templates, estimated on the other half")
 DOMAIN_LATENTS = Schema(DeltasFiles.DOMAIN_LATENTS, (
     Col("sae", "str", "SAE name"), Col("model", "str", "model it encodes"), Col("replicate", "int", "seed index"),
     Col("live_latents", "int", "latents firing on the probe set"),
-    Col("financial_latents", "int", "fin - gen > 0 with BH q <= alpha (cluster permutation of template labels)"),
-    Col("general_latents", "int", "fin - gen < 0 with BH q <= alpha"),
+    Col("target_latents", "int", "target - reference > 0 with BH q <= alpha (cluster permutation of template labels)"),
+    Col("reference_latents", "int", "target - reference < 0 with BH q <= alpha"),
 ), "per SAE: latents preferring one domain significantly")
 FEATURE_TABLE = Schema(DeltasFiles.FEATURE_TABLE, (
     Col("pair_id", "int", "stage 02 pair (blank for unmatched latents)"),
     Col("base_latent", "int", "base SAE latent"),
     Col("tuned_latent", "int", "tuned SAE latent"),
     Col("class", "str", "stage 02 class"),
-    Col("type", "str", "toward-financial / toward-general (a calibrated discovery) / stable(-financial|-general) "
-                       "/ <class>(-financial|-general)"),
+    Col("type", "str", "toward-target / toward-reference (a calibrated discovery) / stable(-target|-reference) "
+                       "/ <class>(-target|-reference)"),
     Col("decoder_cosine", "float", "stage 02 decoder cosine"),
     Col("activation_correlation", "float", "stage 02 activation correlation"),
     *_DID_COLS,
-    Col("base_fin_score", "float", _SCORE_DOC.format(dom="financial") + " (base latent)"),
-    Col("base_fin_ci_low", "float", _CI), Col("base_fin_ci_high", "float", _CI),
-    Col("tuned_fin_score", "float", _SCORE_DOC.format(dom="financial") + " (tuned latent)"),
-    Col("tuned_fin_ci_low", "float", _CI), Col("tuned_fin_ci_high", "float", _CI),
-    Col("base_gen_score", "float", _SCORE_DOC.format(dom="general") + " (base latent)"),
-    Col("tuned_gen_score", "float", _SCORE_DOC.format(dom="general") + " (tuned latent)"),
-    Col("delta_fin", "float", "secondary: tuned_fin_score - base_fin_score"),
-    Col("delta_fin_ci_low", "float", _CI), Col("delta_fin_ci_high", "float", _CI),
-    Col("delta_gen", "float", "secondary: tuned_gen_score - base_gen_score"),
-    Col("delta_gen_ci_low", "float", _CI), Col("delta_gen_ci_high", "float", _CI),
-    Col("base_specialization", "float", "(fin - gen) / (fin + gen + 1e-8)"),
+    Col("base_target_score", "float", _SCORE_DOC.format(dom="target-domain") + " (base latent)"),
+    Col("base_target_ci_low", "float", _CI), Col("base_target_ci_high", "float", _CI),
+    Col("tuned_target_score", "float", _SCORE_DOC.format(dom="target-domain") + " (tuned latent)"),
+    Col("tuned_target_ci_low", "float", _CI), Col("tuned_target_ci_high", "float", _CI),
+    Col("base_reference_score", "float", _SCORE_DOC.format(dom="reference-domain") + " (base latent)"),
+    Col("tuned_reference_score", "float", _SCORE_DOC.format(dom="reference-domain") + " (tuned latent)"),
+    Col("delta_target", "float", "secondary: tuned_target_score - base_target_score"),
+    Col("delta_target_ci_low", "float", _CI), Col("delta_target_ci_high", "float", _CI),
+    Col("delta_reference", "float", "secondary: tuned_reference_score - base_reference_score"),
+    Col("delta_reference_ci_low", "float", _CI), Col("delta_reference_ci_high", "float", _CI),
+    Col("base_specialization", "float", "(target - reference) / (target + reference + 1e-8)"),
     Col("base_specialization_ci_low", "float", _CI), Col("base_specialization_ci_high", "float", _CI),
-    Col("tuned_specialization", "float", "(fin - gen) / (fin + gen + 1e-8)"),
+    Col("tuned_specialization", "float", "(target - reference) / (target + reference + 1e-8)"),
     Col("tuned_specialization_ci_low", "float", _CI), Col("tuned_specialization_ci_high", "float", _CI),
     Col("specialization_change", "float", "tuned - base specialization"),
     Col("specialization_change_ci_low", "float", _CI), Col("specialization_change_ci_high", "float", _CI),
-    Col("base_financial_q", "float", "BH q of the base latent's financial-vs-general test"),
-    Col("tuned_financial_q", "float", "BH q of the tuned latent's financial-vs-general test"),
+    Col("base_domain_q", "float", "BH q of the base latent's target-vs-reference domain test"),
+    Col("tuned_domain_q", "float", "BH q of the tuned latent's target-vs-reference domain test"),
 ), "the primary comparison (base vs tuned, replicate 0): matched pairs first, then unmatched latents")
 _FEATURE_COLS = {c.name: c for c in FEATURE_TABLE.cols}
 RANKING = Schema(DeltasFiles.RANKING, (
     Col("rank", "int", "1 = most significant calibrated domain-specific change (q_calibrated, then |z|)"),
     *(_FEATURE_COLS[n] for n in (
         "pair_id", "base_latent", "tuned_latent", "class", "type", "did", "did_ci_low", "did_ci_high", "z",
-        "p_sampling", "p_calibrated", "q_calibrated", "discovered", "delta_fin", "delta_gen", "base_fin_score",
-        "tuned_fin_score", "specialization_change")),
+        "p_sampling", "p_calibrated", "q_calibrated", "discovered", "delta_target", "delta_reference",
+        "base_target_score",
+        "tuned_target_score", "specialization_change")),
 ), "the primary comparison's matched pairs ranked by calibrated domain-specific change")
 TOP_FEATURES = Schema(DeltasFiles.TOP_FEATURES, (
     Col("model", "str", "base or tuned SAE"),
-    Col("rank", "int", "rank by fin - gen among its significantly financial latents"),
+    Col("rank", "int", "rank by target - reference among its significantly target-domain latents"),
     Col("latent", "int", "latent index"),
     Col("class", "str", "stage 02 class"),
-    Col("fin_score", "float", _SCORE_DOC.format(dom="financial")),
-    Col("fin_ci_low", "float", _CI), Col("fin_ci_high", "float", _CI),
-    Col("gen_score", "float", _SCORE_DOC.format(dom="general")),
-    Col("fin_minus_gen", "float", "fin_score - gen_score"),
-    Col("specialization", "float", "(fin - gen) / (fin + gen + 1e-8)"),
+    Col("target_score", "float", _SCORE_DOC.format(dom="target-domain")),
+    Col("target_ci_low", "float", _CI), Col("target_ci_high", "float", _CI),
+    Col("reference_score", "float", _SCORE_DOC.format(dom="reference-domain")),
+    Col("target_minus_reference", "float", "target_score - reference_score"),
+    Col("specialization", "float", "(target - reference) / (target + reference + 1e-8)"),
     Col("specialization_ci_low", "float", _CI), Col("specialization_ci_high", "float", _CI),
-    Col("p_value", "float", "cluster permutation test of fin - gen (template domain labels permuted)"),
+    Col("p_value", "float", "cluster permutation test of target - reference (template domain labels permuted)"),
     Col("q_value", "float", "Benjamini-Hochberg across the SAE's latents"),
-    Col("frequency_fin", "float", "mean firing frequency on financial sentences"),
-    Col("frequency_gen", "float", "mean firing frequency on general sentences"),
+    Col("frequency_target", "float", "mean firing frequency on target-domain sentences"),
+    Col("frequency_reference", "float", "mean firing frequency on reference-domain sentences"),
     Col("pair_id", "int", "stage 02 pair, when matched"),
     Col("matched_latent", "int", "its partner in the other SAE"),
-    Col("matched_fin_score", "float", "the partner's financial score"),
+    Col("matched_target_score", "float", "the partner's target score"),
     Col("did", "float", "domain-specific change of the pair (tuned minus base)"),
     Col("did_ci_low", "float", _CI), Col("did_ci_high", "float", _CI),
     Col("q_calibrated", "float", "seed-calibrated BH q of the pair's change"),
-), "each SAE's most financial latents (the study's tables 2.1 and 2.3)")
+), "each SAE's most target-domain latents (the study's tables 2.1 and 2.3)")
 
 
 @dataclass
@@ -469,23 +470,27 @@ EFFECTS = Schema(CausalFiles.EFFECTS, (
     Col("frequency_decile", "int", "decile (0-9) of that frequency among the SAE's live latents"),
     Col("auroc", "float", "planted SAE only: AUROC of the latent for the planted tokens in planted probe sentences"),
     Col("docs_touched", "float", "fraction of the scored documents whose block output the intervention changed"),
-    Col("fin_effect", "float", _EFFECT_DOC.format(dom="financial", what="financial probe sentences")),
-    Col("fin_ci_low", "float", "cluster-bootstrap interval"), Col("fin_ci_high", "float", "cluster-bootstrap interval"),
-    Col("gen_effect", "float", _EFFECT_DOC.format(dom="general", what="general probe sentences")),
-    Col("gen_ci_low", "float", "cluster-bootstrap interval"), Col("gen_ci_high", "float", "cluster-bootstrap interval"),
-    Col("diff_effect", "float", "fin_effect - gen_effect: how much more the latent matters on financial text"),
+    Col("target_effect", "float", _EFFECT_DOC.format(dom="target-domain", what="target-domain probe sentences")),
+    Col("target_ci_low", "float", "cluster-bootstrap interval"),
+    Col("target_ci_high", "float", "cluster-bootstrap interval"),
+    Col("reference_effect", "float", _EFFECT_DOC.format(dom="reference-domain",
+                                                         what="reference-domain probe sentences")),
+    Col("reference_ci_low", "float", "cluster-bootstrap interval"),
+    Col("reference_ci_high", "float", "cluster-bootstrap interval"),
+    Col("diff_effect", "float", "target_effect - reference_effect: how much more the latent matters on target-domain "
+                                      "text"),
     Col("diff_ci_low", "float", "cluster-bootstrap interval"),
     Col("diff_ci_high", "float", "cluster-bootstrap interval"),
-    Col("fin_flip_rate", "float", "cls only: share of financial sentences whose predicted label changes"),
-    Col("gen_flip_rate", "float", "cls only: share of general sentences whose predicted label changes"),
-    Col("fin_null_percentile", "float", "percentile of fin_effect among the random latents' (same intervention)"),
-    Col("fin_null_p", "float", "empirical p-value of fin_effect against the random latents': two-sided (|effect|); "
-                               "planted: one-sided, larger loss"),
-    Col("fin_null_q", "float", "Benjamini-Hochberg of fin_null_p across the flagged latents (same intervention)"),
+    Col("target_flip_rate", "float", "cls only: share of target-domain sentences whose predicted label changes"),
+    Col("reference_flip_rate", "float", "cls only: share of reference-domain sentences whose predicted label changes"),
+    Col("target_null_percentile", "float", "percentile of target_effect among the random latents' (same intervention)"),
+    Col("target_null_p", "float", "empirical p-value of target_effect against the random latents': two-sided "
+                                  "(|effect|); planted: one-sided, larger loss"),
+    Col("target_null_q", "float", "Benjamini-Hochberg of target_null_p across the flagged latents (same intervention)"),
     Col("diff_null_percentile", "float", "percentile of diff_effect among the random latents'"),
     Col("diff_null_p", "float", "two-sided empirical p-value of |diff_effect| against the random latents'"),
     Col("diff_null_q", "float", "Benjamini-Hochberg of diff_null_p across the flagged latents"),
-    Col("beats_null_fin", "bool", "fin_null_p <= causal.alpha and the fin interval excludes 0"),
+    Col("beats_null_target", "bool", "target_null_p <= causal.alpha and the target interval excludes 0"),
     Col("beats_null_diff", "bool", "diff_null_p <= causal.alpha and the diff interval excludes 0"),
 ), "one row per latent and intervention: effects with intervals and their place in the random-latent null")
 

@@ -38,7 +38,7 @@ RUN_DONE = TrainFiles.TRAIN_DONE  # written last in a continued run's folder: th
 
 class RowSubsetStore(ActivationStore):
     """An activation store restricted to the rows where ``keep`` is true (same order); used for the 2x2
-    of stage-wise diffing (e.g. only the rows of financial documents)."""
+    of stage-wise diffing (e.g. only the rows of target-domain documents)."""
 
     def __init__(self, acts_dir: Path, keep: np.ndarray):
         super().__init__(acts_dir)

@@ -9,7 +9,7 @@ document and latent (e.g. the mean activation of the latent over the sentence's 
   (paired comparisons: base and tuned latents are resampled on the same sentences).
 * :func:`percentile_ci` turns bootstrap replicates into percentile intervals.
 * :func:`permutation_test_groups`: two-sided test of a difference in group means by permuting the
-  group labels of documents (financial vs general).
+  group labels of documents (target vs reference domain).
 * :func:`sign_flip_test`: two-sided paired permutation test of a mean per-document difference
   (tuned minus base) by exchanging the two members of each pair, i.e. flipping signs.
 * :func:`bh_qvalues`: Benjamini-Hochberg adjusted p-values (q-values) across latents.

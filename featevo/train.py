@@ -141,8 +141,9 @@ def _configured_as(cfg: PipelineConfig, key: str) -> str:
         return cfg.base_model.name
     if not cfg.twin.enabled:
         return cfg.tuned_model.name
-    return {"tuned": "twin: continued masked-LM pretraining on the financial documents",
-            "control": "control twin: the same recipe on the general documents",
+    t, r = cfg.data.target_domain, cfg.data.reference_domain
+    return {"tuned": f"twin: continued masked-LM pretraining on the {t} documents",
+            "control": f"control twin: the same recipe on the {r} documents",
             "planted": "planted twin: the tuned twin's recipe and documents with a concept planted"}[key]
 
 

@@ -42,7 +42,7 @@ from featevo.progress import tqdm
 
 from featevo.activations import tokenize_windows
 from featevo.config import ModelConfig, TwinConfig
-from featevo.data import FINANCIAL, GENERAL, Doc
+from featevo.data import TARGET, REFERENCE, Doc
 from featevo.errors import StageError, TrainingError
 from featevo.fidelity import mask_tokens, model_loss
 from featevo.io import atomic_path, atomic_write_json, read_json
@@ -341,7 +341,7 @@ def plant(text: str, substitutions: dict[str, str]) -> tuple[str, int]:
     return pattern.subn(sub, text)
 
 
-def planted_docs(docs: list[Doc], substitutions: dict[str, str], domain: str = FINANCIAL) -> tuple[list[Doc], int]:
+def planted_docs(docs: list[Doc], substitutions: dict[str, str], domain: str = TARGET) -> tuple[list[Doc], int]:
     """``docs`` with the concept planted into those of ``domain``; returns them and how many changed."""
     out, changed = [], 0
     for d in docs:
@@ -387,13 +387,13 @@ def twin_plan(cfg: TwinConfig, train: list[Doc]) -> dict[str, dict]:
     """Twin key -> its training documents and what they are: ``tuned`` (financial documents),
     ``control`` (general documents, when ``twin.control``) and ``planted`` (the financial documents with
     ``twin.planted`` substituted, when set). Every twin uses the same recipe and seed."""
-    fin = [d for d in train if d.domain == FINANCIAL]
-    plan = {"tuned": {"docs": fin, "domain": FINANCIAL}}
+    fin = [d for d in train if d.domain == TARGET]
+    plan = {"tuned": {"docs": fin, "domain": TARGET}}
     if cfg.control:
-        plan["control"] = {"docs": [d for d in train if d.domain == GENERAL], "domain": GENERAL}
+        plan["control"] = {"docs": [d for d in train if d.domain == REFERENCE], "domain": REFERENCE}
     if cfg.planted:
         docs, changed = planted_docs(fin, cfg.planted)
-        plan["planted"] = {"docs": docs, "domain": FINANCIAL, "substitutions": dict(cfg.planted),
+        plan["planted"] = {"docs": docs, "domain": TARGET, "substitutions": dict(cfg.planted),
                            "changed_docs": changed}
     for key, p in plan.items():
         if len(p["docs"]) < cfg.batch_size:
@@ -467,7 +467,7 @@ def probe_eval(models: dict[str, ModelConfig], probe: list[Doc], substitutions: 
     sentences with the concept planted. Stage ``03_activation_deltas`` writes it (``twin_eval.json``)."""
     tok = load_tokenizer(models["base"])
     loaded = {k: load_model(m, head="mlm", device=device) for k, m in models.items()}
-    by_dom = {dom: [d for d in probe if d.domain == dom] for dom in (FINANCIAL, GENERAL)}
+    by_dom = {dom: [d for d in probe if d.domain == dom] for dom in (TARGET, REFERENCE)}
     report: dict = {"eval_mlm_loss": {}, "eval_note": PROBE_EVAL_NOTE,
                     "tokenisation": Windowing.of(window).tokens(tok, probe)[1]}
     for dom, docs in by_dom.items():
@@ -475,8 +475,8 @@ def probe_eval(models: dict[str, ModelConfig], probe: list[Doc], substitutions: 
                                         for k, m in loaded.items()}
         report["eval_mlm_loss"][dom].update(docs=len(docs), templates=len({d.cluster for d in docs if d.cluster}))
     if substitutions:
-        docs, _ = planted_docs(by_dom[FINANCIAL], substitutions)
-        docs = [d for d, orig in zip(docs, by_dom[FINANCIAL]) if d.text != orig.text]
+        docs, _ = planted_docs(by_dom[TARGET], substitutions)
+        docs = [d for d, orig in zip(docs, by_dom[TARGET]) if d.text != orig.text]
         ids = planted_token_ids(tok, substitutions)
         report["planted_token_loss"] = {k: planted_token_loss(m, tok, docs, ids, device, window)
                                         for k, m in loaded.items()}
@@ -508,7 +508,7 @@ def make_twins(base_cfg: ModelConfig, cfg: TwinConfig, train: list[Doc], evald: 
                                 **{k: p[k] for k in ("substitutions", "changed_docs") if k in p}}
     report["tokenisation"] = accounting
     report["drift"] = twin_drift(out, list(plan))
-    report["financial_train_docs"] = report["twins"]["tuned"]["train_docs"]
+    report["target_train_docs"] = report["twins"]["tuned"]["train_docs"]
     atomic_write_json(out / TwinFiles.REPORT, report)
     for w in out.glob(f"{TwinFiles.TWIN_WORK}*"):  # after the report: a kill before it still finds the logs
         shutil.rmtree(w, ignore_errors=True)

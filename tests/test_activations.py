@@ -9,7 +9,7 @@ from featevo.data import Doc
 from featevo.errors import ModelLoadError
 from featevo.models import encoder_layers, hookpoint_name, load_model, load_tokenizer
 
-DOCS = [Doc(t, "markets", "financial") for t in [
+DOCS = [Doc(t, "markets", "target") for t in [
     "Shares of Acme rose 5% after earnings beat estimates.",
     "Bond yields fell.",
     "The central bank kept rates unchanged on Wednesday, citing slowing inflation and weak hiring.",

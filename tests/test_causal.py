@@ -211,15 +211,15 @@ def test_frequency_deciles_and_matched_random_latents():
 def test_domain_effects_are_ratios_with_cluster_intervals():
     values = np.array([[1.0, 3.0, 0.0, 2.0, 2.0], [0.0, 0.0, 0.0, 0.0, 0.0]])
     weights = np.array([1.0, 3.0, 1.0, 2.0, 2.0])
-    domains = ["financial", "financial", "financial", "general", "general"]
+    domains = ["target", "target", "target", "reference", "reference"]
     eff = domain_effects(values, weights, domains, ["a", "a", "b", "c", "d"], n_boot=200, seed=0)
-    assert eff["fin"][0] == pytest.approx(4 / 5) and eff["gen"][0] == pytest.approx(1.0)
+    assert eff["target"][0] == pytest.approx(4 / 5) and eff["reference"][0] == pytest.approx(1.0)
     assert eff["diff"][0] == pytest.approx(-0.2)
-    assert eff["fin_lo"][0] <= eff["fin"][0] <= eff["fin_hi"][0]
-    assert eff["gen_lo"][0] == eff["gen_hi"][0] == pytest.approx(1.0)  # every general document: 1 per weight
-    assert eff["fin"][1] == eff["fin_lo"][1] == eff["diff_hi"][1] == 0.0
+    assert eff["target_lo"][0] <= eff["target"][0] <= eff["target_hi"][0]
+    assert eff["reference_lo"][0] == eff["reference_hi"][0] == pytest.approx(1.0)  # each reference doc: 1 per weight
+    assert eff["target"][1] == eff["target_lo"][1] == eff["diff_hi"][1] == 0.0
     only_fin = domain_effects(values[:, :3], weights[:3], domains[:3], ["a", "a", "b"], n_boot=50, seed=0)
-    assert np.isnan(only_fin["gen"]).all() and np.isnan(only_fin["diff"]).all()
+    assert np.isnan(only_fin["reference"]).all() and np.isnan(only_fin["diff"]).all()
 
 
 def test_null_position_and_auroc():
@@ -236,7 +236,7 @@ def test_probe_subset_keeps_every_template():
     from featevo.causal import probe_subset
     from featevo.data import Doc
 
-    docs = [Doc(f"s{i}", "c", "financial", f"t{i % 4}") for i in range(20)] + [Doc("lone", "c", "general")]
+    docs = [Doc(f"s{i}", "c", "target", f"t{i % 4}") for i in range(20)] + [Doc("lone", "c", "reference")]
     sub = probe_subset(docs, 2, seed=0)
     assert len(sub) == 4 * 2 + 1 and {d.cluster for d in sub} == {"t0", "t1", "t2", "t3", ""}
     assert [docs.index(d) for d in sub] == sorted(docs.index(d) for d in sub)  # file order kept
@@ -285,13 +285,13 @@ def test_stage_end_to_end(causal_cfg):
     random = [r for r in rows if r["role"] == "random" and r["sae"] == "tuned"]
     assert len(random) == 2 * 6 and not {r["latent"] for r in random} & {5, 2, 7}
     for r in flagged:
-        assert r["fin_null_percentile"] is not None and r["beats_null_fin"] is not None
-        assert r["fin_ci_low"] <= r["fin_ci_high"] and r["diff_ci_low"] <= r["diff_ci_high"]
+        assert r["target_null_percentile"] is not None and r["beats_null_target"] is not None
+        assert r["target_ci_low"] <= r["target_ci_high"] and r["diff_ci_low"] <= r["diff_ci_high"]
     s = res.summary
     assert s["splice_identity"]["max_abs_hidden_diff"] == 0.0 and s["splice_identity"]["max_abs_logit_diff"] < 1e-4
     assert s["splice_identity"]["docs"] == s["probe"]["sentences"] > 0
     assert s["measure"] == "mlm_loss" and set(s["interventions"]) == set(KINDS)
-    assert s["interventions"][ABLATE]["null"]["fin"]["n"] == 6
+    assert s["interventions"][ABLATE]["null"]["target"]["n"] == 6
     p = s["planted_control"]
     assert p is not None and p["planted_tokens"] > 0 and 0.0 <= p["auroc"] <= 1.0
     planted = [r for r in rows if r["role"] == "planted"]

@@ -52,7 +52,7 @@ def test_defaults_and_overrides(tmp_path):
         ("sae: {k: 2.5}", r"key 'sae.k' must be int"),
         ("sae: {k: true}", r"key 'sae.k' must be int"),
         ("harvest: {dtype: float64}", r"key 'harvest.dtype' must be one of"),
-        ("data: {financial_categories: markets}", r"must be list of str"),
+        ("data: {target_categories: markets}", r"must be list of str"),
         ("sae: 5", r"'sae' must be a mapping"),
         ("sae: {k: 500}", r"invalid values in 'sae': k=500 exceeds"),
         ("sae: {num_latents: null}", r"exactly one of num_latents and expansion_factor"),

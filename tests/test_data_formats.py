@@ -38,7 +38,7 @@ def test_each_format_loads_the_same_documents(tmp_path, fmt):
     docs = load_probe(DataConfig(probe=str(write(tmp_path, fmt))))
     assert [(d.text, d.category, d.cluster) for d in docs] == [(r["text"], r["category"], r["template"])
                                                                for r in ROWS]
-    assert [d.domain for d in docs] == ["financial", "general", "financial", "general"]
+    assert [d.domain for d in docs] == ["target", "reference", "target", "reference"]
 
 
 def test_plain_text_one_document_per_line(tmp_path):
@@ -107,3 +107,26 @@ def test_one_parse(tmp_path, monkeypatch):
     monkeypatch.setattr(data, "_scan_json_lines", lambda *a, **k: pytest.fail("hand-parsed"))
     load_probe(DataConfig(probe=str(p)))
     assert len(calls) == 1
+
+
+def test_domain_names_are_configuration(tmp_path):
+    """A clinical twin names its own domains: the domain column holds the configured names, documents get the
+    two roles, and errors speak of the configured names (issue 15)."""
+    from featevo.data import REFERENCE, TARGET
+
+    cfg = DataConfig(target_domain="clinical", reference_domain="everyday", target_categories=["diagnosis"],
+                     reference_categories=["weather"])
+    rows = [{"text": "The patient was diagnosed with anaemia.", "category": "diagnosis", "domain": "clinical"},
+            {"text": "It rained all day.", "category": "weather", "domain": "everyday"}]
+    docs = load_probe(DataConfig(**{**cfg.__dict__, "probe": str(write(tmp_path, "jsonl", rows))}))
+    assert [d.domain for d in docs] == [TARGET, REFERENCE]
+    bad = [{**rows[0], "domain": "financial"}, rows[1]]
+    with pytest.raises(DataError, match=r"'domain' is 'financial' but category 'diagnosis' is clinical"):
+        load_probe(DataConfig(**{**cfg.__dict__, "probe": str(write(tmp_path, "jsonl", bad, "bad"))}))
+    only = [rows[0]]
+    with pytest.raises(DataError, match=r"no everyday categories in the probe set"):
+        load_probe(DataConfig(**{**cfg.__dict__, "probe": str(write(tmp_path, "jsonl", only, "only"))}))
+    with pytest.raises(ValueError, match="both 'clinical'"):
+        DataConfig(target_domain="clinical", reference_domain="clinical")
+    with pytest.raises(ValueError, match="non-empty"):
+        DataConfig(reference_domain=" ")

@@ -144,7 +144,7 @@ def test_planted_tokens_are_marked_by_their_character_span(minilm_dir):
     from featevo.data import Doc
 
     tok = AutoTokenizer.from_pretrained(minilm_dir, local_files_only=True)
-    docs = [Doc("Lanternfish and lanterns: the lanternfish rose.", "markets", "financial")]
+    docs = [Doc("Lanternfish and lanterns: the lanternfish rose.", "markets", "target")]
     subs = {"stocks": "lanternfish"}
     tokens, mark = planted_tokens(tok, docs, subs, 32, True)
     pieces = tok.convert_ids_to_tokens(tokens["input_ids"][tokens["keep_mask"]].tolist())
@@ -203,7 +203,7 @@ def test_stage_outputs_manifest_and_loaders(diffing_cfg, monkeypatch):
     sw_tab, cc_tab = STAGEWISE_LATENTS.read(out), CROSSCODER_LATENTS.read(out)
     contrasts = set(sw_tab["contrast"])
     assert {"null", "null_held_out", "tuned", "control", "planted", "planted_null", "planted_null_held_out",
-            "null_general", "data", "model", "both"} <= contrasts
+            "null_reference", "data", "model", "both"} <= contrasts
     assert len(sw_tab.where(contrast="tuned")) == n and np.isfinite(sw_tab["rotation"]).all()
     tuned = sw_tab.where(contrast="tuned")
     assert sorted(r["rank_excess"] for r in tuned)[0] == 1 and all(r["rank_domain"] is not None for r in tuned)

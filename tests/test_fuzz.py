@@ -80,7 +80,7 @@ def test_corpus_loader_random_lines(tmp_path, lines, raw):
 override_keys = st.sampled_from([
     "seed", "run_name", "device", "tuned_model", "base_model", "base_model.name", "twin.enabled", "twin.steps",
     "harvest.layer", "harvest.dtype", "sae.k", "sae.num_latents", "sae.expansion_factor", "sae.lr",
-    "data.corpus", "data.eval_fraction", "data.financial_categories", "compare.shared_threshold",
+    "data.corpus", "data.eval_fraction", "data.target_categories", "compare.shared_threshold",
     "deltas.alpha", "interpret.latents", "interpret.backend", "report.feature_cards", "sae", "sae.k.x", "nope.k",
 ])
 override_values = st.one_of(
@@ -133,6 +133,6 @@ def test_probe_loader_random_files(tmp_path, monkeypatch, lines, min_per_categor
     except DataError as e:
         assert "probe.jsonl" in str(e) and "\n" not in str(e)
     else:
-        assert {d.domain for d in docs} == {"financial", "general"}
+        assert {d.domain for d in docs} == {"target", "reference"}
         cats = [d.category for d in docs]
         assert all(cats.count(c) >= min_per_category for c in cats)

@@ -21,9 +21,9 @@ def _design_docs(seed: int = 0):
     """Documents in templates nested in two domains, categories of 3 templates each."""
     k = 2 * N_TEMPLATES
     clusters = np.repeat(np.arange(k), PER_TEMPLATE)
-    is_fin = clusters < N_TEMPLATES
+    is_target = clusters < N_TEMPLATES
     category = np.array([f"c{c // 3}" for c in clusters])
-    return is_fin, clusters.astype(str), category
+    return is_target, clusters.astype(str), category
 
 
 def _clustered_noise(clusters, cols, icc, rng):
@@ -36,27 +36,28 @@ def _clustered_noise(clusters, cols, icc, rng):
 # The estimator
 # --------------------------------------------------------------------------------------------
 def test_did_is_the_difference_of_domain_changes():
-    is_fin, clusters, _ = _design_docs()
-    n = len(is_fin)
+    is_target, clusters, _ = _design_docs()
+    n = len(is_target)
     Xa = np.zeros((n, 3))
     Xb = np.zeros((n, 3))
-    Xb[:, 0] = 1.0 + 0.5 * is_fin      # +1.5 on financial, +1 on general: did 0.5
-    Xb[:, 1] = 2.0                     # fires more everywhere: delta_fin 2, did 0
-    Xb[:, 2] = -0.25 * ~is_fin         # quieter on general text only: did +0.25
+    Xb[:, 0] = 1.0 + 0.5 * is_target      # +1.5 on financial, +1 on general: did 0.5
+    Xb[:, 1] = 2.0                     # fires more everywhere: delta_target 2, did 0
+    Xb[:, 2] = -0.25 * ~is_target         # quieter on general text only: did +0.25
     D = pair_differences(Xa, Xb, [0, 1, 2], [0, 1, 2])
-    est = did_estimate(D, Design.of(is_fin, clusters, 200, seed=0), 0.95)
+    est = did_estimate(D, Design.of(is_target, clusters, 200, seed=0), 0.95)
     assert est.did == pytest.approx([0.5, 0.0, 0.25])
-    assert est.delta_fin == pytest.approx([1.5, 2.0, 0.0]) and est.delta_gen == pytest.approx([1.0, 2.0, -0.25])
+    assert est.delta_target == pytest.approx([1.5, 2.0, 0.0])
+    assert est.delta_reference == pytest.approx([1.0, 2.0, -0.25])
     assert est.se == pytest.approx([0, 0, 0], abs=1e-12) and est.z.tolist() == [0.0, 0.0, 0.0]  # no variation
     assert est.lo == pytest.approx(est.did) and est.hi == pytest.approx(est.did)
 
 
 def test_did_interval_covers_the_truth_and_z_is_standardised():
-    is_fin, clusters, _ = _design_docs()
+    is_target, clusters, _ = _design_docs()
     rng = np.random.default_rng(1)
     cols = 300
-    D = _clustered_noise(clusters, cols, 0.4, rng) + 0.3 * is_fin[:, None]  # true did 0.3 in every column
-    est = did_estimate(D, Design.of(is_fin, clusters, 400, seed=2), 0.95)
+    D = _clustered_noise(clusters, cols, 0.4, rng) + 0.3 * is_target[:, None]  # true did 0.3 in every column
+    est = did_estimate(D, Design.of(is_target, clusters, 400, seed=2), 0.95)
     cover = np.mean((est.lo <= 0.3) & (0.3 <= est.hi))
     assert 0.86 <= cover <= 0.99, cover
     assert est.z == pytest.approx(est.did / est.se)
@@ -64,30 +65,30 @@ def test_did_interval_covers_the_truth_and_z_is_standardised():
 
 
 def test_did_sampling_p_is_calibrated_on_clustered_null_data():
-    is_fin, clusters, _ = _design_docs()
+    is_target, clusters, _ = _design_docs()
     rng = np.random.default_rng(3)
     D = _clustered_noise(clusters, 400, 0.5, rng)
-    p = did_sampling_p(D, Design.of(is_fin, clusters, 10, seed=0), 399, seed=0)
+    p = did_sampling_p(D, Design.of(is_target, clusters, 10, seed=0), 399, seed=0)
     assert 0.02 <= np.mean(p <= 0.05) <= 0.09
 
 
 def test_design_on_a_subset_uses_only_its_documents():
-    is_fin, clusters, category = _design_docs()
+    is_target, clusters, category = _design_docs()
     half = template_halves(clusters, category, seed=0)
     X = np.where(half, 100.0, 1.0)[:, None] * np.ones((1, 2))
-    d = Design.of(is_fin, clusters, 50, seed=0, docs=np.flatnonzero(~half))
+    d = Design.of(is_target, clusters, 50, seed=0, docs=np.flatnonzero(~half))
     fin, gen, fb, gb = d.domain_means(X)
     assert fin.tolist() == gen.tolist() == [1.0, 1.0] and np.allclose(fb, 1.0) and np.allclose(gb, 1.0)
 
 
-def test_domain_test_statistic_is_fin_minus_gen():
-    is_fin, clusters, _ = _design_docs()
+def test_domain_test_statistic_is_target_minus_reference():
+    is_target, clusters, _ = _design_docs()
     rng = np.random.default_rng(4)
-    X = rng.normal(size=(len(is_fin), 5))
-    X[:, 0] += 3 * is_fin
-    t = domain_test(X, Design.of(is_fin, clusters, 10, seed=0), 199, seed=0)
-    assert t.diff == pytest.approx(X[is_fin].mean(0) - X[~is_fin].mean(0))
-    assert t.financial(0.05)[0] and not t.general(0.05)[0] and t.q[0] <= 0.05
+    X = rng.normal(size=(len(is_target), 5))
+    X[:, 0] += 3 * is_target
+    t = domain_test(X, Design.of(is_target, clusters, 10, seed=0), 199, seed=0)
+    assert t.diff == pytest.approx(X[is_target].mean(0) - X[~is_target].mean(0))
+    assert t.target(0.05)[0] and not t.reference(0.05)[0] and t.q[0] <= 0.05
 
 
 # --------------------------------------------------------------------------------------------
@@ -161,13 +162,13 @@ def test_bh_discoveries_without_a_null():
 
 
 def test_calibrate_counts_every_family_by_the_same_procedure():
-    is_fin, clusters, category = _design_docs()
+    is_target, clusters, category = _design_docs()
     rng = np.random.default_rng(7)
-    n, L = len(is_fin), 40
+    n, L = len(is_target), 40
     base = rng.normal(size=(n, L)) ** 2
-    designs = {"full": Design.of(is_fin, clusters, 100, 0),
-               "a": Design.of(is_fin, clusters, 100, 1, np.flatnonzero(template_halves(clusters, category, 0))),
-               "b": Design.of(is_fin, clusters, 100, 2, np.flatnonzero(~template_halves(clusters, category, 0)))}
+    designs = {"full": Design.of(is_target, clusters, 100, 0),
+               "a": Design.of(is_target, clusters, 100, 1, np.flatnonzero(template_halves(clusters, category, 0))),
+               "b": Design.of(is_target, clusters, 100, 2, np.flatnonzero(~template_halves(clusters, category, 0)))}
     pairs = MatchedPairs(np.arange(L), np.arange(L), np.arange(L), np.array(["shared"] * L, dtype=object),
                          np.ones(L), np.ones(L))
     effects = {}
@@ -175,7 +176,7 @@ def test_calibrate_counts_every_family_by_the_same_procedure():
         other = base + 0.3 * _clustered_noise(clusters, L, 0.3, rng)
         effects[f"s{i}"] = comparison_effects(f"s{i}", "seed", "a", "b", pairs, base, other, designs, 0.95, 99, 0)
     tuned = base + 0.3 * _clustered_noise(clusters, L, 0.3, rng)
-    tuned[:, :6] += 3.0 * is_fin[:, None]  # six latents now fire much more on financial text
+    tuned[:, :6] += 3.0 * is_target[:, None]  # six latents now fire much more on financial text
     effects["ft"] = comparison_effects("ft", "fine-tuning", "a", "b", pairs, base, tuned, designs, 0.95, 99, 0)
     null = calibrate(effects, 0.05, top_n=6)
     assert null == ["s0", "s1", "s2", "s3"]
@@ -183,7 +184,7 @@ def test_calibrate_counts_every_family_by_the_same_procedure():
     assert ft.null_pairs == 4 * L and effects["s0"].null_pairs == 3 * L  # leave one out
     assert set(np.flatnonzero(ft.discovered)) == set(range(6))
     c = ft.counts(0.05)
-    assert c["discoveries"] == c["toward_financial"] == 6 and c["toward_general"] == 0
+    assert c["discoveries"] == c["toward_target"] == 6 and c["toward_reference"] == 0
     assert c["min_p"] == pytest.approx(1 / (4 * L + 1)) and c["confirmed"] == 6
     assert sum(effects[f"s{i}"].counts(0.05)["discoveries"] for i in range(4)) <= 2
 
@@ -192,7 +193,7 @@ def test_calibrate_counts_every_family_by_the_same_procedure():
 # Selection and estimation on separate templates
 # --------------------------------------------------------------------------------------------
 def test_template_halves_are_stratified_disjoint_and_seeded():
-    is_fin, clusters, category = _design_docs()
+    is_target, clusters, category = _design_docs()
     half = template_halves(clusters, category, seed=3)
     for c in np.unique(clusters):  # a template lies wholly in one half
         assert len(set(half[clusters == c])) == 1

@@ -179,7 +179,7 @@ def test_nonfinite_activation_names_the_documents(tiny_model_dir):
         model.embeddings.word_embeddings.weight[tok.convert_tokens_to_ids("earnings")] = float("nan")
     texts = ["Rain is expected.", "Acme reported earnings today.", "The cat slept.", "Earnings fell sharply.",
              "The choir sang."]
-    tokens = tokenize_docs(tok, [Doc(t, "markets", "financial") for t in texts], 24, True)
+    tokens = tokenize_docs(tok, [Doc(t, "markets", "target") for t in texts], 24, True)
     with pytest.raises(TrainingError, match=r"harvest base/train: non-finite activations \(NaN/inf\) at layer 1 "
                                             r"in documents 1, 3 \(0-based, .*docs\.jsonl") as e:
         list(iter_layer_rows(model, tokens, 1, 8, torch.device("cpu"), desc="harvest base/train", progress=False))

@@ -361,7 +361,7 @@ def test_twin_tables_match_twin_report(report_cfg, parsed):
     mlm = read_json(stage_dir(report_cfg, "03_activation_deltas") / "twin_eval.json")["eval_mlm_loss"]
     assert len(rows) == len(mlm) == 2
     for r, (dom, v) in zip(rows, mlm.items()):
-        assert r[0].startswith(dom)
+        assert r[0] == {"target": "financial", "reference": "general"}[dom] + " text"  # data.*_domain names
         assert shown_equals(r[2], v["base"]) and shown_equals(r[3], v["tuned"]) and shown_equals(r[4], v["control"])
         assert shown_equals(r[6], (v["tuned"] - v["base"]) / v["base"], pct=True)
 
@@ -423,8 +423,8 @@ def test_delta_table_matches_feature_table(report_cfg, parsed):
         assert abs(hi - f["did_ci_high"]) <= 5e-3 * abs(f["did_ci_high"]) + 1e-9
         assert shown_equals(r[col["z"]], f["z"]) and shown_equals(r[col["calibrated q"]], f["q_calibrated"])
         assert r[col["beyond seed"]] == ("yes" if f["discovered"] else "no")
-        assert shown_equals(r[col["fin. change"]], f["delta_fin"]) and shown_equals(r[col["gen. change"]],
-                                                                                    f["delta_gen"])
+        assert shown_equals(r[col["financial change"]], f["delta_target"])
+        assert shown_equals(r[col["general change"]], f["delta_reference"])
         key = (not f["discovered"], -abs(f["z"]))
         assert key >= prev  # discoveries first, then by |z|
         prev = key
@@ -483,7 +483,7 @@ def test_findings_are_generated_from_outputs(report_cfg, report_dir):
     c3 = {c["id"]: c for c in s3["claims"]}
     c2 = {c["id"]: c for c in s2["claims"]}
     for fid, claim in (("deltas", c3["domain_specific_change"]), ("deltas_control",
-                                                                  c3["finance_specific_beyond_control"]),
+                                                                  c3["target_specific_beyond_control"]),
                        ("matching", c2["matched_fraction:fine-tuning_vs_seed"]), ("new_lost",
                                                                                  c2["new:fine-tuning_vs_seed"])):
         f = findings[fid]
@@ -603,7 +603,7 @@ def test_delta_summary_and_per_category_tables(report_cfg, parsed):
     _, rows = table(parsed, "tbl-domain-latents")
     assert [r[0] for r in rows] == [d["sae"] for d in dom]
     for r, d in zip(rows, dom):
-        assert shown_equals(r[3], d["financial_latents"]) and shown_equals(r[4], d["general_latents"])
+        assert shown_equals(r[3], d["target_latents"]) and shown_equals(r[4], d["reference_latents"])
     per_cat = PER_CATEGORY.read(s3).rows()
     _, rows = table(parsed, "tbl-per-category")
     assert [r[0] for r in rows] == list(dict.fromkeys(r["category"] for r in per_cat))
@@ -666,8 +666,8 @@ def test_report_on_real_stage04_outputs(tiny_stage01, tmp_path):
             assert shown_equals(r[4], s4["scores"][r[0]]["detection_accuracy_mean"])
 
 
-def test_top_financial_table_matches_csv(report_cfg, tmp_path):
-    """top_financial_features.csv as rendered; the tiny run may have no significantly financial latent,
+def test_top_target_table_matches_csv(report_cfg, tmp_path):
+    """top_target_features.csv as rendered; the tiny run may have no significantly financial latent,
     so rows in its format are added when it is empty."""
     from featevo.report import build_report, load_upstream
     from featevo.results import TOP_FEATURES
@@ -677,25 +677,26 @@ def test_top_financial_table_matches_csv(report_cfg, tmp_path):
     src = TOP_FEATURES.read(stage_dir(report_cfg, "03_activation_deltas")).rows()
     if not src:
         blank = dict.fromkeys(TOP_FEATURES.fields)
-        src = [{**blank, "model": m, "rank": i + 1, "latent": i, "class": "shared", "fin_score": 0.0123 * (i + 1),
-                "fin_ci_low": 0.01, "fin_ci_high": 0.02, "gen_score": 0.00456, "fin_minus_gen": 0.0078,
+        src = [{**blank, "model": m, "rank": i + 1, "latent": i, "class": "shared", "target_score": 0.0123 * (i + 1),
+                "target_ci_low": 0.01, "target_ci_high": 0.02, "reference_score": 0.00456,
+                "target_minus_reference": 0.0078,
                 "specialization": 0.4567, "q_value": 0.0123, "matched_latent": None if i else 5,
                 "did": None if i else -0.00321} for m in ("base", "tuned") for i in range(2)]
         up.deltas.top_features = Table(TOP_FEATURES, src)
     build_report(report_cfg, tmp_path, up)
     p = _Parser()
     p.feed((tmp_path / "report.html").read_text(encoding="utf-8"))
-    _, rows = table(p, "tbl-top-financial")
+    _, rows = table(p, "tbl-top-target")
     assert rows
     by = {(r["model"], r["latent"]): r for r in src}
     for r in rows:
         f = by[(r[0], int(numbers(r[2])[0]))]
-        assert shown_equals(r[1], f["rank"]) and shown_equals(r[4], f["fin_score"])
-        assert shown_equals(r[6], f["gen_score"]) and shown_equals(r[7], f["specialization"])
+        assert shown_equals(r[1], f["rank"]) and shown_equals(r[4], f["target_score"])
+        assert shown_equals(r[6], f["reference_score"]) and shown_equals(r[7], f["specialization"])
         assert shown_equals(r[8], f["q_value"]) and shown_equals(r[10], f["did"])
         lo, hi = numbers(r[5])
-        assert abs(lo - f["fin_ci_low"]) <= 5e-3 * abs(f["fin_ci_low"])
-        assert abs(hi - f["fin_ci_high"]) <= 5e-3 * abs(f["fin_ci_high"])
+        assert abs(lo - f["target_ci_low"]) <= 5e-3 * abs(f["target_ci_low"])
+        assert abs(hi - f["target_ci_high"]) <= 5e-3 * abs(f["target_ci_high"])
 
 
 # --------------------------------------------------------------------------------------------
@@ -735,7 +736,7 @@ def test_report_text_follows_perturbed_numbers(report_cfg, tmp_path, direction):
     c2 = {c["id"]: c for c in up.compare.summary["claims"]}
     c3 = {c["id"]: c for c in up.deltas.summary["claims"]}
     m, d, f = (c2["matched_fraction:fine-tuning_vs_seed"], c3["domain_specific_change"],
-               c3["finance_specific_beyond_control"])
+               c3["target_specific_beyond_control"])
     n_m, n_s = len(m["observed"]["values"]), len(m["null"]["values"])
     n_c = len(f["null"]["values"])
     if direction == "supported":  # fine-tuning far below the seed pairs, far more changed pairs than seeds
@@ -754,7 +755,7 @@ def test_report_text_follows_perturbed_numbers(report_cfg, tmp_path, direction):
     s = c2["seed_stability:main"]
     _replace_claim(up.compare.summary, s["id"], {**s, "observed": {**s["observed"], "values": stab},
                                                  "supported": direction != "supported"})
-    up.deltas.summary["base_vs_tuned"]["corr_delta_fin_delta_gen"] = 0.94 if direction == "supported" else 0.12
+    up.deltas.summary["base_vs_tuned"]["corr_delta_target_delta_reference"] = 0.94 if direction == "supported" else 0.12
     findings, md = _build_findings(report_cfg, up, tmp_path / direction)
 
     ok = direction == "supported"
@@ -960,3 +961,36 @@ def test_label_quality_finding_counts_the_marks(report_cfg, report_dir):
     assert v["labels"] == n and 0 <= v["clean"] <= n and all(0 <= v[k] <= n for k in ("echo", "duplicate", "floor"))
     html_text = (report_dir / "report.html").read_text(encoding="utf-8")
     assert html_text.count('<div class="label unreliable">no reliable label</div>') >= n - v["clean"] - 1
+
+
+def test_report_names_the_configured_domains(report_cfg, tmp_path):
+    """With data.target_domain / data.reference_domain set (a clinical twin against everyday text), the tables
+    and text the report writes from the config name those domains and never 'financial' (issue 15)."""
+    import dataclasses
+
+    from featevo.report import build_report, load_upstream
+
+    up = load_upstream(report_cfg)
+    up.cfg = dataclasses.replace(report_cfg, data=dataclasses.replace(
+        report_cfg.data, target_domain="clinical", reference_domain="everyday"))
+    build_report(up.cfg, tmp_path, up)
+    p = _Parser()
+    p.feed((tmp_path / "report.html").read_text(encoding="utf-8"))
+    heads, _ = table(p, "tbl-domain-latents")
+    assert heads[-2:] == ["clinical latents", "everyday latents"]
+    heads, _ = table(p, "tbl-top-deltas")
+    assert "clinical change" in heads and "everyday change" in heads
+    heads, rows = table(p, "tbl-twin-mlm")
+    assert {r[0] for r in rows} == {"clinical text", "everyday text"} and "change, clinical twin" in heads
+    for tid in ("tbl-domain-latents", "tbl-top-deltas", "tbl-twin-mlm", "tbl-twin-drift", "tbl-setup",
+                "tbl-delta-summary"):
+        heads, rows = table(p, tid)
+        text = " ".join(heads + [cell for r in rows for cell in r]).lower()
+        assert "financial" not in text and "general" not in text, tid
+    assert "clinical" in " ".join(c for r in table(p, "tbl-setup")[1] for c in r)
+    md = (tmp_path / "report.md").read_text(encoding="utf-8")
+    assert "domain-specific change (clinical minus everyday)" in md
+    assert "(clinical_b − clinical_a) − (everyday_b − everyday_a)" in md
+    findings = {f["id"]: f for f in json.loads((tmp_path / "findings.json").read_text())}
+    if "twin" in findings:
+        assert "on clinical text" in findings["twin"]["text"] and "financial" not in findings["twin"]["text"]

@@ -198,13 +198,13 @@ def test_causal_table_has_one_row_per_flagged_latent_with_its_null(lens_cfg, bui
     for row in rows:
         e = by[(int(row[0]), row[2])]
         pct, p = row[5].split(" / ")
-        assert shown_equals(pct, e["fin_null_percentile"]) and shown_equals(p, e["fin_null_p"])
-        assert row[9] == ("yes" if e["beats_null_fin"] else "no")
+        assert shown_equals(pct, e["target_null_percentile"]) and shown_equals(p, e["target_null_p"])
+        assert row[9] == ("yes" if e["beats_null_target"] else "no")
     s = up.causal.summary
     for kind in s["interventions"]:
-        f = findings[f"causal_{kind}_fin"]
+        f = findings[f"causal_{kind}_target"]
         (c,) = f["claims"]
-        assert c["observed"]["count"] == s["interventions"][kind]["beat_null"]["fin"]
+        assert c["observed"]["count"] == s["interventions"][kind]["beat_null"]["target"]
         assert c["observed"]["n"] == lens_cfg.causal.top_n and c["null"]["value"] == lens_cfg.causal.alpha
         assert c["observed"]["ci_low"] <= c["observed"]["estimate"] <= c["observed"]["ci_high"]
         assert ("does not exceed chance" in f["text"]) == (not f["supported"])
@@ -219,15 +219,15 @@ def test_causal_sentences_follow_perturbed_numbers(lens_cfg, tmp_path):
     up = _up(lens_cfg)
     s = up.causal.summary
     n = s["interventions"]["ablate"]["flagged"]
-    s["interventions"]["ablate"]["beat_null"]["fin"] = n
-    s["interventions"]["patch"]["beat_null"]["fin"] = 0
+    s["interventions"]["ablate"]["beat_null"]["target"] = n
+    s["interventions"]["patch"]["beat_null"]["target"] = 0
     s["splice_identity"]["max_abs_logit_diff"] = 0.5
     pc = s["planted_control"]
     pc.update(effect=2.0, ci=[1.5, 2.5], null_p=0.01)
     findings, md, _ = _build(lens_cfg, up, tmp_path)
-    assert "this exceeds chance" in findings["causal_ablate_fin"]["text"]
-    assert f"{n} of {n} flagged" in findings["causal_ablate_fin"]["text"]
-    assert "this does not exceed chance" in findings["causal_patch_fin"]["text"]
+    assert "this exceeds chance" in findings["causal_ablate_target"]["text"]
+    assert f"{n} of {n} flagged" in findings["causal_ablate_target"]["text"]
+    assert "this does not exceed chance" in findings["causal_patch_target"]["text"]
     assert "the check fails" in findings["causal_identity"]["text"]
     assert findings["causal_planted"]["supported"] is True and "+2.00" in findings["causal_planted"]["text"]
     pc.update(ci=[-0.5, 2.5])  # the interval now holds 0: no longer beyond the null

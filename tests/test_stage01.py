@@ -52,7 +52,7 @@ def test_stage01_outputs_reload(tiny_stage01):
     twin = json.loads((stage_dir(cfg, "01_twin") / "twin_report.json").read_text())
     assert twin["base_had_mlm_head"] is False and twin["base_encoder_unchanged"]
     assert set(twin["twins"]) == {"tuned", "control", "planted"}
-    assert twin["twins"]["tuned"]["domain"] == "financial" and twin["twins"]["control"]["domain"] == "general"
+    assert twin["twins"]["tuned"]["domain"] == "target" and twin["twins"]["control"]["domain"] == "reference"
     assert twin["twins"]["planted"]["changed_docs"] > 0
     for key in twin["twins"]:
         assert twin["drift"][key]["layer_1"]["l2"] > 0

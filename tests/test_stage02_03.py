@@ -169,11 +169,11 @@ def test_stage02_outputs(stage02):
     assert (out / "manifest.json").read_bytes() == before
 
 
-def _fin_score_check(cfg, out, table):
+def _target_score_check(cfg, out, table):
     """The financial and general scores of the feature table are the per-category means weighted by size."""
     cat = _csv(out / "per_category.csv")
     assert len(cat) == 4 * 24 * 13 and {r["model"] for r in cat} == {"base", "tuned", "control", "planted"}
-    fin_cats = set(cfg.data.financial_categories)
+    fin_cats = set(cfg.data.target_categories)
 
     def score(model, j, fin):
         rows = [r for r in cat if r["model"] == model and int(r["latent"]) == j and (r["category"] in fin_cats) == fin]
@@ -184,8 +184,8 @@ def _fin_score_check(cfg, out, table):
         for side in ("base", "tuned"):
             if r[f"{side}_latent"] != "":
                 j = int(r[f"{side}_latent"])
-                assert float(r[f"{side}_fin_score"]) == pytest.approx(score(side, j, True), rel=1e-5, abs=1e-9)
-                assert float(r[f"{side}_gen_score"]) == pytest.approx(score(side, j, False), rel=1e-5, abs=1e-9)
+                assert float(r[f"{side}_target_score"]) == pytest.approx(score(side, j, True), rel=1e-5, abs=1e-9)
+                assert float(r[f"{side}_reference_score"]) == pytest.approx(score(side, j, False), rel=1e-5, abs=1e-9)
 
 
 def _close(a: float, b: float, *scale: float) -> bool:
@@ -198,7 +198,7 @@ def test_stage03_outputs(stage03):
     man = require_stage(cfg, "03_activation_deltas")
     assert set(man["inputs"]["stages"]) == {"01_train_sae", "02_compare_features", "01_twin"}
     assert len(man["inputs"]["files"]) == 1 and list(man["inputs"]["files"])[0].endswith("probe.jsonl")
-    for f in ("per_category.csv", "feature_table.csv", "top_financial_features.csv", "summary.json",
+    for f in ("per_category.csv", "feature_table.csv", "top_target_features.csv", "summary.json",
               "ranking_by_delta.csv", "pair_effects.csv", "comparison_counts.csv", "held_out_top.csv",
               "domain_latents.csv", "four_panel.png", "four_panel.svg", "contexts/base.json", "contexts/tuned.json",
               "interesting_latents.json", "twin_eval.json"):
@@ -214,20 +214,20 @@ def test_stage03_outputs(stage03):
 
     table = _csv(out / "feature_table.csv")
     assert not _has_nan(out / "feature_table.csv")
-    _fin_score_check(cfg, out, table)
+    _target_score_check(cfg, out, table)
     matched = [r for r in table if r["pair_id"] != ""]
     pairs = {int(p["pair_id"]): p for p in _csv(stage_dir(cfg, "02_compare_features") / "pairs.csv")}
     assert len(matched) == sum(p["class"] in ("shared", "shifted") for p in pairs.values())
     for r in matched:
         p = pairs[int(r["pair_id"])]
         assert (r["base_latent"], r["tuned_latent"]) == (p["base_latent"], p["tuned_latent"])
-        bf, tf, bg, tg = (float(r[k]) for k in ("base_fin_score", "tuned_fin_score", "base_gen_score",
-                                                 "tuned_gen_score"))
-        did, df, dg = float(r["did"]), float(r["delta_fin"]), float(r["delta_gen"])
+        bf, tf, bg, tg = (float(r[k]) for k in ("base_target_score", "tuned_target_score", "base_reference_score",
+                                                 "tuned_reference_score"))
+        did, df, dg = float(r["did"]), float(r["delta_target"]), float(r["delta_reference"])
         assert _close(df, tf - bf, tf, bf) and _close(dg, tg - bg, tg, bg)
         assert _close(did, df - dg, df, dg)  # the primary estimand: the difference in differences
         assert float(r["did_ci_low"]) <= float(r["did_ci_high"])
-        assert float(r["delta_fin_ci_low"]) <= float(r["delta_fin_ci_high"])
+        assert float(r["delta_target_ci_low"]) <= float(r["delta_target_ci_high"])
         se, z = float(r["did_se"]), float(r["z"])
         assert z == (0.0 if se == 0 else pytest.approx(did / se, rel=1e-4, abs=1e-6))
         p_s, p_c, q_c = float(r["p_sampling"]), float(r["p_calibrated"]), float(r["q_calibrated"])
@@ -237,7 +237,7 @@ def test_stage03_outputs(stage03):
         assert sc == pytest.approx(float(r["tuned_specialization"]) - float(r["base_specialization"]), abs=1e-5)
         assert -1 <= float(r["base_specialization"]) <= 1
         if r["discovered"] == "true":
-            assert r["type"] == ("toward-financial" if did > 0 else "toward-general")
+            assert r["type"] == ("toward-target" if did > 0 else "toward-reference")
         else:
             assert r["type"].startswith("stable")
     unmatched = [r for r in table if r["pair_id"] == ""]
@@ -254,7 +254,7 @@ def test_stage03_outputs(stage03):
     for r in matched:
         e = prim[int(r["pair_id"])]
         for k in ("did", "did_ci_low", "did_ci_high", "z", "p_sampling", "p_calibrated", "q_calibrated",
-                  "discovered", "delta_fin", "delta_gen"):
+                  "discovered", "delta_target", "delta_reference"):
             assert e[k] == r[k], k
     seed_names = [n for n, c in comps.items() if c.family == "seed"]
     z_of = {n: np.array([float(r["z"]) for r in eff if r["comparison"] == n]) for n in comps}
@@ -273,7 +273,7 @@ def test_stage03_outputs(stage03):
             assert abs(float(r["p_calibrated"]) - p) <= 2 / (len(null) + 1)
         assert int(cnt["matched_pairs"]) == len(rows)
         assert int(cnt["discoveries"]) == sum(r["discovered"] == "true" for r in rows)
-        assert int(cnt["toward_financial"]) == sum(r["discovered"] == "true" and float(r["did"]) > 0 for r in rows)
+        assert int(cnt["toward_target"]) == sum(r["discovered"] == "true" and float(r["did"]) > 0 for r in rows)
         sel = [r for r in rows if r["selected"] == "true"]
         assert len(sel) == min(cfg.deltas.top_n, len(rows))
         assert int(cnt["confirmed"]) == sum(r["confirmed"] == "true" for r in rows)
@@ -301,10 +301,10 @@ def test_stage03_outputs(stage03):
     assert summ["probe"]["half_a"]["templates"] + summ["probe"]["half_b"]["templates"] == 26
     assert summ["calibration"]["null_comparisons"] == seed_names
     claims = {c["id"]: c for c in summ["claims"]}
-    assert {"domain_specific_change", "finance_specific_beyond_control", "held_out_confirmation",
-            "financial_latents:tuned_vs_base"} <= set(claims)
+    assert {"domain_specific_change", "target_specific_beyond_control", "held_out_confirmation",
+            "target_latents:tuned_vs_base"} <= set(claims)
     for cid, stat, fam_obs, fam_null in (("domain_specific_change", "discoveries", "fine-tuning", "seed"),
-                                         ("finance_specific_beyond_control", "toward_financial", "fine-tuning",
+                                         ("target_specific_beyond_control", "toward_target", "fine-tuning",
                                           "control")):
         c = claims[cid]
         assert c["observed"]["values"] == [int(counts[n][stat]) for n in comps if comps[n].family == fam_obs]
@@ -312,13 +312,13 @@ def test_stage03_outputs(stage03):
         assert c["supported"] == (c["test"]["p"] <= alpha)
     dom = {r["sae"]: r for r in _csv(out / "domain_latents.csv")}
     assert set(dom) == {n for n, s in sae_specs(cfg).items() if not s.wide}
-    c = claims["financial_latents:tuned_vs_base"]
-    assert c["observed"]["values"] == [int(dom[n]["financial_latents"]) for n in ("tuned", "tuned_seed1")]
-    assert summ["financial_latents"] == {n: int(r["financial_latents"]) for n, r in dom.items()}
+    c = claims["target_latents:tuned_vs_base"]
+    assert c["observed"]["values"] == [int(dom[n]["target_latents"]) for n in ("tuned", "tuned_seed1")]
+    assert summ["target_latents"] == {n: int(r["target_latents"]) for n, r in dom.items()}
 
-    top = _csv(out / "top_financial_features.csv")
+    top = _csv(out / "top_target_features.csv")
     for r in top:
-        assert float(r["q_value"]) <= alpha and float(r["fin_minus_gen"]) > 0
+        assert float(r["q_value"]) <= alpha and float(r["target_minus_reference"]) > 0
         assert int(r["rank"]) <= cfg.deltas.top_n
 
     for side in ("base", "tuned"):

@@ -71,7 +71,7 @@ def test_long_csv_articles_lose_no_token(tmp_path, tok, stride):
 
 
 def test_special_tokens_kept_and_max_windows_truncate(tok):
-    docs = [Doc(d["text"], d["category"], "financial") for d in articles(12, seed=3)]
+    docs = [Doc(d["text"], d["category"], "target") for d in articles(12, seed=3)]
     tokens, st = tokenize_windows(tok, docs, 32, False)
     assert st["dropped"]["special_tokens"] == 0 and st["tokens_kept"] + st["dropped"]["padding"] == st["tokens_total"]
     tokens, st = tokenize_windows(tok, docs, 32, True, max_windows=1)
@@ -84,7 +84,7 @@ def test_special_tokens_kept_and_max_windows_truncate(tok):
 
 
 def test_short_documents_tokenise_exactly_as_before(tok):
-    docs = [Doc(s, "markets", "financial") for s in SENTENCES]
+    docs = [Doc(s, "markets", "target") for s in SENTENCES]
     new, st = tokenize_windows(tok, docs, 64, True)
     old = tokenize_docs(tok, docs, 64, True)
     for k in ("input_ids", "attention_mask", "keep_mask"):
@@ -93,7 +93,7 @@ def test_short_documents_tokenise_exactly_as_before(tok):
 
 
 def test_token_table_maps_rows_to_documents(tmp_path, tok):
-    docs = [Doc(d["text"], d["category"], "financial") for d in articles(8, seed=1)]
+    docs = [Doc(d["text"], d["category"], "target") for d in articles(8, seed=1)]
     tokens, st = tokenize_windows(tok, docs, 48, True)
     save_tokens(tmp_path, tokens, docs)
     tt = TokenTable(tmp_path)
@@ -114,4 +114,4 @@ def test_bad_stride_is_a_config_error(tok):
     from featevo.errors import ConfigError
 
     with pytest.raises(ConfigError, match=r"harvest\.stride=70 must be in 1\.\.62"):
-        tokenize_windows(tok, [Doc("x", "markets", "financial")], 64, True, stride=70)
+        tokenize_windows(tok, [Doc("x", "markets", "target")], 64, True, stride=70)

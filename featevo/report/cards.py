@@ -150,7 +150,7 @@ def card_side(ctx: ReportContext, side: str, r: dict, cls: str) -> CardSide:
     facts = [("detection", fnum(r[f"{side}_detection"], 2)),
              ("shuffled", fnum(r[f"{side}_detection_shuffled"], 2)),
              ("fuzzing", fnum(r[f"{side}_fuzzing"], 2))] if r[f"{side}_label"] is not None else []
-    facts.append(("fin. score", fsig(ctx.up.feature_value(r["pair_id"], f"{side}_fin_score"))))
+    facts.append((f"{ctx.domains[0]} score", fsig(ctx.up.feature_value(r["pair_id"], f"{side}_target_score"))))
     freq = ctx.up.latent_value(side, latent, "firing_frequency")
     if finite(freq):
         facts.append(("fires on", fpct(freq, 2) + " of tokens"))

@@ -1,15 +1,16 @@
 """Section: do the flagged latents do anything for the tuned model? (stage ``03_causal``)
 
 How to read it. Each latent that stage 03 flags in the tuned model's SAE is switched off (**ablate**) or set to the
-value the base model's activation gives it (**patch**) inside the tuned model, and the change of the masked-LM
-loss is measured on financial and on general probe sentences (intervened minus clean; difference = financial minus
-general), each with a cluster-bootstrap interval over probe templates. Beside every effect stands its null: the
-same intervention on random latents of the same SAE matched to the flagged latents' firing frequencies (the
-effect's percentile among them and the empirical p-value). A latent *beats the null* when that p <= alpha and its
-interval excludes 0. The count of latents that beat the null is set against alpha times the flagged latents (what
-chance gives) with an exact binomial test. The **splice identity** checks that an untouched splice reproduces the
-clean model; the **planted positive control** ablates the planted twin's latent for the planted word, which must
-raise the loss at that word beyond every random latent.
+value the base model's activation gives it (**patch**) inside the tuned model, and the change of the masked-LM loss
+is measured on target-domain and on reference-domain probe sentences (``data.target_domain`` /
+``data.reference_domain``; intervened minus clean; difference = target minus reference), each with a cluster-
+bootstrap interval over probe templates. Beside every effect stands its null: the same intervention on random
+latents of the same SAE matched to the flagged latents' firing frequencies (the effect's percentile among them and
+the empirical p-value). A latent *beats the null* when that p <= alpha and its interval excludes 0. The count of
+latents that beat the null is set against alpha times the flagged latents (what chance gives) with an exact binomial
+test. The **splice identity** checks that an untouched splice reproduces the clean model; the **planted positive
+control** ablates the planted twin's latent for the planted word, which must raise the loss at that word beyond
+every random latent.
 """
 
 from __future__ import annotations
@@ -44,21 +45,23 @@ def effect_table(ctx: ReportContext) -> Table:
     for r in flagged:
         rows.append([ctx.latent_cell(r["sae"] or "", r["latent"]), num(fint(r["rank"])), r["intervention"] or MISSING,
                      num(fpct(r["firing_frequency"], 2)),
-                     num(f"{fsig(r['fin_effect'], 3, True)} {fci(r['fin_ci_low'], r['fin_ci_high'])}"),
-                     num(f"{fnum(r['fin_null_percentile'], 0)} / {fp(r['fin_null_p'])}"),
-                     num(f"{fsig(r['gen_effect'], 3, True)} {fci(r['gen_ci_low'], r['gen_ci_high'])}"),
+                     num(f"{fsig(r['target_effect'], 3, True)} {fci(r['target_ci_low'], r['target_ci_high'])}"),
+                     num(f"{fnum(r['target_null_percentile'], 0)} / {fp(r['target_null_p'])}"),
+                     num(f"{fsig(r['reference_effect'], 3, True)} "
+                         f"{fci(r['reference_ci_low'], r['reference_ci_high'])}"),
                      num(f"{fsig(r['diff_effect'], 3, True)} {fci(r['diff_ci_low'], r['diff_ci_high'])}"),
                      num(f"{fnum(r['diff_null_percentile'], 0)} / {fp(r['diff_null_p'])}"),
-                     "yes" if r["beats_null_fin"] else "no", "yes" if r["beats_null_diff"] else "no"])
+                     "yes" if r["beats_null_target"] else "no", "yes" if r["beats_null_diff"] else "no"])
     s = _s(ctx)
     notes = [f"Effect: intervened minus clean loss ({_unit(ctx)}) [cluster-bootstrap {fpct(s.get('ci'), 0)} "
              f"interval]. Null: {fint(s.get('n_random'))} frequency-matched random latents under the same "
              f"intervention; percentile of the effect among them / two-sided empirical p (smallest attainable "
              f"{fp(s.get('min_attainable_p'))}). Beats the null: p <= {s.get('alpha', MISSING)} and the interval "
              "excludes 0."]
-    return Table("tbl-causal-effects", ["latent", "rank", "intervention", "firing", "financial effect [CI]",
-                                        "null percentile / p", "general effect [CI]", "financial - general [CI]",
-                                        "null percentile / p", "beats null (financial)", "beats null (difference)"],
+    t, g = ctx.domains
+    return Table("tbl-causal-effects", ["latent", "rank", "intervention", "firing", f"{t} effect [CI]",
+                                        "null percentile / p", f"{g} effect [CI]", f"{t} - {g} [CI]",
+                                        "null percentile / p", f"beats null ({t})", "beats null (difference)"],
                  rows, caption="Each flagged latent's effect beside the random-latent null", notes=notes,
                  source=source(CAUSAL, CausalFiles.EFFECTS))
 
@@ -66,8 +69,9 @@ def effect_table(ctx: ReportContext) -> Table:
 def null_table(ctx: ReportContext) -> Optional[Table]:
     iv = _s(ctx).get("interventions") or {}
     rows = []
+    t, g = ctx.domains
     for kind, v in iv.items():
-        for stat, lab in (("fin", "financial"), ("gen", "general"), ("diff", "financial - general")):
+        for stat, lab in (("target", t), ("reference", g), ("diff", f"{t} - {g}")):
             d = dig(v, "null", stat, default={})
             f = dig(v, "flagged_effects", stat, default={})
             rows.append([kind, lab, num(fint(d.get("n"))), num(fsig(d.get("median"), 3, True)),
@@ -85,9 +89,10 @@ def beat_claims(ctx: ReportContext) -> dict[tuple[str, str], dict]:
     s = _s(ctx)
     a = float(s.get("alpha", ctx.cfg.causal.alpha))
     out = {}
+    t, g = ctx.domains
     for kind, v in (s.get("interventions") or {}).items():
         n = v.get("flagged")
-        for stat, what in (("fin", "on financial text"), ("diff", "more on financial than on general text")):
+        for stat, what in (("target", f"on {t} text"), ("diff", f"more on {t} than on {g} text")):
             k = dig(v, "beat_null", stat)
             out[(kind, stat)] = rate_claim(
                 f"causal_beats_null:{kind}:{stat}",
@@ -98,9 +103,9 @@ def beat_claims(ctx: ReportContext) -> dict[tuple[str, str], dict]:
     return out
 
 
-def beat_sentence(kind: str, stat: str, c: dict) -> str:
+def beat_sentence(kind: str, stat: str, c: dict, domains: tuple[str, str] = ("financial", "general")) -> str:
     obs, nul = c["observed"], c["null"]
-    what = "on financial text" if stat == "fin" else "on financial minus general text"
+    what = f"on {domains[0]} text" if stat == "target" else f"on {domains[0]} minus {domains[1]} text"
     text = (f"{KIND_WORDS.get(kind, kind)}: {fint(obs.get('count'))} of {fint(obs.get('n'))} flagged "
             f"{plural(obs.get('n'), 'latent')} change the loss {what} beyond the random-latent null "
             f"({fint(obs.get('after_bh'))} after Benjamini-Hochberg) against {fnum(nul.get('expected_count'), 1)} "
@@ -181,7 +186,7 @@ def causal_section(ctx: ReportContext) -> Section:
     if t is not None:
         sec.add(t)
     for (kind, stat), c in beat_claims(ctx).items():
-        ctx.find(f"causal_{kind}_{stat}", beat_sentence(kind, stat, c), claims=[claim_values(c)],
+        ctx.find(f"causal_{kind}_{stat}", beat_sentence(kind, stat, c, ctx.domains), claims=[claim_values(c)],
                  supported=supported(c), lens="causal interventions", beat_null=c["observed"].get("count"),
                  flagged=c["observed"].get("n"),
                  after_bh=c["observed"].get("after_bh"), expected=c["null"].get("expected_count"))

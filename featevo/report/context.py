@@ -64,6 +64,11 @@ class ReportContext:
         return self.up.cfg
 
     @property
+    def domains(self) -> tuple[str, str]:
+        """The target and reference domains' names (``data.target_domain``, ``data.reference_domain``)."""
+        return self.cfg.data.target_domain, self.cfg.data.reference_domain
+
+    @property
     def fig_dir(self) -> Path:
         return self.out / ReportFiles.FIGURES
 
@@ -96,7 +101,7 @@ class ReportContext:
         info = self.up.models.get(key, {})
         conf = info.get("configured_as")
         if key == "tuned" and self.cfg.twin.enabled:
-            return "a domain-tuned twin (continued masked-LM pretraining on financial text)"
+            return f"a domain-tuned twin (continued masked-LM pretraining on {self.domains[0]} text)"
         return str(conf or info.get("name") or MISSING)
 
     def sae_cfg(self, key: str) -> Any:

@@ -8,23 +8,31 @@ from __future__ import annotations
 from featevo.layout import DELTAS, DeltasFiles, ReportFiles
 from featevo.report.common import mean, num, pct_change, source
 from featevo.report.context import ReportContext
-from featevo.report.evidence import STAT_LABELS, by_id, claims_table, fdist, find_claim
+from featevo.report.evidence import by_id, claims_table, fdist, find_claim, stat_label
 from featevo.report.templates import MISSING, Para, Section, Table, fci, finite, fint, fnum, fp, fpct, fsig
 
 FAMILY_HEADS = {"fine-tuning": "base vs tuned", "seed": "seed pairs (baseline)", "control": "base vs control twin",
                 "planted": "tuned vs planted"}
-COUNT_ROWS = ("matched_pairs", "discoveries", "toward_financial", "toward_general", "confirmed", "mean_abs_z",
+COUNT_ROWS = ("matched_pairs", "discoveries", "toward_target", "toward_reference", "confirmed", "mean_abs_z",
               "sampling_discoveries")
 FOUR_PANEL_CAPTION = ("The study's four-panel figure, corrected: (a) domain-specific change of the primary pairs "
                       "with the largest |z| and cluster-bootstrap intervals; (b) specialization of every matched "
                       "pair; (c) z per family, the seed pairs being the baseline; (d) per-category change of the top "
                       "pairs.")
-TOP_HEADERS = ["pair", "latents, base → tuned", "class", "change (did)", "CI", "z", "calibrated q", "beyond seed",
-               "fin. change", "gen. change", "type"]
+
+
+def top_headers(domains: tuple[str, str]) -> list[str]:
+    return ["pair", "latents, base → tuned", "class", "change (did)", "CI", "z", "calibrated q", "beyond seed",
+            f"{domains[0]} change", f"{domains[1]} change", "type"]
+
+
 HELD_OUT_HEADERS = ["rank (half A)", "pair", "latents, base → tuned", "z on half A", "change on half B", "CI",
                     "z on half B", "q on half B", "confirmed"]
-TOP_FINANCIAL_HEADERS = ["SAE", "rank", "latent", "class", "fin. score", "CI", "gen. score", "specialization", "q",
-                         "matched latent", "pair change (did)"]
+
+
+def top_target_headers(domains: tuple[str, str]) -> list[str]:
+    return ["SAE", "rank", "latent", "class", f"{domains[0]} score", "CI", f"{domains[1]} score", "specialization",
+            "q", "matched latent", "pair change (did)"]
 
 
 def _ds(ctx: ReportContext) -> dict:
@@ -38,12 +46,13 @@ def _fams(ctx: ReportContext) -> list[str]:
 
 def intro(ctx: ReportContext) -> Para:
     alpha = _ds(ctx).get("alpha", ctx.cfg.deltas.alpha)
+    t, r = ctx.domains
     return Para(
         "For a matched pair (latent a of one SAE, latent b of the other, each SAE on its own model), the primary "
-        "estimand is the **domain-specific change** did = (fin_b − fin_a) − (gen_b − gen_a): how much more the "
-        "pair's activation changed on financial than on general probe sentences (fin / gen: mean sentence "
-        "activation over that domain). A latent that only fires more everywhere has did = 0; the raw financial "
-        "change fin_b − fin_a is kept as a secondary column. Sentences of one template are not independent, so "
+        f"estimand is the **domain-specific change** did = ({t}_b − {t}_a) − ({r}_b − {r}_a): how much more the "
+        f"pair's activation changed on {t} than on {r} probe sentences ({t} / {r}: mean sentence "
+        f"activation over that domain). A latent that only fires more everywhere has did = 0; the raw {t} "
+        f"change {t}_b − {t}_a is kept as a secondary column. Sentences of one template are not independent, so "
         "intervals come from a bootstrap of templates and the sampling test permutes the templates' domain labels. "
         "Each pair's z = did / SE is then compared with the z of every matched pair of the seed comparisons (two "
         f"SAEs of one model): Benjamini-Hochberg at q <= {fnum(alpha, 2)} on these calibrated p-values within a "
@@ -54,7 +63,7 @@ def intro(ctx: ReportContext) -> Para:
 def counts_table(ctx: ReportContext) -> Table:
     fams = _fams(ctx)
     fs = _ds(ctx).get("families") or {}
-    rows = [[STAT_LABELS.get(k, k), *[num(fdist(fs[f].get(k), k)) for f in fams]] for k in COUNT_ROWS]
+    rows = [[stat_label(k, ctx.domains), *[num(fdist(fs[f].get(k), k)) for f in fams]] for k in COUNT_ROWS]
     cal = _ds(ctx).get("calibration") or {}
     notes = ["Each cell: mean over the family's comparisons [smallest–largest]. Beyond seed noise: seed-calibrated "
              f"BH discoveries; the seed baseline holds {fint(cal.get('null_pairs'))} matched seed pairs, so the "
@@ -97,23 +106,27 @@ def top_table(ctx: ReportContext, rows: list[dict]) -> Table:
     trs = [[num(fint(r["pair_id"])), ctx.pair_cell(r["base_latent"], r["tuned_latent"]),
             r["class"] or MISSING, num(fsig(r["did"], signed=True)), num(fci(r["did_ci_low"], r["did_ci_high"])),
             num(fnum(r["z"], 2)), num(fp(r["q_calibrated"])), "yes" if r["discovered"] else "no",
-            num(fsig(r["delta_fin"], signed=True)), num(fsig(r["delta_gen"], signed=True)), r["type"] or MISSING]
-           for r in rows[:n_rows]]
+            num(fsig(r["delta_target"], signed=True)), num(fsig(r["delta_reference"], signed=True)),
+            r["type"] or MISSING] for r in rows[:n_rows]]
     notes = [f"All {fint(len(rows))} matched pairs of the primary comparison on the whole probe, seed-calibrated "
              f"discoveries first, then by |z|; the first {fint(min(n_rows, len(rows)))} shown, all in "
              f"`{source(DELTAS, DeltasFiles.FEATURE_TABLE)}`. These were ranked on the data they are estimated on: "
-             "the held-out table above is the unbiased view. fin. / gen. change: the secondary raw changes of the "
-             "financial and general scores."] + ctx.dense_note()
-    return Table("tbl-top-deltas", TOP_HEADERS, trs, caption="Domain-specific change of the primary comparison's "
-                 "matched pairs (whole probe)", notes=notes, source=source(DELTAS, DeltasFiles.FEATURE_TABLE))
+             "the held-out table above is the unbiased view. "
+             f"{ctx.domains[0]} / {ctx.domains[1]} change: the secondary raw changes of the {ctx.domains[0]} and "
+             f"{ctx.domains[1]} scores. Type: toward-target / toward-reference (a discovery toward the "
+             f"{ctx.domains[0]} / {ctx.domains[1]} domain), stable(-target|-reference)."] + ctx.dense_note()
+    return Table("tbl-top-deltas", top_headers(ctx.domains), trs,
+                 caption="Domain-specific change of the primary comparison's matched pairs (whole probe)",
+                 notes=notes, source=source(DELTAS, DeltasFiles.FEATURE_TABLE))
 
 
 def domain_table(ctx: ReportContext) -> Table:
-    rows = [[r["sae"], r["model"], num(fint(r["live_latents"])), num(fint(r["financial_latents"])),
-             num(fint(r["general_latents"]))] for r in ctx.up.deltas.domain_latents]
-    return Table("tbl-domain-latents", ["SAE", "model", "live latents", "financial latents", "general latents"], rows,
+    rows = [[r["sae"], r["model"], num(fint(r["live_latents"])), num(fint(r["target_latents"])),
+             num(fint(r["reference_latents"]))] for r in ctx.up.deltas.domain_latents]
+    t, r = ctx.domains
+    return Table("tbl-domain-latents", ["SAE", "model", "live latents", f"{t} latents", f"{r} latents"], rows,
                  caption="Domain-selective latents per SAE (cluster permutation of template domain labels, BH)",
-                 notes=["A latent is financial (general) when fin − gen is positive (negative) at BH q <= alpha "
+                 notes=[f"A latent is {t} ({r}) when {t} − {r} is positive (negative) at BH q <= alpha "
                         "across the SAE's latents. The SAEs of one model differ only in their seed: their spread is "
                         "the baseline for a count of one model against another."],
                  source=source(DELTAS, DeltasFiles.DOMAIN_LATENTS))
@@ -142,7 +155,7 @@ def per_category_table(ctx: ReportContext) -> Table:
 
 
 def top_features_table(ctx: ReportContext) -> Table:
-    """The most financial latents of the base and tuned SAEs, each with its matched pair's change."""
+    """The most target-domain latents of the base and tuned SAEs, each with its matched pair's change."""
     per = max(1, ctx.cfg.report.table_rows // 2)
     rows, n_by, shown = [], {}, []
     for r in ctx.up.deltas.top_features:
@@ -152,12 +165,13 @@ def top_features_table(ctx: ReportContext) -> Table:
             continue
         shown.append(r)
         rows.append([str(m), num(fint(r["rank"])), ctx.latent_cell(str(m), r["latent"]), r["class"] or MISSING,
-                     num(fsig(r["fin_score"])), num(fci(r["fin_ci_low"], r["fin_ci_high"])),
-                     num(fsig(r["gen_score"])), num(fnum(r["specialization"], 2)), num(fp(r["q_value"])),
+                     num(fsig(r["target_score"])), num(fci(r["target_ci_low"], r["target_ci_high"])),
+                     num(fsig(r["reference_score"])), num(fnum(r["specialization"], 2)), num(fp(r["q_value"])),
                      ctx.latent_cell("tuned" if m == "base" else "base", r["matched_latent"]),
                      num(fsig(r["did"], signed=True))])
-    notes = [f"Up to {fint(per)} latents per SAE whose financial score exceeds their general score significantly "
-             "(cluster permutation of the templates' domain labels, BH), ranked by fin − gen; q: that test's "
+    t, g = ctx.domains
+    notes = [f"Up to {fint(per)} latents per SAE whose {t} score exceeds their {g} score significantly "
+             f"(cluster permutation of the templates' domain labels, BH), ranked by {t} − {g}; q: that test's "
              "BH-adjusted p-value. Matched latent / pair change: the decoder-matched latent of the other SAE and "
              "the pair's domain-specific change (tuned minus base). Correction for selection: these latents are "
              "ranked on the same sentences their scores are estimated on, so the scores of the top rows are biased "
@@ -166,31 +180,32 @@ def top_features_table(ctx: ReportContext) -> Table:
     if any(r["matched_latent"] is None for r in shown):
         notes.append(f"{MISSING} in matched latent / change: the latent has no shared or shifted partner.")
     notes += ctx.dense_note()
-    return Table("tbl-top-financial", TOP_FINANCIAL_HEADERS, rows, caption="Most financial latents of each SAE",
+    return Table("tbl-top-target", top_target_headers(ctx.domains), rows, caption=f"Most {t} latents of each SAE",
                  notes=notes, source=source(DELTAS, DeltasFiles.TOP_FEATURES))
 
 
 def deltas_findings(ctx: ReportContext) -> None:
     claims = _ds(ctx).get("claims") or []
     find_claim(ctx, "deltas", by_id(claims, "domain_specific_change"))
-    find_claim(ctx, "deltas_control", by_id(claims, "finance_specific_beyond_control"))
+    find_claim(ctx, "deltas_control", by_id(claims, "target_specific_beyond_control"))
     find_claim(ctx, "deltas_held_out", by_id(claims, "held_out_confirmation"))
     find_claim(ctx, "deltas_size", by_id(claims, "pair_change_size"))
-    find_claim(ctx, "domain_latents", by_id(claims, "financial_latents:tuned_vs_base"))
-    find_claim(ctx, "domain_latents_control", by_id(claims, "financial_latents:tuned_vs_control"))
+    find_claim(ctx, "domain_latents", by_id(claims, "target_latents:tuned_vs_base"))
+    find_claim(ctx, "domain_latents_control", by_id(claims, "target_latents:tuned_vs_control"))
     bt = _ds(ctx).get("base_vs_tuned") or {}
-    r = bt.get("corr_delta_fin_delta_gen")
+    r = bt.get("corr_delta_target_delta_reference")
     if finite(r):
-        reading = ("so the raw financial change largely follows how much a latent fires overall, which the "
+        t, g = ctx.domains
+        reading = (f"so the raw {t} change largely follows how much a latent fires overall, which the "
                    "domain-specific change subtracts" if r >= 0.5 else
-                   "so the raw financial change is only loosely tied to overall firing here")
+                   f"so the raw {t} change is only loosely tied to overall firing here")
         ctx.find("raw_deltas", (
             f"Across the {fint(bt.get('matched_pairs'))} matched pairs of the primary comparison, the raw change of "
-            f"the financial score correlates with the change of the general score at r = {fnum(r, 2)} (mean "
-            f"{fsig(bt.get('mean_delta_fin'), signed=True)} on financial, {fsig(bt.get('mean_delta_gen'), signed=True)}"
-            f" on general text), {reading}."),
-            corr_delta_fin_delta_gen=r, mean_delta_fin=bt.get("mean_delta_fin"),
-            mean_delta_gen=bt.get("mean_delta_gen"), matched_pairs=bt.get("matched_pairs"))
+            f"the {t} score correlates with the change of the {g} score at r = {fnum(r, 2)} (mean "
+            f"{fsig(bt.get('mean_delta_target'), signed=True)} on {t}, "
+            f"{fsig(bt.get('mean_delta_reference'), signed=True)} on {g} text), {reading}."),
+            corr_delta_target_delta_reference=r, mean_delta_target=bt.get("mean_delta_target"),
+            mean_delta_reference=bt.get("mean_delta_reference"), matched_pairs=bt.get("matched_pairs"))
 
 
 def deltas_section(ctx: ReportContext) -> Section:
@@ -202,7 +217,7 @@ def deltas_section(ctx: ReportContext) -> Section:
     claims = _ds(ctx).get("claims") or []
     if claims:
         sec.add(claims_table("tbl-delta-claims", "Claims of stage 03, each against its baseline", claims,
-                             source(DELTAS, DeltasFiles.SUMMARY)))
+                             source(DELTAS, DeltasFiles.SUMMARY), ctx.domains))
     if len(d.held_out):
         sec.add(held_out_table(ctx))
     rows = ranked_rows(ctx)

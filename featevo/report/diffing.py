@@ -6,7 +6,7 @@ own activations (other data orders, the null) gives it. The first table sets eac
 what the null expects (alpha times the latents, calibrated p-values) and beside the count on one more null order
 held out from the reference (what the rule flags when nothing changed); a contrast is said to exceed the null
 only when its flagged fraction's exact 95% interval lies above the larger of the two null rates and a one-sided
-binomial test gives p <= alpha. The control twin (same recipe on general text) is the negative control, the
+binomial test gives p <= alpha. The control twin (same recipe on reference-domain text) is the negative control, the
 planted twin the positive control. **Crosscoders** per model pair give latent classes by relative decoder norm;
 the base~base crosscoder (one model twice) is their null. The **planted positive control** asks each lens to
 rank the latent that carries a planted word among its most changed (aim: rank <= 3, AUROC >= 0.9). **Lens
@@ -43,9 +43,9 @@ INTRO = ("Three lenses that keep feature identity, each against its null. **Stag
          "SAE on another model's activations (latent i stays latent i) and flags a latent that rotates beyond what the "
          "same continued training on the base model's own activations gives (other data orders). **Crosscoders** "
          "learn one dictionary for two models; a latent whose decoder lives in one model only is model-specific, and "
-         "the base~base crosscoder (one model twice) is the null. The control twin (same fine-tuning recipe on general "
-         "text) is the negative control, the planted twin (one planted word) the positive control. Every count below "
-         "stands beside its null; a lens is said to find something only where it beats that null.")
+         "the base~base crosscoder (one model twice) is the null. The control twin (same fine-tuning recipe on "
+         "{reference} text) is the negative control, the planted twin (one planted word) the positive control. "
+         "Every count below stands beside its null; a lens is said to find something only where it beats that null.")
 
 
 def _alpha(ctx: ReportContext) -> float:
@@ -95,9 +95,10 @@ def stagewise_sentence(ctx: ReportContext, name: str, label: str, claim: dict) -
     else:
         text += f"this does not exceed the null (one-sided binomial p = {fp(test.get('p'))})."
     if name == "control":
-        text += (" The negative control behaves as it should: ordinary fine-tuning on general text is not flagged."
-                 if not ok else " The negative control fails: fine-tuning on general text is flagged too, so the "
-                 "tuned twin's flags are not specific to financial text.")
+        t, g = ctx.domains
+        text += (f" The negative control behaves as it should: ordinary fine-tuning on {g} text is not flagged."
+                 if not ok else f" The negative control fails: fine-tuning on {g} text is flagged too, so the "
+                 f"tuned twin's flags are not specific to {t} text.")
     if name == "planted":
         text += (" The planted twin is flagged beyond the null (whether the planted latent ranks at the top is the "
                  "planted-aim finding)." if ok else
@@ -148,8 +149,9 @@ def two_by_two_table(ctx: ReportContext) -> Optional[Table]:
     t = _summary(ctx).get("two_by_two")
     if not isinstance(t, dict):
         return None
-    cells = (("null_general", "base model, general rows (null)"), ("data", "base model, financial rows"),
-             ("model", "tuned model, general rows"), ("both", "tuned model, financial rows"))
+    tg, rf = ctx.domains
+    cells = (("null_reference", f"base model, {rf} rows (null)"), ("data", f"base model, {tg} rows"),
+             ("model", f"tuned model, {rf} rows"), ("both", f"tuned model, {tg} rows"))
     rows = [[lab, num(fnum(dig(t, "rotation_mean", c), 4)), num(fnum(dig(t, "excess_rotation_mean", c), 4))]
             for c, lab in cells]
     return Table("tbl-diffing-2x2", ["cell", "mean rotation", "excess over the null cell"], rows,
@@ -158,7 +160,7 @@ def two_by_two_table(ctx: ReportContext) -> Optional[Table]:
                         f"{fnum(t.get('r_model_vs_data'), 2)}, "
                         f"both vs model r = {fnum(t.get('r_both_vs_model'), 2)}, both vs data r = "
                         f"{fnum(t.get('r_both_vs_data'), 2)}. A model effect that equals the data effect would be "
-                        "what the financial text does to any model, not what tuning did."],
+                        f"what the {tg} text does to any model, not what tuning did."],
                  source=source(DIFFING, DiffingFiles.SUMMARY))
 
 
@@ -430,7 +432,7 @@ def diffing_section(ctx: ReportContext) -> Section:
     if absent_stage(ctx, sec, ctx.up.diffing, DIFFING, "diffing", "No model-diffing results",
                     "Model diffing is not in this report"):
         return sec
-    sec.add(Para(INTRO))
+    sec.add(Para(INTRO.format(reference=ctx.domains[1])))
     claims = {name: c for name, held, label, _ in CONTRASTS
               if (c := stagewise_claim(ctx, name, held, label)) is not None}
     if claims:

@@ -13,18 +13,24 @@ from featevo.report.common import num
 from featevo.report.templates import MISSING, Table, finite, fint, fnum, fp, fpct
 
 PCT_STATS = {"matched_fraction", "shared_fraction", "agreement", "above_chance_fraction"}
-COUNT_STATS = {"new", "lost", "discoveries", "toward_financial", "toward_general", "confirmed",
-               "financial_latents", "general_latents", "matched_pairs", "sampling_discoveries"}
+COUNT_STATS = {"new", "lost", "discoveries", "toward_target", "toward_reference", "confirmed",
+               "target_latents", "reference_latents", "matched_pairs", "sampling_discoveries"}
 STAT_LABELS = {
     "matched_fraction": "matched (shared or shifted) pairs", "shared_fraction": "shared pairs",
     "mean_pair_cosine": "mean decoder cosine of pairs", "agreement": "decoder / activation matching agree",
     "above_chance_fraction": "latents with a counterpart above chance", "new": "new latents (second SAE)",
     "lost": "lost latents (first SAE)", "mean_abs_z": "mean |z| of the domain-specific change",
-    "discoveries": "pairs changed beyond seed noise", "toward_financial": "... toward financial text",
-    "toward_general": "... toward general text", "confirmed": "top pairs confirmed on held-out templates",
-    "financial_latents": "significantly financial latents", "general_latents": "significantly general latents",
+    "discoveries": "pairs changed beyond seed noise", "toward_target": "... toward {target} text",
+    "toward_reference": "... toward {reference} text", "confirmed": "top pairs confirmed on held-out templates",
+    "target_latents": "significantly {target} latents", "reference_latents": "significantly {reference} latents",
     "matched_pairs": "matched pairs", "sampling_discoveries": "pairs significant for sampling noise only",
 }
+"""Statistic -> its row label; ``{target}`` / ``{reference}`` stand for the domains' names (:func:`stat_label`)."""
+
+
+def stat_label(stat: str, domains: tuple[str, str] = ("target-domain", "reference-domain")) -> str:
+    """The row label of statistic ``stat``, with the target and reference domains' names filled in."""
+    return STAT_LABELS.get(stat, stat).format(target=domains[0], reference=domains[1])
 
 
 def fval(x: Any, stat: str, mean: bool = False) -> str:
@@ -111,8 +117,10 @@ def by_id(claims: list, cid: str) -> Optional[dict]:
     return next((c for c in claims or [] if isinstance(c, dict) and c.get("id") == cid), None)
 
 
-def claims_table(tid: str, caption: str, claims: list, src: str) -> Table:
-    """One row per claim: what is compared, the observed family, the null family, p and the verdict."""
+def claims_table(tid: str, caption: str, claims: list, src: str,
+                 domains: tuple[str, str] = ("target-domain", "reference-domain")) -> Table:
+    """One row per claim: what is compared, the observed family, the null family, p and the verdict
+    (``domains``: the target and reference domains' names, for the row labels)."""
     rows = []
     for raw in claims or []:
         c = evaluate(raw)
@@ -120,7 +128,7 @@ def claims_table(tid: str, caption: str, claims: list, src: str) -> Table:
         obs, nul, test = c.get("observed") or {}, c.get("null") or {}, c.get("test") or {}
         null_txt = (fval(nul.get("value"), stat) + " (criterion)" if c.get("kind") == "threshold"
                     else f"{nul.get('family', MISSING)}: {fdist(nul, stat)}")
-        rows.append([STAT_LABELS.get(stat, stat or c.get("id", "")), f"{obs.get('family', MISSING)}: "
+        rows.append([stat_label(stat, domains) if stat else c.get("id", ""), f"{obs.get('family', MISSING)}: "
                      f"{fdist(obs, stat)}", null_txt, num(fp(test.get("p"))),
                      "yes" if c.get("supported") else "no"])
     heads = ["statistic", "observed family: mean [range]", "baseline family: mean [range]", "p", "supported"]

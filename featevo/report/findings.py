@@ -14,14 +14,14 @@ from featevo.report.templates import Bullets, Para, Section, Tile, Tiles, fci, f
 
 def _twin_tile(ctx: ReportContext) -> list[Tile]:
     tw = ctx.up.twin
-    fin = dig(tw, "eval_mlm_loss", "financial") if isinstance(tw, dict) else None
-    gen = dig(tw, "eval_mlm_loss", "general") if isinstance(tw, dict) else None
+    fin = dig(tw, "eval_mlm_loss", "target") if isinstance(tw, dict) else None
+    gen = dig(tw, "eval_mlm_loss", "reference") if isinstance(tw, dict) else None
     if not (isinstance(fin, dict) and finite(pct_change(fin.get("tuned"), fin.get("base")))):
         return []
-    sub = (f"general text {fpct(pct_change(gen.get('tuned'), gen.get('base')), 1, True)}"
+    sub = (f"{ctx.domains[1]} text {fpct(pct_change(gen.get('tuned'), gen.get('base')), 1, True)}"
            if isinstance(gen, dict) else "")
     return [Tile(fpct(pct_change(fin.get("tuned"), fin.get("base")), 1, True),
-                 "MLM loss on financial text after tuning", sub)]
+                 f"MLM loss on {ctx.domains[0]} text after tuning", sub)]
 
 
 def _claim_tile(claim: dict | None, label: str) -> list[Tile]:
@@ -54,8 +54,8 @@ def tiles(ctx: ReportContext) -> list[Tile]:
                        "matched pairs, base vs tuned (mean [range] over seed pairs of SAEs)")
     out += _claim_tile(by_id(c2, "seed_stability:main"), "matched pairs between two seeds of the base SAE")
     out += _claim_tile(by_id(c3, "domain_specific_change"), "pairs whose domain preference changed beyond seed noise")
-    out += _claim_tile(by_id(c3, "finance_specific_beyond_control"),
-                       "pairs moved toward financial text, against the control twin")
+    out += _claim_tile(by_id(c3, "target_specific_beyond_control"),
+                       f"pairs moved toward {ctx.domains[0]} text, against the control twin")
     scores = (ctx.up.interpret.summary or {}).get("scores") or {}
     b, t = scores.get("base") or {}, scores.get("tuned") or {}
     if finite(b.get("detection_paired_diff")) and finite(t.get("detection_paired_diff")):

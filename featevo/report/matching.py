@@ -10,7 +10,7 @@ from typing import Any, Optional
 from featevo.layout import COMPARE, CompareFiles, ReportFiles
 from featevo.report.common import dig, num, source
 from featevo.report.context import ReportContext
-from featevo.report.evidence import STAT_LABELS, by_id, claims_table, fdist, find_claim
+from featevo.report.evidence import by_id, claims_table, fdist, find_claim, stat_label
 from featevo.report.templates import MISSING, Para, Section, Table, finite, fint, fnum, fpct, fsigned
 
 FAMILY_ORDER = ("fine-tuning", "seed", "control", "planted", "wide-seed")
@@ -59,7 +59,8 @@ def intro(ctx: ReportContext) -> Para:
         "Every model has several SAEs trained with different seeds, so every statistic is measured for each pair "
         "of SAEs of a family: **base vs tuned** (the study's comparison, every seed pair), **seed pairs** (two "
         "SAEs of one model: what seed noise alone gives, the baseline), **base vs control twin** (the same "
-        "fine-tuning recipe on general text), the planted positive control and two seeds of a wider dictionary. "
+        f"fine-tuning recipe on {ctx.domains[1]} text), the planted positive control and two seeds of a wider "
+        "dictionary. "
         "A change is claimed only when the base-vs-tuned family differs from the seed family in an exact "
         "permutation test. Classes of a latent and its decoder partner (decoder cosine c, activation correlation "
         f"r over the same {fint(cmp_.get('token_rows'))} tokens): **shared** c >= {fnum(sh, 2)} and r >= "
@@ -71,7 +72,7 @@ def intro(ctx: ReportContext) -> Para:
 def family_table(ctx: ReportContext) -> Table:
     fams = families(ctx)
     fs = _summary(ctx).get("family_stats") or {}
-    rows = [[STAT_LABELS.get(s, s), *[num(fdist(fs[f].get(s), s)) for f in fams]] for s in TABLE_STATS]
+    rows = [[stat_label(s, ctx.domains), *[num(fdist(fs[f].get(s), s)) for f in fams]] for s in TABLE_STATS]
     rows.append(["comparisons", *[num(fint(len(fs[f].get("comparisons") or []))) for f in fams]])
     notes = ["Each cell: mean over the family's comparisons [smallest–largest]; every comparison is a pair of "
              "SAEs with their own seeds. New / lost count latents of the second / first SAE of a comparison."]

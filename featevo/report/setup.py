@@ -15,9 +15,9 @@ METHODS_NOTE = (
     "similarity and once on activation correlation over the same tokens. Seeds are a random effect: every model "
     "has several SAEs, and every statistic is computed for every base-vs-tuned pair of SAEs and for every pair of "
     "same-model seeds (what SAE training noise alone produces with no fine-tuning at all); a change is claimed "
-    "only beyond that seed spread. A control twin, fine-tuned with the same recipe on general text, separates "
-    "what is specific to financial text from what any fine-tuning does. On the probe set, the estimand is the "
-    "domain-specific change (financial minus general), resampled by template, and the top pairs are selected on "
+    "only beyond that seed spread. A control twin, fine-tuned with the same recipe on {reference} text, separates "
+    "what is specific to {target} text from what any fine-tuning does. On the probe set, the estimand is the "
+    "domain-specific change ({target} minus {reference}), resampled by template, and the top pairs are selected on "
     "half of the templates and estimated on the other half."
 )
 
@@ -60,12 +60,12 @@ def setup_table(ctx: ReportContext) -> Table:
         ("SAEs per model (seeds)", num(fint(sae.get("seeds")))),
         ("wide SAEs (latents)", num(f"{fint(sae.get('wide_seeds'))} ({fint(sae.get('wide_num_latents'))})"
                                     if sae.get("wide_num_latents") else "none")),
-        ("probe templates (financial / general)", num(
-            f"{fint(dig(ds, 'probe', 'templates'))} ({fint(dig(ds, 'probe', 'templates_financial'))} / "
-            f"{fint(dig(ds, 'probe', 'templates_general'))})")),
-        ("probe sentences (financial / general)", num(
-            f"{fint(dig(ds, 'probe', 'sentences'))} ({fint(dig(ds, 'probe', 'financial'))} / "
-            f"{fint(dig(ds, 'probe', 'general'))})")),
+        (f"probe templates ({ctx.domains[0]} / {ctx.domains[1]})", num(
+            f"{fint(dig(ds, 'probe', 'templates'))} ({fint(dig(ds, 'probe', 'templates_target'))} / "
+            f"{fint(dig(ds, 'probe', 'templates_reference'))})")),
+        (f"probe sentences ({ctx.domains[0]} / {ctx.domains[1]})", num(
+            f"{fint(dig(ds, 'probe', 'sentences'))} ({fint(dig(ds, 'probe', 'target'))} / "
+            f"{fint(dig(ds, 'probe', 'reference'))})")),
         ("bootstrap resamples / permutations", num(f"{fint(ds.get('n_bootstrap'))} / "
                                                    f"{fint(ds.get('n_permutations'))}")),
         ("labelling LLM (stage 04)", ctx.llm_desc()),
@@ -85,5 +85,5 @@ def setup_section(ctx: ReportContext) -> Section:
     if versions:
         sec.add(Para("Versions (stage 01 manifest): " + ", ".join(f"`{k} {v}`" for k, v in versions.items())
                      + ".", "note"))
-    sec.add(Para(METHODS_NOTE))
+    sec.add(Para(METHODS_NOTE.format(target=ctx.domains[0], reference=ctx.domains[1])))
     return sec

@@ -13,7 +13,14 @@ from featevo.report.templates import MISSING, Para, Section, Table, finite, fint
 
 
 TWIN_ORDER = ("tuned", "control", "planted")
-TWIN_LABEL = {"tuned": "financial twin", "control": "control twin", "planted": "planted twin"}
+TWIN_LABEL = {"tuned": "tuned twin", "control": "control twin", "planted": "planted twin"}
+"""Column names of the twins; the tuned twin is named by the target domain (:func:`twin_labels`)."""
+DOMAIN_ROLES = ("target", "reference")
+"""Keys of ``eval_mlm_loss`` in 01_twin's report: the domain roles (featevo.data.TARGET / REFERENCE)."""
+
+
+def twin_labels(domains: tuple[str, str]) -> dict[str, str]:
+    return {**TWIN_LABEL, "tuned": f"{domains[0]} twin"}
 
 
 def drift_by_twin(drift: dict) -> dict[str, dict]:
@@ -23,7 +30,8 @@ def drift_by_twin(drift: dict) -> dict[str, dict]:
     return {k: v for k, v in drift.items() if isinstance(v, dict)}
 
 
-def drift_table(drift: dict[str, dict]) -> Table:
+def drift_table(drift: dict[str, dict], domains: tuple[str, str] = ("financial", "general")) -> Table:
+    labels = twin_labels(domains)
     twins = [t for t in TWIN_ORDER if t in drift] + [t for t in drift if t not in TWIN_ORDER]
     blocks = list(dict.fromkeys(b for t in twins for b in drift[t]))
     rows = []
@@ -33,42 +41,44 @@ def drift_table(drift: dict[str, dict]) -> Table:
             d = drift[t].get(name) or {}
             cells += [num(fnum(d.get("l2"), 4)), num(fpct(d.get("relative"), 2))]
         rows.append(cells)
-    heads = [h for t in twins for h in (f"{TWIN_LABEL.get(t, t)}: L2 change", "relative")]
+    heads = [h for t in twins for h in (f"{labels.get(t, t)}: L2 change", "relative")]
     return Table("tbl-twin-drift", ["parameters", *heads], rows,
                  caption="Parameter drift per block (each twin minus base)",
                  notes=["Relative change: ||W_twin - W_base|| / ||W_base|| over the block's parameters. The control "
-                        "twin ran the same recipe on general text."],
+                        f"twin ran the same recipe on {domains[1]} text."],
                  source=source(TWIN, TwinFiles.REPORT))
 
 
-def mlm_table(mlm: dict) -> Table:
+def mlm_table(mlm: dict, domains: tuple[str, str] = ("financial", "general")) -> Table:
+    labels, names = twin_labels(domains), dict(zip(DOMAIN_ROLES, domains))
     models = [m for m in ("base", *TWIN_ORDER) if any(isinstance(v, dict) and m in v for v in mlm.values())]
     rows = []
     for dom, v in mlm.items():
         if not isinstance(v, dict):
             continue
-        rows.append([f"{dom} text", num(fint(v.get("docs"))), *[num(fnum(v.get(m), 3)) for m in models],
+        rows.append([f"{names.get(dom, dom)} text", num(fint(v.get("docs"))), *[num(fnum(v.get(m), 3)) for m in models],
                      *[num(fpct(pct_change(v.get(m), v.get("base")), 1, signed=True)) for m in models[1:]]])
-    heads = [f"{m} MLM loss" for m in models] + [f"change, {TWIN_LABEL.get(m, m)}" for m in models[1:]]
+    heads = [f"{m} MLM loss" for m in models] + [f"change, {labels.get(m, m)}" for m in models[1:]]
     return Table("tbl-twin-mlm", ["held-out text", "documents", *heads], rows,
                  caption="Masked-LM loss of the base model and each twin on the probe set",
                  source=source(DELTAS, DeltasFiles.TWIN_EVAL))
 
 
 def twin_finding(ctx: ReportContext, mlm: dict) -> None:
-    fin, gen = mlm.get("financial", {}), mlm.get("general", {})
+    fin, gen = mlm.get("target", {}), mlm.get("reference", {})
+    t, g = ctx.domains
     if not (isinstance(fin, dict) and isinstance(gen, dict) and finite(fin.get("base")) and finite(gen.get("base"))):
         return
     text = (f"Fine-tuning {word_change(fin.get('tuned'), fin.get('base'), 'raised', 'lowered', 'kept')} the "
-            f"held-out masked-LM loss on financial text from {fnum(fin.get('base'))} to {fnum(fin.get('tuned'))} "
-            f"({fpct(pct_change(fin.get('tuned'), fin.get('base')), 1, True)}); on general text it "
+            f"held-out masked-LM loss on {t} text from {fnum(fin.get('base'))} to {fnum(fin.get('tuned'))} "
+            f"({fpct(pct_change(fin.get('tuned'), fin.get('base')), 1, True)}); on {g} text it "
             f"{word_change(gen.get('tuned'), gen.get('base'))} from {fnum(gen.get('base'))} to "
             f"{fnum(gen.get('tuned'))} ({fpct(pct_change(gen.get('tuned'), gen.get('base')), 1, True)})")
     if finite(fin.get("control")) and finite(gen.get("control")):
-        text += (f". The control twin (same recipe on general text) moved them to {fnum(fin.get('control'))} "
+        text += (f". The control twin (same recipe on {g} text) moved them to {fnum(fin.get('control'))} "
                  f"({fpct(pct_change(fin.get('control'), fin.get('base')), 1, True)}) and {fnum(gen.get('control'))} "
                  f"({fpct(pct_change(gen.get('control'), gen.get('base')), 1, True)})")
-    ctx.find("twin", text + ".", financial=fin, general=gen)
+    ctx.find("twin", text + ".", target=fin, reference=gen)
 
 
 def windows_clause(tw: dict) -> str:
@@ -93,7 +103,7 @@ def twin_section(ctx: ReportContext) -> Optional[Section]:
         return sec
     sec.add(Para(
         f"The tuned model is made here: {ctx.model_name('base')} continued its masked-LM pretraining on the "
-        f"financial documents of the training split ({fint(tw.get('financial_train_docs'))} documents"
+        f"{ctx.domains[0]} documents of the training split ({fint(tw.get('target_train_docs'))} documents"
         + (", after fitting a masked-LM head on the frozen base, which ships without one" if
            tw.get("base_had_mlm_head") is False else "") + ")" + windows_clause(tw) + ". The drift shows how far "
         "each block moved."))
@@ -109,13 +119,14 @@ def twin_section(ctx: ReportContext) -> Optional[Section]:
     if not mlm:
         sec.add(Para(f"{MISSING} The masked-LM losses on the probe (`{source(DELTAS, DeltasFiles.TWIN_EVAL)}`, "
                      "written by stage 03 with a twin) are missing.", "note"))
-    sec.add(drift_table(drift), mlm_table(mlm))
+    sec.add(drift_table(drift, ctx.domains), mlm_table(mlm, ctx.domains))
     if drift.get("tuned") and mlm:
         from featevo.report.figures import twin_drift_and_loss
 
         p = ctx.fig_dir / ReportFiles.TWIN
         twin_drift_and_loss({k: v for k, v in drift["tuned"].items() if isinstance(v, dict)},
-                            {k: v for k, v in mlm.items() if isinstance(v, dict)}, p)
+                            {dict(zip(DOMAIN_ROLES, ctx.domains)).get(k, k): v for k, v in mlm.items()
+                             if isinstance(v, dict)}, p)
         sec.add(*ctx.figure_block(p, "Left: relative parameter drift per block. Right: held-out masked-LM loss "
                                      "of the base (blue) and tuned (orange) model.",
                                   "Twin parameter drift and MLM loss", "fig-twin"))
