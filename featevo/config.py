@@ -368,6 +368,9 @@ class InterpretConfig:
     """Context window of the local server / vLLM (tokens)."""
     n_threads: int = 0
     """CPU threads of the local server (0: automatic)."""
+    chat_format: Optional[str] = None
+    """``local``: llama-cpp's chat format for a GGUF that ships no chat template (``gemma``, ``chatml``,
+    ``llama-3``, ...); None: the template inside the GGUF (SmolLM2 ships one)."""
     explain_max_tokens: int = 120
     """Token budget of an explanation reply."""
     score_max_tokens: int = 40

@@ -60,6 +60,14 @@ MODELS = ("base", "tuned")
 # 1,000-token prompt with SmolLM2), so the default 2 GiB capacity let the server grow to 17 GB RSS in the demo
 # and be killed by the out-of-memory killer. 128 MiB keeps about five states, enough for consecutive prompts.
 PROMPT_CACHE = {"cache": True, "cache_size": 128 << 20}
+
+
+def server_args(icfg: InterpretConfig) -> dict:
+    """Extra ``python -m llama_cpp.server`` flags of the local backend: the prompt cache, and ``chat_format`` when
+    the config names one (a GGUF without a chat template)."""
+    return {**PROMPT_CACHE, **({"chat_format": icfg.chat_format} if icfg.chat_format else {})}
+
+
 DEAD_FAILURE = "dead latent: never fires on the training split"
 
 
@@ -925,7 +933,7 @@ def run(cfg: PipelineConfig, force: bool = False) -> Path:
             log = log_path(cfg, INTERPRET).with_name(LLM_SERVER_LOG)
             log.parent.mkdir(parents=True, exist_ok=True)
             with LocalLLMServer(model_path=gguf, n_ctx=icfg.n_ctx, n_threads=icfg.n_threads or None, log_path=log,
-                                extra_args=PROMPT_CACHE) as srv:
+                                extra_args=server_args(icfg)) as srv:
                 asyncio.run(go(srv.base_url, srv.model_name, grammar=True, alive=lambda: srv.running))
         elif icfg.backend == "openai":
             asyncio.run(go(icfg.base_url, icfg.model, grammar=False))

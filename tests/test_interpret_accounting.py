@@ -423,3 +423,16 @@ def test_intruder_skips_one_token_silent_contexts(tok):
     only_one = _record("base", 0, LatentExamples(ex.activating, [one], 12, 5.0), tok, ICFG_INTRUDER, seed=0)
     und = asyncio.run(lab.score(only_one, "numbers", latent_scorers=True))["intruder"]
     assert und["status"] == "undefined" and und["reason"].startswith("no non-activating context of 2+ tokens")
+
+
+def test_local_server_gets_the_configured_chat_format():
+    """interpret.chat_format reaches llama_cpp.server as --chat_format; unset, the GGUF's own template is used."""
+    from featevo.config import InterpretConfig
+    from featevo.interpret import PROMPT_CACHE, server_args
+    from featevo.llm_server import LocalLLMServer
+
+    assert server_args(InterpretConfig()) == PROMPT_CACHE
+    args = server_args(InterpretConfig(chat_format="gemma"))
+    assert args["chat_format"] == "gemma" and args["cache"] is True
+    srv = LocalLLMServer(model_path=__file__, extra_args=args)
+    assert srv.extra_args["chat_format"] == "gemma"
