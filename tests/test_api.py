@@ -40,7 +40,7 @@ def test_tables_equal_stage_outputs(run, report_cfg):  # noqa: F811
     assert run.manifest("02_compare_features")["stage"] == "02_compare_features"
     assert set(run.stages()) >= {"01_train_sae", "02_compare_features", "05_report"}
     assert run.has("05_report") and run.report_html.is_file() and isinstance(run.findings, (list, dict))
-    assert set(run.twin_eval["eval_mlm_loss"]["financial"]) >= {"base", "tuned"} and "drift" in run.twin_report
+    assert set(run.twin_eval["eval_mlm_loss"]["target"]) >= {"base", "tuned"} and "drift" in run.twin_report
 
 
 def test_labels_and_contexts(run):

@@ -128,13 +128,13 @@ def test_every_csv_token_is_kept_or_dropped_for_a_named_reason(csv_run, minilm_d
     twin = read_json(stage_dir(cfg, TWIN) / "twin_report.json")
     assert twin["tokenisation"]["corpus_train"] == acc["train"] and twin["tokenisation"]["corpus_eval"] == acc["eval"]
     tuned = twin["twins"]["tuned"]["tokenisation"]
-    assert tuned["documents"] == twin["financial_train_docs"] and tuned["windows"] > tuned["documents"]
+    assert tuned["documents"] == twin["target_train_docs"] and tuned["windows"] > tuned["documents"]
     assert tuned["tokens_kept"] + sum(tuned["dropped"].values()) == tuned["tokens_total"]
     # stages 02 and 03 ran on it, and stage 03 measured the twins on the probe
     require_stage(cfg, COMPARE)
     require_stage(cfg, DELTAS)
     tw = read_json(stage_dir(cfg, DELTAS) / "twin_eval.json")
-    assert set(tw["eval_mlm_loss"]["financial"]) >= {"base", "tuned"}
+    assert set(tw["eval_mlm_loss"]["target"]) >= {"base", "tuned"}
 
 
 def test_a_new_probe_leaves_the_twin_and_stage01_current(csv_run, tmp_path):

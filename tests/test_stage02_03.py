@@ -205,10 +205,10 @@ def test_stage03_outputs(stage03):
         assert f in man["outputs"], f
     # the twins' masked-LM loss on the probe (held-out templates) is measured here, where the probe is read
     tw = json.loads((out / "twin_eval.json").read_text())
-    for dom in ("financial", "general"):
+    for dom in ("target", "reference"):  # the domain roles (data.target_domain / data.reference_domain)
         assert set(tw["eval_mlm_loss"][dom]) >= {"base", "tuned", "control", "planted", "docs", "templates"}
-    assert tw["eval_mlm_loss"]["financial"]["tuned"] < tw["eval_mlm_loss"]["financial"]["base"]
-    assert tw["eval_mlm_loss"]["general"]["control"] < tw["eval_mlm_loss"]["general"]["base"]
+    assert tw["eval_mlm_loss"]["target"]["tuned"] < tw["eval_mlm_loss"]["target"]["base"]
+    assert tw["eval_mlm_loss"]["reference"]["control"] < tw["eval_mlm_loss"]["reference"]["base"]
     assert tw["planted_token_loss"]["planted"]["tokens"] > 0
     alpha = cfg.deltas.alpha
 
