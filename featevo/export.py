@@ -1,4 +1,4 @@
-"""Export every SAE's features as SAEDashboard / Neuronpedia-style JSON.
+"""Export every SAE's features as SAEDashboard / Neuronpedia JSON.
 
     python -m featevo.export --config configs/demo.yaml [--set ...] [--sae tuned --sae base] [--top 20]
 
@@ -6,14 +6,17 @@ Writes ``outputs/<run>/05_report/exports/`` (:attr:`featevo.layout.ReportFiles.E
 
     index.json              the SAEs exported, their files, the activation unit and where the numbers come from
     <sae>/batch-0.json      one SAEDashboard ``NeuronpediaDashboardBatch``: model_id, layer, sae_set, sae_id_suffix,
-                            features[]
+                            features[] -- exactly the fields SAEDashboard's own reader takes, so
+                            ``NeuronpediaDashboardBatch(**json.load(f))`` loads it and ``to_dict()`` gives it back
+    <sae>/featevo.json      what that format has no field for, per feature index: quantiles (of the nonzero
+                            activations), max_act, mean_act, n_tokens, explanations (the Delphi label of stage 04,
+                            Neuronpedia's explanation shape) and each top context's source (text, category, doc)
 
-Each feature follows SAEDashboard's ``NeuronpediaDashboardFeature`` (``feature_index``, ``frac_nonzero``,
+Each feature is SAEDashboard's ``NeuronpediaDashboardFeature`` (``feature_index``, ``frac_nonzero``,
 ``freq_hist_data_bar_values`` / ``_heights``, ``n_prompts_total``, ``n_tokens_in_prompt``, ``dataset``,
-``activations``: top-activating contexts as ``tokens`` / ``values`` with ``maxValue``, ``maxValueTokenIndex``),
-plus featevo's fields: ``quantiles`` (of the nonzero activations), ``max_act``, ``mean_act``, ``n_tokens`` and
-``explanations`` (the Delphi label of stage 04, when the latent has one). Logit tables (``pos_str``, ``neg_str``)
-are left empty: the models are encoders without a fixed unembedding.
+``activations``: top-activating contexts as ``NeuronpediaDashboardActivation`` ``tokens`` / ``values`` /
+``qualifying_token_index``, the max token). Logit tables (``pos_str``, ``neg_str``) are left empty: the models are
+encoders without a fixed unembedding.
 
 Numbers are computed on stage 01's held-out ``eval`` split, each SAE encoding its own model's activations
 (the same encode path and unit, activation x decoder norm, as stage 03's contexts). Needs stage 01; labels
@@ -45,6 +48,7 @@ logger = logging.getLogger(__name__)
 QUANTILES = (0.5, 0.9, 0.99)
 HIST_BINS = 20
 BATCH = "batch-0.json"
+EXTRAS = "featevo.json"
 
 
 def exports_dir(cfg: PipelineConfig):
@@ -133,11 +137,15 @@ def _labels(cfg: PipelineConfig) -> tuple[dict[tuple[str, int], str], str]:
 
 
 def _activation(ctx: dict) -> dict:
-    """A stage-03-style context as a Neuronpedia activation record."""
-    p = int(ctx["max_pos"])
-    return {"tokens": ctx["tokens"], "values": ctx["acts"], "maxValue": ctx["max_act"], "maxValueTokenIndex": p,
-            "qualifying_token_index": p, "bin_min": -1, "bin_max": -1, "bin_contains": -1,
-            "text": ctx["text"], "category": ctx["category"], "source": ctx["source"], "doc": ctx["doc"]}
+    """A stage-03-style context as SAEDashboard's ``NeuronpediaDashboardActivation`` (top examples, not a
+    quantile bin: bin fields -1)."""
+    return {"bin_min": -1, "bin_max": -1, "bin_contains": -1, "tokens": ctx["tokens"], "values": ctx["acts"],
+            "qualifying_token_index": int(ctx["max_pos"])}
+
+
+def _context_source(ctx: dict) -> dict:
+    return {"max_value": ctx["max_act"], "text": ctx["text"], "category": ctx["category"], "source": ctx["source"],
+            "doc": ctx["doc"]}
 
 
 def export_run(cfg: PipelineConfig, saes: list[str] | None = None, top: int | None = None) -> dict:
@@ -172,27 +180,28 @@ def export_run(cfg: PipelineConfig, saes: list[str] | None = None, top: int | No
             z = src.z[name]
             stats = latent_statistics(z)
             ctx = top_contexts([src], name, top, window, tok)
-            features = []
+            features, extras = [], {}
             for j, st in enumerate(stats):
-                feat = {"feature_index": j, "frac_nonzero": st["frac_nonzero"],
-                        "freq_hist_data_bar_values": st["freq_hist_data_bar_values"],
-                        "freq_hist_data_bar_heights": st["freq_hist_data_bar_heights"],
-                        "n_prompts_total": len(src.docs), "n_tokens_in_prompt": cfg.harvest.max_length,
-                        "dataset": index["dataset"], "pos_str": [], "pos_values": [], "neg_str": [], "neg_values": [],
-                        "activations": [_activation(c) for c in ctx.get(str(j), [])],
-                        "quantiles": st["quantiles"], "max_act": st["max_act"], "mean_act": st["mean_act"],
-                        "n_tokens": st["n_tokens"], "explanations": []}
+                top_ctx = ctx.get(str(j), [])
+                features.append({"feature_index": j, "frac_nonzero": st["frac_nonzero"],
+                                 "freq_hist_data_bar_values": st["freq_hist_data_bar_values"],
+                                 "freq_hist_data_bar_heights": st["freq_hist_data_bar_heights"],
+                                 "n_prompts_total": len(src.docs), "n_tokens_in_prompt": cfg.harvest.max_length,
+                                 "dataset": index["dataset"], "pos_str": [], "pos_values": [], "neg_str": [],
+                                 "neg_values": [], "activations": [_activation(c) for c in top_ctx]})
                 label = labels.get((name, j))
-                if label:
-                    feat["explanations"] = [{"description": label, "explanation_model_name": explainer,
-                                             "typeName": "delphi"}]
-                features.append(feat)
+                extras[str(j)] = {"quantiles": st["quantiles"], "max_act": st["max_act"], "mean_act": st["mean_act"],
+                                  "n_tokens": st["n_tokens"], "contexts": [_context_source(c) for c in top_ctx],
+                                  "explanations": [{"description": label, "explanation_model_name": explainer,
+                                                    "typeName": "delphi"}] if label else []}
             batch = {"model_id": model_label(cfg, spec.model), "layer": cfg.harvest.layer, "sae_set": cfg.run_name,
-                     "sae_id_suffix": name, "hook_name": sae.cfg.metadata.hook_name, "d_sae": int(z.shape[1]),
-                     "features": features}
+                     "sae_id_suffix": name, "features": features}
             atomic_write_json(tmp / name / BATCH, batch)
-            index["saes"][name] = {"file": f"{name}/{BATCH}", "model": spec.model, "features": len(features),
-                                   "labelled": sum(1 for f in features if f["explanations"])}
+            atomic_write_json(tmp / name / EXTRAS, {"hook_name": sae.cfg.metadata.hook_name,
+                                                    "d_sae": int(z.shape[1]), "features": extras})
+            index["saes"][name] = {"file": f"{name}/{BATCH}", "extras": f"{name}/{EXTRAS}", "model": spec.model,
+                                   "features": len(features), "hook_name": sae.cfg.metadata.hook_name,
+                                   "labelled": sum(1 for e in extras.values() if e["explanations"])}
             logger.info("exported %s: %d features", name, len(features))
         atomic_write_json(tmp / "index.json", index)
     logger.info("exports written to %s", display_path(exports_dir(cfg)))

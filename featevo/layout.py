@@ -573,7 +573,10 @@ def output_files() -> dict[str, tuple[tuple[str, str], ...]]:
             (R.FINDINGS, "every finding sentence with its values and claims"),
             (f"{R.FIGURES}/<figure>.{{png,svg}}", "the report's figures (for report.md; report.html embeds them)"),
             (f"{R.EXPORTS}/index.json", "SAEDashboard / Neuronpedia exports (python -m featevo.export): index"),
-            (f"{R.EXPORTS}/<sae>/batch-0.json", "one NeuronpediaDashboardBatch per SAE"),
+            (f"{R.EXPORTS}/<sae>/batch-0.json",
+             "one NeuronpediaDashboardBatch per SAE (SAEDashboard's own reader loads it)"),
+            (f"{R.EXPORTS}/<sae>/featevo.json", "per feature what that format has no field for: quantiles, labels, "
+             "context sources"),
         ),
         LOGS_DIR: (
             ("<stage>.log", "each stage's log (appended on every run)"),

@@ -29,18 +29,37 @@ def test_index_and_batches_load(exported, report_cfg):  # noqa: F811
     assert set(index["saes"]) == {"base", "tuned", "base_seed1"}
     for name, entry in index["saes"].items():
         batch = json.loads((folder / entry["file"]).read_text())
+        extras = json.loads((folder / entry["extras"]).read_text())
         assert batch["sae_id_suffix"] == name and batch["layer"] == report_cfg.harvest.layer
         assert batch["model_id"] == f"01_twin/{sae_specs(report_cfg)[name].model}"
-        assert [f["feature_index"] for f in batch["features"]] == list(range(24)) == list(range(batch["d_sae"]))
+        assert [f["feature_index"] for f in batch["features"]] == list(range(24)) == list(range(extras["d_sae"]))
+        assert set(extras["features"]) == {str(j) for j in range(24)}
         for f in batch["features"]:
-            assert {"frac_nonzero", "freq_hist_data_bar_values", "freq_hist_data_bar_heights", "activations",
-                    "quantiles", "explanations", "n_prompts_total", "pos_str", "neg_str"} <= set(f)
-            assert len(f["activations"]) <= 3
-            for a in f["activations"]:
+            x = extras["features"][str(f["feature_index"])]
+            assert {"quantiles", "max_act", "mean_act", "n_tokens", "explanations", "contexts"} <= set(x)
+            assert len(f["activations"]) <= 3 and len(x["contexts"]) == len(f["activations"])
+            for a, c in zip(f["activations"], x["contexts"]):
                 assert len(a["tokens"]) == len(a["values"])
-                assert a["values"][a["maxValueTokenIndex"]] == a["maxValue"] > 0
+                assert a["values"][a["qualifying_token_index"]] == max(a["values"]) == c["max_value"] > 0
             if f["frac_nonzero"] > 0:
-                assert sum(f["freq_hist_data_bar_heights"]) == round(f["frac_nonzero"] * f["n_tokens"])
+                assert sum(f["freq_hist_data_bar_heights"]) == round(f["frac_nonzero"] * x["n_tokens"])
+
+
+def test_batches_load_in_saedashboards_own_reader(exported):
+    """SAEDashboard's NeuronpediaDashboardBatch (the class its Neuronpedia runner writes and compares batches
+    with) takes every exported batch as keyword arguments, and gives back the same JSON from to_dict()."""
+    nd = pytest.importorskip("sae_dashboard.neuronpedia.neuronpedia_dashboard")
+    index, folder = exported
+    for entry in index["saes"].values():
+        data = json.loads((folder / entry["file"]).read_text())
+        batch = nd.NeuronpediaDashboardBatch(**data)  # an unknown field would raise TypeError here
+        assert len(batch.features) == len(data["features"])
+        assert batch.features[0].activations == [] or isinstance(batch.features[0].activations[0],
+                                                                 nd.NeuronpediaDashboardActivation)
+        back = batch.to_dict()
+        for got, want in zip(back["features"], data["features"]):
+            assert {k: got[k] for k in want} == want
+        assert {k: back[k] for k in data if k != "features"} == {k: v for k, v in data.items() if k != "features"}
 
 
 def test_numbers_match_a_recomputation(exported, report_cfg):  # noqa: F811
@@ -53,29 +72,31 @@ def test_numbers_match_a_recomputation(exported, report_cfg):  # noqa: F811
     z = scaled_encode(run.sae("tuned"), ActivationStore(acts_dir(stage_dir(report_cfg, "01_train_sae"), "eval",
                                                                    "tuned")).read_all())
     batch = json.loads((folder / "tuned" / "batch-0.json").read_text())
+    extras = json.loads((folder / "tuned" / "featevo.json").read_text())["features"]
     for f in batch["features"]:
+        x = extras[str(f["feature_index"])]
         col = z[:, f["feature_index"]]
         nz = col[col > 0]
-        assert f["n_tokens"] == len(col)
+        assert x["n_tokens"] == len(col)
         assert f["frac_nonzero"] == pytest.approx(nz.size / len(col))
         if nz.size:
-            assert f["quantiles"]["0.5"] == pytest.approx(float(np.quantile(nz, 0.5)), rel=1e-5)
-            assert f["max_act"] == pytest.approx(float(nz.max()), rel=1e-5)
-            assert f["activations"][0]["maxValue"] == pytest.approx(float(nz.max()), abs=1e-4)
+            assert x["quantiles"]["0.5"] == pytest.approx(float(np.quantile(nz, 0.5)), rel=1e-5)
+            assert x["max_act"] == pytest.approx(float(nz.max()), rel=1e-5)
+            assert max(f["activations"][0]["values"]) == pytest.approx(float(nz.max()), abs=1e-4)
         else:
-            assert f["activations"] == [] and f["quantiles"]["0.5"] is None
+            assert f["activations"] == [] and x["quantiles"]["0.5"] is None
 
 
 def test_labels_exported(exported, report_cfg):  # noqa: F811
     _, folder = exported
     run = featevo.load_run(report_cfg)
     for sae in ("base", "tuned"):
-        batch = json.loads((folder / sae / "batch-0.json").read_text())
-        got = {f["feature_index"]: f["explanations"][0]["description"] for f in batch["features"] if f["explanations"]}
+        extras = json.loads((folder / sae / "featevo.json").read_text())["features"]
+        got = {int(j): x["explanations"][0]["description"] for j, x in extras.items() if x["explanations"]}
         assert got == run.labels_for(sae)
     assert run.labels_for("tuned")
-    seed = json.loads((folder / "base_seed1" / "batch-0.json").read_text())
-    assert not any(f["explanations"] for f in seed["features"])
+    seed = json.loads((folder / "base_seed1" / "featevo.json").read_text())["features"]
+    assert not any(x["explanations"] for x in seed.values())
 
 
 def test_cli_writes_exports_and_rejects_unknown_sae(report_cfg, tmp_path, capsys):  # noqa: F811

@@ -59,8 +59,8 @@ CASES = {
                     r"d\.csv: row 2: field 'text' must be a non-empty string",
                     "field 'text' must be a non-empty string"),
     "unknown category": (lambda t, m: _csv(t, "text,category\nhello,nope\n"),
-                         r"row 1: category 'nope' is in neither", "is in neither data.financial_categories nor "
-                                                                  "data.general_categories"),
+                         r"row 1: category 'nope' is in neither", "is in neither data.target_categories nor "
+                                                                  "data.reference_categories"),
     "missing text column": (lambda t, m: _csv(t, "body,category\nhello,markets\n"),
                             r"no column 'text' \(data\.text_field; columns: body, category\)",
                             "no column 'text' (data.text_field; columns: ...)"),
