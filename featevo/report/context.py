@@ -131,7 +131,7 @@ class ReportContext:
     def label_marks(self) -> dict:
         """(sae, latent) -> label flags (featevo.report.quality.label_flags), over stage 04's labelled rows."""
         if getattr(self, "_label_marks", None) is None:
-            from featevo.report.labels import scorers_run
+            from featevo.report.labels import LABEL_FREE, scorers_run
 
             items = []
             for r in self.up.interpret.labels:
@@ -140,7 +140,8 @@ class ReportContext:
                     lab = split_label(r[f"{side}_label"])[0]
                     if lat is None or lab == MISSING:
                         continue
-                    sc = {m: (r.get(f"{side}_{m}"), r.get(f"{side}_{m}_shuffled")) for m in scorers_run(self)}
+                    sc = {m: (r.get(f"{side}_{m}"), r.get(f"{side}_{m}_shuffled")) for m in scorers_run(self)
+                          if m not in LABEL_FREE}  # the intruder score never reads the label
                     items.append((side, lat, lab, sc))
             self._label_marks = label_flags(items)
         return self._label_marks
