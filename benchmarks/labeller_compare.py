@@ -5,8 +5,8 @@ Reads stage 01-03 of ``--config``'s run (never writes there) and labels the same
 own-minus-floor statistics, labels, seconds per call kind) under ``--out``. Used for README's stage 04
 comparison of local labellers::
 
-    python benchmarks/labeller_compare.py --config configs/demo.yaml --out /tmp/gemma \\
-        --model /path/gemma-3-270m-q4_k_m.gguf --chat-format gemma --scorers detection,embedding
+    python benchmarks/labeller_compare.py --config configs/demo.yaml --out outputs/labeller_gemma \\
+        --model models/gemma-3-270m-q4_k_m.gguf --chat-format gemma --scorers detection,embedding
 """
 
 from __future__ import annotations

@@ -618,7 +618,7 @@ def test_markdown_twin_has_the_same_tables(parsed, report_dir):
     md = (report_dir / "report.md").read_text(encoding="utf-8")
 
     def clean(cell: str) -> str:
-        cell = cell.split(" \u26a0")[0]  # warning marks (badges: not part of a cell's text in the HTML)
+        cell = cell.split(" [!")[0]  # warning marks (badges: not part of a cell's text in the HTML)
         cell = re.sub(r"\[([^\]]+)\]\(#[\w-]+\)", r"\1", cell)  # in-document links
         cell = re.sub(r"^\*([^*].*[^*])\*$", r"\1", cell.strip())  # a greyed (muted) label
         return re.sub(r"`|\*\*|\\\|", lambda m: "|" if m.group(0) == "\\|" else "", cell).strip()
@@ -921,7 +921,7 @@ def test_dense_latents_are_marked(report_cfg, tmp_path):
     tbl = (tmp_path / "report.html").read_text(encoding="utf-8").split('id="tbl-top-deltas"')[1].split("</table>")[0]
     assert tbl.count('class="badge"') >= 1
     md = (tmp_path / "report.md").read_text(encoding="utf-8")
-    assert "⚠dense" in md and "`report.dense_threshold`" in md
+    assert "[!dense" in md and "`report.dense_threshold`" in md
 
 
 def test_card_histograms_match_the_sae(report_cfg, report_dir):

@@ -417,13 +417,18 @@ def _cell_inner(cell: Cell) -> str:
     return text + _badges_html(cell.badges)
 
 
+def _badges_md(badges: Sequence[tuple[str, str]]) -> str:
+    """Warning marks in plain text: `` [!dense 19%]`` (the HTML has them as badges with their meaning on hover)."""
+    return "".join(f" [!{m}]" for m, _ in badges)
+
+
 def _cell_md(cell: Cell) -> str:
     text = cell.text
     if cell.href:
         text = f"[{text}](#{cell.href})"
     if cell.muted:
         text = f"*{text}*" if text and "*" not in text else text
-    return text + "".join(f" ⚠{m}" for m, _ in cell.badges)
+    return text + _badges_md(cell.badges)
 
 
 def _table_html(t: Table) -> str:
@@ -581,7 +586,7 @@ def _cards_md(cards: Cards) -> str:
                 continue
             facts = "; ".join(f"{k} {v}" for k, v in s.facts)
             anchor = f'<a id="{s.anchor}"></a>' if s.anchor else ""
-            marks = "".join(f" ⚠{m}" for m, _ in s.badges)
+            marks = _badges_md(s.badges)
             head = (f"**{who} latent {s.latent}: no reliable label**{marks} (label: *{s.label}*)" if s.unreliable
                     else f"**{who} latent {s.latent}: {s.label}**{marks}")
             out.append(anchor + head + (f" ({facts})" if facts else ""))
