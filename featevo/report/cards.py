@@ -30,16 +30,6 @@ def anchor(sae: str, latent) -> str:
     return f"card-{sae}-{latent}"
 
 
-def _blank_row(pair_id, base_latent, tuned_latent, cls) -> dict:
-    r = {"pair_id": pair_id, "base_latent": base_latent, "tuned_latent": tuned_latent, "class": cls}
-    for k in ("did", "did_ci_low", "did_ci_high", "q_calibrated"):
-        r[k] = None
-    for side in SAE_ORDER:
-        for k in ("label", "detection", "detection_shuffled", "fuzzing"):
-            r[f"{side}_{k}"] = None
-    return r
-
-
 def _row_for(ctx: ReportContext, pair_id, base_latent, tuned_latent, cls) -> dict:
     """A labels-table-like row for a latent or pair: stage 04's row when it labelled one of them, else blank
     labels with stage 03's change of the pair."""
@@ -48,10 +38,10 @@ def _row_for(ctx: ReportContext, pair_id, base_latent, tuned_latent, cls) -> dic
                 pair_id is None and ((base_latent is not None and r["base_latent"] == base_latent)
                                      or (tuned_latent is not None and r["tuned_latent"] == tuned_latent))):
             return r
-    r = _blank_row(pair_id, base_latent, tuned_latent, cls)
-    for k in ("did", "did_ci_low", "did_ci_high", "q_calibrated"):
-        r[k] = ctx.up.feature_value(pair_id, k)
-    return r
+    r = {"pair_id": pair_id, "base_latent": base_latent, "tuned_latent": tuned_latent, "class": cls,
+         **{k: ctx.up.feature_value(pair_id, k) for k in ("did", "did_ci_low", "did_ci_high", "q_calibrated")}}
+    return r | {f"{side}_{k}": None for side in SAE_ORDER
+                for k in ("label", "detection", "detection_shuffled", "fuzzing")}
 
 
 def _unmatched(ctx: ReportContext, sae: str, cls: str, taken: set) -> list[dict]:
