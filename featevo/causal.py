@@ -44,12 +44,13 @@ from featevo.intervene import (
     ABLATE, IGNORE, KINDS, PATCH, Intervention, UpperPass, auroc, domain_effects, firing_frequency,
     frequency_deciles, identity_summary, lower_batches, matched_random_latents, null_position, run_interventions,
 )
-from featevo.io import StageRun, atomic_write_json, hash_inputs, read_json, require_stage, stage_is_current
+from featevo.io import atomic_write_json, read_json
 from featevo.layout import (
-    CAUSAL, DELTAS, DIFFING, TRAIN, CausalFiles, DeltasFiles, display_path, main_saes, model_keys,
-    models as run_models, resolve_repo_path, sae_dir, stage_command, stage_dir, upstream_stages,
+    CAUSAL, DELTAS, TRAIN, CausalFiles, DeltasFiles, display_path, main_saes, model_keys,
+    models as run_models, resolve_repo_path, sae_dir, stage_command, stage_dir,
 )
 from featevo.results import EFFECTS
+from featevo.runner import run_stage
 from featevo.stats import bh_qvalues, rng_for
 
 logger = logging.getLogger(__name__)
@@ -321,26 +322,18 @@ def _planted_summary(p: Measured, rows: list[dict]) -> dict:
 # --------------------------------------------------------------------------------------------
 # The stage
 # --------------------------------------------------------------------------------------------
-def _require_upstream(cfg: PipelineConfig) -> None:
-    for up in upstream_stages(cfg, CAUSAL):
-        if up == DIFFING:
-            continue  # optional: the planted latent is found here (its manifest is recorded when present)
-        require_stage(cfg, up, verify_files=up == DELTAS)  # stage 01's activations are large and not read here
-
-
 def run(cfg: PipelineConfig, force: bool = False) -> Path:
     """Run stage 03_causal (needs stages 01 and 03); returns the stage folder."""
+    return run_stage(cfg, CAUSAL, compute, force)
+
+
+def compute(cfg: PipelineConfig, out_dir: Path) -> dict:
+    """Stage 03_causal into ``out_dir`` (the runner checks its upstream and commits); returns its summary."""
     from featevo.models import resolve_device
 
-    _require_upstream(cfg)
     probe_path = resolve_repo_path(cfg.data.probe)
-    files = hash_inputs([probe_path])
-    if not force and stage_is_current(cfg, CAUSAL, files):
-        logger.info("stage %s is up to date (use --force to rerun): %s", CAUSAL, display_path(stage_dir(cfg, CAUSAL)))
-        return stage_dir(cfg, CAUSAL)
     t0 = time.time()
     device = resolve_device(cfg.device)
-    st = StageRun(cfg, CAUSAL, input_files=files, device=str(device)).open()
     all_docs = load_probe(cfg.data)
     docs = probe_subset(all_docs, cfg.causal.docs_per_template, cfg.seed)
     logger.info("probe: %d of %d sentences (%s per template), %d %s, %d %s, %d templates", len(docs),
@@ -351,15 +344,14 @@ def run(cfg: PipelineConfig, force: bool = False) -> Path:
     planted = planted_control(cfg, all_docs, device) if PLANTED in model_keys(cfg) else None  # cheap: all
     rows = effect_rows(main, cfg.causal.alpha)
     p_rows = effect_rows(planted, cfg.causal.alpha) if planted is not None else []
-    EFFECTS.write(st.dir, rows + p_rows)
+    EFFECTS.write(out_dir, rows + p_rows)
     summary = _summary(cfg, docs, main, rows, planted, p_rows, probe_path)
-    effects_figure(main, planted, st.dir / CausalFiles.EFFECTS_FIG, stat_labels(cfg))
+    effects_figure(main, planted, out_dir / CausalFiles.EFFECTS_FIG, stat_labels(cfg))
     summary["wall_time_s"] = round(time.time() - t0, 2)
-    atomic_write_json(st.dir / CausalFiles.SUMMARY, summary)
+    atomic_write_json(out_dir / CausalFiles.SUMMARY, summary)
     _log_rows(rows, stat_labels(cfg))
     _log_summary(summary, stat_labels(cfg))
-    st.commit()
-    return stage_dir(cfg, CAUSAL)
+    return summary
 
 
 def _summary(cfg: PipelineConfig, docs: list[Doc], main: Measured, rows: list[dict], planted: Measured | None,

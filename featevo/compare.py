@@ -37,7 +37,7 @@ from featevo.activations import ActivationStore
 from featevo.claims import count_claim, describe, family_claim, threshold_claim
 from featevo.config import CompareConfig, PipelineConfig
 from featevo.errors import StageError
-from featevo.io import StageRun, atomic_write_json, require_stage, stage_is_current
+from featevo.io import atomic_write_json
 from featevo.layout import (
     COMPARE, FAMILIES, MODEL_KEYS, TRAIN, Comparison, CompareFiles, SaeSpec, acts_dir, comparisons, display_path,
     models as run_models, sae_dir, sae_specs, split_dir, stage_dir,
@@ -47,6 +47,7 @@ from featevo.matching import (
     match_latents,
 )
 from featevo.results import ALL_PAIRS, COMPARISONS, LATENTS, PAIRS, load_sae_metrics
+from featevo.runner import run_stage
 from featevo.sae import encode, load_sae, reconstruction_metrics
 
 logger = logging.getLogger(__name__)
@@ -420,23 +421,22 @@ def write_figures(folder: Path, a: CompareAnalysis, summary: dict, cc: CompareCo
 
 def run(cfg: PipelineConfig, force: bool = False) -> Path:
     """Run stage 02 (needs stage 01); returns the stage folder."""
+    return run_stage(cfg, COMPARE, compute, force)
+
+
+def compute(cfg: PipelineConfig, out_dir: Path) -> dict:
+    """Stage 02 into ``out_dir`` (the runner checks its upstream and commits); returns its summary."""
     from featevo.models import resolve_device
 
-    require_stage(cfg, TRAIN)
-    if not force and stage_is_current(cfg, COMPARE):
-        logger.info("stage %s is up to date (use --force to rerun): %s", COMPARE, display_path(stage_dir(cfg, COMPARE)))
-        return stage_dir(cfg, COMPARE)
     t0 = time.time()
     device = resolve_device(cfg.device)
-    st = StageRun(cfg, COMPARE, device=str(device)).open()
     a = analyse(cfg, stage_dir(cfg, TRAIN), device)
-    write_tables(st.dir, a)
+    write_tables(out_dir, a)
     summary = build_summary(cfg, a, round(time.time() - t0, 2))
-    write_figures(st.dir, a, summary, cfg.compare)
+    write_figures(out_dir, a, summary, cfg.compare)
     summary["wall_time_s"] = round(time.time() - t0, 2)
-    atomic_write_json(st.dir / CompareFiles.SUMMARY, summary)
+    atomic_write_json(out_dir / CompareFiles.SUMMARY, summary)
     for c in summary["claims"]:
         logger.info("claim %s: %s (p = %s)", c["id"], "supported" if c["supported"] else "not supported",
                     c.get("test", {}).get("p"))
-    st.commit()
-    return stage_dir(cfg, COMPARE)
+    return summary

@@ -57,9 +57,9 @@ from featevo.data import TARGET, REFERENCE, Doc, cluster_ids, load_probe
 from featevo.inference import (
     Design, LatentStats, PairEffects, calibrate, comparison_effects, latent_stats, template_halves,
 )
-from featevo.io import StageRun, atomic_write_json, hash_inputs, require_stage, stage_is_current
+from featevo.io import atomic_write_json
 from featevo.layout import (
-    COMPARE, DELTAS, TRAIN, TWIN, DeltasFiles, contexts_path, display_path, models as run_models, resolve_repo_path,
+    COMPARE, DELTAS, TRAIN, DeltasFiles, contexts_path, display_path, models as run_models, resolve_repo_path,
     sae_dir, sae_specs, stage_dir,
 )
 from featevo.probe import ACTIVATION_UNIT, Source, doc_aggregates, eval_source, harvest_probe, top_contexts
@@ -67,6 +67,7 @@ from featevo.results import (
     COMPARISON_COUNTS, DOMAIN_LATENTS, FEATURE_TABLE, HELD_OUT, PAIR_EFFECTS, PER_CATEGORY, RANKING, TOP_FEATURES,
     CompareResult,
 )
+from featevo.runner import run_stage
 from featevo.sae import load_sae
 from featevo.stats import percentile_ci
 
@@ -588,20 +589,16 @@ def write_twin_eval(cfg: PipelineConfig, folder: Path, docs: list[Doc], device) 
 
 def run(cfg: PipelineConfig, force: bool = False) -> Path:
     """Run stage 03 (needs stages 01 and 02); returns the stage folder."""
+    return run_stage(cfg, DELTAS, compute, force)
+
+
+def compute(cfg: PipelineConfig, out_dir: Path) -> dict:
+    """Stage 03 into ``out_dir`` (the runner checks its upstream and commits); returns its summary."""
     from featevo.models import resolve_device
 
-    require_stage(cfg, TRAIN)
-    require_stage(cfg, COMPARE)
-    if cfg.twin.enabled:
-        require_stage(cfg, TWIN, verify_files=False)  # its models' heads are read (twin_eval.json)
-    files = hash_inputs([resolve_repo_path(cfg.data.probe)])
-    if not force and stage_is_current(cfg, DELTAS, files):
-        logger.info("stage %s is up to date (use --force to rerun): %s", DELTAS, display_path(stage_dir(cfg, DELTAS)))
-        return stage_dir(cfg, DELTAS)
     t0 = time.time()
     device = resolve_device(cfg.device)
     docs = load_probe(cfg.data, min_per_category=cfg.deltas.min_per_category)
-    st = StageRun(cfg, DELTAS, input_files=files, device=str(device)).open()
     s2r = CompareResult.load(stage_dir(cfg, COMPARE))
     specs = {n: s for n, s in sae_specs(cfg).items() if not s.wide}
     saes = {n: load_sae(sae_dir(stage_dir(cfg, TRAIN), n), device) for n in specs}
@@ -613,9 +610,9 @@ def run(cfg: PipelineConfig, force: bool = False) -> Path:
                 len(info.categories))
     a = analyse(cfg, probe, info, s2r)
     if cfg.twin.enabled:
-        write_twin_eval(cfg, st.dir, docs, device)
-    summary = {**write_all(cfg, st.dir, a, probe, saes), "wall_time_s": round(time.time() - t0, 2)}
-    atomic_write_json(st.dir / DeltasFiles.SUMMARY, summary)
+        write_twin_eval(cfg, out_dir, docs, device)
+    summary = {**write_all(cfg, out_dir, a, probe, saes), "wall_time_s": round(time.time() - t0, 2)}
+    atomic_write_json(out_dir / DeltasFiles.SUMMARY, summary)
     for n, c in summary["comparisons"].items():
         logger.info("%-11s %s: %d matched pairs, %d calibrated discoveries (%d toward the target domain), %d confirmed "
                     "held-out", c["family"], n, c["matched_pairs"], c["discoveries"], c["toward_target"],
@@ -623,5 +620,4 @@ def run(cfg: PipelineConfig, force: bool = False) -> Path:
     for c in summary["claims"]:
         logger.info("claim %s: %s (p = %s)", c["id"], "supported" if c["supported"] else "not supported",
                     c.get("test", {}).get("p"))
-    st.commit()
-    return stage_dir(cfg, DELTAS)
+    return summary

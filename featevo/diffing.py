@@ -35,12 +35,13 @@ from featevo.progress import tqdm
 from featevo.activations import ActivationStore, TokenTable
 from featevo.config import PipelineConfig
 from featevo.data import TARGET, REFERENCE, load_probe
-from featevo.io import StageRun, atomic_write_json, hash_inputs, read_json, require_stage, stage_is_current
+from featevo.io import atomic_write_json, read_json
 from featevo.layout import (
-    DIFFING, TRAIN, TWIN, DiffingFiles, TrainFiles, acts_dir, display_path, main_saes, model_keys, models,
-    resolve_repo_path, sae_dir, sae_work_dir, split_dir, stage_dir,
+    DIFFING, TRAIN, DiffingFiles, TrainFiles, acts_dir, main_saes, model_keys, models,
+    sae_dir, sae_work_dir, split_dir, stage_dir,
 )
 from featevo.results import CROSSCODER_LATENTS, STAGEWISE_LATENTS, STAGEWISE_STATS, load_models_info
+from featevo.runner import run_stage
 from featevo.sae import encode, load_sae
 from featevo.stagewise import (
     RowSubsetStore, TensorStore, activity, against_null, continue_sae, flags, latent_change, rank_desc,
@@ -530,17 +531,15 @@ def _figures(out: Path, stats: dict, cc: dict, threshold: float) -> None:
 
 def run(cfg: PipelineConfig, force: bool = False) -> Path:
     """Run stage 02_model_diffing (needs stage 01); returns the stage folder."""
+    return run_stage(cfg, DIFFING, compute, force)
+
+
+def compute(cfg: PipelineConfig, out_dir: Path) -> dict:
+    """Stage 02_model_diffing into ``out_dir`` (the runner checks its upstream and commits); returns its summary."""
     from featevo.models import resolve_device
 
-    require_stage(cfg, TRAIN)
-    files = hash_inputs([resolve_repo_path(cfg.data.probe)])
-    if not force and stage_is_current(cfg, DIFFING, files):
-        logger.info("stage %s is up to date (use --force to rerun): %s", DIFFING, display_path(stage_dir(cfg, DIFFING)))
-        return stage_dir(cfg, DIFFING)
     device = resolve_device(cfg.device)
     s1, keys, dc = stage_dir(cfg, TRAIN), model_keys(cfg), cfg.diffing
-    st = StageRun(cfg, DIFFING, input_files=files, device=str(device),
-                  upstream=(TWIN,) if cfg.twin.enabled else ()).open()
     timings, t0 = {}, time.time()
     rows = load_rows(s1, keys, dc.max_tokens)
     train_domain = TokenTable(split_dir(s1, "train")).row_domains()
@@ -548,23 +547,23 @@ def run(cfg: PipelineConfig, force: bool = False) -> Path:
     contrasts = stagewise_contrasts(cfg, keys, has_domains)
     ptext = planted_text(cfg, s1, device) if "planted" in keys and dc.planted_text else None
     before: dict = {}
-    results = {c.name: run_contrast(cfg, s1, st.dir, c, rows, train_domain, device, before, ptext)
+    results = {c.name: run_contrast(cfg, s1, out_dir, c, rows, train_domain, device, before, ptext)
                for c in tqdm(contrasts, desc="stage-wise contrasts", unit="contrast")}
     stats = stagewise_statistics(contrasts, results, dc.alpha)
-    STAGEWISE_LATENTS.write(st.dir, stagewise_rows(stats, results))
+    STAGEWISE_LATENTS.write(out_dir, stagewise_rows(stats, results))
     sws = stagewise_summary(stats, results)
     timings["stagewise_s"] = round(time.time() - t0, 1)
     t1 = time.time()
-    cc = run_crosscoders(cfg, s1, st.dir, rows, device, ptext)
-    CROSSCODER_LATENTS.write(st.dir, crosscoder_rows(cc))
+    cc = run_crosscoders(cfg, s1, out_dir, rows, device, ptext)
+    CROSSCODER_LATENTS.write(out_dir, crosscoder_rows(cc))
     ccs = crosscoder_summary(cc, dc.model_only_threshold)
     timings["crosscoder_s"] = round(time.time() - t1, 1)
     t2 = time.time()
-    planted = (planted_control(cfg, s1, st.dir, stats, cc, device) if "planted" in keys
+    planted = (planted_control(cfg, s1, out_dir, stats, cc, device) if "planted" in keys
                else {"available": False, "reason": "no planted twin (twin.planted is empty)"})
-    atomic_write_json(st.dir / DiffingFiles.PLANTED, _clean(planted))
+    atomic_write_json(out_dir / DiffingFiles.PLANTED, _clean(planted))
     timings["planted_s"] = round(time.time() - t2, 1)
-    _figures(st.dir, stats, cc, dc.model_only_threshold)
+    _figures(out_dir, stats, cc, dc.model_only_threshold)
     summary = {"stagewise": sws, "two_by_two": two_by_two_summary(stats), "crosscoder": ccs,
                "negative_control": negative_control(sws, ccs, dc.alpha, len(stats["tuned"]["rotation"])),
                "planted": {lens: {part: {k: r[part][k] for k in ("best_latent", "auroc", "rank", "n_latents",
@@ -573,6 +572,5 @@ def run(cfg: PipelineConfig, force: bool = False) -> Path:
                "planted_text": None if ptext is None else {"changed_docs": ptext.changed_docs,
                                                            "planted_tokens": ptext.planted_tokens},
                "rows_measured": int(len(rows.domain)), "timings": {**timings, "total_s": round(time.time() - t0, 1)}}
-    atomic_write_json(st.dir / DiffingFiles.SUMMARY, _clean(summary))
-    st.commit()
-    return stage_dir(cfg, DIFFING)
+    atomic_write_json(out_dir / DiffingFiles.SUMMARY, _clean(summary))
+    return summary

@@ -43,13 +43,14 @@ from featevo.progress import tqdm
 from featevo.activations import ActivationStore, TokenTable
 from featevo.config import InterpretConfig, PipelineConfig
 from featevo.errors import ConfigError
-from featevo.io import StageRun, atomic_write_json, atomic_write_text, read_json, require_stage, stage_is_current
+from featevo.io import atomic_write_json, atomic_write_text, read_json
 from featevo.layout import (
-    COMPARE, DELTAS, INTERPRET, LLM_SERVER_LOG, TRAIN, DeltasFiles, InterpretFiles, TrainFiles, display_path, log_path,
-    models as run_models, sae_dir, split_dir, stage_dir, upstream_stages,
+    COMPARE, DELTAS, INTERPRET, LLM_SERVER_LOG, TRAIN, DeltasFiles, InterpretFiles, TrainFiles, log_path,
+    models as run_models, sae_dir, split_dir, stage_dir,
 )
 from featevo.results import LABELS, LABELS_SUMMARY, CompareResult, DeltasResult
 from featevo.models import load_tokenizer, resolve_device
+from featevo.runner import run_stage
 from featevo.sae import encode, load_sae
 
 logger = logging.getLogger(__name__)
@@ -888,18 +889,24 @@ def _load_embedder(icfg: InterpretConfig, device: torch.device):
 
 
 def run(cfg: PipelineConfig, force: bool = False) -> Path:
-    for up in upstream_stages(cfg, INTERPRET):
-        require_stage(cfg, up, verify_files=False)
-    if not force and stage_is_current(cfg, INTERPRET):
-        logger.info("stage %s is up to date (use --force to rerun): %s", INTERPRET,
-                    display_path(stage_dir(cfg, INTERPRET)))
-        return stage_dir(cfg, INTERPRET)
+    """Run stage 04 (needs stages 01-03); returns the stage folder."""
+    return run_stage(cfg, INTERPRET, compute, force, check=check_backend)
+
+
+def check_backend(cfg: PipelineConfig) -> None:
+    """Fail before the partial folder exists: a backend without its endpoint, a local model that is missing."""
     icfg = cfg.interpret
     if icfg.backend == "openai" and not icfg.base_url:
         raise ConfigError("interpret.backend=openai needs interpret.base_url (an OpenAI-compatible /v1 root)")
+    if icfg.backend == "local":
+        resolve_gguf(icfg.model)
+
+
+def compute(cfg: PipelineConfig, out_dir: Path) -> dict:
+    """Stage 04 into ``out_dir`` (the runner checks its upstream and commits); returns its summary."""
+    icfg = cfg.interpret
     gguf = resolve_gguf(icfg.model) if icfg.backend == "local" else None
     device = resolve_device(cfg.device)
-    st = StageRun(cfg, INTERPRET, device=str(device)).open()
     t0 = time.perf_counter()
     s1 = stage_dir(cfg, TRAIN)
     models = run_models(cfg)
@@ -919,7 +926,7 @@ def run(cfg: PipelineConfig, force: bool = False) -> Path:
     async def go(base_url: str | None, model_name: str, grammar: bool, alive: Any = None) -> None:
         client = make_client(icfg, base_url, model_name)
         try:
-            await _label_all(cfg, st.dir, chosen, examples, tok, client, grammar, embedder, pairs, alive)
+            await _label_all(cfg, out_dir, chosen, examples, tok, client, grammar, embedder, pairs, alive)
         finally:
             if hasattr(client, "aclose"):
                 await client.aclose()
@@ -940,9 +947,9 @@ def run(cfg: PipelineConfig, force: bool = False) -> Path:
         else:
             asyncio.run(go(None, icfg.model, grammar=False))
     except LLMServerDied as e:  # the accounting so far is written; the stage is not committed
-        write_outputs(cfg, st.dir, chosen, time.perf_counter() - t0, backend_info, aborted=str(e))
+        write_outputs(cfg, out_dir, chosen, time.perf_counter() - t0, backend_info, aborted=str(e))
         raise
-    summary = write_outputs(cfg, st.dir, chosen, time.perf_counter() - t0, backend_info)
+    summary = write_outputs(cfg, out_dir, chosen, time.perf_counter() - t0, backend_info)
     for s in ("base", "tuned"):
         sc = summary["scores"][s]
         logger.info("%s: %d/%d labelled, %d failed; detection own-floor %s [%s, %s] over %d latents (sign p %s); "
@@ -951,8 +958,7 @@ def run(cfg: PipelineConfig, force: bool = False) -> Path:
                     _fmt(sc["detection_paired_ci_high"]), sc["detection_paired_n"],
                     _fmt(sc["detection_paired_sign_p"]), _fmt(sc["embedding_paired_diff"]),
                     _fmt(sc.get("intruder_paired_diff")))
-    st.commit()
-    return stage_dir(cfg, INTERPRET)
+    return summary
 
 
 def _fmt(x) -> str:

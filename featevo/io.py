@@ -22,6 +22,7 @@ import platform
 import re
 import shutil
 import subprocess
+import sys
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -32,8 +33,8 @@ from typing import Any, Iterator
 from featevo.config import PipelineConfig, section_dict, stable_hash, to_dict
 from featevo.errors import StageError
 from featevo.layout import (
-    MANIFEST, PARTIAL_CONFIG, REPO_ROOT, display_path, old_dir, partial_dir, stage_command, stage_dir, stage_spec,
-    upstream_stages,
+    LOGS_DIR, MANIFEST, PARTIAL_CONFIG, REPO_ROOT, display_path, old_dir, partial_dir, run_dir, stage_command,
+    stage_dir, stage_spec, upstream_stages,
 )
 
 logger = logging.getLogger(__name__)
@@ -162,9 +163,12 @@ def stage_fingerprint(cfg: PipelineConfig, stage: str) -> str:
     return manifest_fingerprint(read_json(stage_dir(cfg, stage) / MANIFEST))
 
 
-def _upstream_unchanged(cfg: PipelineConfig, up: str, recorded: str) -> bool:
-    """True when input stage ``up`` is still the one recorded (fingerprint; older runs: manifest sha256)."""
+def _upstream_unchanged(cfg: PipelineConfig, up: str, recorded: str | None) -> bool:
+    """True when input stage ``up`` is still the one recorded (fingerprint; older runs: manifest sha256; None: an
+    optional upstream that had not run, unchanged while it still has not)."""
     path = stage_dir(cfg, up) / MANIFEST
+    if recorded is None:
+        return not path.is_file()
     if not path.is_file():
         return False
     try:
@@ -236,8 +240,29 @@ def require_stage(cfg: PipelineConfig, stage: str, verify_files: bool = True) ->
 
     Checks that the stage ran, with the same config sections as ``cfg``, that its own upstream
     stages have not been rerun since, and (``verify_files``) that every output file still has the
-    sha256 the manifest recorded.
+    sha256 the manifest recorded. What it opens is a check, not a read (:func:`record_reads`).
     """
+    _PAUSED[0] += 1
+    try:
+        return _require_stage(cfg, stage, verify_files)
+    finally:
+        _PAUSED[0] -= 1
+
+
+def require_upstream(cfg: PipelineConfig, stage: str) -> dict[str, dict]:
+    """The manifests of ``stage``'s enabled upstream stages (:class:`featevo.layout.StageSpec`), each checked by
+    :func:`require_stage` (its outputs re-hashed when listed in ``verify``); an ``optional`` one that has not run
+    is left out (one that ran but is stale or from another config is an error, as for any other)."""
+    spec = stage_spec(stage)
+    out = {}
+    for up in upstream_stages(cfg, stage):
+        if up in spec.optional and load_manifest(cfg, up) is None:
+            continue
+        out[up] = require_stage(cfg, up, verify_files=up in spec.verify)
+    return out
+
+
+def _require_stage(cfg: PipelineConfig, stage: str, verify_files: bool) -> dict:
     sdir = stage_dir(cfg, stage)
     cmd = stage_command(cfg, stage)
     man = load_manifest(cfg, stage)
@@ -268,9 +293,16 @@ def require_stage(cfg: PipelineConfig, stage: str, verify_files: bool = True) ->
     return man
 
 
-def _upstream_hashes(cfg: PipelineConfig, stage: str, extra: tuple[str, ...] = ()) -> dict[str, str]:
-    ups = upstream_stages(cfg, stage) + tuple(extra)
-    return {up: stage_fingerprint(cfg, up) for up in ups if (stage_dir(cfg, up) / MANIFEST).is_file()}
+def _upstream_hashes(cfg: PipelineConfig, stage: str) -> dict[str, str | None]:
+    """What a stage records of its enabled upstream stages: their fingerprints; None for an optional one that
+    has not run (it turns the stage stale once it runs)."""
+    out: dict[str, str | None] = {}
+    for up in upstream_stages(cfg, stage):
+        if (stage_dir(cfg, up) / MANIFEST).is_file():
+            out[up] = stage_fingerprint(cfg, up)
+        elif up in stage_spec(stage).optional:
+            out[up] = None
+    return out
 
 
 def stage_is_current(cfg: PipelineConfig, stage: str, input_files: dict[str, str] | None = None) -> bool:
@@ -304,7 +336,6 @@ class StageRun:
     cfg: PipelineConfig
     stage: str
     input_files: dict[str, str] = field(default_factory=dict)
-    upstream: tuple[str, ...] = ()
     device: str = "cpu"
     extra: dict = field(default_factory=dict)
     started: float = field(default_factory=time.time)
@@ -342,7 +373,7 @@ class StageRun:
             shutil.rmtree(self.dir)
 
     def _inputs(self) -> dict:
-        return {"stages": _upstream_hashes(self.cfg, self.stage, self.upstream), "files": self.input_files}
+        return {"stages": _upstream_hashes(self.cfg, self.stage), "files": self.input_files}
 
     def commit(self, seed: int | None = None) -> dict:
         """Hash every output, write ``manifest.json`` last, and swap the folder into place.
@@ -383,9 +414,61 @@ class StageRun:
         return manifest
 
 
+# --------------------------------------------------------------------------------------------
+# Which stage folders a stage reads (tests/test_dag.py holds them against the registry)
+# --------------------------------------------------------------------------------------------
+_READS: list[dict[str, set[str]]] = []   # while record_reads is active: stage -> folders its own code opened
+_CURRENT: list[tuple[str, tuple[str, ...]]] = []   # (stage, its run folder's spellings) while reading_as runs
+_PAUSED = [0]                              # > 0 inside require_stage: its checks are not reads
+_READ_EVENTS = {"open", "os.listdir", "os.scandir"}
+_HOOKED = [False]
+
+
+def _audit(event: str, args: tuple) -> None:
+    if event not in _READ_EVENTS or not _READS or not _CURRENT or _PAUSED[0]:
+        return
+    try:
+        if not args or args[0] is None or isinstance(args[0], int):
+            return
+        path = os.path.abspath(os.fsdecode(os.fspath(args[0])))
+        stage, roots = _CURRENT[-1]
+        for root in roots:
+            if path.startswith(root + os.sep):
+                folder, _, rest = path[len(root) + 1:].partition(os.sep)
+                if rest != MANIFEST and folder not in (stage, f".{stage}.partial", f".{stage}.old", LOGS_DIR):
+                    _READS[-1].setdefault(stage, set()).add(folder)
+                return
+    except Exception:  # noqa: BLE001 - an audit hook must never break the operation it watches
+        return
+
+
 @contextmanager
-def stage_run(cfg: PipelineConfig, stage: str, **kw) -> Iterator[StageRun]:
-    """``with stage_run(cfg, stage) as st: ...write into st.dir...``; commits on success only."""
-    st = StageRun(cfg, stage, **kw).open()
-    yield st
-    st.commit()
+def record_reads() -> Iterator[dict[str, set[str]]]:
+    """Within the block, record per stage the other folders of its run folder (stages, or a ``.<stage>.partial``
+    that must never be read) that its own code opens (a file opened, a folder listed) while :func:`reading_as`
+    marks it, as ``{stage: {folder, ...}}``. Manifests are not counted (reading one is a check, not a use of the
+    outputs), nor what :func:`require_stage` opens. Off by default: the first use installs an audit hook
+    (:func:`sys.addaudithook`) that does nothing outside the block."""
+    if not _HOOKED[0]:
+        sys.addaudithook(_audit)
+        _HOOKED[0] = True
+    _READS.append({})
+    try:
+        yield _READS[-1]
+    finally:
+        _READS.pop()
+
+
+@contextmanager
+def reading_as(cfg: PipelineConfig, stage: str) -> Iterator[None]:
+    """Mark the block as ``stage``'s own code for :func:`record_reads` (a no-op when nothing records)."""
+    if not _READS:
+        yield
+        return
+    root = run_dir(cfg)
+    _CURRENT.append((stage, tuple({os.path.abspath(root), os.path.realpath(root)})))
+    _READS[-1].setdefault(stage, set())
+    try:
+        yield
+    finally:
+        _CURRENT.pop()

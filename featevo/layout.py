@@ -52,11 +52,19 @@ class StageSpec:
     (``harvest.max_length``). Its manifest records and its fingerprint covers these values only, so changing
     another key (``data.probe`` for stage 01) leaves it current."""
     upstream: tuple[str, ...]
-    """Stages whose outputs it reads (those not enabled for a config are skipped)."""
+    """Stages whose outputs it reads, exactly those (those not enabled for a config are skipped);
+    ``tests/test_dag.py`` checks that the stage reads every one and no other."""
     summary: str
     """One line for the README's stage table."""
     enabled_by: str | None = None
     """Boolean config key that switches the stage on (``twin.enabled``); None: always on."""
+    optional: tuple[str, ...] = ()
+    """Upstream stages read when they ran: a missing one is not an error, a stale one is."""
+    verify: tuple[str, ...] = ()
+    """Upstream stages whose every output file is re-hashed before the stage runs (the others are checked by
+    manifest, config and staleness only: stage 01's activation shards are large)."""
+    inputs: tuple[str, ...] = ()
+    """Data files hashed into its manifest: ``corpus`` (the corpus file), ``probe`` (the probe set)."""
 
     def enabled(self, cfg: PipelineConfig) -> bool:
         if self.enabled_by is None:
@@ -87,29 +95,33 @@ STAGES: tuple[StageSpec, ...] = (
               ("seed", "base_model", *CORPUS_KEYS, "twin", "harvest.max_length", "harvest.stride",
                "harvest.max_windows"), (),
               "the demo's domain-tuned twin: continued masked-LM pretraining of the base on target-domain text",
-              enabled_by="twin.enabled"),
+              enabled_by="twin.enabled", inputs=("corpus",)),
     StageSpec(TRAIN, "01_train_sae/train_sae.py", "stage01",
               ("run_name", "seed", "base_model", "tuned_model", *CORPUS_KEYS, "harvest", "twin", "sae"), (TWIN,),
-              "tokens, layer activations of both models, one TopK SAE per model plus seed-baseline SAEs"),
-    StageSpec(COMPARE, "02_compare_features/compare_features.py", "stage02", ("compare",), (TRAIN,),
+              "tokens, layer activations of both models, one TopK SAE per model plus seed-baseline SAEs",
+              inputs=("corpus",)),
+    StageSpec(COMPARE, "02_compare_features/compare_features.py", "stage02", ("compare",), (TRAIN, TWIN),
               "Hungarian matching of every SAE comparison (fine-tuning, seed, control, planted, wide seeds), "
-              "family claims against the seed spread, dictionary-size stability, transfer"),
+              "family claims against the seed spread, dictionary-size stability, transfer", verify=(TRAIN,)),
     StageSpec(DIFFING, "02_compare_features/model_diffing.py", "stage02",
-              ("seed", "diffing", "twin.planted", *PROBE_KEYS), (TRAIN,),
-              "stage-wise SAE fine-tuning and BatchTopK crosscoders against their nulls; the planted positive control"),
+              ("seed", "diffing", "twin.planted", *PROBE_KEYS), (TRAIN, TWIN),
+              "stage-wise SAE fine-tuning and BatchTopK crosscoders against their nulls; the planted positive control",
+              verify=(TRAIN,), inputs=("probe",)),
     StageSpec(DELTAS, "03_activation_deltas/activation_deltas.py", "stage03", ("deltas", *PROBE_KEYS),
               (TRAIN, COMPARE, TWIN),
               "domain-specific change (target minus reference domain) of matched pairs on the probe set, template-"
               "clustered resampling, calibrated against seed pairs and the control twin; held-out selection; with "
-              "a twin, every model's masked-LM loss on the probe"),
+              "a twin, every model's masked-LM loss on the probe", verify=(TRAIN, COMPARE), inputs=("probe",)),
     StageSpec(CAUSAL, "03_activation_deltas/causal_checks.py", "stage03", ("seed", "causal", *PROBE_KEYS),
-              (TRAIN, DIFFING, DELTAS, TWIN),
-              "flagged latents ablated or patched to their base values inside the tuned model, against random latents"),
-    StageSpec(INTERPRET, "04_interpret/interpret.py", "stage04", ("interpret",), (TRAIN, COMPARE, DELTAS),
+              (TRAIN, DELTAS, TWIN),
+              "flagged latents ablated or patched to their base values inside the tuned model, against random latents",
+              verify=(DELTAS,), inputs=("probe",)),
+    StageSpec(INTERPRET, "04_interpret/interpret.py", "stage04", ("interpret",), (TRAIN, COMPARE, DELTAS, TWIN),
               "Delphi labels with detection and fuzzing scores against a shuffled-label floor"),
     StageSpec(REPORT, "05_report/report.py", "stage05", ("report",),
               (TRAIN, COMPARE, DIFFING, DELTAS, CAUSAL, INTERPRET, TWIN),
-              "self-contained HTML report, its Markdown twin and findings.json"),
+              "self-contained HTML report, its Markdown twin and findings.json",
+              optional=(DIFFING, CAUSAL), verify=(COMPARE, DELTAS, INTERPRET)),
 )
 _BY_ID = {s.id: s for s in STAGES}
 
@@ -124,18 +136,6 @@ def stage_spec(stage: str) -> StageSpec:
 def upstream_stages(cfg: PipelineConfig, stage: str) -> tuple[str, ...]:
     """The enabled upstream stages of ``stage`` for this config."""
     return tuple(u for u in stage_spec(stage).upstream if stage_spec(u).enabled(cfg))
-
-
-def stage_table_markdown() -> str:
-    """The README's stage table, generated from the registry (``python -m featevo.layout`` prints it)."""
-    lines = ["| stage folder | script | make target | reads stages | config keys | what it writes |",
-             "|---|---|---|---|---|---|"]
-    for s in STAGES:
-        when = f" (only with `{s.enabled_by}: true`)" if s.enabled_by else ""
-        ups = ", ".join(f"`{u}`" for u in s.upstream) or "-"
-        keys = ", ".join(f"`{k}`" for k in s.reads)
-        lines.append(f"| `{s.id}/` | `{s.script}` | `make {s.make_target}` | {ups} | {keys} | {s.summary}{when} |")
-    return "\n".join(lines)
 
 
 # --------------------------------------------------------------------------------------------
@@ -493,7 +493,11 @@ def output_files() -> dict[str, tuple[tuple[str, str], ...]]:
     """Per folder of ``outputs/<run>/`` (each stage, then ``logs``): (path pattern, what it holds), built from the
     file-name constants above. Patterns: ``<name>`` is one path component (or part of one), ``{a,b}`` one of
     the alternatives."""
-    T, C, D, F, K, IF, R = TrainFiles, CompareFiles, DeltasFiles, DiffingFiles, CausalFiles, InterpretFiles, ReportFiles
+    return {**_stage01_02_files(), **_stage03_05_files()}
+
+
+def _stage01_02_files() -> dict[str, tuple[tuple[str, str], ...]]:
+    T, C, F = TrainFiles, CompareFiles, DiffingFiles
     sae = (f"{T.SAE}/{{{T.SAE_CFG},{T.SAE_WEIGHTS}}}", "sae-lens inference format (SAE.load_from_disk)")
     return {
         TWIN: (
@@ -537,6 +541,12 @@ def output_files() -> dict[str, tuple[tuple[str, str], ...]]:
             (_fig(F.ROTATION_FIG), "rotation against its null"),
             (_fig(F.RHO_FIG), "relative decoder norms of the crosscoders"),
         ),
+    }
+
+
+def _stage03_05_files() -> dict[str, tuple[tuple[str, str], ...]]:
+    D, K, IF, R = DeltasFiles, CausalFiles, InterpretFiles, ReportFiles
+    return {
         DELTAS: (
             (D.PER_CATEGORY, "per latent and probe category: mean activation"),
             (D.FEATURE_TABLE, "per matched pair of the primary comparison: domain-specific change, CI, z, q"),
@@ -586,54 +596,9 @@ def output_files() -> dict[str, tuple[tuple[str, str], ...]]:
     }
 
 
-def _pattern_regex(pattern: str) -> str:
-    import re
-
-    out, i = [], 0
-    while i < len(pattern):
-        c = pattern[i]
-        if c == "<":
-            j = pattern.index(">", i)
-            out.append(r"[^/]+")
-            i = j + 1
-            continue
-        if c == "{":
-            j = pattern.index("}", i)
-            out.append("(?:" + "|".join(re.escape(a) for a in pattern[i + 1:j].split(",")) + ")")
-            i = j + 1
-            continue
-        out.append(re.escape(c))
-        i += 1
-    return "".join(out)
-
-
-def listed_output(rel: str) -> bool:
-    """True when ``rel`` (a path under ``outputs/<run>/``, with ``/``) matches :func:`output_files` (or is a
-    stage's manifest)."""
-    import re
-
-    folder, _, rest = rel.partition("/")
-    pats = output_files().get(folder)
-    if pats is None or not rest:
-        return False
-    if rest == MANIFEST and folder != LOGS_DIR:
-        return True
-    return any(re.fullmatch(_pattern_regex(p), rest) for p, _ in pats)
-
-
-def outputs_listing_markdown() -> str:
-    """outputs/README.md's file listing (``python -m featevo.layout --outputs`` prints it)."""
-    lines = ["Every stage folder also holds `manifest.json` (config, input hashes, output sha256s, versions, git "
-             "commit, seed, device, wall time), written last.", ""]
-    for folder, pats in output_files().items():
-        title = f"`{folder}/`" + (f" ({stage_spec(folder).summary})" if folder in _BY_ID else "")
-        lines += [f"**{title}**", "", "| file | what it holds |", "|---|---|"]
-        lines += [f"| `{p}` | {what} |" for p, what in pats]
-        lines.append("")
-    return "\n".join(lines).rstrip()
-
-
 if __name__ == "__main__":  # pragma: no cover - prints the README's stage table (--outputs: outputs/README's listing)
     import sys
+
+    from featevo.layout_docs import outputs_listing_markdown, stage_table_markdown
 
     sys.stdout.write((outputs_listing_markdown() if "--outputs" in sys.argv else stage_table_markdown()) + "\n")

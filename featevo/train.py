@@ -14,77 +14,72 @@ import torch
 
 from featevo.activations import ActivationStore, harvest, save_tokens, tokenize_windows
 from featevo.config import PipelineConfig
-from featevo.data import input_files, load_corpus
-from featevo.errors import FeatevoError, ModelLoadError
+from featevo.data import load_corpus
+from featevo.errors import ModelLoadError
 from featevo.fidelity import loss_recovered_many
-from featevo.io import StageRun, atomic_write_json, hash_inputs, require_stage, stage_is_current
+from featevo.io import atomic_write_json
 from featevo.layout import (
-    TRAIN, TWIN, SaeSpec, TrainFiles, acts_dir, display_path, model_label, models as run_models, sae_metrics_path,
-    sae_specs, sae_work_dir, split_dir, stage_dir, upstream_stages,
+    TRAIN, TWIN, SaeSpec, TrainFiles, acts_dir, model_label, models as run_models, sae_metrics_path, sae_specs,
+    sae_work_dir, split_dir,
 )
 from featevo.results import load_sae_metrics, load_twin_report
 from featevo.models import (
     check_layer, check_layer_from_config, head_kind, hookpoint_name, load_model, load_tokenizer, resolve_device,
     same_tokenizer,
 )
+from featevo.runner import execute, run_stage
 from featevo.sae import load_sae, reconstruction_metrics, train_sae
 
 logger = logging.getLogger(__name__)
 
 
 def run_twin(cfg: PipelineConfig, force: bool = False, stop_after: int | None = None) -> dict | None:
-    """Make the twins (stage ``01_twin``) unless they are current."""
-    from featevo.twin import Windowing, make_twins
-
+    """Make the twins (stage ``01_twin``) unless they are current; returns their report (None without a twin)."""
     if not cfg.twin.enabled:
         logger.info("twin.enabled is false: the tuned model is %s", cfg.tuned_model.name)
         return None
-    files = hash_inputs(input_files(cfg.data, probe=False))  # the probe is read by stage 03 only
-    if not force and stage_is_current(cfg, TWIN, files):
-        logger.info("twins are up to date: %s", display_path(stage_dir(cfg, TWIN)))
-        return load_twin_report(stage_dir(cfg, TWIN))
+    out, report = execute(cfg, TWIN, lambda c, d: compute_twin(c, d, stop_after), force,
+                          check=lambda c: check_layer_from_config(c.base_model, c.harvest.layer))  # not after tuning
+    return report if report is not None else load_twin_report(out)
+
+
+def compute_twin(cfg: PipelineConfig, out_dir: Path, stop_after: int | None = None) -> dict:
+    """Stage ``01_twin`` into ``out_dir``: the twins' ``save_pretrained`` folders; returns the twin report."""
+    from featevo.twin import Windowing, make_twins
+
     device = resolve_device(cfg.device)
     train, evald = load_corpus(cfg.data, cfg.seed)
-    check_layer_from_config(cfg.base_model, cfg.harvest.layer)  # fail now, not after the fine-tuning
-    st = StageRun(cfg, TWIN, input_files=files, device=str(device)).open()
     h = cfg.harvest
-    report = make_twins(cfg.base_model, cfg.twin, train, evald, st.dir, cfg.seed, device,
-                        Windowing(h.max_length, h.stride, h.max_windows), stop_after=stop_after)
-    st.commit()
-    return report
+    return make_twins(cfg.base_model, cfg.twin, train, evald, out_dir, cfg.seed, device,
+                      Windowing(h.max_length, h.stride, h.max_windows), stop_after=stop_after)
 
 
 def run(cfg: PipelineConfig, force: bool = False, stop_after_steps: int | None = None) -> Path:
     """Run stage 01 end to end (making the twins first when configured and missing or stale; ``force`` reruns
     this stage, not its upstream twin stage, which has its own script); returns the stage folder."""
     run_twin(cfg)
-    files = hash_inputs(input_files(cfg.data, probe=False))
-    if not force and stage_is_current(cfg, TRAIN, files):
-        logger.info("stage %s is up to date (use --force to rerun): %s", TRAIN, display_path(stage_dir(cfg, TRAIN)))
-        return stage_dir(cfg, TRAIN)
-    for up in upstream_stages(cfg, TRAIN):
-        require_stage(cfg, up, verify_files=False)
-    device = resolve_device(cfg.device)
-    specs = sae_specs(cfg)
-    seeds = {"sae_seeds": {name: s.seed for name, s in specs.items()}}
+    seeds: dict = {"sae_seeds": {name: s.seed for name, s in sae_specs(cfg).items()}}
     if cfg.twin.enabled:
         seeds["twin_seed"] = cfg.seed
-    st = StageRun(cfg, TRAIN, input_files=files, device=str(device), extra=seeds).open()
-    try:
-        tokens, st.extra["tokenisation"] = write_tokens(cfg, st.dir)
-    except FeatevoError:
-        st.discard_if_unstarted()  # a start that fails before any work leaves no partial folder
-        raise
-    model_info = harvest_models(cfg, st.dir, tokens, device)
+    return run_stage(cfg, TRAIN, lambda c, d: compute(c, d, stop_after_steps), force, extra=seeds,
+                     manifest=lambda r: {"tokenisation": r["tokenisation"]})
+
+
+def compute(cfg: PipelineConfig, out_dir: Path, stop_after_steps: int | None = None) -> dict:
+    """Stage 01 into ``out_dir``: tokens, activations, SAEs and their metrics; returns ``{"summary": every SAE's
+    metrics, "tokenisation": per split the accounting of documents, windows and tokens}``."""
+    device = resolve_device(cfg.device)
+    specs = sae_specs(cfg)
+    tokens, tokenisation = write_tokens(cfg, out_dir)
+    model_info = harvest_models(cfg, out_dir, tokens, device)
     for name, spec in specs.items():
-        train_one_sae(cfg, st.dir, spec, model_info, device, stop_after_steps)
-    summary = evaluate_saes(cfg, st.dir, specs, device)
-    atomic_write_json(st.dir / TrainFiles.SUMMARY, summary)
+        train_one_sae(cfg, out_dir, spec, model_info, device, stop_after_steps)
+    summary = evaluate_saes(cfg, out_dir, specs, device)
+    atomic_write_json(out_dir / TrainFiles.SUMMARY, summary)
     from featevo.plots import training_curves
 
-    training_curves({k: sae_work_dir(st.dir, k) for k in summary}, st.dir / TrainFiles.CURVES)
-    st.commit()
-    return stage_dir(cfg, TRAIN)
+    training_curves({k: sae_work_dir(out_dir, k) for k in summary}, out_dir / TrainFiles.CURVES)
+    return {"summary": summary, "tokenisation": tokenisation}
 
 
 def write_tokens(cfg: PipelineConfig, out: Path) -> tuple[dict[str, dict], dict[str, dict]]:

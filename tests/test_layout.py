@@ -9,7 +9,8 @@ import pytest
 
 from featevo import layout
 from featevo.config import PipelineConfig
-from featevo.layout import REPO_ROOT, STAGES, stage_table_markdown
+from featevo.layout import REPO_ROOT, STAGES
+from featevo.layout_docs import stage_table_markdown
 
 # package modules that hold a stage's logic; none may import another
 STAGE_MODULES = {"train", "compare", "diffing", "deltas", "causal", "interpret", "report"}

@@ -7,7 +7,8 @@ import re
 
 from test_report import report_cfg  # noqa: F401  (session fixture: stages 01-05 on the tiny config)
 
-from featevo.layout import REPO_ROOT, STAGES, listed_output, output_files, outputs_listing_markdown, run_dir
+from featevo.layout import REPO_ROOT, STAGES, output_files, run_dir
+from featevo.layout_docs import listed_output, outputs_listing_markdown
 
 
 def test_outputs_readme_listing_is_the_generated_one():

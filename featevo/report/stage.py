@@ -9,8 +9,8 @@ from typing import Optional
 
 from featevo.config import PipelineConfig
 from featevo.export import carry_exports
-from featevo.io import StageRun, atomic_write_json, atomic_write_text, require_stage, stage_is_current
-from featevo.layout import PARTIAL_CONFIG, REPORT, TRAIN, ReportFiles, display_path, stage_dir, upstream_stages
+from featevo.io import atomic_write_json, atomic_write_text
+from featevo.layout import PARTIAL_CONFIG, REPORT, TRAIN, ReportFiles, display_path
 from featevo.report.cards import cards_section, plan_cards
 from featevo.report.causal import causal_section
 from featevo.report.common import code, dig, when
@@ -26,6 +26,7 @@ from featevo.report.setup import setup_section
 from featevo.report.templates import MISSING, Cards, Doc, Figure, fint, render_html, render_md
 from featevo.report.twin import twin_section
 from featevo.report.upstream import OPTIONAL, UPSTREAM, Upstream, load_upstream
+from featevo.runner import execute
 
 logger = logging.getLogger(__package__)  # "featevo.report", as in the stage log
 
@@ -79,22 +80,21 @@ def build_report(cfg: PipelineConfig, out_dir: Path, up: Optional[Upstream] = No
 
 def run(cfg: PipelineConfig, force: bool = False) -> Path:
     """Run stage 05 (needs stages 01-04); returns the stage folder."""
-    final = stage_dir(cfg, STAGE)
-    for st_ in upstream_stages(cfg, STAGE):  # upstream must be current for this config
-        require_stage(cfg, st_, verify_files=False)
-    if not force and stage_is_current(cfg, STAGE):
-        logger.info("stage %s is up to date (use --force to rerun): %s", STAGE, display_path(final))
+    final, info = execute(cfg, STAGE, compute, force, device=False, manifest=lambda info: {"report": info})
+    if info is None:
         logger.info("report: %s", display_path(final / ReportFiles.HTML))
-        return final
-    up = load_upstream(cfg)  # fails with one line naming the stage to run, before a partial folder exists
-    st = StageRun(cfg, STAGE).open()
-    for p in st.dir.iterdir():  # a report is cheap: never resume a half-written one
+    else:
+        logger.info("report with %d figures, %d findings and %d feature cards: %s", info["figures"],
+                    info["findings"], info["cards"], display_path(final / ReportFiles.HTML))
+    return final
+
+
+def compute(cfg: PipelineConfig, out_dir: Path) -> dict:
+    """Stage 05 into ``out_dir`` (the runner checks its upstream and commits); returns what the manifest records
+    (figures, findings and cards written, exports kept)."""
+    up = load_upstream(cfg, checked=True)  # before anything is written
+    for p in out_dir.iterdir():  # a report is cheap: never resume a half-written one
         if p.name != PARTIAL_CONFIG:
             shutil.rmtree(p) if p.is_dir() else p.unlink()
-    kept = carry_exports(cfg, st.dir)  # the SAEDashboard exports (python -m featevo.export) survive a rerun
-    info = build_report(cfg, st.dir, up)
-    st.extra = {"report": {**info, "exports_kept": kept}}
-    st.commit()
-    logger.info("report with %d figures, %d findings and %d feature cards: %s", info["figures"], info["findings"],
-                info["cards"], display_path(final / ReportFiles.HTML))
-    return final
+    kept = carry_exports(cfg, out_dir)  # the SAEDashboard exports (python -m featevo.export) survive a rerun
+    return {**build_report(cfg, out_dir, up), "exports_kept": kept}

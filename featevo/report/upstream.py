@@ -4,8 +4,9 @@ CSV files come in as typed tables (the schemas' exact column names, ``None`` for
 files through their paired loaders. Stage 05 reads only the small files; the activation shards of
 stage 01 are checked by the stages that read them.
 
-``02_model_diffing`` and ``03_causal`` are optional here: they are loaded when their manifest and summary
-exist (:data:`OPTIONAL`); otherwise :attr:`Upstream.absent` says why, and their report sections say so.
+``02_model_diffing`` and ``03_causal`` are optional here (the registry's ``StageSpec.optional`` of ``05_report``,
+:data:`OPTIONAL`): they are loaded when they ran and wrote their summary; otherwise :attr:`Upstream.absent` says
+why, and their report sections say so. One that ran but is stale stops the report, as a required one does.
 """
 
 from __future__ import annotations
@@ -16,12 +17,11 @@ from pathlib import Path
 from typing import Optional
 
 from featevo.config import PipelineConfig
-from featevo.errors import StageError
-from featevo.io import load_manifest, read_json, require_stage
+from featevo.io import load_manifest, read_json, require_upstream
 from featevo.layout import (
-    CAUSAL, COMPARE, DELTAS, DIFFING, INTERPRET, TRAIN, TWIN, CausalFiles, DeltasFiles, DiffingFiles, TrainFiles,
-    TwinFiles,
-    acts_dir, split_dir, stage_dir,
+    CAUSAL, COMPARE, DELTAS, DIFFING, INTERPRET, REPORT, TRAIN, TWIN, CausalFiles, DeltasFiles, DiffingFiles,
+    TrainFiles, TwinFiles,
+    acts_dir, split_dir, stage_dir, stage_spec, upstream_stages,
 )
 from featevo.report.common import SAE_ORDER
 from featevo.results import (
@@ -30,9 +30,10 @@ from featevo.results import (
 )
 from featevo.tables import Table
 
-UPSTREAM: tuple[str, ...] = (TRAIN, COMPARE, DELTAS, INTERPRET)
-OPTIONAL: tuple[str, ...] = (DIFFING, CAUSAL)
+OPTIONAL: tuple[str, ...] = stage_spec(REPORT).optional
 """Read when they ran (manifest and summary present); their sections say so in one sentence when not."""
+UPSTREAM: tuple[str, ...] = tuple(s for s in stage_spec(REPORT).upstream if s not in (*OPTIONAL, TWIN))
+"""The stages the report needs (stages 01-04; the twin's when ``twin.enabled``)."""
 OPTIONAL_SUMMARY = {DIFFING: DiffingFiles.SUMMARY, CAUSAL: CausalFiles.SUMMARY}
 
 
@@ -132,30 +133,26 @@ def _counts(s1: Path) -> dict:
     return counts
 
 
-def load_optional(cfg: PipelineConfig, stage: str) -> tuple[Optional[dict], str]:
-    """(manifest, "") of an optional stage that ran with this config and wrote its summary, else (None, why)."""
-    sdir = stage_dir(cfg, stage)
-    if load_manifest(cfg, stage) is None:
+def load_optional(cfg: PipelineConfig, stage: str, manifests: dict[str, dict]) -> tuple[Optional[dict], str]:
+    """(manifest, "") of an optional stage that ran with this config (``manifests``: the checked upstream) and
+    wrote its summary, else (None, why)."""
+    if stage not in manifests:
         return None, f"stage {stage} was not run"
-    if not (sdir / OPTIONAL_SUMMARY[stage]).is_file():
+    if not (stage_dir(cfg, stage) / OPTIONAL_SUMMARY[stage]).is_file():
         return None, f"stage {stage} finished without its summary (it was not run for this report)"
-    try:
-        return require_stage(cfg, stage, verify_files=False), ""
-    except StageError as e:
-        return None, str(e)
+    return manifests[stage], ""
 
 
-def load_upstream(cfg: PipelineConfig) -> Upstream:
-    """Check stages 01-04 (one-line error naming what to run) and read their outputs."""
-    manifests = {}
-    for st in UPSTREAM:
-        # stage 01 holds the activation shards (hundreds of MB): its hashes are checked by the stages
-        # that read them; stage 05 reads only its small JSON/CSV/PNG files.
-        manifests[st] = require_stage(cfg, st, verify_files=(st != TRAIN))
-    if cfg.twin.enabled:
-        manifests[TWIN] = require_stage(cfg, TWIN, verify_files=False)
+def load_upstream(cfg: PipelineConfig, checked: bool = False) -> Upstream:
+    """Check the report's upstream stages (:func:`featevo.io.require_upstream`: one-line error naming what to
+    run; ``checked``: the runner has done it) and read their outputs. Stage 01 holds the activation shards
+    (hundreds of MB): its hashes are checked by the stages that read them; stage 05 reads only its small files."""
+    if checked:
+        manifests = {s: m for s in upstream_stages(cfg, REPORT) if (m := load_manifest(cfg, s)) is not None}
+    else:
+        manifests = require_upstream(cfg, REPORT)
     dirs = {st: stage_dir(cfg, st) for st in (*UPSTREAM, TWIN)}
-    s1, s2, s3, s4 = (dirs[s] for s in UPSTREAM)
+    s1, s2, s3, s4 = (dirs[s] for s in (TRAIN, COMPARE, DELTAS, INTERPRET))
     twin = None
     if cfg.twin.enabled and (dirs[TWIN] / TwinFiles.REPORT).is_file():
         twin = load_twin_report(dirs[TWIN])
@@ -165,9 +162,10 @@ def load_upstream(cfg: PipelineConfig) -> Upstream:
     absent: dict = {}
     for st in OPTIONAL:
         dirs[st] = stage_dir(cfg, st)
-        man, why = load_optional(cfg, st)
+        man, why = load_optional(cfg, st, manifests)
         if man is None:
             absent[st] = why
+            manifests.pop(st, None)  # ran without its summary: not part of the report
             continue
         manifests[st] = man
         loaded[st] = (DiffingResult if st == DIFFING else CausalResult).load(dirs[st])
