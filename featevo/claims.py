@@ -55,13 +55,15 @@ def min_attainable_p(n_observed: int, n_null: int, alternative: Alternative = "g
 def family_claim(claim_id: str, statement: str, observed: Sequence[float], null: Sequence[float],
                  alternative: Alternative, alpha: float = 0.05, observed_family: str = "fine-tuning",
                  null_family: str = "seed", unit: str = "", level: float = 0.95, negation: str = "",
-                 stat: str = "") -> dict:
+                 stat: str = "", lens: str = "", role: str = "claim") -> dict:
     """A claim that a statistic differs between two families of comparisons (``observed`` vs ``null``).
 
     ``statement`` is what is claimed when supported, e.g. "base-vs-tuned SAE pairs match less often than two
     seeds of one model"; ``negation`` what the report says when it is not (e.g. "no feature-level change
     detectable beyond seed noise"). Supported when the exact permutation test of the two families gives
-    p <= alpha. ``stat`` names the statistic compared (for tables).
+    p <= alpha. ``stat`` names the statistic compared (for tables). ``lens`` names the analysis that makes the
+    claim (e.g. "matching", "deltas") and ``role`` what it is for ("claim", "positive_control",
+    "negative_control" or "check"), so that the report can group claims without knowing their ids.
     """
     obs, nul = describe(observed, level), describe(null, level)
     p = two_sample_exact(obs["values"], nul["values"], alternative)
@@ -71,24 +73,25 @@ def family_claim(claim_id: str, statement: str, observed: Sequence[float], null:
         "test": {"name": "exact two-sample permutation test of the family means", "alternative": alternative,
                  "p": p, "alpha": alpha, "min_attainable_p": min_attainable_p(obs["n"], nul["n"], alternative)},
         "supported": bool(p is not None and p <= alpha),
-        "testable": p is not None and obs["n"] > 0 and nul["n"] > 0,
+        "testable": p is not None and obs["n"] > 0 and nul["n"] > 0, "lens": lens, "role": role,
     }
 
 
 def count_claim(claim_id: str, statement: str, observed: Sequence[float], expected: Sequence[float],
                 alpha: float = 0.05, observed_family: str = "fine-tuning", null_family: str = "seed",
-                level: float = 0.95, negation: str = "", stat: str = "") -> dict:
+                level: float = 0.95, negation: str = "", stat: str = "", lens: str = "",
+                role: str = "claim") -> dict:
     """How many latents/pairs something holds for, against the count the null gives (same procedure applied
     to the null family): supported when the observed counts exceed the null's (one-sided exact test)."""
     c = family_claim(claim_id, statement, observed, expected, "greater", alpha, observed_family, null_family,
-                     "count", level, negation, stat)
+                     "count", level, negation, stat, lens, role)
     c["kind"] = "count"
     return c
 
 
 def value_claim(claim_id: str, statement: str, estimate: float | None, ci_low: float | None,
                 ci_high: float | None, null_value: float = 0.0, p: float | None = None, alpha: float = 0.05,
-                unit: str = "", negation: str = "") -> dict:
+                unit: str = "", negation: str = "", lens: str = "", role: str = "claim") -> dict:
     """A single estimate with its interval against a fixed null value (e.g. a difference against 0):
     supported when the interval excludes the null value (and ``p <= alpha`` when a p-value is given)."""
     ok = (estimate is not None and ci_low is not None and ci_high is not None
@@ -96,12 +99,12 @@ def value_claim(claim_id: str, statement: str, estimate: float | None, ci_low: f
     return {"id": claim_id, "statement": statement, "negation": negation, "unit": unit, "kind": "value",
             "observed": {"estimate": estimate, "ci_low": ci_low, "ci_high": ci_high},
             "null": {"value": null_value}, "test": {"p": p, "alpha": alpha},
-            "supported": bool(ok), "testable": estimate is not None}
+            "supported": bool(ok), "testable": estimate is not None, "lens": lens, "role": role}
 
 
 def threshold_claim(claim_id: str, statement: str, values: Sequence[float], threshold: float,
                     family: str = "seed", negation: str = "", unit: str = "", level: float = 0.95,
-                    stat: str = "") -> dict:
+                    stat: str = "", lens: str = "", role: str = "claim") -> dict:
     """A family of values all at or above a fixed threshold (e.g. "two seeds of one model match at least half
     of their latents"): supported when the smallest value reaches the threshold, so that every comparison of
     the family, not only their mean, does."""
@@ -110,7 +113,7 @@ def threshold_claim(claim_id: str, statement: str, values: Sequence[float], thre
     return {"id": claim_id, "statement": statement, "negation": negation, "unit": unit, "kind": "threshold",
             "stat": stat, "observed": {"family": family, **obs}, "null": {"value": threshold},
             "test": {"name": "every value of the family at or above the threshold", "p": None},
-            "supported": bool(ok), "testable": obs["n"] > 0}
+            "supported": bool(ok), "testable": obs["n"] > 0, "lens": lens, "role": role}
 
 
 def evaluate(claim: dict) -> dict:

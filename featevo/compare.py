@@ -242,6 +242,10 @@ NO_CHANGE = {("fine-tuning", "seed"): "no feature-level change detectable beyond
              ("control", "seed"): "the control twin's change is not detectable beyond seed noise",
              ("fine-tuning", "control"): "no change specific to the target domain beyond what fine-tuning on "
                                          "the reference domain does"}
+# The role of each contrast's claims: the control twin against seed noise says whether fine-tuning as such
+# (on the reference domain) is visible, a control for reading the target contrasts.
+CONTRAST_ROLE = {("fine-tuning", "seed"): "claim", ("control", "seed"): "negative_control",
+                 ("fine-tuning", "control"): "claim"}
 
 
 def family_claims(a: CompareAnalysis, alpha: float) -> list[dict]:
@@ -255,10 +259,13 @@ def family_claims(a: CompareAnalysis, alpha: float) -> list[dict]:
             statement = f"{FAMILY_NOUN[obs]} {claim} than {FAMILY_NOUN[null]}"
             negation = f"{FAMILY_NOUN[obs]} {neg} than {FAMILY_NOUN[null]}: {NO_CHANGE[(obs, null)]}"
             cid = f"{stat}:{obs}_vs_{null}"
+            role = CONTRAST_ROLE[(obs, null)]
             if stat in ("new", "lost"):
-                out.append(count_claim(cid, statement, x, y, alpha, obs, null, negation=negation, stat=stat))
+                out.append(count_claim(cid, statement, x, y, alpha, obs, null, negation=negation, stat=stat,
+                                       lens="matching", role=role))
             else:
-                out.append(family_claim(cid, statement, x, y, alt, alpha, obs, null, negation=negation, stat=stat))
+                out.append(family_claim(cid, statement, x, y, alt, alpha, obs, null, negation=negation, stat=stat,
+                                        lens="matching", role=role))
     return out
 
 
@@ -282,14 +289,14 @@ def dictionary_size(cfg: PipelineConfig, a: CompareAnalysis) -> tuple[dict, list
             f"{family} ({n} latents)", negation=f"feature-level matching is not seed-stable at {n} latents: a pair of "
             f"base-model seeds matches fewer than {100 * cc.stable_fraction:.0f}% of its latents, so a single latent "
             "is not a reproducible unit and per-feature claims at this size are not meaningful",
-            stat="matched_fraction"))
+            stat="matched_fraction", lens="matching", role="check"))
     if "main" in out and "wide" in out:
         nm, nw = out["main"]["num_latents"], out["wide"]["num_latents"]
         claims.append(family_claim(
             "seed_stability:wide_vs_main", f"base-model seeds match more of their latents at {nw} than at {nm} latents",
             a.values("wide-seed", "matched_fraction"), a.values("seed", "matched_fraction", "base"), "greater",
             cc.alpha, "wide-seed", "seed (base model)", negation=f"seed stability at {nw} latents is not detectably "
-            f"higher than at {nm} latents", stat="matched_fraction"))
+            f"higher than at {nm} latents", stat="matched_fraction", lens="matching", role="check"))
     out["stable_fraction"] = cc.stable_fraction
     return out, claims
 

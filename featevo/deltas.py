@@ -208,7 +208,8 @@ def claims(a: DeltasAnalysis) -> list[dict]:
             "domain-specific change) than matched pairs of two seeds of one model differ", fam("fine-tuning",
                                                                                                  "mean_abs_z"),
             fam("seed", "mean_abs_z"), "greater", al, negation="matched base-vs-tuned pairs change their domain "
-            "preference no more than two seeds of one model differ", stat="mean_abs_z"))
+            "preference no more than two seeds of one model differ", stat="mean_abs_z",
+            lens="deltas"))
     for cid, obs, null, key, statement, negation in (
         ("domain_specific_change", "fine-tuning", "seed", "discoveries",
          "fine-tuning changes more matched pairs in a domain-specific way than seed noise does",
@@ -226,7 +227,8 @@ def claims(a: DeltasAnalysis) -> list[dict]:
     ):
         x, y = fam(obs, key), fam(null, key)
         if x and y:
-            out.append(count_claim(cid, statement, x, y, al, obs, null, negation=negation, stat=key))
+            out.append(count_claim(cid, statement, x, y, al, obs, null, negation=negation, stat=key, lens="deltas",
+                                   role="negative_control" if cid == "control_change" else "claim"))
     by_model = a.by_model()
     for cid, obs, null, statement, negation in (
         ("target_latents:tuned_vs_base", "tuned", "base",
@@ -239,7 +241,7 @@ def claims(a: DeltasAnalysis) -> list[dict]:
         if by_model.get(obs) and by_model.get(null):
             out.append(count_claim(cid, statement, [int(a.target_sig(n).sum()) for n in by_model[obs]],
                                    [int(a.target_sig(n).sum()) for n in by_model[null]], al, f"{obs} SAEs",
-                                   f"{null} SAEs", negation=negation, stat="target_latents"))
+                                   f"{null} SAEs", negation=negation, stat="target_latents", lens="deltas"))
     return out
 
 

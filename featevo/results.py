@@ -158,6 +158,11 @@ class CompareResult:
         return cls(LATENTS.read(s2), PAIRS.read(s2), ALL_PAIRS.read(s2), COMPARISONS.read(s2),
                    read_json(s2 / CompareFiles.SUMMARY))
 
+    @property
+    def claims(self) -> list[dict]:
+        """Stage 02's claims (featevo/claims.py dicts, each with its ``lens`` and ``role``), in summary order."""
+        return list(self.summary.get("claims") or [])
+
     def matched_pairs(self) -> list[dict]:
         """The primary comparison's matched pairs (rows of pairs.csv)."""
         return [p for p in self.pairs if p["class"] in MATCHED_CLASSES]
@@ -442,6 +447,11 @@ class DeltasResult:
         return cls(read_json(s3 / DeltasFiles.SUMMARY), PER_CATEGORY.read(s3), FEATURE_TABLE.read(s3),
                    TOP_FEATURES.read(s3), read_json(s3 / DeltasFiles.INTERESTING), PAIR_EFFECTS.read(s3),
                    COMPARISON_COUNTS.read(s3), HELD_OUT.read(s3), DOMAIN_LATENTS.read(s3))
+
+    @property
+    def claims(self) -> list[dict]:
+        """Stage 03's claims (featevo/claims.py dicts, each with its ``lens`` and ``role``), in summary order."""
+        return list(self.summary.get("claims") or [])
 
 
 def load_contexts(s3: Path, sae: str) -> dict:

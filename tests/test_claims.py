@@ -65,3 +65,17 @@ def test_evaluate_rederives_the_verdict_from_the_numbers():
     assert not evaluate({**t, "observed": {**t["observed"], "values": [0.6, 0.4]}})["supported"]
     v = value_claim("d", "x", 0.3, 0.1, 0.5)
     assert not evaluate({**v, "observed": {"estimate": 0.3, "ci_low": -0.1, "ci_high": 0.5}})["supported"]
+
+
+def test_every_constructor_carries_its_lens_and_role_and_evaluate_keeps_them():
+    from featevo.claims import evaluate, threshold_claim
+
+    made = [family_claim("f", "x", [0.1, 0.2], [0.3, 0.4], "less", lens="matching", role="negative_control"),
+            count_claim("c", "x", [3, 4], [0, 1], lens="deltas", role="claim"),
+            value_claim("v", "x", 0.3, 0.1, 0.5, lens="fidelity", role="check"),
+            threshold_claim("t", "x", [0.6, 0.7], 0.5, lens="matching", role="check")]
+    assert [(c["lens"], c["role"]) for c in made] == [("matching", "negative_control"), ("deltas", "claim"),
+                                                      ("fidelity", "check"), ("matching", "check")]
+    assert [(evaluate(c)["lens"], evaluate(c)["role"]) for c in made] == [(c["lens"], c["role"]) for c in made]
+    plain = family_claim("f", "x", [0.1], [0.3], "less")
+    assert plain["lens"] == "" and plain["role"] == "claim"

@@ -16,6 +16,7 @@ from featevo.errors import StageError
 from featevo.io import load_manifest, require_stage
 from featevo.layout import REPO_ROOT, comparisons, sae_specs, stage_dir
 from featevo.matching import decoder_cosine
+from featevo.results import CompareResult, DeltasResult
 from featevo.sae import load_sae
 
 CLASSES = {"shared", "shifted", "new", "lost", "split", "dead"}
@@ -151,6 +152,11 @@ def test_stage02_outputs(stage02):
             assert c["observed"]["values"] == pytest.approx(want, abs=1e-6), cid
             assert c["supported"] == (c["test"]["p"] <= cfg.compare.alpha), cid
             assert c["negation"] and c["statement"]
+    assert {c["lens"] for c in claims.values()} == {"matching"}
+    assert claims["matched_fraction:control_vs_seed"]["role"] == "negative_control"
+    assert claims["matched_fraction:fine-tuning_vs_seed"]["role"] == "claim"
+    assert claims["seed_stability:main"]["role"] == "check"
+    assert CompareResult.load(out).claims == summ["claims"]
     stab = claims["seed_stability:main"]
     assert stab["supported"] == (min(stab["observed"]["values"]) >= cfg.compare.stable_fraction)
     assert summ["dictionary_size"]["main"]["num_latents"] == 24
@@ -312,6 +318,9 @@ def test_stage03_outputs(stage03):
         assert c["supported"] == (c["test"]["p"] <= alpha)
     dom = {r["sae"]: r for r in _csv(out / "domain_latents.csv")}
     assert set(dom) == {n for n, s in sae_specs(cfg).items() if not s.wide}
+    assert {c["lens"] for c in claims.values()} == {"deltas"}
+    assert {cid for cid, c in claims.items() if c["role"] != "claim"} <= {"control_change"}
+    assert DeltasResult.load(out).claims == summ["claims"]
     c = claims["target_latents:tuned_vs_base"]
     assert c["observed"]["values"] == [int(dom[n]["target_latents"]) for n in ("tuned", "tuned_seed1")]
     assert summ["target_latents"] == {n: int(r["target_latents"]) for n, r in dom.items()}
