@@ -44,7 +44,7 @@ from featevo.intervene import (
     ABLATE, IGNORE, KINDS, PATCH, Intervention, UpperPass, auroc, domain_effects, firing_frequency,
     frequency_deciles, identity_summary, lower_batches, matched_random_latents, null_position, run_interventions,
 )
-from featevo.io import atomic_write_json, read_json
+from featevo.io import read_json
 from featevo.layout import (
     CAUSAL, DELTAS, TRAIN, CausalFiles, DeltasFiles, display_path, main_saes, model_keys,
     models as run_models, resolve_repo_path, sae_dir, stage_command, stage_dir,
@@ -327,9 +327,11 @@ def run(cfg: PipelineConfig, force: bool = False) -> Path:
     return run_stage(cfg, CAUSAL, compute, force)
 
 
-def compute(cfg: PipelineConfig, out_dir: Path) -> dict:
-    """Stage 03_causal into ``out_dir`` (the runner checks its upstream and commits); returns its summary."""
+def compute(cfg: PipelineConfig, out_dir: Path):
+    """Stage 03_causal into ``out_dir`` (the runner checks its upstream and commits); returns its result."""
     from featevo.models import resolve_device
+    from featevo.results import CausalResult
+    from featevo.tables import Table
 
     probe_path = resolve_repo_path(cfg.data.probe)
     t0 = time.time()
@@ -344,14 +346,15 @@ def compute(cfg: PipelineConfig, out_dir: Path) -> dict:
     planted = planted_control(cfg, all_docs, device) if PLANTED in model_keys(cfg) else None  # cheap: all
     rows = effect_rows(main, cfg.causal.alpha)
     p_rows = effect_rows(planted, cfg.causal.alpha) if planted is not None else []
-    EFFECTS.write(out_dir, rows + p_rows)
     summary = _summary(cfg, docs, main, rows, planted, p_rows, probe_path)
+    summary["claims"] = causal_claims(cfg, summary)
     effects_figure(main, planted, out_dir / CausalFiles.EFFECTS_FIG, stat_labels(cfg))
     summary["wall_time_s"] = round(time.time() - t0, 2)
-    atomic_write_json(out_dir / CausalFiles.SUMMARY, summary)
+    result = CausalResult(Table(EFFECTS, rows + p_rows), summary)
+    result.save(out_dir)
     _log_rows(rows, stat_labels(cfg))
     _log_summary(summary, stat_labels(cfg))
-    return summary
+    return result
 
 
 def _summary(cfg: PipelineConfig, docs: list[Doc], main: Measured, rows: list[dict], planted: Measured | None,
@@ -385,6 +388,34 @@ def _summary(cfg: PipelineConfig, docs: list[Doc], main: Measured, rows: list[di
         "interventions": _intervention_summary(main, rows, cc.alpha),
         "planted_control": _planted_summary(planted, p_rows) if planted is not None else None,
     }
+
+
+def causal_claims(cfg: PipelineConfig, s: dict) -> list[dict]:
+    """The stage's claims (lens ``causal``): per intervention, more flagged latents beat the random-latent null
+    (on target-domain text, and target minus reference) than chance gives (alpha of them; exact binomial test),
+    and the planted positive control (the planted latent's ablation effect beyond the random latents)."""
+    from featevo.claims import rate_claim, value_claim
+
+    a, (t, g) = float(s["alpha"]), (cfg.data.target_domain, cfg.data.reference_domain)
+    out = []
+    for kind, v in (s.get("interventions") or {}).items():
+        for stat, what in (("target", f"on {t} text"), ("diff", f"more on {t} than on {g} text")):
+            c = rate_claim(f"causal_beats_null:{kind}:{stat}",
+                           f"more flagged latents change the loss {what} than random latents do",
+                           f"the flagged latents change the loss {what} no more often than random latents",
+                           (v.get("beat_null") or {}).get(stat), v.get("flagged"), a, a, lens="causal")
+            c["observed"]["after_bh"] = (v.get("beat_null_after_bh") or {}).get(stat)
+            c["intervention"], c["effect"] = kind, stat
+            out.append(c)
+    p = s.get("planted_control")
+    if isinstance(p, dict):
+        ci = p.get("ci") or [None, None]
+        out.append(value_claim("causal_planted_control", "ablating the planted latent raises the loss at the "
+                               "planted words beyond the random latents", p.get("effect"), ci[0], ci[1], 0.0,
+                               p.get("null_p"), negation="ablating the planted latent does not raise the loss at "
+                               "the planted words beyond the random latents", lens="causal",
+                               role="positive_control"))
+    return out
 
 
 def _log_rows(rows: list[dict], labels: dict[str, str]) -> None:

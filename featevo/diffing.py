@@ -35,14 +35,17 @@ from featevo.progress import tqdm
 from featevo.activations import ActivationStore, TokenTable
 from featevo.config import PipelineConfig
 from featevo.data import TARGET, REFERENCE, load_probe
-from featevo.io import atomic_write_json, read_json
+from featevo.io import read_json
 from featevo.layout import (
     DIFFING, TRAIN, DiffingFiles, TrainFiles, acts_dir, main_saes, model_keys, models,
     sae_dir, sae_work_dir, split_dir, stage_dir,
 )
-from featevo.results import CROSSCODER_LATENTS, STAGEWISE_LATENTS, STAGEWISE_STATS, load_models_info
+from featevo.results import (
+    CROSSCODER_LATENTS, STAGEWISE_LATENTS, STAGEWISE_STATS, DiffingResult, load_models_info,
+)
 from featevo.runner import run_stage
 from featevo.sae import encode, load_sae
+from featevo.tables import Table
 from featevo.stagewise import (
     RowSubsetStore, TensorStore, activity, against_null, continue_sae, flags, latent_change, rank_desc,
     reproducibility,
@@ -534,8 +537,8 @@ def run(cfg: PipelineConfig, force: bool = False) -> Path:
     return run_stage(cfg, DIFFING, compute, force)
 
 
-def compute(cfg: PipelineConfig, out_dir: Path) -> dict:
-    """Stage 02_model_diffing into ``out_dir`` (the runner checks its upstream and commits); returns its summary."""
+def compute(cfg: PipelineConfig, out_dir: Path) -> DiffingResult:
+    """Stage 02_model_diffing into ``out_dir`` (the runner checks its upstream and commits); returns its result."""
     from featevo.models import resolve_device
 
     device = resolve_device(cfg.device)
@@ -550,18 +553,17 @@ def compute(cfg: PipelineConfig, out_dir: Path) -> dict:
     results = {c.name: run_contrast(cfg, s1, out_dir, c, rows, train_domain, device, before, ptext)
                for c in tqdm(contrasts, desc="stage-wise contrasts", unit="contrast")}
     stats = stagewise_statistics(contrasts, results, dc.alpha)
-    STAGEWISE_LATENTS.write(out_dir, stagewise_rows(stats, results))
+    sw_table = Table(STAGEWISE_LATENTS, stagewise_rows(stats, results))
     sws = stagewise_summary(stats, results)
     timings["stagewise_s"] = round(time.time() - t0, 1)
     t1 = time.time()
     cc = run_crosscoders(cfg, s1, out_dir, rows, device, ptext)
-    CROSSCODER_LATENTS.write(out_dir, crosscoder_rows(cc))
+    cc_table = Table(CROSSCODER_LATENTS, crosscoder_rows(cc))
     ccs = crosscoder_summary(cc, dc.model_only_threshold)
     timings["crosscoder_s"] = round(time.time() - t1, 1)
     t2 = time.time()
     planted = (planted_control(cfg, s1, out_dir, stats, cc, device) if "planted" in keys
                else {"available": False, "reason": "no planted twin (twin.planted is empty)"})
-    atomic_write_json(out_dir / DiffingFiles.PLANTED, _clean(planted))
     timings["planted_s"] = round(time.time() - t2, 1)
     _figures(out_dir, stats, cc, dc.model_only_threshold)
     summary = {"stagewise": sws, "two_by_two": two_by_two_summary(stats), "crosscoder": ccs,
@@ -572,5 +574,15 @@ def compute(cfg: PipelineConfig, out_dir: Path) -> dict:
                "planted_text": None if ptext is None else {"changed_docs": ptext.changed_docs,
                                                            "planted_tokens": ptext.planted_tokens},
                "rows_measured": int(len(rows.domain)), "timings": {**timings, "total_s": round(time.time() - t0, 1)}}
-    atomic_write_json(out_dir / DiffingFiles.SUMMARY, _clean(summary))
-    return summary
+    summary["claims"] = diffing_claims(_clean(summary), {name: len(st["rotation"]) for name, st in stats.items()},
+                                       dc.alpha)
+    result = DiffingResult(_clean(summary), _clean(planted), sw_table, cc_table)
+    result.save(out_dir)
+    return result
+
+
+def diffing_claims(summary: dict, n_latents: dict[str, int], alpha: float) -> list[dict]:
+    """The stage's claims, each with its lens and role: every lens's counts against its null."""
+    from featevo.diffing_lenses import crosscoder, stagewise
+
+    return [*stagewise.claims(summary["stagewise"], n_latents, alpha), *crosscoder.claims(summary["crosscoder"], alpha)]

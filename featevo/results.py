@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from featevo.io import read_json
+from featevo.io import atomic_write_json, read_json
 from featevo.layout import (
     CausalFiles, CompareFiles, DeltasFiles, DiffingFiles, InterpretFiles, TrainFiles, TwinFiles, contexts_path,
 )
@@ -286,6 +286,33 @@ def load_planted(s2: Path) -> dict:
     return read_json(s2 / DiffingFiles.PLANTED)
 
 
+@dataclass
+class DiffingResult:
+    """Stage 02_model_diffing's outputs: its summary (with its ``claims``), the planted control and the lens tables."""
+
+    summary: dict
+    planted: dict
+    stagewise: Table
+    crosscoder: Table
+
+    @classmethod
+    def load(cls, s2: Path) -> "DiffingResult":
+        planted = load_planted(s2) if (s2 / DiffingFiles.PLANTED).is_file() else {"available": False}
+        return cls(load_diffing_summary(s2), planted, STAGEWISE_LATENTS.read(s2), CROSSCODER_LATENTS.read(s2))
+
+    def save(self, s2: Path) -> None:
+        """Write the two tables, ``planted.json`` and ``summary.json`` (strict JSON: no NaN) into ``s2``."""
+        STAGEWISE_LATENTS.write(s2, self.stagewise)
+        CROSSCODER_LATENTS.write(s2, self.crosscoder)
+        atomic_write_json(s2 / DiffingFiles.PLANTED, self.planted)
+        atomic_write_json(s2 / DiffingFiles.SUMMARY, self.summary)
+
+    @property
+    def claims(self) -> list[dict]:
+        """Stage 02_model_diffing's claims (featevo/claims.py dicts, each with its ``lens`` and ``role``)."""
+        return list(self.summary.get("claims") or [])
+
+
 # --------------------------------------------------------------------------------------------
 # 03_activation_deltas
 # --------------------------------------------------------------------------------------------
@@ -515,6 +542,16 @@ class CausalResult:
     @classmethod
     def load(cls, s3c: Path) -> "CausalResult":
         return cls(EFFECTS.read(s3c), read_json(s3c / CausalFiles.SUMMARY))
+
+    def save(self, s3c: Path) -> None:
+        """Write ``effects.csv`` and ``summary.json`` into ``s3c``."""
+        EFFECTS.write(s3c, self.effects)
+        atomic_write_json(s3c / CausalFiles.SUMMARY, self.summary)
+
+    @property
+    def claims(self) -> list[dict]:
+        """Stage 03_causal's claims (featevo/claims.py dicts, each with its ``lens`` and ``role``)."""
+        return list(self.summary.get("claims") or [])
 
 
 # --------------------------------------------------------------------------------------------

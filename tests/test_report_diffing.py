@@ -68,6 +68,17 @@ def _up(lens_cfg):
     return up
 
 
+def _reclaim(cfg, up) -> None:
+    """The stages' claims made again from their (perturbed) summaries, as the stages make them."""
+    from featevo.causal import causal_claims
+    from featevo.diffing import diffing_claims
+
+    s = up.diffing.summary
+    n = {c: len(up.diffing.stagewise.where(contrast=c)) for c in s["stagewise"]}
+    s["claims"] = diffing_claims(s, n, cfg.diffing.alpha)
+    up.causal.summary["claims"] = causal_claims(cfg, up.causal.summary)
+
+
 # --------------------------------------------------------------------------------------------
 # Model diffing
 # --------------------------------------------------------------------------------------------
@@ -97,6 +108,7 @@ def test_stagewise_sentence_follows_the_flag_count(lens_cfg, tmp_path, flagged):
     up = _up(lens_cfg)
     n = lens_cfg.sae.num_latents
     up.diffing.summary["stagewise"]["tuned"]["flagged"] = n if flagged == "all" else 0
+    _reclaim(lens_cfg, up)
     findings, md, parsed = _build(lens_cfg, up, tmp_path)
     text = findings["diffing_stagewise_tuned"]["text"]
     if flagged == "all":
@@ -117,6 +129,7 @@ def test_crosscoder_and_negative_control_sentences_follow_the_numbers(lens_cfg, 
     cc["base~base"]["b_only_confirmed"] = 0 if case == "beyond" else 3
     sw = up.diffing.summary["stagewise"]
     sw["control"]["flagged"] = lens_cfg.sae.num_latents if case == "beyond" else 0
+    _reclaim(lens_cfg, up)
     findings, md, parsed = _build(lens_cfg, up, tmp_path)
     t = findings["diffing_crosscoder_base_tuned"]["text"]
     assert t.startswith(f"The base~tuned crosscoder has {20 if case == 'beyond' else 3} tuned-specific latents")
@@ -224,6 +237,7 @@ def test_causal_sentences_follow_perturbed_numbers(lens_cfg, tmp_path):
     s["splice_identity"]["max_abs_logit_diff"] = 0.5
     pc = s["planted_control"]
     pc.update(effect=2.0, ci=[1.5, 2.5], null_p=0.01)
+    _reclaim(lens_cfg, up)
     findings, md, _ = _build(lens_cfg, up, tmp_path)
     assert "this exceeds chance" in findings["causal_ablate_target"]["text"]
     assert f"{n} of {n} flagged" in findings["causal_ablate_target"]["text"]
@@ -231,6 +245,7 @@ def test_causal_sentences_follow_perturbed_numbers(lens_cfg, tmp_path):
     assert "the check fails" in findings["causal_identity"]["text"]
     assert findings["causal_planted"]["supported"] is True and "+2.00" in findings["causal_planted"]["text"]
     pc.update(ci=[-0.5, 2.5])  # the interval now holds 0: no longer beyond the null
+    _reclaim(lens_cfg, up)
     findings, _, _ = _build(lens_cfg, up, tmp_path / "again")
     assert findings["causal_planted"]["supported"] is False and "does not beat the null" in \
         findings["causal_planted"]["text"]
@@ -252,3 +267,28 @@ def test_placeholder_stages_are_reported_absent(report_cfg):  # noqa: F811
     up = load_upstream(report_cfg)  # test_report's placeholders: a manifest without a summary
     assert up.diffing is None and up.causal is None
     assert "without its summary" in up.absent[DIFFING] and stage_dir(report_cfg, CAUSAL).is_dir()
+
+
+def test_the_stages_make_their_claims_and_the_report_renders_them(lens_cfg, built, tmp_path):
+    from featevo.claims import evaluate
+
+    up, findings, md, parsed = built
+    d, c = up.diffing.claims, up.causal.claims
+    assert {x["lens"] for x in d} == {"stagewise", "crosscoder"} and {x["lens"] for x in c} == {"causal"}
+    roles = {x["id"]: x["role"] for x in d + c}
+    assert roles["stagewise_flags:control"] == "negative_control" and roles["stagewise_flags:planted"] == \
+        "positive_control" and roles["crosscoder_confirmed:base~tuned"] == "claim"
+    assert roles["causal_planted_control"] == "positive_control"
+    sw = up.diffing.summary["stagewise"]
+    for x in d:
+        if x["lens"] == "stagewise":
+            assert x["observed"]["count"] == sw[x["contrast"]]["flagged"]
+            assert findings[f"diffing_stagewise_{x['contrast']}"]["supported"] == evaluate(x)["supported"]
+    # a stored verdict the numbers do not support is not trusted: the report re-derives it
+    up2 = _up(lens_cfg)
+    tampered = next(x for x in up2.diffing.summary["claims"] if x["id"] == "stagewise_flags:tuned")
+    tampered["observed"].update(ci_low=0.0, ci_high=1.0)
+    tampered["supported"] = True
+    f2, _, _ = _build(lens_cfg, up2, tmp_path)
+    assert f2["diffing_stagewise_tuned"]["supported"] is False
+    assert "this does not exceed the null" in f2["diffing_stagewise_tuned"]["text"]

@@ -17,12 +17,11 @@ from __future__ import annotations
 
 from typing import Optional
 
-from featevo.claims import value_claim
+from featevo.claims import supported
 from featevo.layout import CAUSAL, CausalFiles, ReportFiles
 from featevo.report.common import absent_stage, dig, num, plural, source
 from featevo.report.context import ReportContext
 from featevo.report.evidence import claim_values
-from featevo.report.nulls import rate_claim, supported
 from featevo.report.templates import MISSING, Para, Section, Table, fci, finite, fint, fnum, fp, fpct, fsig
 
 KIND_WORDS = {"ablate": "Ablating", "patch": "Patching to base values"}
@@ -85,22 +84,9 @@ def null_table(ctx: ReportContext) -> Optional[Table]:
                  source=source(CAUSAL, CausalFiles.SUMMARY))
 
 
-def beat_claims(ctx: ReportContext) -> dict[tuple[str, str], dict]:
-    s = _s(ctx)
-    a = float(s.get("alpha", ctx.cfg.causal.alpha))
-    out = {}
-    t, g = ctx.domains
-    for kind, v in (s.get("interventions") or {}).items():
-        n = v.get("flagged")
-        for stat, what in (("target", f"on {t} text"), ("diff", f"more on {t} than on {g} text")):
-            k = dig(v, "beat_null", stat)
-            out[(kind, stat)] = rate_claim(
-                f"causal_beats_null:{kind}:{stat}",
-                f"more flagged latents change the loss {what} than random latents do",
-                f"the flagged latents change the loss {what} no more often than random latents",
-                k, n, a, a)
-            out[(kind, stat)]["observed"]["after_bh"] = dig(v, "beat_null_after_bh", stat)
-    return out
+def causal_claims(ctx: ReportContext, role: str) -> list[dict]:
+    """The claims stage 03_causal made with role ``role`` (in the stage's order)."""
+    return [c for c in ctx.up.causal.claims if c.get("role") == role]
 
 
 def beat_sentence(kind: str, stat: str, c: dict, domains: tuple[str, str] = ("financial", "general")) -> str:
@@ -116,19 +102,12 @@ def beat_sentence(kind: str, stat: str, c: dict, domains: tuple[str, str] = ("fi
         f" (one-sided binomial p = {fp(c['test'].get('p'))}).")
 
 
-def planted_claim(p: dict) -> dict:
-    ci = p.get("ci") or [None, None]
-    return value_claim("causal_planted_control", "ablating the planted latent raises the loss at the planted words "
-                       "beyond the random latents", p.get("effect"), ci[0], ci[1], 0.0, p.get("null_p"),
-                       negation="ablating the planted latent does not raise the loss at the planted words beyond "
-                                "the random latents")
-
-
 def planted_block(ctx: ReportContext) -> list:
     p = _s(ctx).get("planted_control")
-    if not isinstance(p, dict):
+    planted = causal_claims(ctx, "positive_control")
+    if not isinstance(p, dict) or not planted:
         return [Para("No planted positive control (no planted twin in this run).", "note")]
-    c = planted_claim(p)
+    c = planted[0]
     ok = supported(c)
     nul = p.get("null") or {}
     ci = fci(*(p.get("ci") or [None] * 2))
@@ -185,7 +164,8 @@ def causal_section(ctx: ReportContext) -> Section:
     t = null_table(ctx)
     if t is not None:
         sec.add(t)
-    for (kind, stat), c in beat_claims(ctx).items():
+    for c in causal_claims(ctx, "claim"):
+        kind, stat = c["intervention"], c["effect"]
         ctx.find(f"causal_{kind}_{stat}", beat_sentence(kind, stat, c, ctx.domains), claims=[claim_values(c)],
                  supported=supported(c), lens="causal interventions", beat_null=c["observed"].get("count"),
                  flagged=c["observed"].get("n"),

@@ -20,18 +20,16 @@ from typing import Optional
 
 import numpy as np
 
+from featevo.claims import supported
 from featevo.layout import DELTAS, DIFFING, TRAIN, DiffingFiles, ReportFiles, TrainFiles, main_saes, sae_dir
 from featevo.report.common import absent_stage, dig, num, plural, source
 from featevo.report.context import ReportContext
 from featevo.report.evidence import claim_values
-from featevo.report.nulls import pair_claim, rate_claim, supported
 from featevo.report.templates import MISSING, Para, Section, Table, finite, fint, fnum, fp, fpct
 
-CONTRASTS = (("tuned", "null_held_out", "the tuned twin", "base SAE continued on the tuned model"),
-             ("control", "null_held_out", "the control twin (negative control)",
-              "base SAE continued on the control twin"),
-             ("planted", "planted_null_held_out", "the planted twin (positive control)",
-              "tuned SAE continued on the planted twin"))
+CONTINUED = {"tuned": "base SAE continued on the tuned model", "control": "base SAE continued on the control twin",
+             "planted": "tuned SAE continued on the planted twin"}
+"""Stage-wise contrast -> the continued training it is (a table column)."""
 HELD_OUT = (("null_held_out", "held-out null order (base on base)"),
             ("planted_null_held_out", "held-out null order (tuned on tuned)"))
 PAIRS = ("base~tuned", "base~control", "tuned~planted", "base~base")
@@ -63,24 +61,9 @@ def _n_latents(ctx: ReportContext, contrast: str) -> int:
 # --------------------------------------------------------------------------------------------
 # Stage-wise flags against the null
 # --------------------------------------------------------------------------------------------
-def stagewise_claim(ctx: ReportContext, name: str, held: str, label: str) -> Optional[dict]:
-    sw = _summary(ctx).get("stagewise") or {}
-    e, h = sw.get(name), sw.get(held) or {}
-    n = _n_latents(ctx, name)
-    if not isinstance(e, dict) or not n:
-        return None
-    a = _alpha(ctx)
-    k_held, n_held = h.get("flagged"), _n_latents(ctx, held)
-    held_rate = k_held / n_held if finite(k_held) and n_held else 0.0
-    c = rate_claim(f"stagewise_flags:{name}", f"stage-wise diffing flags more latents for {label} than the null",
-                   f"stage-wise diffing does not flag more latents for {label} than the null", e.get("flagged"), n,
-                   max(a, held_rate), a)
-    c["null"].update(alpha_expects=a * n, held_out_flags=k_held)
-    return c
-
-
-CONTROL_ROLE = {"control": "negative_control", "planted": "positive_control"}
-"""Contrast (stage-wise) or second model of a crosscoder pair -> the role of its finding."""
+def lens_claims(ctx: ReportContext, lens: str) -> list[dict]:
+    """The claims stage 02_model_diffing made with lens ``lens`` (in the stage's order)."""
+    return [c for c in ctx.up.diffing.claims if c.get("lens") == lens]
 
 
 def stagewise_sentence(ctx: ReportContext, name: str, label: str, claim: dict) -> str:
@@ -106,15 +89,16 @@ def stagewise_sentence(ctx: ReportContext, name: str, label: str, claim: dict) -
     return text
 
 
-def stagewise_table(ctx: ReportContext, claims: dict) -> Table:
+def stagewise_table(ctx: ReportContext, claims: list[dict]) -> Table:
     sw = _summary(ctx).get("stagewise") or {}
     rows = []
-    for name, _, label, what in CONTRASTS:
-        e, c = sw.get(name), claims.get(name)
-        if not isinstance(e, dict) or c is None:
+    for c in claims:
+        e = sw.get(c.get("contrast"))
+        if not isinstance(e, dict):
             continue
         obs, nul = c["observed"], c["null"]
-        rows.append([label, what, num(fint(e.get("orders"))), num(f"{fint(obs.get('count'))} of {fint(obs.get('n'))}"),
+        rows.append([c.get("label", c.get("contrast")), CONTINUED.get(c.get("contrast"), MISSING),
+                     num(fint(e.get("orders"))), num(f"{fint(obs.get('count'))} of {fint(obs.get('n'))}"),
                      num(f"{fpct(obs.get('ci_low'))}–{fpct(obs.get('ci_high'))}"),
                      num(fnum(nul.get("alpha_expects"), 1)), num(fint(nul.get("held_out_flags"))),
                      num(fp(c["test"].get("p"))), "yes" if supported(c) else "no",
@@ -189,21 +173,6 @@ def crosscoder_table(ctx: ReportContext) -> Optional[Table]:
                         "Latent Scaling. base~base pairs the base model with itself: every model-specific latent "
                         "there is a training artefact, the null of the other rows."],
                  source=source(DIFFING, DiffingFiles.SUMMARY))
-
-
-def crosscoder_claims(ctx: ReportContext) -> dict[str, dict]:
-    cc = _summary(ctx).get("crosscoder") or {}
-    null = cc.get(NULL_PAIR)
-    out = {}
-    for p in PAIRS[:3]:
-        if p not in cc or not isinstance(null, dict):
-            continue
-        b = cc[p].get("model_b", p.split("~")[1])
-        out[p] = pair_claim(f"crosscoder_confirmed:{p}",
-                            f"the {p} crosscoder has more {b}-specific latents than the base~base null",
-                            f"the {p} crosscoder has no more {b}-specific latents than the base~base null",
-                            cc[p].get("b_only_confirmed"), null.get("b_only_confirmed"), _alpha(ctx))
-    return out
 
 
 def crosscoder_sentence(pair: str, claim: dict) -> str:
@@ -433,27 +402,25 @@ def diffing_section(ctx: ReportContext) -> Section:
                     "Model diffing is not in this report"):
         return sec
     sec.add(Para(INTRO.format(reference=ctx.domains[1])))
-    claims = {name: c for name, held, label, _ in CONTRASTS
-              if (c := stagewise_claim(ctx, name, held, label)) is not None}
+    claims = lens_claims(ctx, "stagewise")
     if claims:
         sec.add(stagewise_table(ctx, claims))
     t = two_by_two_table(ctx)
     if t is not None:
         sec.add(t)
-    for name, _, label, _ in CONTRASTS:
-        if name in claims:
-            c = claims[name]
-            ctx.find(f"diffing_stagewise_{name}", stagewise_sentence(ctx, name, label, c), claims=[claim_values(c)],
-                     supported=supported(c), role=CONTROL_ROLE.get(name, "claim"), lens="stage-wise diffing",
-                     flagged=c["observed"].get("count"), latents=c["observed"].get("n"),
-                     null_expects=c["null"].get("alpha_expects"), held_out_flags=c["null"].get("held_out_flags"))
+    for c in claims:
+        name = c["contrast"]
+        ctx.find(f"diffing_stagewise_{name}", stagewise_sentence(ctx, name, c.get("label", name), c),
+                 claims=[claim_values(c)], supported=supported(c), role=c.get("role", "claim"),
+                 lens="stage-wise diffing", flagged=c["observed"].get("count"), latents=c["observed"].get("n"),
+                 null_expects=c["null"].get("alpha_expects"), held_out_flags=c["null"].get("held_out_flags"))
     t = crosscoder_table(ctx)
     if t is not None:
         sec.add(t)
-    for pair, c in crosscoder_claims(ctx).items():
+    for c in lens_claims(ctx, "crosscoder"):
+        pair = c["pair"]
         ctx.find(f"diffing_crosscoder_{pair.replace('~', '_')}", crosscoder_sentence(pair, c),
-                 claims=[claim_values(c)], supported=supported(c),
-                 role=CONTROL_ROLE.get(pair.split("~")[1], "claim"), lens="crosscoders",
+                 claims=[claim_values(c)], supported=supported(c), role=c.get("role", "claim"), lens="crosscoders",
                  count=c["observed"].get("count"), null_count=c["null"].get("count"))
     t = planted_table(ctx)
     if t is not None:

@@ -25,31 +25,15 @@ from featevo.layout import (
 )
 from featevo.report.common import SAE_ORDER
 from featevo.results import (
-    CROSSCODER_LATENTS, STAGEWISE_LATENTS, CausalResult, CompareResult, DeltasResult, InterpretResult,
-    load_contexts, load_diffing_summary, load_models_info, load_planted, load_train_summary, load_twin_report,
+    CausalResult, CompareResult, DeltasResult, DiffingResult, InterpretResult, load_contexts, load_models_info,
+    load_train_summary, load_twin_report,
 )
-from featevo.tables import Table
 
 OPTIONAL: tuple[str, ...] = stage_spec(REPORT).optional
 """Read when they ran (manifest and summary present); their sections say so in one sentence when not."""
 UPSTREAM: tuple[str, ...] = tuple(s for s in stage_spec(REPORT).upstream if s not in (*OPTIONAL, TWIN))
 """The stages the report needs (stages 01-04; the twin's when ``twin.enabled``)."""
 OPTIONAL_SUMMARY = {DIFFING: DiffingFiles.SUMMARY, CAUSAL: CausalFiles.SUMMARY}
-
-
-@dataclass
-class DiffingResult:
-    """``02_model_diffing`` as the report reads it."""
-
-    summary: dict
-    planted: dict
-    stagewise: Table
-    crosscoder: Table
-
-    @classmethod
-    def load(cls, s2: Path) -> "DiffingResult":
-        planted = load_planted(s2) if (s2 / DiffingFiles.PLANTED).is_file() else {"available": False}
-        return cls(load_diffing_summary(s2), planted, STAGEWISE_LATENTS.read(s2), CROSSCODER_LATENTS.read(s2))
 
 
 @dataclass
