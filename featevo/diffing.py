@@ -574,6 +574,7 @@ def compute(cfg: PipelineConfig, out_dir: Path) -> DiffingResult:
                "planted_text": None if ptext is None else {"changed_docs": ptext.changed_docs,
                                                            "planted_tokens": ptext.planted_tokens},
                "rows_measured": int(len(rows.domain)), "timings": {**timings, "total_s": round(time.time() - t0, 1)}}
+    summary["lens_sets"] = lens_sets(cfg, s1, out_dir, sw_table, cc_table)
     summary["claims"] = diffing_claims(_clean(summary), {name: len(st["rotation"]) for name, st in stats.items()},
                                        dc.alpha)
     result = DiffingResult(_clean(summary), _clean(planted), sw_table, cc_table)
@@ -586,3 +587,14 @@ def diffing_claims(summary: dict, n_latents: dict[str, int], alpha: float) -> li
     from featevo.diffing_lenses import crosscoder, stagewise
 
     return [*stagewise.claims(summary["stagewise"], n_latents, alpha), *crosscoder.claims(summary["crosscoder"], alpha)]
+
+
+def lens_sets(cfg: PipelineConfig, s1: Path, out: Path, sw_table: Table, cc_table: Table) -> dict:
+    """Every lens's flagged set as base SAE latents (for lens agreement, :func:`featevo.lenses.lens_agreement`)."""
+    from featevo.diffing_lenses import crosscoder, stagewise
+
+    base = sae_dir(s1, main_saes(cfg, "base")[0]) / TrainFiles.SAE_WEIGHTS
+    return {"n_latents": len(sw_table.where(contrast="tuned")),
+            "lenses": {stagewise.AGREEMENT_NAME: stagewise.flagged_base_latents(sw_table),
+                       crosscoder.AGREEMENT_NAME: crosscoder.flagged_base_latents(
+                           cc_table, crosscoder_dir(out, "base", "tuned") / TrainFiles.SAE_WEIGHTS, base)}}

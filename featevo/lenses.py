@@ -11,15 +11,25 @@ that sets from different lenses can be intersected:
 
 Overlap against chance: with ``N`` base latents and two flagged sets of sizes ``a`` and ``b`` drawn
 independently, the overlap is hypergeometric: expected ``a * b / N``, one-sided p = P(X >= observed)
-(:func:`overlap_test`). Pure computation, no files: the report (:mod:`featevo.report.diffing`) reads the inputs.
+(:func:`overlap_test`).
+
+Stage 02_model_diffing expresses each of its lenses' flagged sets as base SAE latents (its summary's
+``lens_sets``); the matching lens's set comes from stage 03_activation_deltas. No stage before the report reads
+both, so :func:`lens_agreement` is a function of the two typed results (:class:`featevo.results.DiffingResult`,
+:class:`featevo.results.DeltasResult`) that the report calls and renders.
 """
 
 from __future__ import annotations
 
 from itertools import combinations
+from pathlib import Path
 from typing import Iterable, Optional
 
 import numpy as np
+
+MATCHING = "matching"
+ORDER = ("stage-wise", MATCHING, "crosscoder")
+"""The lenses' order in the agreement tables (lenses not named here follow, in the stage's order)."""
 
 
 def best_match(rows: np.ndarray, reference: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -60,3 +70,45 @@ def agreement(sets: dict[str, Optional[Iterable[int]]], n: int) -> dict:
     return {"n": int(n), "lenses": list(have), "missing": [k for k, v in sets.items() if v is None],
             "sets": have, "pairs": pairs, "by_latent": by_latent, "only": only,
             "all_lenses": [j for j, ks in by_latent.items() if len(ks) == len(have)] if len(have) > 1 else []}
+
+
+def decoder(path: Path) -> Optional[np.ndarray]:
+    """``W_dec`` of the sae-lens weights file at ``path`` as float64 (None when the file or the key is missing)."""
+    if not Path(path).is_file():
+        return None
+    from safetensors.numpy import load_file
+
+    w = load_file(str(path)).get("W_dec")
+    return None if w is None else np.asarray(w, dtype=np.float64)
+
+
+def matching_set(deltas, primary: str) -> tuple[Optional[list[int]], str]:
+    """The matching lens's set as base SAE latents: stage 03's calibrated discoveries of the ``primary``
+    comparison (else its top pairs on the selection half), with its definition (or why it is missing)."""
+    pe = [r for r in deltas.pair_effects if r["comparison"] == primary]
+    disc = [r["latent_a"] for r in pe if r["discovered"]]
+    if disc:
+        return disc, f"stage 03's calibrated discoveries of {primary} (base latent of each pair)"
+    if pe:
+        return [r["latent_a"] for r in pe if r["selected"]], (
+            f"stage 03 calibrates no discovery for {primary}: its top pairs by |z| on the selection half instead "
+            "(base latent of each pair)")
+    return None, f"missing: stage 03 has no pairs of {primary}"
+
+
+def lens_agreement(diffing, deltas, primary: str, alpha: float, n_fallback: int = 0) -> dict:
+    """Lens agreement of the typed results of 02_model_diffing (its ``lens_sets``) and 03_activation_deltas
+    (the matching lens, comparison ``primary``): :func:`agreement` of the sets, with each lens's definition
+    (``what``), the crosscoder's mapping cosines, and each pair's verdict (``beyond``: p <= ``alpha``)."""
+    ls = (diffing.summary.get("lens_sets") or {}).get("lenses") or {}
+    n = int((diffing.summary.get("lens_sets") or {}).get("n_latents") or n_fallback)
+    sets: dict = {k: v.get("latents") for k, v in ls.items()}
+    what: dict = {k: v.get("what", "") for k, v in ls.items()}
+    sets[MATCHING], what[MATCHING] = matching_set(deltas, primary)
+    names = [k for k in ORDER if k in sets] + [k for k in sets if k not in ORDER]
+    res = agreement({k: sets[k] for k in names}, n)
+    for p in res["pairs"]:
+        p["beyond"] = bool(p["p"] is not None and np.isfinite(p["p"]) and p["p"] <= alpha)
+    cos = {int(j): x for j, x in ((ls.get("crosscoder") or {}).get("mapping_cosine") or {}).items()}
+    return {**res, "order": names, "all_sets": {k: sets[k] for k in names}, "what": {k: what[k] for k in names},
+            "mapping_cosine": cos, "alpha": alpha, "n_beyond": sum(p["beyond"] for p in res["pairs"])}

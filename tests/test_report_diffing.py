@@ -190,8 +190,12 @@ def test_lens_agreement_table_equals_a_recomputation(lens_cfg, built):
 def test_lens_agreement_says_which_lens_is_missing(lens_cfg, tmp_path):
     from featevo.tables import Table
 
+    from featevo.diffing_lenses.crosscoder import flagged_base_latents
+
     up = _up(lens_cfg)
     up.diffing.crosscoder = Table(up.diffing.crosscoder.schema, [])
+    up.diffing.summary["lens_sets"]["lenses"]["crosscoder"] = flagged_base_latents(up.diffing.crosscoder, tmp_path,
+                                                                                   tmp_path)
     findings, md, parsed = _build(lens_cfg, up, tmp_path)
     _, rows = table(parsed, "tbl-lens-overlap")
     assert len(rows) == 1 and rows[0][0] == "stage-wise & matching"
@@ -292,3 +296,20 @@ def test_the_stages_make_their_claims_and_the_report_renders_them(lens_cfg, buil
     f2, _, _ = _build(lens_cfg, up2, tmp_path)
     assert f2["diffing_stagewise_tuned"]["supported"] is False
     assert "this does not exceed the null" in f2["diffing_stagewise_tuned"]["text"]
+
+
+def test_the_stage_expresses_its_lens_sets_as_base_latents(lens_cfg, built):
+    from featevo.layout import TRAIN, TrainFiles, main_saes, sae_dir
+    from featevo.lenses import best_match, decoder
+
+    up = built[0]
+    ls = up.diffing.summary["lens_sets"]
+    assert ls["n_latents"] == lens_cfg.sae.num_latents
+    sw = ls["lenses"]["stage-wise"]["latents"]
+    assert sw == [r["latent"] for r in up.diffing.stagewise.where(contrast="tuned") if r["flagged"]]
+    flagged = [r["latent"] for r in up.diffing.crosscoder.where(pair="base~tuned") if r["class"] != "shared"]
+    cc_dir = stage_dir(lens_cfg, DIFFING) / "crosscoders" / "base_tuned" / TrainFiles.SAE
+    w_cc = decoder(cc_dir / TrainFiles.SAE_WEIGHTS)
+    w_base = decoder(sae_dir(stage_dir(lens_cfg, TRAIN), main_saes(lens_cfg, "base")[0]) / TrainFiles.SAE_WEIGHTS)
+    idx, _ = best_match(w_cc[flagged, : w_base.shape[1]], w_base)
+    assert ls["lenses"]["crosscoder"]["latents"] == sorted({int(j) for j in idx if j >= 0})

@@ -40,3 +40,17 @@ def flag_claim(name: str, held: str, label: str, sws: dict, n_latents: dict[str,
 def claims(sws: dict, n_latents: dict[str, int], alpha: float) -> list[dict]:
     """Every contrast's flag claim, in :data:`CONTRASTS` order."""
     return [c for name, held, label in CONTRASTS if (c := flag_claim(name, held, label, sws, n_latents, alpha))]
+
+
+AGREEMENT_NAME = "stage-wise"
+"""The lens's name in lens agreement (:mod:`featevo.lenses`)."""
+
+
+def flagged_base_latents(rows) -> dict:
+    """The lens's flagged set as base SAE latents: the tuned contrast's flagged latents (latent i of the continued
+    SAE is latent i of the base SAE). ``rows``: the stage-wise latent table; ``latents`` None when it is missing."""
+    tuned = [r for r in rows if r["contrast"] == "tuned"]
+    if not tuned:
+        return {"latents": None, "what": "missing: no tuned contrast in the stage-wise table"}
+    return {"latents": [int(r["latent"]) for r in tuned if r["flagged"]],
+            "what": "latents rotated beyond the null (tuned contrast); latent i is base SAE latent i"}

@@ -18,10 +18,9 @@ from __future__ import annotations
 
 from typing import Optional
 
-import numpy as np
 
 from featevo.claims import supported
-from featevo.layout import DELTAS, DIFFING, TRAIN, DiffingFiles, ReportFiles, TrainFiles, main_saes, sae_dir
+from featevo.layout import DELTAS, DIFFING, DiffingFiles, ReportFiles, main_saes
 from featevo.report.common import absent_stage, dig, num, plural, source
 from featevo.report.context import ReportContext
 from featevo.report.evidence import claim_values
@@ -258,68 +257,18 @@ def planted_finding(ctx: ReportContext) -> None:
 # --------------------------------------------------------------------------------------------
 # Lens agreement
 # --------------------------------------------------------------------------------------------
-def _decoder(path) -> Optional[np.ndarray]:
-    if not path.is_file():
-        return None
-    from safetensors.numpy import load_file
+def agreement(ctx: ReportContext) -> dict:
+    """Lens agreement of the typed results (:func:`featevo.lenses.lens_agreement`): 02_model_diffing's lens sets
+    and 03_activation_deltas' matching set of the primary comparison."""
+    from featevo.lenses import lens_agreement
 
-    w = load_file(str(path)).get("W_dec")
-    return None if w is None else np.asarray(w, dtype=np.float64)
-
-
-def lens_sets(ctx: ReportContext) -> tuple[dict, dict, dict, int]:
-    """(lens -> base SAE latents or None, lens -> definition or why missing, crosscoder mapping cosines, N)."""
-    from featevo.lenses import best_match
-
-    cfg, up = ctx.cfg, ctx.up
-    base_name = main_saes(cfg, "base")[0]
-    tuned_name = main_saes(cfg, "tuned")[0]
-    sets: dict = {}
-    what: dict = {}
-    cos: dict = {}
-    sw = up.diffing.stagewise.where(contrast="tuned")
-    n = len(sw) or int(ctx.sae_cfg("num_latents") or 0)
-    if sw:
-        sets["stage-wise"] = [r["latent"] for r in sw if r["flagged"]]
-        what["stage-wise"] = "latents rotated beyond the null (tuned contrast); latent i is base SAE latent i"
-    else:
-        sets["stage-wise"], what["stage-wise"] = None, "missing: no tuned contrast in the stage-wise table"
-    primary = f"{base_name}~{tuned_name}"
-    pe = [r for r in up.deltas.pair_effects if r["comparison"] == primary]
-    disc = [r["latent_a"] for r in pe if r["discovered"]]
-    if disc:
-        sets["matching"] = disc
-        what["matching"] = f"stage 03's calibrated discoveries of {primary} (base latent of each pair)"
-    elif pe:
-        sets["matching"] = [r["latent_a"] for r in pe if r["selected"]]
-        what["matching"] = (f"stage 03 calibrates no discovery for {primary}: its top pairs by |z| on the selection "
-                            "half instead (base latent of each pair)")
-    else:
-        sets["matching"], what["matching"] = None, f"missing: stage 03 has no pairs of {primary}"
-    cc = up.diffing.crosscoder.where(pair="base~tuned")
-    w_cc = _decoder(up.dirs[DIFFING] / DiffingFiles.CROSSCODERS / "base_tuned" / TrainFiles.SAE
-                    / TrainFiles.SAE_WEIGHTS)
-    w_base = _decoder(sae_dir(up.dirs[TRAIN], base_name) / TrainFiles.SAE_WEIGHTS)
-    if cc and w_cc is not None and w_base is not None and w_cc.shape[1] == 2 * w_base.shape[1]:
-        flagged = [r["latent"] for r in cc if r["class"] != "shared"]
-        idx, c = best_match(w_cc[flagged, : w_base.shape[1]], w_base) if flagged else (np.array([], int), [])
-        sets["crosscoder"] = sorted({int(j) for j in idx if j >= 0})
-        cos = {int(j): float(x) for j, x in zip(idx, c) if j >= 0}
-        what["crosscoder"] = ("model-specific (a-only or b-only) latents of the base~tuned crosscoder, each mapped to "
-                              "the base SAE latent whose decoder row has the highest cosine with its base-side "
-                              "decoder half (best match, not one-to-one)")
-    else:
-        sets["crosscoder"] = None
-        what["crosscoder"] = "missing: no base~tuned crosscoder (or its weights) in the stage outputs"
-    return sets, what, cos, n
+    primary = f"{main_saes(ctx.cfg, 'base')[0]}~{main_saes(ctx.cfg, 'tuned')[0]}"
+    return lens_agreement(ctx.up.diffing, ctx.up.deltas, primary, _alpha(ctx), int(ctx.sae_cfg("num_latents") or 0))
 
 
 def lens_tables(ctx: ReportContext) -> list:
-    from featevo.lenses import agreement
-
-    sets, what, cos, n = lens_sets(ctx)
-    res = agreement(sets, n)
-    a = _alpha(ctx)
+    res = agreement(ctx)
+    sets, what, cos, n, a = res["all_sets"], res["what"], res["mapping_cosine"], res["n"], res["alpha"]
     blocks: list = [Table("tbl-lens-sets", ["lens", "flagged base SAE latents", "what it flags"],
                           [[k, num(MISSING if sets[k] is None else f"{len(set(sets[k]))} of {fint(n)}"), what[k]]
                            for k in sets],
@@ -327,8 +276,7 @@ def lens_tables(ctx: ReportContext) -> list:
                           source=f"{source(DIFFING, DiffingFiles.STAGEWISE_LATENTS)}, "
                                  f"{source(DIFFING, DiffingFiles.CROSSCODER_LATENTS)}, {DELTAS} (pair effects)")]
     rows = [[f"{p['a']} & {p['b']}", num(fint(p["size_a"])), num(fint(p["size_b"])), num(fint(p["overlap"])),
-             num(fnum(p["expected"], 2)), num(fp(p["p"])),
-             "yes" if finite(p["p"]) and p["p"] <= a else "no"] for p in res["pairs"]]
+             num(fnum(p["expected"], 2)), num(fp(p["p"])), "yes" if p["beyond"] else "no"] for p in res["pairs"]]
     notes = ["Expected: |A| |B| / N for two independent sets of N base latents (hypergeometric mean); p: one-sided "
              f"hypergeometric P(overlap >= observed); beyond chance when p <= {a:g}."]
     if res["missing"]:
@@ -351,22 +299,20 @@ def lens_tables(ctx: ReportContext) -> list:
                                    f"{len(lat)}). {MISSING}: the lens is missing. Mapping cosine: the best decoder "
                                    "cosine of the crosscoder latent mapped to this base latent (a b-only latent's "
                                    "base-side half is small, so a low cosine is a weak mapping)."] + ctx.dense_note()))
-    lens_finding(ctx, res, a)
+    lens_finding(ctx, res)
     return blocks
 
 
-def lens_finding(ctx: ReportContext, res: dict, alpha: float) -> None:
+def lens_finding(ctx: ReportContext, res: dict) -> None:
     if len(res["lenses"]) < 2:
         ctx.find("lens_agreement", f"Lens agreement cannot be tested: only {len(res['lenses'])} of the lenses "
                                    f"flag a set here (missing: {', '.join(res['missing']) or 'none'}).",
                  missing=res["missing"])
         return
-    parts = []
-    for p in res["pairs"]:
-        beyond = finite(p["p"]) and p["p"] <= alpha
-        parts.append(f"{p['a']} and {p['b']} share {fint(p['overlap'])} against {fnum(p['expected'], 2)} expected by "
-                     f"chance (p = {fp(p['p'])}, {'beyond chance' if beyond else 'not beyond chance'})")
-    n_beyond = sum(1 for p in res["pairs"] if finite(p["p"]) and p["p"] <= alpha)
+    parts = [f"{p['a']} and {p['b']} share {fint(p['overlap'])} against {fnum(p['expected'], 2)} expected by "
+             f"chance (p = {fp(p['p'])}, {'beyond chance' if p['beyond'] else 'not beyond chance'})"
+             for p in res["pairs"]]
+    n_beyond = res["n_beyond"]
     only = "; ".join(f"{k} alone flags {fint(len(v))}" for k, v in res["only"].items())
     text = (f"The diffing lenses agree beyond chance for {n_beyond} of {len(res['pairs'])} "
             f"{plural(len(res['pairs']), 'pair')} of lenses: " + "; ".join(parts)
