@@ -416,13 +416,13 @@ class InterpretConfig:
 
 
 @dataclass
-class DiffingConfig:
-    """Model diffing that keeps feature identity (stage ``02_model_diffing``)."""
+class StagewiseConfig:
+    """The stage-wise lens of ``02_model_diffing`` (``diffing.stagewise``, :mod:`featevo.diffing_lenses.stagewise`)."""
 
-    stagewise_tokens: int = 1_000_000
+    tokens: int = 1_000_000
     """Activation rows of continued training per stage-wise run (the start SAE trained further, with the fused
     TopK step and batches of ``sae.batch_size`` rows, on another model's activations of the same tokens)."""
-    stagewise_lr: float = 2e-4
+    lr: float = 2e-4
     """Adam learning rate of the continued training (constant: no warm-up, no decay)."""
     orders: int = 2
     """Data orders (seeds of the batch order) per stage-wise contrast. A null contrast (the start SAE continued
@@ -433,24 +433,30 @@ class DiffingConfig:
     """Data orders per cell of the stage-wise 2x2 (model x data: the base and tuned models' activations on the
     target-domain and on the reference-domain documents' rows), run when the corpus has both domains; 0 skips the
     2x2. Its p-values need at least 2."""
-    planted_text: bool = True
-    """The planted contrast (stage-wise ``planted``/``planted_null`` and the tuned~planted crosscoder) reads both
-    twins' activations of the corpus *with the plant applied*, the text the planted twin was trained on (stage
-    01's rows for the unchanged documents, fresh rows for the changed ones). On the original corpus the planted
-    word never occurs, so the plant shows only indirectly there. False: stage 01's corpus rows."""
-    alpha: float = 0.05
-    """Per-latent level of the stage-wise flags: a latent is flagged when the empirical p-value of its rotation
-    beyond the null is at most alpha, so the null expects alpha times the number of latents (the held-out null
-    order shows the count it really gives). Benjamini-Hochberg q-values are reported beside."""
-    crosscoder_num_latents: Optional[int] = None
+
+    def __post_init__(self) -> None:
+        if min(self.tokens, self.orders) < 1:
+            raise ValueError("tokens and orders must be >= 1")
+        if self.domain_orders < 0:
+            raise ValueError("domain_orders must be >= 0")
+        if not self.lr > 0:
+            raise ValueError("lr must be > 0")
+
+
+@dataclass
+class CrosscoderConfig:
+    """The crosscoder lens of ``02_model_diffing`` (``diffing.crosscoder``,
+    :mod:`featevo.diffing_lenses.crosscoder`)."""
+
+    num_latents: Optional[int] = None
     """Latents of each BatchTopK crosscoder (default: the SAEs' size)."""
-    crosscoder_k: Optional[int] = None
+    k: Optional[int] = None
     """Mean active latents per token of the crosscoder (BatchTopK; default: ``sae.k``)."""
-    crosscoder_tokens: int = 2_000_000
+    tokens: int = 2_000_000
     """Training rows (aligned token pairs) per crosscoder."""
-    crosscoder_lr: float = 4e-4
+    lr: float = 4e-4
     """Adam learning rate of the crosscoders (constant)."""
-    crosscoder_null: bool = True
+    null_pair: bool = True
     """Also train a crosscoder on the base model paired with itself: its model-specific latents are the
     crosscoders' null (what training alone invents)."""
     model_only_threshold: float = 0.1
@@ -460,23 +466,56 @@ class DiffingConfig:
     """A model-only crosscoder latent is confirmed by Latent Scaling when both ratios nu (other model / own model,
     for the reconstruction error and for the reconstruction) are at most this: the other model carries less
     than this fraction of what the latent's own model carries in its direction."""
+
+    def __post_init__(self) -> None:
+        if self.tokens < 1:
+            raise ValueError("tokens must be >= 1")
+        if not self.lr > 0:
+            raise ValueError("lr must be > 0")
+        if not 0.0 < self.model_only_threshold < 0.5:
+            raise ValueError("model_only_threshold must be in (0, 0.5)")
+        if self.latent_scaling_max_ratio <= 0:
+            raise ValueError("latent_scaling_max_ratio must be > 0")
+        for name in ("num_latents", "k"):
+            if getattr(self, name) is not None and getattr(self, name) < 1:
+                raise ValueError(f"{name} must be >= 1 or null")
+
+
+@dataclass
+class DiffingConfig:
+    """Model diffing that keeps feature identity (stage ``02_model_diffing``): settings shared by the lenses, and
+    one section per lens (:data:`featevo.diffing_lenses.LENSES`)."""
+
+    stagewise: StagewiseConfig = field(default_factory=StagewiseConfig)
+    """The stage-wise lens: the base SAE continued on another model's activations, against the null."""
+    crosscoder: CrosscoderConfig = field(default_factory=CrosscoderConfig)
+    """The crosscoder lens: one BatchTopK dictionary per model pair, against the base~base null."""
+    planted_text: bool = True
+    """The planted contrast (stage-wise ``planted``/``planted_null`` and the tuned~planted crosscoder) reads both
+    twins' activations of the corpus *with the plant applied*, the text the planted twin was trained on (stage
+    01's rows for the unchanged documents, fresh rows for the changed ones). On the original corpus the planted
+    word never occurs, so the plant shows only indirectly there. False: stage 01's corpus rows."""
+    alpha: float = 0.05
+    """Per-latent level of the stage-wise flags: a latent is flagged when the empirical p-value of its rotation
+    beyond the null is at most alpha, so the null expects alpha times the number of latents (the held-out null
+    order shows the count it really gives). Benjamini-Hochberg q-values are reported beside. Also the level of
+    every diffing claim."""
     max_tokens: int = 200_000
     """Held-out then training rows used for per-latent statistics (firing, activation change, scaling)."""
 
+    RENAMED = {"stagewise_tokens": "stagewise.tokens", "stagewise_lr": "stagewise.lr", "orders": "stagewise.orders",
+               "domain_orders": "stagewise.domain_orders", "crosscoder_num_latents": "crosscoder.num_latents",
+               "crosscoder_k": "crosscoder.k", "crosscoder_tokens": "crosscoder.tokens",
+               "crosscoder_lr": "crosscoder.lr", "crosscoder_null": "crosscoder.null_pair",
+               "model_only_threshold": "crosscoder.model_only_threshold",
+               "latent_scaling_max_ratio": "crosscoder.latent_scaling_max_ratio"}
+    """Old flat key -> its key in the lens's section (a config with an old key fails naming the new one)."""
+
     def __post_init__(self) -> None:
-        if min(self.stagewise_tokens, self.orders, self.crosscoder_tokens, self.max_tokens) < 1:
-            raise ValueError("stagewise_tokens, orders, crosscoder_tokens and max_tokens must be >= 1")
-        if self.domain_orders < 0:
-            raise ValueError("domain_orders must be >= 0")
-        if not (self.stagewise_lr > 0 and self.crosscoder_lr > 0):
-            raise ValueError("learning rates must be > 0")
-        if not 0.0 < self.model_only_threshold < 0.5:
-            raise ValueError("model_only_threshold must be in (0, 0.5)")
-        if not 0.0 < self.alpha < 1.0 or self.latent_scaling_max_ratio <= 0:
-            raise ValueError("alpha must be in (0, 1) and latent_scaling_max_ratio > 0")
-        for name in ("crosscoder_num_latents", "crosscoder_k"):
-            if getattr(self, name) is not None and getattr(self, name) < 1:
-                raise ValueError(f"{name} must be >= 1 or null")
+        if self.max_tokens < 1:
+            raise ValueError("max_tokens must be >= 1")
+        if not 0.0 < self.alpha < 1.0:
+            raise ValueError("alpha must be in (0, 1)")
 
 
 @dataclass
@@ -716,6 +755,8 @@ def _build(cls: type, data: dict, src: str, prefix: str = "") -> Any:
     hints = typing.get_type_hints(cls)
     names = [f.name for f in dataclasses.fields(cls)]
     for k in data:
+        if isinstance(k, str) and k in getattr(cls, "RENAMED", {}):
+            raise ConfigError(f"{src}: key '{prefix}{k}' has moved to '{prefix}{cls.RENAMED[k]}'")
         if not isinstance(k, str) or k not in names:
             known = ", ".join(n for n in names if n != "config_path")
             raise ConfigError(f"{src}: unknown key '{prefix}{k}' (known keys here: {known})")
@@ -743,6 +784,9 @@ def _check_override_key(assignment: str, key: str) -> None:
     for i, part in enumerate(parts):
         names = [f.name for f in dataclasses.fields(cls) if f.name != "config_path"]
         where = ".".join(parts[: i + 1])
+        if part in getattr(cls, "RENAMED", {}):
+            raise ConfigError(f"--set {assignment!r}: key '{where}' has moved to '{'.'.join(parts[:i])}."
+                              f"{cls.RENAMED[part]}'")
         if part not in names:
             raise ConfigError(f"--set {assignment!r}: unknown key '{where}' (known keys here: {', '.join(names)})")
         tp = typing.get_type_hints(cls)[part]

@@ -21,7 +21,8 @@ BatchTopK threshold calibrated after training, and ``metadata`` names the models
 halves in the scaled units in which training compared them.
 
 Per latent (:func:`latent_table`): the two decoder norms, ``rho = |d_b| / (|d_a| + |d_b|)``, the cosine of
-the two halves, the class (a-only / b-only / shared at ``diffing.model_only_threshold``), firing frequency,
+the two halves, the class (a-only / b-only / shared at ``diffing.crosscoder.model_only_threshold``), firing
+frequency,
 and Latent Scaling (:func:`latent_scaling`).
 """
 
@@ -201,7 +202,7 @@ def train_crosscoder(store_a: ActivationStore, store_b: ActivationStore, models:
             x = out.sae_in
             fvus.append((out.sae_out - x).pow(2).sum().item() / (x - x.mean(0)).pow(2).sum().item())
         if not math.isfinite(out.loss.item()):
-            raise StageError(f"{desc}: loss became {out.loss.item()}; lower diffing.crosscoder_lr")
+            raise StageError(f"{desc}: loss became {out.loss.item()}; lower diffing.crosscoder.lr")
         trainer.n_training_steps += 1
     sae.eval()
     theta = calibrate_threshold(sae, [next(data) for _ in range(8)])

@@ -140,7 +140,7 @@ class Contrast:
 
 
 def stagewise_contrasts(cfg: PipelineConfig, keys: tuple[str, ...], has_domains: bool) -> list[Contrast]:
-    o, do = cfg.diffing.orders, cfg.diffing.domain_orders
+    o, do = cfg.diffing.stagewise.orders, cfg.diffing.stagewise.domain_orders
     pt = "planted" if cfg.diffing.planted_text else "corpus"
     out = [Contrast("null", "base", "base", ALL_ROWS, None, o + 1, True),
            Contrast("tuned", "base", "tuned", ALL_ROWS, "null", o)]
@@ -185,8 +185,8 @@ def run_contrast(cfg: PipelineConfig, s1: Path, out: Path, c: Contrast, rows: Ro
     per_order, records = [], []
     for o in range(c.orders):
         work = out / DiffingFiles.STAGEWISE / f"{c.name}_o{o}"
-        rec = continue_sae(sae_dir(s1, start_name), store, cfg.sae, cfg.diffing.stagewise_tokens,
-                           cfg.diffing.stagewise_lr, order_seed(cfg, o), work, device, _scaling_factor(s1, start_name),
+        rec = continue_sae(sae_dir(s1, start_name), store, cfg.sae, cfg.diffing.stagewise.tokens,
+                           cfg.diffing.stagewise.lr, order_seed(cfg, o), work, device, _scaling_factor(s1, start_name),
                            desc=f"{c.name} o{o}")
         end = load_sae(work / TrainFiles.SAE, device)
         per_order.append(latent_change(start, end, x_start, x_target, before_cache[key], fvu0))
@@ -322,7 +322,7 @@ def crosscoder_pairs(cfg: PipelineConfig, keys: tuple[str, ...]) -> list[tuple[s
         pairs.append(("base", "control"))
     if "planted" in keys:
         pairs.append(("tuned", "planted"))
-    if cfg.diffing.crosscoder_null:
+    if cfg.diffing.crosscoder.null_pair:
         pairs.append(("base", "base"))
     return pairs
 
@@ -340,11 +340,11 @@ def run_crosscoders(cfg: PipelineConfig, s1: Path, out: Path, rows: Rows, device
     """Train (or resume) every crosscoder and compute its per-latent table over the held-out rows."""
     from featevo.crosscoder import latent_table, train_crosscoder
 
-    dc, keys = cfg.diffing, model_keys(cfg)
+    dc, keys = cfg.diffing.crosscoder, model_keys(cfg)
     info = load_models_info(s1)
     d_in = info["base"]["d_in"]
-    n = dc.crosscoder_num_latents or cfg.sae.resolve_num_latents(d_in)
-    k = dc.crosscoder_k or cfg.sae.k
+    n = dc.num_latents or cfg.sae.resolve_num_latents(d_in)
+    k = dc.k or cfg.sae.k
     res = {}
     for i, (a, b) in enumerate(tqdm(crosscoder_pairs(cfg, keys), desc="crosscoders", unit="pair")):
         text = "planted" if ptext is not None and (a, b) == ("tuned", "planted") else "corpus"
@@ -353,7 +353,7 @@ def run_crosscoders(cfg: PipelineConfig, s1: Path, out: Path, rows: Rows, device
         src = ptext.rows if text == "planted" else rows
         rec = train_crosscoder(
             *stores, (a, b), n, k,
-            dc.crosscoder_tokens, cfg.sae.batch_size, dc.crosscoder_lr, cfg.sae.aux_loss_coefficient,
+            dc.tokens, cfg.sae.batch_size, dc.lr, cfg.sae.aux_loss_coefficient,
             cfg.sae.dead_window_tokens, cfg.seed + 4241 + i, crosscoder_dir(out, a, b).parent, device,
             hook_name=info["base"]["hookpoint"], desc=f"crosscoder {a}~{b}")
         sae = load_sae(crosscoder_dir(out, a, b), device)
@@ -559,13 +559,13 @@ def compute(cfg: PipelineConfig, out_dir: Path) -> DiffingResult:
     t1 = time.time()
     cc = run_crosscoders(cfg, s1, out_dir, rows, device, ptext)
     cc_table = Table(CROSSCODER_LATENTS, crosscoder_rows(cc))
-    ccs = crosscoder_summary(cc, dc.model_only_threshold)
+    ccs = crosscoder_summary(cc, dc.crosscoder.model_only_threshold)
     timings["crosscoder_s"] = round(time.time() - t1, 1)
     t2 = time.time()
     planted = (planted_control(cfg, s1, out_dir, stats, cc, device) if "planted" in keys
                else {"available": False, "reason": "no planted twin (twin.planted is empty)"})
     timings["planted_s"] = round(time.time() - t2, 1)
-    _figures(out_dir, stats, cc, dc.model_only_threshold)
+    _figures(out_dir, stats, cc, dc.crosscoder.model_only_threshold)
     summary = {"stagewise": sws, "two_by_two": two_by_two_summary(stats), "crosscoder": ccs,
                "negative_control": negative_control(sws, ccs, dc.alpha, len(stats["tuned"]["rotation"])),
                "planted": {lens: {part: {k: r[part][k] for k in ("best_latent", "auroc", "rank", "n_latents",

@@ -258,7 +258,8 @@ CROSSCODER_LATENTS = Schema(DiffingFiles.CROSSCODER_LATENTS, (
     Col("rho", "float", "relative decoder norm |d_b| / (|d_a| + |d_b|): 0 a-only, 1 b-only, 0.5 shared"),
     Col("rank_rho", "int", "rank of rho (1 = most b-leaning): the lens's native change ranking"),
     Col("cosine", "float", "cosine of the two decoder halves (did a shared latent keep its direction)"),
-    Col("class", "str", "a-only (rho <= diffing.model_only_threshold), b-only (rho >= 1 - threshold) or shared"),
+    Col("class", "str", "a-only (rho <= diffing.crosscoder.model_only_threshold), b-only (rho >= 1 - threshold) or "
+                        "shared"),
     Col("firing_frequency", "float", "fraction of the held-out rows on which it fires"),
     Col("mean_activation", "float", "mean activation over those rows"),
     Col("beta_error_a", "float", "Latent Scaling: least-squares scale of the latent's own-model decoder half (probe) "
@@ -271,8 +272,8 @@ CROSSCODER_LATENTS = Schema(DiffingFiles.CROSSCODER_LATENTS, (
                              "0 the other model's activations do not carry the latent (truly model-specific), near "
                              "1 they do (Latent Decoupling)"),
     Col("nu_recon", "float", "the same ratio of beta_recon (near 1: Complete Shrinkage)"),
-    Col("confirmed", "bool", "a-only or b-only and both nu <= diffing.latent_scaling_max_ratio: model-specific "
-                             "after Latent Scaling"),
+    Col("confirmed", "bool", "a-only or b-only and both nu <= diffing.crosscoder.latent_scaling_max_ratio: "
+                             "model-specific after Latent Scaling"),
 ), "BatchTopK crosscoders: every latent with its relative decoder norm, class and Latent Scaling")
 
 

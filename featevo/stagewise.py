@@ -127,7 +127,7 @@ def continue_sae(start_dir: Path, store: ActivationStore, sae_cfg: SAEConfig, to
         out = fused_trainer_step(trainer, next(data))
         if not math.isfinite(out.loss):
             raise StageError(f"{desc}: loss became {out.loss} at step {trainer.n_training_steps}; "
-                             f"lower diffing.stagewise_lr")
+                             f"lower diffing.stagewise.lr")
         fvus.append(out.fvu)
         trainer.n_training_steps += 1
     save_final_sae(sae, trainer, scaling_factor, work_dir / TrainFiles.SAE)

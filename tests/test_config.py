@@ -107,3 +107,22 @@ def test_numeric_values_are_checked_when_the_config_loads(override, message):
     with pytest.raises(ConfigError) as e:
         load_config(REPO_ROOT / "configs" / "demo.yaml", [override])
     assert str(e.value).endswith(message) and "\n" not in str(e.value)
+
+
+def test_diffing_lens_sections_are_nested_and_old_flat_keys_name_their_new_key(tmp_path):
+    cfg = load_config(REPO_ROOT / "configs" / "demo.yaml", ["diffing.stagewise.tokens=2048",
+                                                           "diffing.crosscoder.lr=0.002"])
+    assert cfg.diffing.stagewise.tokens == 2048 and cfg.diffing.crosscoder.lr == 0.002
+    assert cfg.diffing.stagewise.orders == 2 and cfg.diffing.crosscoder.null_pair is True
+    with pytest.raises(ConfigError, match=r"key 'diffing\.stagewise_tokens' has moved to 'diffing\.stagewise\.tokens'"):
+        load_config(REPO_ROOT / "configs" / "demo.yaml", ["diffing.stagewise_tokens=5"])
+    text = (REPO_ROOT / "configs" / "demo.yaml").read_text()
+    text = text.replace("\ndiffing:", "\ndiffing:\n  crosscoder_null: false", 1)
+    (tmp_path / "old.yaml").write_text(text)
+    with pytest.raises(ConfigError) as e:
+        load_config(tmp_path / "old.yaml")
+    assert str(e.value).endswith("key 'diffing.crosscoder_null' has moved to 'diffing.crosscoder.null_pair'")
+    with pytest.raises(ConfigError, match=r"diffing\.crosscoder\.model_only_threshold must be in"):
+        load_config(REPO_ROOT / "configs" / "demo.yaml", ["diffing.crosscoder.model_only_threshold=0.7"])
+    with pytest.raises(ConfigError, match=r"unknown key 'diffing\.stagewise\.bogus'"):
+        load_config(REPO_ROOT / "configs" / "demo.yaml", ["diffing.stagewise.bogus=1"])

@@ -17,7 +17,7 @@ import pytest
 from conftest import tiny_config_dict
 from test_interpret import _Replay
 
-from featevo.config import DiffingConfig, config_from_dict
+from featevo.config import CrosscoderConfig, DiffingConfig, StagewiseConfig, config_from_dict
 from featevo.errors import StageError
 from featevo.interpret import _RecordingMixin
 from featevo.io import StageRun, atomic_write_json, reading_as, record_reads, require_stage
@@ -81,8 +81,8 @@ def pipeline(tmp_path_factory, tiny_model_dir, tiny_data):
                                     "latents": 2, "scorers": ["detection"]})
     cfg = config_from_dict(d)
     cfg = dataclasses.replace(
-        cfg, diffing=DiffingConfig(stagewise_tokens=1024, orders=2, domain_orders=1, crosscoder_tokens=1024,
-                                   max_tokens=3000),
+        cfg, diffing=DiffingConfig(stagewise=StagewiseConfig(tokens=1024, orders=2, domain_orders=1),
+                                   crosscoder=CrosscoderConfig(tokens=1024), max_tokens=3000),
         causal=dataclasses.replace(cfg.causal, top_n=2, n_random=4, n_bootstrap=20, batch_size=32))
     mp = pytest.MonkeyPatch()
     mp.setattr(interpret, "make_client", _Client)

@@ -11,7 +11,7 @@ from scipy.stats import mannwhitneyu
 
 from featevo import stagewise as sw
 from featevo.activations import ActivationStore
-from featevo.config import DiffingConfig, SAEConfig
+from featevo.config import CrosscoderConfig, DiffingConfig, SAEConfig, StagewiseConfig
 from featevo.planted_control import auroc, planted_tokens, score_lens
 from featevo.sae import build_trainer, encode, load_sae, save_final_sae
 
@@ -156,7 +156,8 @@ def test_planted_tokens_are_marked_by_their_character_span(minilm_dir):
 # --------------------------------------------------------------------------------------------
 # The stage end to end
 # --------------------------------------------------------------------------------------------
-SMALL = DiffingConfig(stagewise_tokens=1024, orders=2, domain_orders=1, crosscoder_tokens=1024, max_tokens=3000)
+SMALL = DiffingConfig(stagewise=StagewiseConfig(tokens=1024, orders=2, domain_orders=1),
+                      crosscoder=CrosscoderConfig(tokens=1024), max_tokens=3000)
 
 
 @pytest.fixture(scope="module")

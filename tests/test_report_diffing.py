@@ -26,14 +26,14 @@ from test_report import _Parser, report_cfg, shown_equals, table  # noqa: F401  
 def lens_cfg(report_cfg, tmp_path_factory):  # noqa: F811
     """A copy of the report fixture's run with 02_model_diffing and 03_causal run for real (small configs)."""
     from featevo import causal, diffing
-    from featevo.config import DiffingConfig
+    from featevo.config import CrosscoderConfig, DiffingConfig, StagewiseConfig
 
     root = tmp_path_factory.mktemp("report_diffing") / "outputs"
     shutil.copytree(run_dir(report_cfg), root / report_cfg.run_name)
     cfg = dataclasses.replace(
         report_cfg, output_root=str(root),
-        diffing=DiffingConfig(stagewise_tokens=1024, orders=2, domain_orders=1, crosscoder_tokens=1024,
-                              max_tokens=3000),
+        diffing=DiffingConfig(stagewise=StagewiseConfig(tokens=1024, orders=2, domain_orders=1),
+                              crosscoder=CrosscoderConfig(tokens=1024), max_tokens=3000),
         causal=dataclasses.replace(report_cfg.causal, top_n=3, n_random=6, n_bootstrap=50, batch_size=32))
     diffing.run(cfg, force=True)
     causal.run(cfg, force=True)

@@ -153,6 +153,7 @@ def two_by_two_table(ctx: ReportContext) -> Optional[Table]:
 def crosscoder_table(ctx: ReportContext) -> Optional[Table]:
     cc = _summary(ctx).get("crosscoder") or {}
     names = [p for p in PAIRS if p in cc] + [p for p in cc if p not in PAIRS]
+    threshold = ctx.cfg.diffing.crosscoder.model_only_threshold
     if not names:
         return None
     rows = []
@@ -167,9 +168,8 @@ def crosscoder_table(ctx: ReportContext) -> Optional[Table]:
                   "a-only confirmed", "b-only confirmed", "median rho"], rows,
                  caption="Crosscoder latent classes per model pair against the base~base null",
                  notes=[f"rho: relative decoder norm |d_b| / (|d_a| + |d_b|); a-only rho <= "
-                        f"{fnum(ctx.cfg.diffing.model_only_threshold, 2)}, b-only rho >= "
-                        f"{fnum(1 - ctx.cfg.diffing.model_only_threshold, 2)}. Confirmed: model-specific after "
-                        "Latent Scaling. base~base pairs the base model with itself: every model-specific latent "
+                        f"{fnum(threshold, 2)}, b-only rho >= {fnum(1 - threshold, 2)}. Confirmed: model-specific "
+                        "after Latent Scaling. base~base pairs the base model with itself: every model-specific latent "
                         "there is a training artefact, the null of the other rows."],
                  source=source(DIFFING, DiffingFiles.SUMMARY))
 
