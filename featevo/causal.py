@@ -41,7 +41,7 @@ from featevo.data import TARGET, REFERENCE, Doc, cluster_ids, load_probe
 from featevo.errors import StageError
 from featevo.fidelity import mask_tokens
 from featevo.intervene import (
-    ABLATE, IGNORE, KINDS, PATCH, Intervention, UpperPass, auroc, domain_effects, firing_frequency,
+    ABLATE, IGNORE, KINDS, PATCH, Intervention, UpperPass, domain_effects, firing_frequency,
     frequency_deciles, identity_summary, lower_batches, matched_random_latents, null_position, run_interventions,
 )
 from featevo.io import read_json
@@ -51,7 +51,7 @@ from featevo.layout import (
 )
 from featevo.results import EFFECTS
 from featevo.runner import run_stage
-from featevo.stats import bh_qvalues, rng_for
+from featevo.stats import auroc, bh_qvalues, rng_for
 
 logger = logging.getLogger(__name__)
 

@@ -39,7 +39,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from featevo.stats import (
-    bh_qvalues, cluster_bootstrap_weights, cluster_permutation_test, empirical_pvalues, percentile_ci, rng_for,
+    bh_qvalues, cluster_bootstrap_weights, cluster_permutation_test, empirical_p, percentile_ci, rng_for,
 )
 
 FIN, GEN = "target", "reference"  # the two domain roles (featevo.data.TARGET / REFERENCE)
@@ -159,7 +159,7 @@ def calibrated_pvalues(z_by: dict[str, np.ndarray], null_names: list[str]) -> di
     for name, z in z_by.items():
         pool = [np.asarray(z_by[n]) for n in null_names if n != name and n in z_by]
         null = np.concatenate(pool) if pool else np.zeros(0)
-        out[name] = (empirical_pvalues(np.asarray(z), null), int(null.size))
+        out[name] = (empirical_p(np.asarray(z), null), int(null.size))
     return out
 
 

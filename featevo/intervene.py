@@ -27,7 +27,7 @@ resample probe templates within each domain, and the target-minus-reference diff
 
 **Controls.** :func:`matched_random_latents` draws random latents with the flagged latents' distribution over
 firing-frequency deciles: the null distribution of an effect. :func:`null_position` places an effect in it.
-:func:`auroc` ranks latents by how well they separate given tokens (the planted positive control).
+:func:`featevo.stats.auroc` ranks latents by how well they separate given tokens (the planted positive control).
 """
 
 from __future__ import annotations
@@ -46,7 +46,7 @@ from featevo.activations import layer_and_last_output, layer_output
 from featevo.data import TARGET, REFERENCE
 from featevo.errors import ModelLoadError
 from featevo.models import encoder, encoder_layers
-from featevo.stats import cluster_bootstrap_weights, empirical_pvalues, percentile_ci, rng_for
+from featevo.stats import cluster_bootstrap_weights, empirical_p, percentile_ci, rng_for
 
 logger = logging.getLogger(__name__)
 
@@ -424,23 +424,8 @@ def null_position(observed: np.ndarray, null: np.ndarray,
         return np.full(observed.shape, np.nan), np.full(observed.shape, np.nan)
     below = (null[None, :] < observed[:, None]).sum(1) + 0.5 * (null[None, :] == observed[:, None]).sum(1)
     pct = np.where(np.isfinite(observed), 100.0 * below / null.size, np.nan)
-    if alternative == "greater":
-        p = (1.0 + (null[None, :] >= observed[:, None]).sum(1)) / (null.size + 1.0)
-    elif alternative == "two-sided":
-        p = empirical_pvalues(observed, null)
-    else:
-        raise ValueError(f"alternative must be two-sided or greater, not {alternative!r}")
+    # one-sided: exact comparisons (no round-off tolerance), as this null has always been read
+    p = empirical_p(observed, null, "greater", rtol=0.0) if alternative == "greater" else empirical_p(
+        observed, null, alternative)
     return pct, np.where(np.isfinite(observed), p, np.nan)
 
-
-def auroc(scores: np.ndarray, positive: np.ndarray) -> np.ndarray:
-    """Per column of ``scores`` [rows, latents]: the area under the ROC curve separating the ``positive`` rows from
-    the rest (ties count half; 0.5 = no separation). NaN without positives or negatives."""
-    from scipy.stats import rankdata
-
-    positive = np.asarray(positive, bool)
-    n_pos, n_neg = int(positive.sum()), int((~positive).sum())
-    if n_pos == 0 or n_neg == 0:
-        return np.full(scores.shape[1], np.nan)
-    ranks = rankdata(scores, axis=0)
-    return (ranks[positive].sum(0) - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg)

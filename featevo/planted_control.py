@@ -14,30 +14,13 @@ import re
 
 import numpy as np
 import torch
-from scipy.stats import rankdata
 
 from featevo.activations import ActivationStore, TokenTable, iter_layer_rows, tokenize_docs, tokenize_windows
 from featevo.data import TARGET, Doc
 from featevo.layout import acts_dir, split_dir
 from featevo.stagewise import rank_desc
+from featevo.stats import auroc
 from featevo.twin import planted_docs, planted_token_ids
-
-
-def auroc(scores: np.ndarray, positive: np.ndarray) -> np.ndarray:
-    """Area under the ROC curve of every column of ``scores`` [n, L] (or a vector) for the rows marked
-    ``positive``: the probability that a positive row outscores a negative one, ties counting half
-    (Mann-Whitney U / (n_pos * n_neg) with average ranks). NaN when either class is empty."""
-    scores = np.asarray(scores, dtype=np.float64)
-    vec = scores.ndim == 1
-    scores = scores[:, None] if vec else scores
-    pos = np.asarray(positive, dtype=bool)
-    n1, n0 = int(pos.sum()), int((~pos).sum())
-    if n1 == 0 or n0 == 0:
-        out = np.full(scores.shape[1], np.nan)
-    else:
-        r = rankdata(scores, axis=0)
-        out = (r[pos].sum(0) - n1 * (n1 + 1) / 2.0) / (n1 * n0)
-    return out[0] if vec else out
 
 
 def planted_sentences(probe: list[Doc], substitutions: dict[str, str]) -> list[Doc]:

@@ -26,6 +26,7 @@ import torch
 from featevo.activations import ActivationStore, safe_load
 from featevo.config import SAEConfig
 from featevo.errors import StageError
+from featevo.stats import empirical_p
 from featevo.io import atomic_write_json, read_json
 from featevo.layout import TrainFiles, display_path
 from featevo.sae import build_trainer, fused_trainer_step, load_sae, save_final_sae, seed_everything
@@ -208,17 +209,6 @@ def loo_null(null: np.ndarray) -> np.ndarray:
     return (null - loo).ravel()
 
 
-def empirical_p(observed: np.ndarray, pooled: np.ndarray, two_sided: bool) -> np.ndarray:
-    """``(1 + #{pooled >= observed}) / (len(pooled) + 1)`` (absolute values when ``two_sided``)."""
-    observed = np.asarray(observed, dtype=np.float64)
-    if pooled.size == 0:
-        return np.full(observed.shape, np.nan)
-    ref = np.sort(np.abs(pooled) if two_sided else pooled)
-    obs = np.abs(observed) if two_sided else observed
-    ge = ref.size - np.searchsorted(ref, obs - 1e-12 * np.maximum(1.0, np.abs(obs)), side="left")
-    return (1.0 + ge) / (ref.size + 1.0)
-
-
 def against_null(values: np.ndarray, null: np.ndarray | None, two_sided: bool) -> dict[str, np.ndarray]:
     """One statistic of a contrast ([orders, latents]) against its null ([null orders, latents]).
 
@@ -233,7 +223,8 @@ def against_null(values: np.ndarray, null: np.ndarray | None, two_sided: bool) -
     null = np.atleast_2d(np.asarray(null, dtype=np.float64))
     out.update(null_mean=null.mean(0), null_max=null.max(0), null_min=null.min(0))
     out["excess"] = out["value"] - out["null_mean"]
-    out["p"] = empirical_p(out["excess"], loo_null(null), two_sided)
+    out["p"] = empirical_p(out["excess"], loo_null(null), "two-sided" if two_sided else "greater", rtol=1e-12,
+                           atol=1e-12)
     return out
 
 

@@ -13,6 +13,10 @@ document and latent (e.g. the mean activation of the latent over the sentence's 
 * :func:`sign_flip_test`: two-sided paired permutation test of a mean per-document difference
   (tuned minus base) by exchanging the two members of each pair, i.e. flipping signs.
 * :func:`bh_qvalues`: Benjamini-Hochberg adjusted p-values (q-values) across latents.
+* :func:`empirical_p`: the p-value of observed statistics against a sample of their null (featevo's one
+  empirical p: stage-wise flags, calibrated deltas, the causal random-latent null).
+* :func:`auroc`: per column, the area under the ROC curve for given positive rows (featevo's one AUROC:
+  the planted positive controls).
 
 Documents are often not independent either: sentences written from one template share their wording,
 so their activations are correlated (intra-class correlation). Treating them as independent makes
@@ -229,15 +233,44 @@ def cluster_sign_flip_test(D: np.ndarray, clusters, n_perm: int, seed: int) -> t
     return obs, _permutation_pvalues(obs, n_perm, lambda m: rng.choice(np.array([-1.0, 1.0]), size=(m, k)) @ C / n)
 
 
-def empirical_pvalues(observed: np.ndarray, null: np.ndarray) -> np.ndarray:
-    """Two-sided p-value of each ``observed`` value against a sample ``null`` of the same statistic
-    (``(1 + #{|null| >= |obs|}) / (len(null) + 1)``); for calibrating against seed pairs."""
-    null = np.sort(np.abs(np.asarray(null, dtype=np.float64)))
-    obs = np.abs(np.asarray(observed, dtype=np.float64))
+def empirical_p(observed, null, alternative: str = "two-sided", rtol: float = _TIE_RTOL,
+                atol: float = 0.0) -> np.ndarray:
+    """Per ``observed`` value, ``(1 + #{null >= observed}) / (len(null) + 1)`` against a sample ``null`` of the
+    same statistic (never 0): of |observed| against |null| (``two-sided``) or of observed against null
+    (``greater``: is it larger than the null's?). A null value less than ``max(atol, rtol * |observed|)`` below
+    the observed one counts as reaching it (float round-off must not break an exact tie). NaN for an empty null.
+    """
+    if alternative not in ("two-sided", "greater"):
+        raise ValueError(f"alternative must be two-sided or greater, not {alternative!r}")
+    two = alternative == "two-sided"
+    obs = np.asarray(observed, dtype=np.float64)
+    null = np.asarray(null, dtype=np.float64)
     if null.size == 0:
         return np.full(obs.shape, np.nan)
-    ge = null.size - np.searchsorted(null, obs * (1.0 - _TIE_RTOL) - 1e-300, side="left")
-    return (1.0 + ge) / (null.size + 1.0)
+    ref = np.sort((np.abs(null) if two else null).ravel())
+    obs = np.abs(obs) if two else obs
+    ge = ref.size - np.searchsorted(ref, obs - np.maximum(atol, rtol * np.abs(obs)), side="left")
+    return (1.0 + ge) / (ref.size + 1.0)
+
+
+def auroc(scores, positive) -> np.ndarray:
+    """Area under the ROC curve of every column of ``scores`` [n, L] (or of a vector) for the rows marked
+    ``positive``: the probability that a positive row outscores a negative one, ties counting half
+    (Mann-Whitney U / (n_pos * n_neg), with average ranks; 0.5 = no separation). NaN when either class is
+    empty."""
+    from scipy.stats import rankdata
+
+    scores = np.asarray(scores, dtype=np.float64)
+    vec = scores.ndim == 1
+    scores = scores[:, None] if vec else scores
+    pos = np.asarray(positive, dtype=bool)
+    n1, n0 = int(pos.sum()), int((~pos).sum())
+    if n1 == 0 or n0 == 0:
+        out = np.full(scores.shape[1], np.nan)
+    else:
+        r = rankdata(scores, axis=0)
+        out = (r[pos].sum(0) - n1 * (n1 + 1) / 2.0) / (n1 * n0)
+    return out[0] if vec else out
 
 
 def two_sample_exact(x, y, alternative: str = "greater", max_splits: int = 200_000, seed: int = 0) -> float | None:

@@ -12,12 +12,27 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from featevo.fidelity import mask_tokens, splice as hook_splice
+from featevo.fidelity import mask_tokens
+from featevo.fidelity import splice as hook_splice
 from featevo.intervene import (
-    ABLATE, IGNORE, KINDS, PATCH, Intervention, UpperPass, auroc, domain_effects, frequency_deciles,
-    decoder_direction, identity_summary, lower_batches, matched_random_latents, null_position, query_positions,
-    run_interventions, splice,
+    ABLATE,
+    IGNORE,
+    KINDS,
+    PATCH,
+    Intervention,
+    UpperPass,
+    decoder_direction,
+    domain_effects,
+    frequency_deciles,
+    identity_summary,
+    lower_batches,
+    matched_random_latents,
+    null_position,
+    query_positions,
+    run_interventions,
+    splice,
 )
+from featevo.stats import auroc
 
 VOCAB, D, LAYERS = 60, 16, 3
 

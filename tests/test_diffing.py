@@ -12,7 +12,8 @@ from scipy.stats import mannwhitneyu
 from featevo import stagewise as sw
 from featevo.activations import ActivationStore
 from featevo.config import CrosscoderConfig, DiffingConfig, SAEConfig, StagewiseConfig
-from featevo.planted_control import auroc, planted_tokens, score_lens
+from featevo.planted_control import planted_tokens, score_lens
+from featevo.stats import auroc
 from featevo.sae import build_trainer, encode, load_sae, save_final_sae
 
 

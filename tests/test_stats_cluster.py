@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from featevo.stats import (
-    cluster_bootstrap_weights, cluster_permutation_test, cluster_sign_flip_test, empirical_pvalues, percentile_ci,
+    cluster_bootstrap_weights, cluster_permutation_test, cluster_sign_flip_test, empirical_p, percentile_ci,
     permutation_test_groups, sign_flip_test, stratified_bootstrap_weights, two_sample_exact,
 )
 
@@ -81,11 +81,11 @@ def test_cluster_bootstrap_with_singleton_clusters_is_the_document_bootstrap():
         assert np.allclose(w * len(idx), np.round(w * len(idx)))  # integer multiplicities / n
 
 
-def test_empirical_pvalues_against_a_null_sample():
+def test_empirical_p_against_a_null_sample():
     null = np.array([-3.0, -1.0, 0.5, 1.0, 2.0])
-    p = empirical_pvalues([0.0, 1.0, 5.0], null)
+    p = empirical_p([0.0, 1.0, 5.0], null)
     assert p.tolist() == pytest.approx([6 / 6, 5 / 6, 1 / 6])  # |null| >= |obs| for 5, 4 and 0 null values
-    assert np.isnan(empirical_pvalues([1.0], []))[0]
+    assert np.isnan(empirical_p([1.0], []))[0]
 
 
 def test_two_sample_exact_known_values():
