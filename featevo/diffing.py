@@ -1,6 +1,10 @@
 """Stage 02 (``02_model_diffing``): model diffing that keeps feature identity, each lens against its null,
 with the planted twin as positive control and the control twin as negative control.
 
+The lenses are the entries of :data:`featevo.diffing_lenses.LENSES` (the :class:`featevo.diffing_lenses.Lens`
+protocol): :func:`compute` fits each, writes its summary sections, scores it on the planted control, collects
+its negative control, its flagged set as base SAE latents (lens agreement) and its claims. The built-in lenses:
+
 * Stage-wise diffing (:mod:`featevo.stagewise`): stage 01's base SAE continued on another model's activations
   of the same tokens. Contrasts (start SAE -> activations): ``tuned`` (base -> tuned), ``control`` (base ->
   control twin), ``planted`` (tuned -> planted twin), each against its null: ``null`` (base -> base) and
@@ -35,6 +39,7 @@ from featevo.progress import tqdm
 from featevo.activations import ActivationStore, TokenTable
 from featevo.config import PipelineConfig
 from featevo.data import TARGET, REFERENCE, load_probe
+from featevo.diffing_lenses import LENSES, PARTS, DiffingRun
 from featevo.io import read_json
 from featevo.layout import (
     DIFFING, TRAIN, DiffingFiles, TrainFiles, acts_dir, main_saes, model_keys, models,
@@ -368,41 +373,6 @@ def run_crosscoders(cfg: PipelineConfig, s1: Path, out: Path, rows: Rows, device
     return res
 
 
-def crosscoder_rows(cc: dict) -> list[dict]:
-    rows = []
-    for name, r in cc.items():
-        t = r["table"]
-        for i in range(len(t["rho"])):
-            row = {"pair": name, "model_a": r["a"], "model_b": r["b"], "text": r["text"], "latent": i}
-            for col in CROSSCODER_LATENTS.fields:
-                if col not in row:
-                    row[col] = t[col][i].item() if hasattr(t[col][i], "item") else t[col][i]
-            rows.append(row)
-    return rows
-
-
-def crosscoder_summary(cc: dict, threshold: float) -> dict:
-    out = {}
-    for name, r in cc.items():
-        t, cls = r["table"], r["table"]["class"]
-        hist, edges = np.histogram(t["rho"], bins=20, range=(0.0, 1.0))
-        out[name] = {
-            "model_a": r["a"], "model_b": r["b"], "text": r["text"],
-            **{k: r["record"][k] for k in ("steps", "tokens", "threshold",
-                                                                                  "activation_scales")},
-            "fvu": t["fvu"], "l0": t["l0"], "dead_latents": int((t["firing_frequency"] == 0).sum()),
-            "a_only": int((cls == "a-only").sum()), "b_only": int((cls == "b-only").sum()),
-            "shared": int((cls == "shared").sum()),
-            "b_only_confirmed": int((t["confirmed"] & (cls == "b-only")).sum()),
-            "a_only_confirmed": int((t["confirmed"] & (cls == "a-only")).sum()),
-            "rho_quantiles": {q: float(np.quantile(t["rho"], float(q)))
-                              for q in ("0.05", "0.25", "0.5", "0.75", "0.95")},
-            "rho_histogram": {"edges": edges.round(3).tolist(), "counts": hist.tolist()},
-            "shared_cosine_median": float(np.median(t["cosine"][cls == "shared"])) if (cls == "shared").any() else None,
-        }
-    return out
-
-
 # --------------------------------------------------------------------------------------------
 # Positive control: the planted concept
 # --------------------------------------------------------------------------------------------
@@ -413,12 +383,14 @@ def _best_cosine_change(sae_b, sae_a) -> np.ndarray:
     return (1.0 - (B @ A.T).max(dim=1).values).numpy()
 
 
-def planted_control(cfg: PipelineConfig, s1: Path, out: Path, sw: dict, cc: dict, device) -> dict:
-    """Per lens: the best latent for the planted tokens of held-out sentences, its AUROC and rank in the
-    lens's ranking of the planted contrast (``planted``) and of the main base-vs-tuned diff (``main``)."""
+def planted_control(run: DiffingRun, states: dict) -> dict:
+    """Per lens of :data:`featevo.diffing_lenses.LENSES` (and the matching lens): the best latent for the planted
+    tokens of held-out sentences, its AUROC and rank in the lens's ranking of the planted contrast (``planted``)
+    and of the main base-vs-tuned diff (``main``)."""
     from featevo.models import load_model, load_tokenizer
     from featevo.planted_control import harvest_rows, planted_sentences, planted_tokens, score_lens
 
+    cfg, s1, device = run.cfg, run.s1, run.device
     subs = dict(cfg.twin.planted)
     docs = planted_sentences(load_probe(cfg.data), subs)
     if not docs:
@@ -431,23 +403,17 @@ def planted_control(cfg: PipelineConfig, s1: Path, out: Path, sw: dict, cc: dict
         model = load_model(mdl[key], head="none", device=device, dtype=cfg.harvest.dtype)
         acts[key] = harvest_rows(model, tokens, cfg.harvest.layer, cfg.harvest.batch_size, device, f"planted {key}")
         del model
+    lenses = {}
+    for name, lens in LENSES.items():
+        change = {part: lens.change(states[name], part) for part in PARTS}
+        if any(v is None for v in change.values()):
+            continue
+        lenses[name] = {part: score_lens(lens.codes(run, states[name], acts, part), is_planted, change[part],
+                                         lens.statistic(part)) for part in PARTS}
 
     def z(sae, *xs):
         return encode(sae, torch.cat(xs, 1)).numpy()
 
-    stw = out / DiffingFiles.STAGEWISE
-    lenses = {"stagewise": {
-        "planted": score_lens(z(load_sae(stw / "planted_o0" / TrainFiles.SAE, device), acts["planted"]), is_planted,
-                              sw["planted"]["rotation_excess"], "rotation excess of planted over planted_null"),
-        "main": score_lens(z(load_sae(stw / "tuned_o0" / TrainFiles.SAE, device), acts["tuned"]), is_planted,
-                           sw["tuned"]["rotation_excess"], "rotation excess of tuned over null")}}
-    if "tuned~planted" in cc:
-        lenses["crosscoder"] = {
-            "planted": score_lens(z(load_sae(crosscoder_dir(out, "tuned", "planted"), device), acts["tuned"],
-                                    acts["planted"]), is_planted, cc["tuned~planted"]["table"]["rho"],
-                                  "rho toward planted"),
-            "main": score_lens(z(load_sae(crosscoder_dir(out, "base", "tuned"), device), acts["base"], acts["tuned"]),
-                               is_planted, cc["base~tuned"]["table"]["rho"], "rho toward tuned")}
     sae = {m: load_sae(sae_dir(s1, main_saes(cfg, m)[0]), device) for m in ("base", "tuned", "planted")}
     lenses["matching"] = {
         "planted": score_lens(z(sae["planted"], acts["planted"]), is_planted,
@@ -477,38 +443,8 @@ def planted_control(cfg: PipelineConfig, s1: Path, out: Path, sw: dict, cc: dict
 
 
 # --------------------------------------------------------------------------------------------
-# Negative control and the stage
+# The stage
 # --------------------------------------------------------------------------------------------
-def negative_control(sws: dict, ccs: dict, alpha: float, n_latents: int | None) -> dict:
-    """Flag counts of each lens on the main contrast, the control twin and the null."""
-
-    def get(d: dict, name: str, key: str):
-        return d[name][key] if name in d else None
-
-    return {
-        "stagewise": {
-            "tuned": get(sws, "tuned", "flagged"), "control": get(sws, "control", "flagged"),
-            "null_held_out": get(sws, "null_held_out", "flagged"),
-            "what": f"latents whose rotation beyond the null has an empirical p-value <= {alpha} (against the "
-                    f"pooled leave-one-out null orders)",
-            "null_expects": n_latents * alpha if n_latents else None,
-            "null_expects_what": "alpha times the number of latents (calibrated per-latent p-values); "
-                                 "null_held_out is the count the rule gives on one more null order held out from "
-                                 "the reference (conservative p-values give fewer)",
-        },
-        "crosscoder": {
-            "tuned": get(ccs, "base~tuned", "b_only_confirmed"),
-            "control": get(ccs, "base~control", "b_only_confirmed"),
-            "null": get(ccs, "base~base", "b_only_confirmed"),
-            "what": "b-only latents (rho >= 1 - model_only_threshold) confirmed by Latent Scaling (both nu ratios "
-                    "<= latent_scaling_max_ratio)",
-            "null_expects": 0,
-            "null_expects_what": "null: the same count for the base model paired with itself (b is a copy of a), "
-                                 "where every model-specific latent is a training artefact",
-        },
-    }
-
-
 def _clean(obj):
     """``obj`` with every non-finite float replaced by None (strict JSON)."""
     if isinstance(obj, dict):
@@ -522,23 +458,15 @@ def _clean(obj):
     return obj
 
 
-def _figures(out: Path, stats: dict, cc: dict, threshold: float) -> None:
-    from featevo.diffing_figures import rho_histograms, rotation_vs_null
-
-    if "tuned" in stats:
-        rotation_vs_null(stats["tuned"], stats.get("control"), stats.get("null_held_out"),
-                         out / DiffingFiles.ROTATION_FIG)
-    if cc:
-        rho_histograms({n: r["table"]["rho"] for n, r in cc.items()}, threshold, out / DiffingFiles.RHO_FIG)
-
-
 def run(cfg: PipelineConfig, force: bool = False) -> Path:
     """Run stage 02_model_diffing (needs stage 01); returns the stage folder."""
     return run_stage(cfg, DIFFING, compute, force)
 
 
 def compute(cfg: PipelineConfig, out_dir: Path) -> DiffingResult:
-    """Stage 02_model_diffing into ``out_dir`` (the runner checks its upstream and commits); returns its result."""
+    """Stage 02_model_diffing into ``out_dir`` (the runner checks its upstream and commits): every lens of
+    :data:`featevo.diffing_lenses.LENSES` fitted, summarised, scored on the planted control and its claims made;
+    returns the result."""
     from featevo.models import resolve_device
 
     device = resolve_device(cfg.device)
@@ -547,54 +475,52 @@ def compute(cfg: PipelineConfig, out_dir: Path) -> DiffingResult:
     rows = load_rows(s1, keys, dc.max_tokens)
     train_domain = TokenTable(split_dir(s1, "train")).row_domains()
     has_domains = bool(np.isin([TARGET, REFERENCE], train_domain).all())
-    contrasts = stagewise_contrasts(cfg, keys, has_domains)
     ptext = planted_text(cfg, s1, device) if "planted" in keys and dc.planted_text else None
-    before: dict = {}
-    results = {c.name: run_contrast(cfg, s1, out_dir, c, rows, train_domain, device, before, ptext)
-               for c in tqdm(contrasts, desc="stage-wise contrasts", unit="contrast")}
-    stats = stagewise_statistics(contrasts, results, dc.alpha)
-    sw_table = Table(STAGEWISE_LATENTS, stagewise_rows(stats, results))
-    sws = stagewise_summary(stats, results)
-    timings["stagewise_s"] = round(time.time() - t0, 1)
-    t1 = time.time()
-    cc = run_crosscoders(cfg, s1, out_dir, rows, device, ptext)
-    cc_table = Table(CROSSCODER_LATENTS, crosscoder_rows(cc))
-    ccs = crosscoder_summary(cc, dc.crosscoder.model_only_threshold)
-    timings["crosscoder_s"] = round(time.time() - t1, 1)
+    run = DiffingRun(cfg, s1, out_dir, rows, train_domain, has_domains, ptext, keys, device)
+    states, summary = {}, {}
+    for name, lens in LENSES.items():
+        t = time.time()
+        states[name] = lens.fit(run)
+        summary.update(lens.summary(run, states[name]))
+        timings[f"{name}_s"] = round(time.time() - t, 1)
     t2 = time.time()
-    planted = (planted_control(cfg, s1, out_dir, stats, cc, device) if "planted" in keys
+    planted = (planted_control(run, states) if "planted" in keys
                else {"available": False, "reason": "no planted twin (twin.planted is empty)"})
     timings["planted_s"] = round(time.time() - t2, 1)
-    _figures(out_dir, stats, cc, dc.crosscoder.model_only_threshold)
-    summary = {"stagewise": sws, "two_by_two": two_by_two_summary(stats), "crosscoder": ccs,
-               "negative_control": negative_control(sws, ccs, dc.alpha, len(stats["tuned"]["rotation"])),
-               "planted": {lens: {part: {k: r[part][k] for k in ("best_latent", "auroc", "rank", "n_latents",
-                                                                 "first_recovering_latent")}
-                                  for part in ("planted", "main")} for lens, r in planted.get("lenses", {}).items()},
-               "planted_text": None if ptext is None else {"changed_docs": ptext.changed_docs,
-                                                           "planted_tokens": ptext.planted_tokens},
-               "rows_measured": int(len(rows.domain)), "timings": {**timings, "total_s": round(time.time() - t0, 1)}}
-    summary["lens_sets"] = lens_sets(cfg, s1, out_dir, sw_table, cc_table)
-    summary["claims"] = diffing_claims(_clean(summary), {name: len(st["rotation"]) for name, st in stats.items()},
-                                       dc.alpha)
-    result = DiffingResult(_clean(summary), _clean(planted), sw_table, cc_table)
+    for name, lens in LENSES.items():
+        lens.figures(run, states[name])
+    summary["negative_control"] = {name: nc for name, lens in LENSES.items()
+                                   if (nc := lens.negative_control(run, states[name], summary)) is not None}
+    summary.update({
+        "planted": {lens: {part: {k: r[part][k] for k in ("best_latent", "auroc", "rank", "n_latents",
+                                                          "first_recovering_latent")}
+                           for part in ("planted", "main")} for lens, r in planted.get("lenses", {}).items()},
+        "planted_text": None if ptext is None else {"changed_docs": ptext.changed_docs,
+                                                    "planted_tokens": ptext.planted_tokens},
+        "rows_measured": int(len(rows.domain)), "timings": {**timings, "total_s": round(time.time() - t0, 1)}})
+    summary = _clean(summary)
+    summary["lens_sets"] = lens_sets(run, states)
+    summary["claims"] = diffing_claims(summary, dc.alpha)
+    tables = {name: lens.table(states[name]) for name, lens in LENSES.items()}
+    result = DiffingResult(summary, _clean(planted),
+                           *(tables.get(k) if tables.get(k) is not None else Table(schema, [])
+                             for k, schema in (("stagewise", STAGEWISE_LATENTS), ("crosscoder", CROSSCODER_LATENTS))))
     result.save(out_dir)
     return result
 
 
-def diffing_claims(summary: dict, n_latents: dict[str, int], alpha: float) -> list[dict]:
-    """The stage's claims, each with its lens and role: every lens's counts against its null."""
-    from featevo.diffing_lenses import crosscoder, stagewise
+def diffing_claims(summary: dict, alpha: float) -> list[dict]:
+    """The stage's claims, each with its lens and role: every lens's counts against its null (lens order)."""
 
-    return [*stagewise.claims(summary["stagewise"], n_latents, alpha), *crosscoder.claims(summary["crosscoder"], alpha)]
+    return [c for lens in LENSES.values() for c in lens.claims(summary, alpha)]
 
 
-def lens_sets(cfg: PipelineConfig, s1: Path, out: Path, sw_table: Table, cc_table: Table) -> dict:
-    """Every lens's flagged set as base SAE latents (for lens agreement, :func:`featevo.lenses.lens_agreement`)."""
-    from featevo.diffing_lenses import crosscoder, stagewise
+def lens_sets(run: DiffingRun, states: dict) -> dict:
+    """Every lens's flagged set as base SAE latents (for lens agreement, :func:`featevo.lenses.lens_agreement`),
+    out of the base SAE's latents."""
+    from featevo.lenses import decoder
 
-    base = sae_dir(s1, main_saes(cfg, "base")[0]) / TrainFiles.SAE_WEIGHTS
-    return {"n_latents": len(sw_table.where(contrast="tuned")),
-            "lenses": {stagewise.AGREEMENT_NAME: stagewise.flagged_base_latents(sw_table),
-                       crosscoder.AGREEMENT_NAME: crosscoder.flagged_base_latents(
-                           cc_table, crosscoder_dir(out, "base", "tuned") / TrainFiles.SAE_WEIGHTS, base)}}
+    w = decoder(sae_dir(run.s1, main_saes(run.cfg, "base")[0]) / TrainFiles.SAE_WEIGHTS)
+    return {"n_latents": 0 if w is None else int(w.shape[0]),
+            "lenses": {lens.agreement_name: lens.flagged_base_latents(run, states[name])
+                       for name, lens in LENSES.items()}}

@@ -74,8 +74,7 @@ def _reclaim(cfg, up) -> None:
     from featevo.diffing import diffing_claims
 
     s = up.diffing.summary
-    n = {c: len(up.diffing.stagewise.where(contrast=c)) for c in s["stagewise"]}
-    s["claims"] = diffing_claims(s, n, cfg.diffing.alpha)
+    s["claims"] = diffing_claims(s, cfg.diffing.alpha)
     up.causal.summary["claims"] = causal_claims(cfg, up.causal.summary)
 
 

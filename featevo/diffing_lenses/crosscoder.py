@@ -63,3 +63,114 @@ def flagged_base_latents(rows, crosscoder_weights: Path, base_weights: Path) -> 
             "what": "model-specific (a-only or b-only) latents of the base~tuned crosscoder, each mapped to the base "
                     "SAE latent whose decoder row has the highest cosine with its base-side decoder half (best "
                     "match, not one-to-one)"}
+
+
+def crosscoder_rows(cc: dict) -> list[dict]:
+    """One row of :data:`featevo.results.CROSSCODER_LATENTS` per crosscoder latent of every pair."""
+    from featevo.results import CROSSCODER_LATENTS
+
+    rows = []
+    for name, r in cc.items():
+        t = r["table"]
+        for i in range(len(t["rho"])):
+            row = {"pair": name, "model_a": r["a"], "model_b": r["b"], "text": r["text"], "latent": i}
+            for col in CROSSCODER_LATENTS.fields:
+                if col not in row:
+                    row[col] = t[col][i].item() if hasattr(t[col][i], "item") else t[col][i]
+            rows.append(row)
+    return rows
+
+
+def crosscoder_summary(cc: dict) -> dict:
+    """Per pair: training record, FVU, L0, class counts (confirmed by Latent Scaling), rho quantiles."""
+    out = {}
+    for name, r in cc.items():
+        t, cls = r["table"], r["table"]["class"]
+        hist, edges = np.histogram(t["rho"], bins=20, range=(0.0, 1.0))
+        out[name] = {
+            "model_a": r["a"], "model_b": r["b"], "text": r["text"],
+            **{k: r["record"][k] for k in ("steps", "tokens", "threshold", "activation_scales")},
+            "fvu": t["fvu"], "l0": t["l0"], "dead_latents": int((t["firing_frequency"] == 0).sum()),
+            "a_only": int((cls == "a-only").sum()), "b_only": int((cls == "b-only").sum()),
+            "shared": int((cls == "shared").sum()),
+            "b_only_confirmed": int((t["confirmed"] & (cls == "b-only")).sum()),
+            "a_only_confirmed": int((t["confirmed"] & (cls == "a-only")).sum()),
+            "rho_quantiles": {q: float(np.quantile(t["rho"], float(q)))
+                              for q in ("0.05", "0.25", "0.5", "0.75", "0.95")},
+            "rho_histogram": {"edges": edges.round(3).tolist(), "counts": hist.tolist()},
+            "shared_cosine_median": float(np.median(t["cosine"][cls == "shared"])) if (cls == "shared").any() else None,
+        }
+    return out
+
+
+class CrosscoderLens:
+    """BatchTopK crosscoders (:mod:`featevo.crosscoder`) for (base, tuned), (base, control), (tuned, planted) and the
+    null (base, base): relative decoder norm, decoder cosine, classes and Latent Scaling. Config:
+    ``diffing.crosscoder``; table: ``crosscoder_latents.csv``."""
+
+    name = LENS
+    agreement_name = AGREEMENT_NAME
+    PLANTED_PAIRS = {"planted": ("tuned", "planted"), "main": ("base", "tuned")}
+
+    def fit(self, run) -> dict:
+        from featevo.diffing import run_crosscoders
+        from featevo.results import CROSSCODER_LATENTS
+        from featevo.tables import Table
+
+        cc = run_crosscoders(run.cfg, run.s1, run.out, run.rows, run.device, run.ptext)
+        return {"cc": cc, "table": Table(CROSSCODER_LATENTS, crosscoder_rows(cc))}
+
+    def table(self, state: dict):
+        return state["table"]
+
+    def summary(self, run, state: dict) -> dict:
+        return {"crosscoder": crosscoder_summary(state["cc"])}
+
+    def change(self, state: dict, part: str):
+        a, b = self.PLANTED_PAIRS[part]
+        r = state["cc"].get(f"{a}~{b}")
+        return None if r is None or "tuned~planted" not in state["cc"] else r["table"]["rho"]
+
+    def codes(self, run, state: dict, acts: dict, part: str):
+        import torch
+
+        from featevo.diffing import crosscoder_dir
+        from featevo.sae import encode, load_sae
+
+        a, b = self.PLANTED_PAIRS[part]
+        return encode(load_sae(crosscoder_dir(run.out, a, b), run.device), torch.cat([acts[a], acts[b]], 1)).numpy()
+
+    def statistic(self, part: str) -> str:
+        return "rho toward planted" if part == "planted" else "rho toward tuned"
+
+    def negative_control(self, run, state: dict, summary: dict) -> dict:
+        ccs = summary["crosscoder"]
+
+        def get(name: str):
+            return ccs[name]["b_only_confirmed"] if name in ccs else None
+
+        return {"tuned": get("base~tuned"), "control": get("base~control"), "null": get(NULL_PAIR),
+                "what": "b-only latents (rho >= 1 - model_only_threshold) confirmed by Latent Scaling (both nu ratios "
+                        "<= latent_scaling_max_ratio)",
+                "null_expects": 0,
+                "null_expects_what": "null: the same count for the base model paired with itself (b is a copy of a), "
+                                     "where every model-specific latent is a training artefact"}
+
+    def flagged_base_latents(self, run, state: dict) -> dict:
+        from featevo.diffing import crosscoder_dir
+        from featevo.layout import TrainFiles, main_saes, sae_dir
+
+        base = sae_dir(run.s1, main_saes(run.cfg, "base")[0]) / TrainFiles.SAE_WEIGHTS
+        return flagged_base_latents(state["table"], crosscoder_dir(run.out, "base", "tuned") / TrainFiles.SAE_WEIGHTS,
+                                    base)
+
+    def claims(self, summary: dict, alpha: float) -> list[dict]:
+        return claims(summary.get("crosscoder") or {}, alpha)
+
+    def figures(self, run, state: dict) -> None:
+        from featevo.diffing_figures import rho_histograms
+        from featevo.layout import DiffingFiles
+
+        if state["cc"]:
+            rho_histograms({n: r["table"]["rho"] for n, r in state["cc"].items()},
+                           run.cfg.diffing.crosscoder.model_only_threshold, run.out / DiffingFiles.RHO_FIG)

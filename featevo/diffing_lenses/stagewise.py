@@ -54,3 +54,84 @@ def flagged_base_latents(rows) -> dict:
         return {"latents": None, "what": "missing: no tuned contrast in the stage-wise table"}
     return {"latents": [int(r["latent"]) for r in tuned if r["flagged"]],
             "what": "latents rotated beyond the null (tuned contrast); latent i is base SAE latent i"}
+
+
+class StagewiseLens:
+    """Stage-wise diffing (:mod:`featevo.stagewise`): stage 01's base SAE continued on another model's activations
+    of the same tokens, per contrast and data order, against the same continued training on the start model's own
+    activations (the null). Config: ``diffing.stagewise``; table: ``stagewise_latents.csv``."""
+
+    name = LENS
+    agreement_name = AGREEMENT_NAME
+
+    def fit(self, run) -> dict:
+        from featevo.diffing import run_contrast, stagewise_contrasts, stagewise_rows, stagewise_statistics
+        from featevo.progress import tqdm
+        from featevo.results import STAGEWISE_LATENTS
+        from featevo.tables import Table
+
+        contrasts = stagewise_contrasts(run.cfg, run.keys, run.has_domains)
+        before: dict = {}
+        results = {c.name: run_contrast(run.cfg, run.s1, run.out, c, run.rows, run.train_domain, run.device, before,
+                                        run.ptext)
+                   for c in tqdm(contrasts, desc="stage-wise contrasts", unit="contrast")}
+        stats = stagewise_statistics(contrasts, results, run.cfg.diffing.alpha)
+        return {"stats": stats, "results": results, "table": Table(STAGEWISE_LATENTS, stagewise_rows(stats, results))}
+
+    def table(self, state: dict):
+        return state["table"]
+
+    def summary(self, run, state: dict) -> dict:
+        from featevo.diffing import stagewise_summary, two_by_two_summary
+
+        sws = stagewise_summary(state["stats"], state["results"])
+        for name, e in sws.items():
+            e["latents"] = int(len(state["stats"][name]["rotation"]))
+        return {"stagewise": sws, "two_by_two": two_by_two_summary(state["stats"])}
+
+    def change(self, state: dict, part: str):
+        st = state["stats"].get("planted" if part == "planted" else "tuned")
+        return None if st is None else st["rotation_excess"]
+
+    def codes(self, run, state: dict, acts: dict, part: str):
+        from featevo.layout import DiffingFiles, TrainFiles
+        from featevo.sae import encode, load_sae
+
+        contrast, model = ("planted", "planted") if part == "planted" else ("tuned", "tuned")
+        sae = load_sae(run.out / DiffingFiles.STAGEWISE / f"{contrast}_o0" / TrainFiles.SAE, run.device)
+        return encode(sae, acts[model]).numpy()
+
+    def statistic(self, part: str) -> str:
+        return ("rotation excess of planted over planted_null" if part == "planted"
+                else "rotation excess of tuned over null")
+
+    def negative_control(self, run, state: dict, summary: dict) -> dict:
+        sws, alpha = summary["stagewise"], run.cfg.diffing.alpha
+        n = len(state["stats"]["tuned"]["rotation"])
+
+        def get(name: str):
+            return sws[name]["flagged"] if name in sws else None
+
+        return {"tuned": get("tuned"), "control": get("control"), "null_held_out": get("null_held_out"),
+                "what": f"latents whose rotation beyond the null has an empirical p-value <= {alpha} (against the "
+                        f"pooled leave-one-out null orders)",
+                "null_expects": n * alpha if n else None,
+                "null_expects_what": "alpha times the number of latents (calibrated per-latent p-values); "
+                                     "null_held_out is the count the rule gives on one more null order held out from "
+                                     "the reference (conservative p-values give fewer)"}
+
+    def flagged_base_latents(self, run, state: dict) -> dict:
+        return flagged_base_latents(state["table"])
+
+    def claims(self, summary: dict, alpha: float) -> list[dict]:
+        sws = summary.get("stagewise") or {}
+        return claims(sws, {k: int(e.get("latents") or 0) for k, e in sws.items()}, alpha)
+
+    def figures(self, run, state: dict) -> None:
+        from featevo.diffing_figures import rotation_vs_null
+        from featevo.layout import DiffingFiles
+
+        stats = state["stats"]
+        if "tuned" in stats:
+            rotation_vs_null(stats["tuned"], stats.get("control"), stats.get("null_held_out"),
+                             run.out / DiffingFiles.ROTATION_FIG)
