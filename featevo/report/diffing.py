@@ -20,6 +20,7 @@ from typing import Optional
 
 
 from featevo.claims import supported
+from featevo.diffing_lenses import crosscoder as crosscoder_lens
 from featevo.layout import DELTAS, DIFFING, DiffingFiles, ReportFiles, main_saes
 from featevo.report.common import absent_stage, dig, num, plural, source
 from featevo.report.context import ReportContext
@@ -31,8 +32,8 @@ CONTINUED = {"tuned": "base SAE continued on the tuned model", "control": "base 
 """Stage-wise contrast -> the continued training it is (a table column)."""
 HELD_OUT = (("null_held_out", "held-out null order (base on base)"),
             ("planted_null_held_out", "held-out null order (tuned on tuned)"))
-PAIRS = ("base~tuned", "base~control", "tuned~planted", "base~base")
-NULL_PAIR = "base~base"
+PAIRS = (*crosscoder_lens.PAIRS, crosscoder_lens.NULL_PAIR)
+NULL_PAIR = crosscoder_lens.NULL_PAIR
 LENS_LABEL = {"stagewise": "stage-wise", "crosscoder": "crosscoder", "matching": "independent matching"}
 DEFAULT_AIM = {"rank_at_most": 3, "auroc_at_least": 0.9}
 MAX_LATENT_ROWS = 40
