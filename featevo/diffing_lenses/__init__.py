@@ -16,6 +16,10 @@ step that involves a lens, so a new lens is its module, its config section (``di
 * **claims**: its claims (:mod:`featevo.claims`) made from the stage's summary, with ``lens`` = its registry name
   and a role (``claim``, ``negative_control``, ``positive_control``);
 * **figures**: its figures in the stage folder.
+
+Optional attributes: ``label`` (its name in the report) and ``description`` (one sentence for the report's section;
+a lens without a section of its own in :mod:`featevo.report.diffing` is rendered from its claims). The held-out
+rows and the planted text every lens reads are made in :mod:`.rows`.
 """
 
 from __future__ import annotations
@@ -32,8 +36,7 @@ from featevo.config import PipelineConfig
 @dataclass
 class DiffingRun:
     """What every lens reads: the config, stage 01's folder, this stage's (partial) folder, the held-out rows
-    (:class:`featevo.diffing.Rows`), the planted text (:class:`featevo.diffing.PlantedText` or None), the model
-    keys and the device."""
+    (:class:`.rows.Rows`), the planted text (:class:`.rows.PlantedText` or None), the model keys and the device."""
 
     cfg: PipelineConfig
     s1: Path

@@ -8,11 +8,22 @@ two counts (:func:`featevo.claims.pair_claim`).
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import numpy as np
 
+from featevo.activations import ActivationStore
 from featevo.claims import pair_claim
+from featevo.config import PipelineConfig
+from featevo.diffing_lenses.rows import PlantedText, Rows
+from featevo.layout import DiffingFiles, TrainFiles, acts_dir, model_keys
+from featevo.progress import tqdm
+from featevo.results import load_models_info
+from featevo.sae import load_sae
+from featevo.stagewise import rank_desc
+
+logger = logging.getLogger(__name__)
 
 LENS = "crosscoder"
 PAIRS = ("base~tuned", "base~control", "tuned~planted")
@@ -103,6 +114,61 @@ def crosscoder_summary(cc: dict) -> dict:
     return out
 
 
+# --------------------------------------------------------------------------------------------
+# Crosscoders
+# --------------------------------------------------------------------------------------------
+def crosscoder_pairs(cfg: PipelineConfig, keys: tuple[str, ...]) -> list[tuple[str, str]]:
+    pairs = [("base", "tuned")]
+    if "control" in keys:
+        pairs.append(("base", "control"))
+    if "planted" in keys:
+        pairs.append(("tuned", "planted"))
+    if cfg.diffing.crosscoder.null_pair:
+        pairs.append(("base", "base"))
+    return pairs
+
+
+def pair_name(a: str, b: str) -> str:
+    return f"{a}~{b}"
+
+
+def crosscoder_dir(out: Path, a: str, b: str) -> Path:
+    return out / DiffingFiles.CROSSCODERS / f"{a}_{b}" / TrainFiles.SAE
+
+
+def run_crosscoders(cfg: PipelineConfig, s1: Path, out: Path, rows: Rows, device,
+                    ptext: PlantedText | None = None) -> dict[str, dict]:
+    """Train (or resume) every crosscoder and compute its per-latent table over the held-out rows."""
+    from featevo.crosscoder import latent_table, train_crosscoder
+
+    dc, keys = cfg.diffing.crosscoder, model_keys(cfg)
+    info = load_models_info(s1)
+    d_in = info["base"]["d_in"]
+    n = dc.num_latents or cfg.sae.resolve_num_latents(d_in)
+    k = dc.k or cfg.sae.k
+    res = {}
+    for i, (a, b) in enumerate(tqdm(crosscoder_pairs(cfg, keys), desc="crosscoders", unit="pair")):
+        text = "planted" if ptext is not None and (a, b) == ("tuned", "planted") else "corpus"
+        stores = (ptext.stores[a], ptext.stores[b]) if text == "planted" else (
+            ActivationStore(acts_dir(s1, "train", a)), ActivationStore(acts_dir(s1, "train", b)))
+        src = ptext.rows if text == "planted" else rows
+        rec = train_crosscoder(
+            *stores, (a, b), n, k,
+            dc.tokens, cfg.sae.batch_size, dc.lr, cfg.sae.aux_loss_coefficient,
+            cfg.sae.dead_window_tokens, cfg.seed + 4241 + i, crosscoder_dir(out, a, b).parent, device,
+            hook_name=info["base"]["hookpoint"], desc=f"crosscoder {a}~{b}")
+        sae = load_sae(crosscoder_dir(out, a, b), device)
+        table = latent_table(sae, src.x[a], src.x[b], dc.model_only_threshold, dc.latent_scaling_max_ratio)
+        table["rank_rho"] = rank_desc(table["rho"])
+        res[pair_name(a, b)] = {"a": a, "b": b, "text": text, "record": rec, "table": table}
+        cls = table["class"]
+        logger.info("crosscoder %s~%s: FVU %.3f, L0 %.1f; %d %s-only, %d %s-only (%d confirmed by Latent Scaling), "
+                    "%d shared; median rho %.3f", a, b, table["fvu"], table["l0"], int((cls == "a-only").sum()), a,
+                    int((cls == "b-only").sum()), b, int((table["confirmed"] & (cls == "b-only")).sum()),
+                    int((cls == "shared").sum()), float(np.median(table["rho"])))
+    return res
+
+
 class CrosscoderLens:
     """BatchTopK crosscoders (:mod:`featevo.crosscoder`) for (base, tuned), (base, control), (tuned, planted) and the
     null (base, base): relative decoder norm, decoder cosine, classes and Latent Scaling. Config:
@@ -110,10 +176,10 @@ class CrosscoderLens:
 
     name = LENS
     agreement_name = AGREEMENT_NAME
+    label = "crosscoder"
     PLANTED_PAIRS = {"planted": ("tuned", "planted"), "main": ("base", "tuned")}
 
     def fit(self, run) -> dict:
-        from featevo.diffing import run_crosscoders
         from featevo.results import CROSSCODER_LATENTS
         from featevo.tables import Table
 
@@ -134,8 +200,7 @@ class CrosscoderLens:
     def codes(self, run, state: dict, acts: dict, part: str):
         import torch
 
-        from featevo.diffing import crosscoder_dir
-        from featevo.sae import encode, load_sae
+        from featevo.sae import encode
 
         a, b = self.PLANTED_PAIRS[part]
         return encode(load_sae(crosscoder_dir(run.out, a, b), run.device), torch.cat([acts[a], acts[b]], 1)).numpy()
@@ -157,8 +222,7 @@ class CrosscoderLens:
                                      "where every model-specific latent is a training artefact"}
 
     def flagged_base_latents(self, run, state: dict) -> dict:
-        from featevo.diffing import crosscoder_dir
-        from featevo.layout import TrainFiles, main_saes, sae_dir
+        from featevo.layout import main_saes, sae_dir
 
         base = sae_dir(run.s1, main_saes(run.cfg, "base")[0]) / TrainFiles.SAE_WEIGHTS
         return flagged_base_latents(state["table"], crosscoder_dir(run.out, "base", "tuned") / TrainFiles.SAE_WEIGHTS,
@@ -169,7 +233,6 @@ class CrosscoderLens:
 
     def figures(self, run, state: dict) -> None:
         from featevo.diffing_figures import rho_histograms
-        from featevo.layout import DiffingFiles
 
         if state["cc"]:
             rho_histograms({n: r["table"]["rho"] for n, r in state["cc"].items()},

@@ -19,12 +19,12 @@ from __future__ import annotations
 from typing import Optional
 
 
-from featevo.claims import supported
+from featevo.claims import evaluate, supported
 from featevo.diffing_lenses import crosscoder as crosscoder_lens
 from featevo.layout import DELTAS, DIFFING, DiffingFiles, ReportFiles, main_saes
 from featevo.report.common import absent_stage, dig, num, plural, source
 from featevo.report.context import ReportContext
-from featevo.report.evidence import claim_values
+from featevo.report.evidence import claim_sentence, claim_values
 from featevo.report.templates import MISSING, Para, Section, Table, finite, fint, fnum, fp, fpct
 
 CONTINUED = {"tuned": "base SAE continued on the tuned model", "control": "base SAE continued on the control twin",
@@ -214,7 +214,7 @@ def planted_table(ctx: ReportContext) -> Optional[Table]:
         p, m = r.get("planted") or {}, r.get("main") or {}
         ok = meets_aim(p, aim)
         first = p.get("first_recovering_latent") or {}
-        rows.append([LENS_LABEL.get(lens, lens), num(fint(p.get("best_latent"))), num(fnum(p.get("auroc"))),
+        rows.append([lens_label(ctx, lens), num(fint(p.get("best_latent"))), num(fnum(p.get("auroc"))),
                      num(f"{fint(p.get('rank'))} of {fint(p.get('n_latents'))}"),
                      MISSING if ok is None else ("met" if ok else "not met"), num(fint(first.get("rank"))),
                      num(fint(m.get("best_latent"))), num(fnum(m.get("auroc"))),
@@ -243,7 +243,7 @@ def planted_finding(ctx: ReportContext) -> None:
         p, m = r.get("planted") or {}, r.get("main") or {}
         ok = meets_aim(p, aim)
         met += bool(ok)
-        parts.append(f"{LENS_LABEL.get(lens, lens)} rank {fint(p.get('rank'))} of {fint(p.get('n_latents'))}, AUROC "
+        parts.append(f"{lens_label(ctx, lens)} rank {fint(p.get('rank'))} of {fint(p.get('n_latents'))}, AUROC "
                      f"{fnum(p.get('auroc'), 2)} ({'met' if ok else 'not met'}; main diff rank "
                      f"{fint(m.get('rank'))})")
     text = (f"The planted positive control meets its aim (rank <= {fint(aim.get('rank_at_most'))}, AUROC >= "
@@ -343,32 +343,94 @@ def figures(ctx: ReportContext) -> list:
     return blocks
 
 
-def diffing_section(ctx: ReportContext) -> Section:
-    sec = Section("diffing", "Model diffing that keeps feature identity")
-    if absent_stage(ctx, sec, ctx.up.diffing, DIFFING, "diffing", "No model-diffing results",
-                    "Model diffing is not in this report"):
-        return sec
-    sec.add(Para(INTRO.format(reference=ctx.domains[1])))
-    claims = lens_claims(ctx, "stagewise")
-    if claims:
-        sec.add(stagewise_table(ctx, claims))
+def stagewise_blocks(ctx: ReportContext, claims: list[dict]) -> list:
+    """The stage-wise lens: its flag table, the 2x2 and one finding per contrast."""
+    blocks = [stagewise_table(ctx, claims)] if claims else []
     t = two_by_two_table(ctx)
     if t is not None:
-        sec.add(t)
+        blocks.append(t)
     for c in claims:
         name = c["contrast"]
         ctx.find(f"diffing_stagewise_{name}", stagewise_sentence(ctx, name, c.get("label", name), c),
                  claims=[claim_values(c)], supported=supported(c), role=c.get("role", "claim"),
                  lens="stage-wise diffing", flagged=c["observed"].get("count"), latents=c["observed"].get("n"),
                  null_expects=c["null"].get("alpha_expects"), held_out_flags=c["null"].get("held_out_flags"))
+    return blocks
+
+
+def crosscoder_blocks(ctx: ReportContext, claims: list[dict]) -> list:
+    """The crosscoder lens: its class table and one finding per pair."""
     t = crosscoder_table(ctx)
-    if t is not None:
-        sec.add(t)
-    for c in lens_claims(ctx, "crosscoder"):
+    for c in claims:
         pair = c["pair"]
         ctx.find(f"diffing_crosscoder_{pair.replace('~', '_')}", crosscoder_sentence(pair, c),
                  claims=[claim_values(c)], supported=supported(c), role=c.get("role", "claim"), lens="crosscoders",
                  count=c["observed"].get("count"), null_count=c["null"].get("count"))
+    return [] if t is None else [t]
+
+
+def lens_label(ctx: ReportContext, lens: str) -> str:
+    """The lens's name in the report: the stage's ``lenses`` entry, else a built-in label, else its name."""
+    return ((_summary(ctx).get("lenses") or {}).get(lens) or {}).get("label") or LENS_LABEL.get(lens, lens)
+
+
+def _fid(text: str) -> str:
+    return "".join(ch if ch.isalnum() else "_" for ch in text)
+
+
+def generic_blocks(ctx: ReportContext, lens: str, claims: list[dict]) -> list:
+    """A lens with no section of its own: its description, one table row and one finding per claim (the claim's
+    numbers against its null, p, the smallest p its design can give, the verdict)."""
+    label = lens_label(ctx, lens)
+    desc = ((_summary(ctx).get("lenses") or {}).get(lens) or {}).get("description")
+    rows = []
+    for raw in claims:
+        c = evaluate(raw)
+        obs, nul, test = c.get("observed") or {}, c.get("null") or {}, c.get("test") or {}
+        observed = (f"{fint(obs['count'])} of {fint(obs['n'])}" if finite(obs.get("count")) and finite(obs.get("n"))
+                    else fnum(obs.get("estimate") if "estimate" in obs else obs.get("mean")))
+        if finite(obs.get("ci_low")) and finite(obs.get("ci_high")):
+            observed += f" [{fnum(obs['ci_low'])}, {fnum(obs['ci_high'])}]"
+        null = nul.get("count", nul.get("value", nul.get("mean")))
+        rows.append([c.get("statement") or c.get("id", ""), c.get("role", "claim").replace("_", " "), num(observed),
+                     num(fnum(null)), num(fp(test.get("p"))), num(fp(test.get("min_attainable_p"))),
+                     "yes" if c.get("supported") else "no"])
+        ctx.find(f"diffing_{_fid(lens)}_{_fid(c.get('id', ''))}", claim_sentence(raw), claims=[claim_values(raw)],
+                 supported=bool(c.get("supported")), role=c.get("role", "claim"), lens=label)
+    blocks: list = [Para(f"**{label}**: {desc}")] if desc else []
+    if rows:
+        blocks.append(Table(f"tbl-diffing-{_fid(lens).replace('_', '-')}",
+                            ["claim", "role", "observed [95% interval]", "null", "p", "smallest attainable p",
+                             "supported"], rows, caption=f"{label}: its claims against their nulls",
+                            source=source(DIFFING, DiffingFiles.SUMMARY)))
+    return blocks
+
+
+LENS_BLOCKS = {"stagewise": stagewise_blocks, "crosscoder": crosscoder_blocks}
+"""Lens -> its own blocks; any other lens of the stage is rendered by :func:`generic_blocks`."""
+
+
+def lens_order(ctx: ReportContext) -> list[str]:
+    """The lenses of stage 02's claims and ``lenses`` entry, in the stage's order."""
+    names = list(_summary(ctx).get("lenses") or {})
+    for c in ctx.up.diffing.claims:
+        if c.get("lens") and c["lens"] not in names:
+            names.append(c["lens"])
+    return names or list(LENS_BLOCKS)
+
+
+def diffing_section(ctx: ReportContext) -> Section:
+    sec = Section("diffing", "Model diffing that keeps feature identity")
+    if absent_stage(ctx, sec, ctx.up.diffing, DIFFING, "diffing", "No model-diffing results",
+                    "Model diffing is not in this report"):
+        return sec
+    sec.add(Para(INTRO.format(reference=ctx.domains[1])))
+    for lens in lens_order(ctx):
+        claims = lens_claims(ctx, lens)
+        if lens in LENS_BLOCKS:
+            sec.add(*LENS_BLOCKS[lens](ctx, claims))
+        else:
+            sec.add(*generic_blocks(ctx, lens, claims))
     t = planted_table(ctx)
     if t is not None:
         sec.add(t)
