@@ -170,6 +170,7 @@ def rate_claim(cid: str, statement: str, negation: str, count, n, null_rate: flo
     c = value_claim(cid, statement, int(count) / int(n), float(ci.low), float(ci.high), float(null_rate),
                     float(t.pvalue), alpha, unit="fraction", negation=negation, lens=lens, role=role)
     c["test"]["name"] = "exact one-sided binomial test against the null rate; Clopper-Pearson 95% interval"
+    c["test"]["min_attainable_p"] = float(rate ** int(n))  # every one of the n flagged
     c["observed"].update(count=int(count), n=int(n))
     c["null"]["expected_count"] = float(null_rate) * int(n)
     return c
@@ -189,6 +190,7 @@ def pair_claim(cid: str, statement: str, negation: str, count, null_count, alpha
                         float(t.pvalue), alpha, unit="share of the two counts", negation=negation, lens=lens,
                         role=role)
         c["test"]["name"] = "conditional binomial test of two counts (share of the first against 1/2)"
+        c["test"]["min_attainable_p"] = 0.5 ** int(count + null_count)  # the null count 0, given the total
     c["observed"]["count"], c["null"]["count"] = count, null_count
     return c
 

@@ -1,5 +1,6 @@
 """Claims follow their numbers: supported exactly when the test says so, with the null beside them."""
 
+import numpy as np
 import pytest
 
 from featevo.claims import count_claim, describe, family_claim, value_claim
@@ -79,3 +80,28 @@ def test_every_constructor_carries_its_lens_and_role_and_evaluate_keeps_them():
     assert [(evaluate(c)["lens"], evaluate(c)["role"]) for c in made] == [(c["lens"], c["role"]) for c in made]
     plain = family_claim("f", "x", [0.1], [0.3], "less")
     assert plain["lens"] == "" and plain["role"] == "claim"
+
+
+# --------------------------------------------------------------------------------------------
+# Counts against their nulls
+# --------------------------------------------------------------------------------------------
+def test_rate_claim_is_calibrated_under_the_null_and_attains_its_smallest_p():
+    from featevo.claims import rate_claim
+
+    rng = np.random.default_rng(0)
+    n, rate, alpha = 200, 0.05, 0.05
+    ps = [rate_claim("r", "s", "n", int(k), n, rate, alpha)["test"]["p"] for k in rng.binomial(n, rate, 2000)]
+    assert np.mean(np.asarray(ps) <= alpha) <= alpha  # exact test: at most alpha under the null
+    planted = [rate_claim("r", "s", "n", int(k), n, rate, alpha) for k in rng.binomial(n, 3 * rate, 200)]
+    assert np.mean([c["supported"] for c in planted]) > 0.9  # power against a tripled rate
+    full = rate_claim("r", "s", "n", n, n, rate, alpha)["test"]
+    assert full["p"] == pytest.approx(full["min_attainable_p"]) and full["min_attainable_p"] == pytest.approx(rate ** n)
+
+
+def test_pair_claim_smallest_attainable_p_is_the_all_in_first_count():
+    from featevo.claims import pair_claim
+
+    assert pair_claim("c", "s", "n", 5, 0)["test"]["p"] == pytest.approx(0.5 ** 5)
+    assert pair_claim("c", "s", "n", 5, 0)["test"]["min_attainable_p"] == pytest.approx(0.5 ** 5)
+    c = pair_claim("c", "s", "n", 2, 2)
+    assert c["test"]["min_attainable_p"] == pytest.approx(0.5 ** 4) and not c["supported"]
