@@ -580,7 +580,8 @@ def write_twin_eval(cfg: PipelineConfig, folder: Path, docs: list[Doc], device) 
     """With a twin: the masked-LM loss of the base (with its fitted head) and every twin on the probe set
     (:func:`featevo.twin.probe_eval`), written to ``twin_eval.json``. It is measured here, where the probe is
     read, so swapping the probe set never reruns the twins or the SAEs of stage 01."""
-    from featevo.twin import Windowing, probe_eval
+    from featevo.activations import Windowing
+    from featevo.twin import probe_eval
 
     h = cfg.harvest
     out = probe_eval(run_models(cfg), docs, dict(cfg.twin.planted), cfg.seed, device,
