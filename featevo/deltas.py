@@ -37,8 +37,9 @@ tuned SAEs against the base and control SAEs.
 
 The primary comparison (base vs tuned, replicate 0) keeps the study's tables (corrected): the feature table,
 ranking, top target-domain latents, per-category means, the four-panel figure, contexts and the labelling order
-for stages 04/05 and 03_causal (``interesting_latents.json``). One writer per output file (names in
-:class:`featevo.layout.DeltasFiles`, columns in :mod:`featevo.results`).
+for stages 04/05 and 03_causal (``interesting_latents.json``). Every base and tuned latent's activation histogram
+on stage 01's eval split is written for the report's feature cards (:mod:`featevo.histograms`). One writer per
+output file (names in :class:`featevo.layout.DeltasFiles`, columns in :mod:`featevo.results`).
 """
 
 from __future__ import annotations
@@ -62,10 +63,11 @@ from featevo.layout import (
     COMPARE, DELTAS, TRAIN, DeltasFiles, contexts_path, display_path, models as run_models, resolve_repo_path,
     sae_dir, sae_specs, stage_dir,
 )
+from featevo.histograms import histogram_rows
 from featevo.probe import ACTIVATION_UNIT, Source, doc_aggregates, eval_source, harvest_probe, top_contexts
 from featevo.results import (
-    COMPARISON_COUNTS, DOMAIN_LATENTS, FEATURE_TABLE, HELD_OUT, PAIR_EFFECTS, PER_CATEGORY, RANKING, TOP_FEATURES,
-    CompareResult,
+    COMPARISON_COUNTS, DOMAIN_LATENTS, FEATURE_TABLE, HELD_OUT, HISTOGRAMS, PAIR_EFFECTS, PER_CATEGORY, RANKING,
+    TOP_FEATURES, CompareResult,
 )
 from featevo.runner import run_stage
 from featevo.sae import load_sae
@@ -572,6 +574,8 @@ def write_all(cfg: PipelineConfig, folder: Path, a: DeltasAnalysis, probe: Sourc
     DOMAIN_LATENTS.write(folder, domain_latent_rows(cfg, a))
     atomic_write_json(folder / DeltasFiles.INTERESTING, interesting_latents(a))
     write_contexts(cfg, folder, probe, saes)
+    sae_models = {n: s.model for n, s in sae_specs(cfg).items()}
+    HISTOGRAMS.write(folder, histogram_rows(stage_dir(cfg, TRAIN), saes, sae_models, CONTEXT_SAES))
     write_four_panel(folder, a, cfg.deltas.top_n)
     return build_summary(cfg, a)
 

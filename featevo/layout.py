@@ -261,6 +261,7 @@ class DeltasFiles:
     CONTEXTS = "contexts"        # contexts/<base|tuned>.json
     FOUR_PANEL = "four_panel.png"
     TWIN_EVAL = "twin_eval.json"               # with a twin: every model's masked-LM loss on the probe
+    HISTOGRAMS = "activation_histograms.csv"   # per base/tuned latent: histogram of its eval activations
 
 
 class DiffingFiles:
@@ -560,6 +561,7 @@ def _stage03_05_files() -> dict[str, tuple[tuple[str, str], ...]]:
             (D.INTERESTING, "the pairs and latents stage 04 labels"),
             (D.TWIN_EVAL, "with a twin: every model's masked-LM loss on the probe per domain, planted-word loss"),
             (f"{D.CONTEXTS}/<sae>.json", "top-activating contexts per latent (base, tuned)"),
+            (D.HISTOGRAMS, "per base and tuned latent: histogram of its activations on stage 01's eval split"),
             (_fig(D.FOUR_PANEL), "the study's four-panel figure"),
         ),
         CAUSAL: (
