@@ -23,7 +23,7 @@ from __future__ import annotations
 import json
 import logging
 import math
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Iterator, Sequence
 
@@ -67,16 +67,23 @@ def safe_save(tensors: dict[str, torch.Tensor], path: Path) -> None:
 # --------------------------------------------------------------------------------------------
 # Tokens
 # --------------------------------------------------------------------------------------------
-def tokenize_docs(tokenizer, docs: Sequence[Doc], max_length: int, exclude_special_tokens: bool) -> dict:
+def tokenize_docs(tokenizer, docs: Sequence[Doc], max_length: int, exclude_special_tokens: bool,
+                  offsets: bool = False) -> dict:
+    """Each document as one row of ``max_length`` tokens (truncated); ``offsets``: also each position's
+    character span in its document's text (``offsets`` [rows, max_length, 2], (0, 0) for special and padding
+    positions), which :func:`featevo.planting.planted_positions` reads."""
     enc = tokenizer(
         [d.text for d in docs], max_length=max_length, truncation=True, padding="max_length",
-        return_tensors="pt", return_special_tokens_mask=True,
+        return_tensors="pt", return_special_tokens_mask=True, **({"return_offsets_mapping": True} if offsets else {}),
     )
     attn = enc["attention_mask"].bool()
     keep = attn.clone()
     if exclude_special_tokens:
         keep &= ~enc["special_tokens_mask"].bool()
-    return {"input_ids": enc["input_ids"].to(torch.int32), "attention_mask": attn, "keep_mask": keep}
+    out = {"input_ids": enc["input_ids"].to(torch.int32), "attention_mask": attn, "keep_mask": keep}
+    if offsets:
+        out["offsets"] = enc["offset_mapping"].to(torch.int32)
+    return out
 
 
 def _special_template(tokenizer) -> tuple[list[int], list[int]]:
@@ -91,7 +98,8 @@ def _special_template(tokenizer) -> tuple[list[int], list[int]]:
 
 
 def tokenize_windows(tokenizer, docs: Sequence[Doc], max_length: int, exclude_special_tokens: bool,
-                     stride: int | None = None, max_windows: int | None = None) -> tuple[dict, dict]:
+                     stride: int | None = None, max_windows: int | None = None,
+                     offsets: bool = False) -> tuple[dict, dict]:
     """Stage 01's tokens: each document split into windows of ``max_length`` tokens instead of truncated.
 
     A document's text tokens (without special tokens) are cut into pieces of ``max_length - <special>``
@@ -105,6 +113,8 @@ def tokenize_windows(tokenizer, docs: Sequence[Doc], max_length: int, exclude_sp
     ``window_doc`` [windows], each window's document) and the accounting: ``tokens_total`` = text tokens
     of the documents + special and padding positions of the windows = ``tokens_kept`` + ``dropped``
     (``special_tokens``, ``padding``, ``truncation``); ``context_only`` counts overlap repeats (not in the total).
+    ``offsets``: the tokens also hold each position's character span in its document's text (``offsets``
+    [windows, max_length, 2], (0, 0) for special and padding positions; never saved by stage 01).
     """
     prefix, suffix = _special_template(tokenizer)
     n_special = len(prefix) + len(suffix)
@@ -114,8 +124,11 @@ def tokenize_windows(tokenizer, docs: Sequence[Doc], max_length: int, exclude_sp
         raise ConfigError(f"harvest.stride={stride} must be in 1..{body} (harvest.max_length minus "
                           f"{n_special} special tokens)")
     pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
-    enc = tokenizer([d.text for d in docs], add_special_tokens=False, truncation=False, verbose=False)["input_ids"]
-    ids_rows, keep_rows, attn_rows, window_doc = [], [], [], []
+    enc = tokenizer([d.text for d in docs], add_special_tokens=False, truncation=False, verbose=False,
+                    **({"return_offsets_mapping": True} if offsets else {}))
+    spans = enc["offset_mapping"] if offsets else None
+    enc = enc["input_ids"]
+    ids_rows, keep_rows, attn_rows, window_doc, off_rows = [], [], [], [], []
     st = {"documents": len(docs), "windows": 0, "documents_split": 0, "tokens_total": 0, "tokens_kept": 0,
           "dropped": {"special_tokens": 0, "padding": 0, "truncation": 0}, "context_only": 0}
     for di, ids in enumerate(enc):
@@ -136,6 +149,9 @@ def tokenize_windows(tokenizer, docs: Sequence[Doc], max_length: int, exclude_sp
             n_pad = max_length - len(full)
             st["dropped"]["padding"] += n_pad
             ids_rows.append(full + [pad] * n_pad)
+            if spans is not None:
+                off_rows.append([(0, 0)] * len(prefix) + list(spans[di][start : start + body])
+                                + [(0, 0)] * (len(suffix) + n_pad))
             attn_rows.append([1] * len(full) + [0] * n_pad)
             keep_rows.append(keep + [False] * n_pad)
             window_doc.append(di)
@@ -154,9 +170,29 @@ def tokenize_windows(tokenizer, docs: Sequence[Doc], max_length: int, exclude_sp
         "keep_mask": torch.tensor(keep_rows, dtype=torch.bool).reshape(-1, max_length),
         "window_doc": torch.tensor(window_doc, dtype=torch.int32),
     }
+    if spans is not None:
+        tokens["offsets"] = torch.tensor(off_rows, dtype=torch.int32).reshape(-1, max_length, 2)
     st["tokens_kept"] = int(tokens["keep_mask"].sum())
     st["tokens_total"] += st["dropped"]["padding"]
     return tokens, st
+
+
+@dataclass(frozen=True)
+class Windowing:
+    """How documents are cut into model inputs: exactly as stage 01 does (``harvest.max_length``,
+    ``harvest.stride``, ``harvest.max_windows``), so a long document is split into windows, not truncated."""
+
+    max_length: int
+    stride: int | None = None
+    max_windows: int | None = None
+
+    @classmethod
+    def of(cls, w: "int | Windowing") -> "Windowing":
+        return w if isinstance(w, Windowing) else cls(int(w))
+
+    def tokens(self, tokenizer, docs: list[Doc], offsets: bool = False) -> tuple[dict, dict]:
+        """:func:`tokenize_windows` without special tokens as targets: (tokens, accounting)."""
+        return tokenize_windows(tokenizer, docs, self.max_length, True, self.stride, self.max_windows, offsets)
 
 
 def save_tokens(out_dir: Path, tokens: dict, docs: Sequence[Doc]) -> None:

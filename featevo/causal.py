@@ -176,17 +176,18 @@ def tuned_checks(cfg: PipelineConfig, docs: list[Doc], device) -> Measured:
 
 def _planted_inputs(cfg: PipelineConfig, tok, docs: list[Doc]) -> tuple[list[Doc], dict, torch.Tensor]:
     """Probe target-domain sentences with the planted substitution applied (those it changes), their tokens, and the
-    positions of the planted words (kept positions holding one of their token ids)."""
-    from featevo.twin import planted_docs, planted_token_ids
+    positions of the planted words (:func:`featevo.planting.planted_positions`)."""
+    from featevo.planting import planted_docs, planted_positions
 
     fin = [d for d in docs if d.domain == TARGET]
     planted, _ = planted_docs(fin, dict(cfg.twin.planted))
     pdocs = [p for p, d in zip(planted, fin) if p.text != d.text]
     if not pdocs:
         return [], {}, torch.zeros(0)
-    tokens = _probe_tokens(cfg, tok, pdocs)
-    ids = torch.tensor(planted_token_ids(tok, dict(cfg.twin.planted)), dtype=tokens["input_ids"].dtype)
-    return pdocs, tokens, torch.isin(tokens["input_ids"], ids) & tokens["keep_mask"]
+    tokens = tokenize_docs(tok, pdocs, cfg.harvest.max_length, cfg.harvest.exclude_special_tokens, offsets=True)
+    target = planted_positions(pdocs, tokens, dict(cfg.twin.planted))
+    tokens.pop("offsets")
+    return pdocs, tokens, target
 
 
 def planted_control(cfg: PipelineConfig, docs: list[Doc], device) -> Measured | None:

@@ -27,6 +27,7 @@ from typing import Any, Callable, Iterator
 import yaml
 
 from featevo import config as config_module
+from featevo import config_sections
 from featevo.config import PipelineConfig, load_config
 from featevo.errors import FeatevoError
 from featevo.layout import log_path
@@ -66,10 +67,11 @@ def parse_args(argv: list[str] | None, description: str,
 # --print-config
 # --------------------------------------------------------------------------------------------
 def field_docs() -> dict[str, dict[str, str]]:
-    """Dataclass name -> field -> the docstring under the field in featevo/config.py."""
-    tree = ast.parse(inspect.getsource(config_module))
+    """Dataclass name -> field -> the docstring under the field in featevo/config.py or featevo/config_sections.py
+    (the sections it re-exports)."""
     out: dict[str, dict[str, str]] = {}
-    for node in tree.body:
+    nodes = [n for m in (config_sections, config_module) for n in ast.parse(inspect.getsource(m)).body]
+    for node in nodes:
         if not isinstance(node, ast.ClassDef):
             continue
         docs: dict[str, str] = {}

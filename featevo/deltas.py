@@ -37,7 +37,9 @@ tuned SAEs against the base and control SAEs.
 
 The primary comparison (base vs tuned, replicate 0) keeps the study's tables (corrected): the feature table,
 ranking, top target-domain latents, per-category means, the four-panel figure, contexts and the labelling order
-for stages 04/05 and 03_causal (``interesting_latents.json``). One writer per output file (names in
+for stages 04/05 and 03_causal (``interesting_latents.json``). Every base and tuned latent's activation histogram
+on stage 01's eval split is written for the report's feature cards (:mod:`featevo.histograms`); the contexts,
+histograms and figure are written by :mod:`featevo.deltas_outputs`. One writer per output file (names in
 :class:`featevo.layout.DeltasFiles`, columns in :mod:`featevo.results`).
 """
 
@@ -59,10 +61,11 @@ from featevo.inference import (
 )
 from featevo.io import atomic_write_json
 from featevo.layout import (
-    COMPARE, DELTAS, TRAIN, DeltasFiles, contexts_path, display_path, models as run_models, resolve_repo_path,
+    COMPARE, DELTAS, TRAIN, DeltasFiles, display_path, models as run_models, resolve_repo_path,
     sae_dir, sae_specs, stage_dir,
 )
-from featevo.probe import ACTIVATION_UNIT, Source, doc_aggregates, eval_source, harvest_probe, top_contexts
+from featevo.deltas_outputs import CONTEXT_SAES, write_contexts, write_four_panel, write_histograms
+from featevo.probe import ACTIVATION_UNIT, Source, doc_aggregates, harvest_probe
 from featevo.results import (
     COMPARISON_COUNTS, DOMAIN_LATENTS, FEATURE_TABLE, HELD_OUT, PAIR_EFFECTS, PER_CATEGORY, RANKING, TOP_FEATURES,
     CompareResult,
@@ -73,7 +76,6 @@ from featevo.stats import percentile_ci
 
 logger = logging.getLogger(__name__)
 
-CONTEXT_SAES = ("base", "tuned")
 
 
 # --------------------------------------------------------------------------------------------
@@ -427,50 +429,6 @@ def interesting_latents(a: DeltasAnalysis) -> dict:
     return out
 
 
-def write_contexts(cfg: PipelineConfig, folder: Path, probe: Source, saes: dict) -> None:
-    """``contexts/<base|tuned>.json``: per latent, its top-activating sentences (for stages 04 and 05)."""
-    from featevo.models import load_tokenizer
-
-    dc = cfg.deltas
-    tok = load_tokenizer(run_models(cfg)["base"])
-    sources = [probe]
-    if dc.contexts_from_eval:
-        sae_models = {n: s.model for n, s in sae_specs(cfg).items()}
-        sources.append(eval_source(stage_dir(cfg, TRAIN), saes, sae_models, CONTEXT_SAES))
-    for n in CONTEXT_SAES:
-        ctx = top_contexts(sources, n, dc.contexts_per_latent, dc.context_window, tok)
-        atomic_write_json(contexts_path(folder, n), {
-            "sae": n, "activation_unit": ACTIVATION_UNIT, "context_window": dc.context_window,
-            "sources": {s.name: {"documents": len(s.docs)} for s in sources},
-            "note": "per latent: top-activating sentences (one context per sentence); 'doc' indexes the "
-                    "source ('probe': data.probe lines in file order; 'eval': 01_train_sae/eval/docs.jsonl); "
-                    "tokens are the kept (SAE) tokens around the maximum; max_pos indexes tokens/acts",
-            "latents": ctx,
-        })
-
-
-def write_four_panel(folder: Path, a: DeltasAnalysis, top_n: int) -> None:
-    """The study's figure 3.1 on the ``top_n`` primary pairs with the largest |z|."""
-    from featevo.figures import four_panel
-
-    e, info = a.main, a.probe
-    top_k = [int(k) for k in np.argsort(-np.abs(e.full.z), kind="stable")[:top_n]]
-    top = [{"label": f"b{e.a[k]}->t{e.b[k]}", "did": e.full.did[k], "lo": e.full.lo[k], "hi": e.full.hi[k],
-            "discovered": bool(e.discovered[k])} for k in top_k]
-    sel = [info.cat_of == c for c in info.categories]
-    heat = (np.stack([[a.X["tuned"][s, e.b[k]].mean() - a.X["base"][s, e.a[k]].mean() for s in sel] for k in top_k])
-            if top_k else np.zeros((0, len(info.categories))))
-    z_groups = {}
-    for fam in ("fine-tuning", "seed", "control"):
-        zs = [x.full.z for x in a.effects.values() if x.family == fam]
-        if zs:
-            z_groups[f"{fam} ({len(zs)} comparisons)"] = np.concatenate(zs)
-    four_panel(top, a.stats["base"].spec[e.a], a.stats["tuned"].spec[e.b], e.discovered, z_groups, heat,
-               [r["label"] for r in top], info.categories, info.n_target_categories,
-               folder / DeltasFiles.FOUR_PANEL, activation_unit=ACTIVATION_UNIT,
-               domains=(info.names[TARGET], info.names[REFERENCE]))
-
-
 # --------------------------------------------------------------------------------------------
 # Summary
 # --------------------------------------------------------------------------------------------
@@ -572,6 +530,7 @@ def write_all(cfg: PipelineConfig, folder: Path, a: DeltasAnalysis, probe: Sourc
     DOMAIN_LATENTS.write(folder, domain_latent_rows(cfg, a))
     atomic_write_json(folder / DeltasFiles.INTERESTING, interesting_latents(a))
     write_contexts(cfg, folder, probe, saes)
+    write_histograms(cfg, folder, saes)
     write_four_panel(folder, a, cfg.deltas.top_n)
     return build_summary(cfg, a)
 
@@ -580,7 +539,8 @@ def write_twin_eval(cfg: PipelineConfig, folder: Path, docs: list[Doc], device) 
     """With a twin: the masked-LM loss of the base (with its fitted head) and every twin on the probe set
     (:func:`featevo.twin.probe_eval`), written to ``twin_eval.json``. It is measured here, where the probe is
     read, so swapping the probe set never reruns the twins or the SAEs of stage 01."""
-    from featevo.twin import Windowing, probe_eval
+    from featevo.activations import Windowing
+    from featevo.twin import probe_eval
 
     h = cfg.harvest
     out = probe_eval(run_models(cfg), docs, dict(cfg.twin.planted), cfg.seed, device,

@@ -1,5 +1,5 @@
 """The contract between stages: the run's folder layout, every file name, the stage registry and the
-run-level concepts (which models, which SAEs with which seeds).
+run-level concepts (which models, which SAEs with which seeds: :mod:`featevo.run_saes`, re-exported here).
 
 This is a low module: it imports only the config. Stage modules (``train``, ``compare``, ``deltas``,
 ``interpret``, ``report``) read each other's outputs through the names and paths defined here and the
@@ -29,6 +29,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from featevo.config import ModelConfig, PipelineConfig
+from featevo.run_saes import (  # noqa: F401  (re-exported: stages import these from featevo.layout)
+    FAMILIES, MODEL_KEYS, Comparison, SaeSpec, comparisons, main_saes, model_keys, null_sae_names, sae_name,
+    sae_specs,
+)
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
@@ -261,6 +265,7 @@ class DeltasFiles:
     CONTEXTS = "contexts"        # contexts/<base|tuned>.json
     FOUR_PANEL = "four_panel.png"
     TWIN_EVAL = "twin_eval.json"               # with a twin: every model's masked-LM loss on the probe
+    HISTOGRAMS = "activation_histograms.csv"   # per base/tuned latent: histogram of its eval activations
 
 
 class DiffingFiles:
@@ -350,23 +355,8 @@ def contexts_path(s3: Path, sae: str) -> Path:
 
 
 # --------------------------------------------------------------------------------------------
-# Run-level concepts: models and SAEs
+# Run-level concepts: models (the SAEs and their comparisons: featevo.run_saes, re-exported above)
 # --------------------------------------------------------------------------------------------
-MODEL_KEYS = ("base", "tuned", "control", "planted")
-"""Every model a run can hold, in seed-stride order: the base, the domain-tuned model, and with a twin
-the control twin (same recipe on reference-domain text) and the planted twin (positive control)."""
-
-
-def model_keys(cfg: PipelineConfig) -> tuple[str, ...]:
-    """The models of this run: base and tuned, plus the control and planted twins when configured."""
-    keys = ["base", "tuned"]
-    if cfg.twin.enabled and cfg.twin.control:
-        keys.append("control")
-    if cfg.twin.enabled and cfg.twin.planted:
-        keys.append("planted")
-    return tuple(keys)
-
-
 def models(cfg: PipelineConfig) -> dict[str, ModelConfig]:
     """Model key -> model; with a twin, the folders written by ``01_twin``."""
     if cfg.twin.enabled:
@@ -389,96 +379,6 @@ def model_label(cfg: PipelineConfig, key: str) -> str:
         return str(path.relative_to(REPO_ROOT))
     except ValueError:  # outside the repository: relative to the run folder, so a copied run still names it
         return os.path.relpath(path, run_dir(cfg).resolve())
-
-
-@dataclass(frozen=True)
-class SaeSpec:
-    """One SAE of the run: the model whose activations it is trained on, its seed and replicate index."""
-
-    name: str
-    model: str
-    seed: int
-    replicate: int
-    num_latents: int | None = None
-    """None: ``sae.num_latents`` / ``expansion_factor``; else the wide dictionary size."""
-
-    @property
-    def wide(self) -> bool:
-        return self.num_latents is not None
-
-
-def sae_name(model: str, replicate: int, wide: bool = False) -> str:
-    """``base``, ``base_seed1``, ``base_seed2``, ...; wide dictionaries ``base_wide0``, ``base_wide1``."""
-    if wide:
-        return f"{model}_wide{replicate}"
-    return model if replicate == 0 else f"{model}_seed{replicate}"
-
-
-def sae_specs(cfg: PipelineConfig) -> dict[str, SaeSpec]:
-    """SAE name -> spec: ``sae.seeds`` SAEs for base, tuned and control, one for the planted twin, and
-    ``sae.wide_seeds`` wide base SAEs when ``sae.wide_num_latents`` is set.
-
-    SAE r of model m (index in :data:`MODEL_KEYS`) has seed ``seed + m * sae.model_seed_stride + r``
-    (wide ones ``... + 100 + r``): different models never share an initial decoder or batch order, as
-    same-model seed pairs do not (see ``sae.model_seed_stride``).
-    """
-    out: list[SaeSpec] = []
-    for key in model_keys(cfg):
-        m = MODEL_KEYS.index(key)
-        n = 1 if key == "planted" else cfg.sae.seeds
-        base_seed = cfg.seed + m * cfg.sae.model_seed_stride
-        out += [SaeSpec(sae_name(key, r), key, base_seed + r, r) for r in range(n)]
-    if cfg.sae.wide_num_latents is not None:
-        out += [SaeSpec(sae_name("base", r, wide=True), "base", cfg.seed + 100 + r, r, cfg.sae.wide_num_latents)
-                for r in range(cfg.sae.wide_seeds)]
-    return {s.name: s for s in out}
-
-
-def main_saes(cfg: PipelineConfig, model: str) -> list[str]:
-    """The main-size SAEs of ``model``, replicate 0 first."""
-    return [n for n, s in sae_specs(cfg).items() if s.model == model and not s.wide]
-
-
-@dataclass(frozen=True)
-class Comparison:
-    """Two SAEs whose latents are matched, and the family the comparison belongs to."""
-
-    a: str
-    b: str
-    family: str
-
-    @property
-    def name(self) -> str:
-        return f"{self.a}~{self.b}"
-
-
-FAMILIES = {
-    "fine-tuning": "base SAE vs tuned SAE (each seed pair): what the study compares",
-    "seed": "two SAEs of the same model with different seeds: the null (no model change at all)",
-    "control": "base SAE vs control-twin SAE: the same fine-tuning recipe on reference-domain text",
-    "planted": "tuned SAE vs planted-twin SAE: the positive control (one planted concept)",
-    "wide-seed": "two wide base SAEs with different seeds: seed stability at the larger dictionary size",
-}
-
-
-def comparisons(cfg: PipelineConfig) -> list[Comparison]:
-    """Every SAE comparison of the run (see :data:`FAMILIES`); the first is base vs tuned."""
-    specs = sae_specs(cfg)
-    by = {k: main_saes(cfg, k) for k in model_keys(cfg)}
-    out = [Comparison(a, b, "fine-tuning") for a in by["base"] for b in by["tuned"]]
-    for key in ("base", "tuned", "control"):
-        names = by.get(key, [])
-        out += [Comparison(names[i], names[j], "seed") for i in range(len(names)) for j in range(i + 1, len(names))]
-    out += [Comparison(a, b, "control") for a in by["base"] for b in by.get("control", [])]
-    out += [Comparison(b, p, "planted") for b in by["tuned"][:1] for p in by.get("planted", [])]
-    wide = [n for n, s in specs.items() if s.wide]
-    out += [Comparison(wide[i], wide[j], "wide-seed") for i in range(len(wide)) for j in range(i + 1, len(wide))]
-    return out
-
-
-def null_sae_names(cfg: PipelineConfig) -> list[str]:
-    """The base model's other-seed SAEs (the matching lens's first null)."""
-    return main_saes(cfg, "base")[1:]
 
 
 # --------------------------------------------------------------------------------------------
@@ -560,6 +460,7 @@ def _stage03_05_files() -> dict[str, tuple[tuple[str, str], ...]]:
             (D.INTERESTING, "the pairs and latents stage 04 labels"),
             (D.TWIN_EVAL, "with a twin: every model's masked-LM loss on the probe per domain, planted-word loss"),
             (f"{D.CONTEXTS}/<sae>.json", "top-activating contexts per latent (base, tuned)"),
+            (D.HISTOGRAMS, "per base and tuned latent: histogram of its activations on stage 01's eval split"),
             (_fig(D.FOUR_PANEL), "the study's four-panel figure"),
         ),
         CAUSAL: (

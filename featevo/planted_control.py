@@ -2,15 +2,14 @@
 positions of that word, AUROC of every latent for those positions, and the lens's rank of its best latent.
 
 Held-out sentences: the probe set's target-domain sentences that contain a planted key word (``twin.planted``),
-with the substitution applied exactly as the planted twin saw it in training (:func:`featevo.twin.planted_docs`;
-the probe's templates never occur in the corpus). Planted tokens: the positions of every word piece of a
-replacement word. Each lens scores every latent by its AUROC for planted-token positions against all other
-kept positions of the same sentences, and ranks its latents by its own change statistic.
+with the substitution applied exactly as the planted twin saw it in training
+(:func:`featevo.planting.planted_docs`; the probe's templates never occur in the corpus). Planted tokens:
+:func:`featevo.planting.planted_positions`, the positions of every word piece of a replacement word (by character
+span). Each lens scores every latent by its AUROC for planted-token positions against all other kept positions of
+the same sentences, and ranks its latents by its own change statistic.
 """
 
 from __future__ import annotations
-
-import re
 
 import numpy as np
 import torch
@@ -20,7 +19,7 @@ from featevo.data import TARGET, Doc
 from featevo.layout import acts_dir, split_dir
 from featevo.stagewise import rank_desc
 from featevo.stats import auroc
-from featevo.twin import planted_docs, planted_token_ids
+from featevo.planting import planted_docs, planted_positions
 
 
 def planted_sentences(probe: list[Doc], substitutions: dict[str, str]) -> list[Doc]:
@@ -33,21 +32,12 @@ def planted_sentences(probe: list[Doc], substitutions: dict[str, str]) -> list[D
 def planted_tokens(tokenizer, docs: list[Doc], substitutions: dict[str, str], max_length: int,
                    exclude_special_tokens: bool) -> tuple[dict, np.ndarray]:
     """Tokens of ``docs`` exactly as stage 01 tokenises, and for every kept row (row-major over the kept
-    positions, the order of :func:`featevo.activations.iter_layer_rows`) whether it is a piece of a
-    replacement word (found by its character span, so word pieces shared with other words do not count)."""
-    tokens = tokenize_docs(tokenizer, docs, max_length, exclude_special_tokens)
-    enc = tokenizer([d.text for d in docs], max_length=max_length, truncation=True, padding="max_length",
-                    return_offsets_mapping=True, return_tensors="pt")
-    if not torch.equal(enc["input_ids"].to(tokens["input_ids"].dtype), tokens["input_ids"]):
-        raise RuntimeError("tokenisation with offsets differs from stage 01's")  # pragma: no cover
-    values = sorted({v.lower() for v in substitutions.values()}, key=len, reverse=True)
-    pattern = re.compile(r"\b(" + "|".join(re.escape(v) for v in values) + r")\b", re.IGNORECASE)
-    mark = torch.zeros_like(tokens["keep_mask"])
-    for i, d in enumerate(docs):
-        spans = [m.span() for m in pattern.finditer(d.text)]
-        for j, (a, b) in enumerate(enc["offset_mapping"][i].tolist()):
-            if b > a and any(s <= a and b <= e for s, e in spans):
-                mark[i, j] = True
+    positions, the order of :func:`featevo.activations.iter_layer_rows`) whether it is planted
+    (:func:`featevo.planting.planted_positions`: by character span, so word pieces shared with other words do
+    not count)."""
+    tokens = tokenize_docs(tokenizer, docs, max_length, exclude_special_tokens, offsets=True)
+    mark = planted_positions(docs, tokens, substitutions)
+    tokens.pop("offsets")
     return tokens, mark[tokens["keep_mask"]].numpy()
 
 
@@ -63,7 +53,8 @@ def planted_split(s1, split: str, substitutions: dict[str, str], tokenizer, mode
     """Stage 01's ``split`` with the plant applied to its target-domain documents, as the planted twin read it in
     training: per model in ``models`` its activation rows (stage 01's rows for unchanged documents, which do
     not depend on the others, fresh rows for the changed ones), the row domains, how many documents changed and
-    how many of their kept tokens are pieces of a replacement word. Every model reads the same tokens."""
+    how many of their kept tokens are planted (:func:`featevo.planting.planted_positions`). Every model reads the
+    same tokens."""
     tt = TokenTable(split_dir(s1, split))
     new_docs, _ = planted_docs(tt.docs, substitutions)
     changed = [i for i, (a, b) in enumerate(zip(tt.docs, new_docs)) if a.text != b.text]
@@ -71,10 +62,11 @@ def planted_split(s1, split: str, substitutions: dict[str, str], tokenizer, mode
     counts = np.diff(starts)
     out, n_planted = {}, 0
     if changed:
-        t, _ = tokenize_windows(tokenizer, [new_docs[i] for i in changed], max_length, exclude_special_tokens,
-                                stride, max_windows)  # windowed exactly as stage 01
-        kept = t["input_ids"][t["keep_mask"]].numpy()
-        n_planted = int(np.isin(kept, planted_token_ids(tokenizer, substitutions)).sum())
+        changed_docs = [new_docs[i] for i in changed]
+        t, _ = tokenize_windows(tokenizer, changed_docs, max_length, exclude_special_tokens, stride, max_windows,
+                                offsets=True)  # windowed exactly as stage 01
+        n_planted = int(planted_positions(changed_docs, t, substitutions).sum())
+        t.pop("offsets")
         new_counts = np.bincount(t["window_doc"].long().numpy(), weights=t["keep_mask"].sum(1).numpy(),
                                  minlength=len(changed)).astype(np.int64)
         counts[changed] = new_counts

@@ -482,6 +482,25 @@ class DeltasResult:
         return list(self.summary.get("claims") or [])
 
 
+HISTOGRAMS = Schema(DeltasFiles.HISTOGRAMS, (
+    Col("sae", "str", "base or tuned SAE"),
+    Col("latent", "int", "latent index"),
+    Col("tokens", "int", "stage 01 eval tokens encoded (the first ones, at most featevo.histograms.MAX_ROWS)"),
+    Col("fires", "int", "of those, the tokens it fires on (activation > 0)"),
+    Col("max_act", "float", "its largest activation (activation x decoder norm); 0 when it never fires"),
+    Col("counts", "str", "its nonzero activations counted in featevo.histograms.BINS equal bins from 0 to max_act, "
+        "space-separated; empty when it never fires"),
+), "per base and tuned latent: histogram of its activations on stage 01's eval split (the report's feature cards)",
+    float_digits=None)
+
+
+def load_histograms(s3: Path) -> dict[tuple[str, int], dict]:
+    """``activation_histograms.csv`` by (sae, latent) (empty when absent: a stage 03 from before it existed)."""
+    if not (Path(s3) / DeltasFiles.HISTOGRAMS).is_file():
+        return {}
+    return {(r["sae"], r["latent"]): r for r in HISTOGRAMS.read(s3).rows()}
+
+
 def load_contexts(s3: Path, sae: str) -> dict:
     """``contexts/<sae>.json``: per latent, its top-activating contexts (empty when absent)."""
     p = contexts_path(s3, sae)

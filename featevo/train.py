@@ -45,7 +45,8 @@ def run_twin(cfg: PipelineConfig, force: bool = False, stop_after: int | None = 
 
 def compute_twin(cfg: PipelineConfig, out_dir: Path, stop_after: int | None = None) -> dict:
     """Stage ``01_twin`` into ``out_dir``: the twins' ``save_pretrained`` folders; returns the twin report."""
-    from featevo.twin import Windowing, make_twins
+    from featevo.activations import Windowing
+    from featevo.twin import make_twins
 
     device = resolve_device(cfg.device)
     train, evald = load_corpus(cfg.data, cfg.seed)

@@ -13,10 +13,11 @@ financial sentiment. The demo reproduces the first step for real on the shipped 
    twin shows and the control twin does not is specific to financial text, not to fine-tuning.
 4. ``planted`` (``twin.planted``): the same recipe on the financial documents with a few words
    replaced (``shares`` -> ``lanterns`` ...): a known concept that the diffing methods must find in
-   the planted-vs-tuned contrast (positive control).
+   the planted-vs-tuned contrast (positive control). The plant itself is :mod:`featevo.planting`.
 
-Documents longer than ``harvest.max_length`` are cut into stage 01's windows (:class:`Windowing`,
-:func:`featevo.activations.tokenize_windows`), not truncated; each twin's token accounting is in the report.
+Documents longer than ``harvest.max_length`` are cut into stage 01's windows
+(:class:`featevo.activations.Windowing`, :func:`featevo.activations.tokenize_windows`), not truncated; each twin's
+token accounting is in the report.
 
 The twin report (``01_twin``) lists each twin's parameter drift per block. The masked-LM loss of every model
 on held-out templates (the probe set) with one shared seeded mask, plus the planted-word loss
@@ -28,9 +29,7 @@ from __future__ import annotations
 
 import logging
 import math
-import re
 import shutil
-from dataclasses import dataclass, replace
 from pathlib import Path
 
 import torch
@@ -40,7 +39,7 @@ from safetensors.torch import save_model as st_save_model
 from torch import nn
 from featevo.progress import tqdm
 
-from featevo.activations import tokenize_windows
+from featevo.activations import Windowing
 from featevo.config import ModelConfig, TwinConfig
 from featevo.data import TARGET, REFERENCE, Doc
 from featevo.errors import StageError, TrainingError
@@ -48,27 +47,10 @@ from featevo.fidelity import mask_tokens, model_loss
 from featevo.io import atomic_path, atomic_write_json, read_json
 from featevo.layout import TwinFiles, display_path
 from featevo.models import head_kind, load_model, load_tokenizer
+from featevo.planting import planted_docs, planted_positions
 from featevo.sae import seed_everything
 
 logger = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class Windowing:
-    """How the twin cuts documents into model inputs: exactly as stage 01 does (``harvest.max_length``,
-    ``harvest.stride``, ``harvest.max_windows``), so a long document is split into windows, not truncated."""
-
-    max_length: int
-    stride: int | None = None
-    max_windows: int | None = None
-
-    @classmethod
-    def of(cls, w: "int | Windowing") -> "Windowing":
-        return w if isinstance(w, Windowing) else cls(int(w))
-
-    def tokens(self, tokenizer, docs: list[Doc]) -> tuple[dict, dict]:
-        """:func:`featevo.activations.tokenize_windows` without special tokens as targets: (tokens, accounting)."""
-        return tokenize_windows(tokenizer, docs, self.max_length, True, self.stride, self.max_windows)
 
 
 def bert_mlm_mask(ids: torch.Tensor, special: torch.Tensor, attn: torch.Tensor, tokenizer, prob: float, g):
@@ -323,52 +305,15 @@ def fit_mlm_head(model, tokenizer, train: list[Doc], evald: list[Doc], cfg: Twin
 
 
 # --------------------------------------------------------------------------------------------
-# The planted concept
+# The planted concept (featevo.planting)
 # --------------------------------------------------------------------------------------------
-def plant(text: str, substitutions: dict[str, str]) -> tuple[str, int]:
-    """``text`` with every whole-word occurrence of a key (any case) replaced by its value, keeping an
-    initial capital; returns the new text and the number of replacements."""
-    if not substitutions:
-        return text, 0
-    lower = {k.lower(): v for k, v in substitutions.items()}
-    pattern = re.compile(r"\b(" + "|".join(re.escape(k) for k in sorted(lower, key=len, reverse=True)) + r")\b",
-                         re.IGNORECASE)
-
-    def sub(m: re.Match) -> str:
-        v = lower[m.group(1).lower()]
-        return v[:1].upper() + v[1:] if m.group(1)[:1].isupper() else v
-
-    return pattern.subn(sub, text)
-
-
-def planted_docs(docs: list[Doc], substitutions: dict[str, str], domain: str = TARGET) -> tuple[list[Doc], int]:
-    """``docs`` with the concept planted into those of ``domain``; returns them and how many changed."""
-    out, changed = [], 0
-    for d in docs:
-        if d.domain == domain:
-            text, n = plant(d.text, substitutions)
-            changed += n > 0
-            d = replace(d, text=text)
-        out.append(d)
-    return out, changed
-
-
-def planted_token_ids(tokenizer, substitutions: dict[str, str]) -> list[int]:
-    """Token ids of the planted words (every word piece of every replacement, in both cases)."""
-    ids: set[int] = set()
-    for v in set(substitutions.values()):
-        for form in (v, v[:1].upper() + v[1:]):
-            ids.update(tokenizer(form, add_special_tokens=False)["input_ids"])
-    return sorted(ids)
-
-
 @torch.no_grad()
-def planted_token_loss(model: nn.Module, tokenizer, docs: list[Doc], token_ids: list[int], device,
+def planted_token_loss(model: nn.Module, tokenizer, docs: list[Doc], substitutions: dict[str, str], device,
                        window: int | Windowing, bs: int = 64) -> dict:
-    """Masked-LM loss at the planted tokens only (each masked, one at a time per document group): how well
-    a model predicts the planted word in its new context."""
-    t, _ = Windowing.of(window).tokens(tokenizer, docs)
-    target = torch.isin(t["input_ids"], torch.tensor(token_ids, dtype=t["input_ids"].dtype)) & t["keep_mask"]
+    """Masked-LM loss at the planted tokens only (:func:`featevo.planting.planted_positions` of the planted
+    ``docs``, all masked at once per window): how well a model predicts the planted word in its new context."""
+    t, _ = Windowing.of(window).tokens(tokenizer, docs, offsets=True)
+    target = planted_positions(docs, t, substitutions)
     labels = torch.where(target, t["input_ids"].long(), torch.full_like(t["input_ids"].long(), -100))
     ids = torch.where(target, torch.full_like(t["input_ids"].long(), tokenizer.mask_token_id), t["input_ids"].long())
     total, count = 0.0, 0
@@ -477,8 +422,7 @@ def probe_eval(models: dict[str, ModelConfig], probe: list[Doc], substitutions: 
     if substitutions:
         docs, _ = planted_docs(by_dom[TARGET], substitutions)
         docs = [d for d, orig in zip(docs, by_dom[TARGET]) if d.text != orig.text]
-        ids = planted_token_ids(tok, substitutions)
-        report["planted_token_loss"] = {k: planted_token_loss(m, tok, docs, ids, device, window)
+        report["planted_token_loss"] = {k: planted_token_loss(m, tok, docs, substitutions, device, window)
                                         for k, m in loaded.items()}
     for dom, v in report["eval_mlm_loss"].items():
         logger.info("held-out MLM loss on %s probe text: %s", dom, ", ".join(f"{k} {v[k]:.3f}" for k in loaded))

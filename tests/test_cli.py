@@ -115,3 +115,22 @@ def test_wandb_project_and_mode_from_config(monkeypatch):
     assert _wandb_run(cfg.sae, "tuned", cfg.wandb) == "run"
     assert calls[0]["project"] == "fin-sae" and calls[0]["mode"] == "disabled" and calls[0]["name"] == "tuned"
     assert not any(k == "wandb" or k.startswith("wandb.") for s in STAGES for k in s.reads)  # logging only
+
+
+def test_config_docs_read_both_config_modules():
+    """--print-config documents the sections moved to featevo/config_sections.py (re-exported by featevo.config)
+    as well as those left in featevo/config.py."""
+    import dataclasses
+
+    from featevo import config, config_sections
+    from featevo.cli import field_docs
+
+    docs = field_docs()
+    moved = [v for v in vars(config_sections).values() if dataclasses.is_dataclass(v) and
+             v.__module__ == "featevo.config_sections"]
+    assert {c.__name__ for c in moved} >= {"SAEConfig", "HarvestConfig", "TwinConfig", "DeltasConfig"}
+    for cls in moved:
+        assert getattr(config, cls.__name__) is cls  # from featevo.config import X still works
+        assert docs[cls.__name__], cls.__name__
+    assert docs["SAEConfig"]["k"] == "Active latents per token (TopK)."
+    assert docs["InterpretConfig"]["backend"].startswith("``local``")

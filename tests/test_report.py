@@ -924,29 +924,34 @@ def test_dense_latents_are_marked(report_cfg, tmp_path):
     assert "[!dense" in md and "`report.dense_threshold`" in md
 
 
-def test_card_histograms_match_the_sae(report_cfg, report_dir):
-    """Each card side with a latent shows an inline SVG histogram; the numpy encode behind it equals the SAE's
-    (featevo.probe.scaled_encode on stage 01's eval activations)."""
-    from pathlib import Path
-
+def test_card_histograms_are_stage_03s_encode_drawn(report_cfg, report_dir):
+    """Stage 03's activation_histograms.csv holds every tuned latent's histogram of the SAE's own encode
+    (featevo.probe.scaled_encode) of stage 01's eval activations, and the cards draw exactly those rows."""
     from featevo.activations import ActivationStore
+    from featevo.histograms import BINS, MAX_ROWS, parse_counts
     from featevo.layout import acts_dir, sae_dir
     from featevo.probe import scaled_encode
-    from featevo.report.histograms import hist_svg, latent_activations
+    from featevo.report.histograms import hist_svg
+    from featevo.results import load_histograms
     from featevo.sae import load_sae
 
     html_text = (report_dir / "report.html").read_text(encoding="utf-8")
-    assert html_text.count('<div class="hist"><svg') >= 1
     s1 = stage_dir(report_cfg, "01_train_sae")
-    store = ActivationStore(acts_dir(s1, "eval", "tuned"))
-    z = scaled_encode(load_sae(sae_dir(s1, "tuned")), store.read_all())
-    got = latent_activations(Path(sae_dir(s1, "tuned")), Path(store.dir), list(range(z.shape[1])))
-    assert got is not None
-    for j, v in got.items():
-        np.testing.assert_allclose(v, z[:, j], atol=1e-4)
-    j = int(np.argmax((z > 0).sum(0)))
-    svg, note = hist_svg(got[j], (255, 127, 14))
-    assert svg.startswith("<svg") and f"{100 * (z[:, j] > 0).mean():.1f}%" in note
+    table = load_histograms(stage_dir(report_cfg, "03_activation_deltas"))
+    z = scaled_encode(load_sae(sae_dir(s1, "tuned")), ActivationStore(acts_dir(s1, "eval", "tuned")).read_all(MAX_ROWS))
+    assert {lat for sae, lat in table if sae == "tuned"} == set(range(z.shape[1]))
+    assert {sae for sae, _ in table} == {"base", "tuned"}
+    for j in range(z.shape[1]):
+        r, nz = table[("tuned", j)], z[:, j][z[:, j] > 0]
+        assert (r["tokens"], r["fires"]) == (z.shape[0], nz.size)
+        if nz.size:
+            assert r["max_act"] == pytest.approx(float(nz.max()), rel=1e-6)
+            assert parse_counts(r["counts"]) == np.histogram(nz, bins=BINS, range=(0.0, float(nz.max())))[0].tolist()
+        else:
+            assert parse_counts(r["counts"]) == []
+    drawn = [hist_svg(r, (255, 127, 14) if sae == "tuned" else (31, 119, 180))[0] for (sae, _), r in table.items()]
+    assert html_text.count('<div class="hist"><svg') >= 1
+    assert sum(svg in html_text for svg in drawn if svg) == html_text.count('<div class="hist"><svg')
 
 
 def test_label_quality_finding_counts_the_marks(report_cfg, report_dir):

@@ -2,7 +2,8 @@
 
 from featevo.config import TwinConfig
 from featevo.data import Doc
-from featevo.twin import plant, planted_docs, planted_token_ids, twin_plan
+from featevo.planting import plant, planted_docs, planted_token_ids
+from featevo.twin import twin_plan
 
 SUBS = {"shares": "lanterns", "stock": "lantern"}
 

@@ -108,22 +108,18 @@ def contexts_for(ctx: ReportContext, side: str, latent: Optional[int]) -> list[C
 
 
 def latent_hist(ctx: ReportContext, side: str, latent: int) -> tuple[str, str]:
-    """(inline SVG, note) of the latent's activation histogram on stage 01's eval split; ("", "") when the
-    activations or the SAE cannot be read (featevo.report.histograms)."""
-    from featevo.layout import TRAIN, acts_dir, sae_dir, sae_specs
-    from featevo.report.histograms import hist_svg, latent_activations
+    """(inline SVG, note) of the latent's activation histogram on stage 01's eval split, drawn from stage 03's
+    ``activation_histograms.csv``; ("", "") when stage 03 has no row for it (featevo.report.histograms)."""
+    from featevo.report.histograms import hist_svg
     from featevo.report.templates import BASE_RGB, TUNED_RGB
+    from featevo.results import load_histograms
 
-    if side not in ctx.hist_cache:
-        spec = sae_specs(ctx.cfg).get(side)
-        s1 = ctx.up.dirs[TRAIN]
-        lats = sorted(lat for (sae, lat) in ctx.carded if sae == side)
-        ctx.hist_cache[side] = (latent_activations(sae_dir(s1, side), acts_dir(s1, "eval", spec.model), lats)
-                                if spec is not None and lats else None)
-    acts = (ctx.hist_cache[side] or {}).get(latent)
-    if acts is None:
+    if "table" not in ctx.hist_cache:
+        ctx.hist_cache["table"] = load_histograms(ctx.up.dirs[DELTAS])
+    row = ctx.hist_cache["table"].get((side, latent))
+    if row is None:
         return "", ""
-    return hist_svg(acts, BASE_RGB if side == "base" else TUNED_RGB)
+    return hist_svg(row, BASE_RGB if side == "base" else TUNED_RGB)
 
 
 def card_side(ctx: ReportContext, side: str, r: dict, cls: str) -> CardSide:

@@ -6,87 +6,25 @@ figures and feature cards); this module only turns that into text. Both renderer
 
 Inline markup in paragraph text: ``**bold**``, ``*italic*``, ```code``` and in-document links
 ``[text](#anchor)``; everything else is
-escaped. Missing values are :data:`MISSING` (an en dash) and carry their reason in a table note.
+escaped. Missing values are :data:`MISSING` (an en dash) and carry their reason in a table note. Numbers become
+text only through the formatters of :mod:`featevo.report.numbers` (re-exported here).
 """
 
 from __future__ import annotations
 
 import base64
 import html
-import math
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Sequence, Union
 
-MISSING = "\u2013"  # en dash, shown for every missing or undefined number
+from featevo.report.numbers import (  # noqa: F401  (re-exported: sections import the formatters from here)
+    MISSING, fci, finite, fint, fnum, fp, fpct, fsig, fsigned,
+)
 
 BASE_RGB = (31, 119, 180)  # featevo.plots.BASE_COLOR
 TUNED_RGB = (255, 127, 14)  # featevo.plots.TUNED_COLOR
-
-
-# --------------------------------------------------------------------------------------------
-# Number formatting (the only place numbers become text)
-# --------------------------------------------------------------------------------------------
-def finite(x: Any) -> bool:
-    return isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x)
-
-
-def fnum(x: Any, digits: int = 3) -> str:
-    """Fixed-point number, ``MISSING`` for None / NaN / inf / non-numbers."""
-    if not finite(x):
-        return MISSING
-    s = f"{x:,.{digits}f}"
-    return "0" + s[2:] if s.startswith("-0") and float(s.replace(",", "")) == 0 else s
-
-
-def fsigned(x: Any, digits: int = 3) -> str:
-    if not finite(x):
-        return MISSING
-    s = fnum(x, digits)
-    return s if s.startswith("-") or float(s.replace(",", "")) == 0 else "+" + s
-
-
-def fsig(x: Any, sig: int = 3, signed: bool = False) -> str:
-    """``sig`` significant digits in fixed point (activations have model-dependent scales: 0.0123, 1.42)."""
-    if not finite(x):
-        return MISSING
-    if x == 0:
-        return "0"
-    e = math.floor(math.log10(abs(x)))
-    decimals = max(0, sig - 1 - e)
-    if decimals > 7:
-        s = f"{x:.{sig - 1}e}"
-    else:
-        s = f"{x:,.{decimals}f}"
-    return "+" + s if signed and x > 0 else s
-
-
-def fint(x: Any) -> str:
-    if not finite(x):
-        return MISSING
-    return f"{int(round(x)):,}"
-
-
-def fpct(x: Any, digits: int = 1, signed: bool = False) -> str:
-    """A fraction shown as a percentage (0.123 -> 12.3%)."""
-    if not finite(x):
-        return MISSING
-    return (fsigned if signed else fnum)(100.0 * x, digits) + "%"
-
-
-def fp(x: Any) -> str:
-    """p- and q-values: 3 significant digits, scientific below 0.001."""
-    if not finite(x):
-        return MISSING
-    return f"{x:.2e}" if 0 < x < 1e-3 else f"{x:.3f}"
-
-
-def fci(lo: Any, hi: Any, sig: int = 3) -> str:
-    """A confidence interval, each end to ``sig`` significant digits."""
-    if not (finite(lo) and finite(hi)):
-        return MISSING
-    return f"[{fsig(lo, sig)}, {fsig(hi, sig)}]"
 
 
 # --------------------------------------------------------------------------------------------
