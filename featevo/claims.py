@@ -116,6 +116,19 @@ def threshold_claim(claim_id: str, statement: str, values: Sequence[float], thre
             "supported": bool(ok), "testable": obs["n"] > 0, "lens": lens, "role": role}
 
 
+def pvalue_claim(claim_id: str, statement: str, negation: str, p: float | None, alpha: float = 0.05,
+               min_attainable_p: float | None = None, observed: dict | None = None, null: dict | None = None,
+               name: str = "", lens: str = "", role: str = "claim") -> dict:
+    """A claim decided by one test the stage ran (e.g. a permutation test whose p it computed): supported when
+    ``p <= alpha``; ``min_attainable_p`` is the smallest p the design can give (a claim whose smallest attainable p
+    exceeds alpha cannot be supported by any data)."""
+    ok = p is not None and math.isfinite(p) and p <= alpha
+    return {"id": claim_id, "statement": statement, "negation": negation, "unit": "", "kind": "test",
+            "observed": dict(observed or {}), "null": dict(null or {}),
+            "test": {"name": name, "p": p, "alpha": alpha, "min_attainable_p": min_attainable_p},
+            "supported": bool(ok), "testable": p is not None, "lens": lens, "role": role}
+
+
 def evaluate(claim: dict) -> dict:
     """The claim re-derived from its own numbers (observed and null values, estimate and interval), so that a
     reader of the claim, e.g. the report, can never say more than those numbers: the returned copy's ``test``
@@ -136,6 +149,9 @@ def evaluate(claim: dict) -> dict:
         fresh = threshold_claim(c.get("id", ""), c.get("statement", ""), obs.get("values") or [],
                                 float(nul.get("value", 0.0)), obs.get("family", ""))
         return {**c, **{k: fresh[k] for k in ("observed", "supported", "testable")}}
+    if kind == "test":
+        p = test.get("p")
+        return {**c, "supported": bool(_finite(p) and p <= alpha), "testable": p is not None}
     if kind == "value":
         fresh = value_claim(c.get("id", ""), c.get("statement", ""), obs.get("estimate"), obs.get("ci_low"),
                             obs.get("ci_high"), float(nul.get("value", 0.0)), test.get("p"), alpha)

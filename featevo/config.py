@@ -181,6 +181,34 @@ class CrosscoderConfig:
 
 
 @dataclass
+class FixedDictionaryConfig:
+    """The fixed-dictionary lens of ``02_model_diffing`` (``diffing.fixed_dictionary``,
+    :mod:`featevo.diffing_lenses.fixed_dictionary`): one SAE encodes every model's activations of the probe
+    sentences, and per latent the tuned twin's change of domain preference is set against the control twin's."""
+
+    enabled: bool = True
+    """Run the lens (it needs the probe set and the control twin for its main contrast)."""
+    dictionaries: list[str] = field(default_factory=list)
+    """SAE names (stage 01) used as dictionaries; empty: every main-size base SAE and the tuned SAE replicate 0."""
+    n_permutations: int = 5000
+    """Permutations of the templates' domain labels, shared by the per-latent and the global test; the smallest
+    attainable p is 1 / (n_permutations + 1) (Benjamini-Hochberg over ~200 latents needs it below alpha / 200)."""
+    n_bootstrap: int = 1000
+    """Template bootstrap replicates of the per-latent intervals."""
+    min_cosine: float = 0.7
+    """A discovery holds across dictionaries when the closest latent (decoder cosine at least this) of every other
+    dictionary is a discovery with the same sign."""
+
+    def __post_init__(self) -> None:
+        if self.n_permutations < 10 or self.n_bootstrap < 10:
+            raise ValueError("n_permutations and n_bootstrap must be >= 10")
+        if not 0.0 < self.min_cosine <= 1.0:
+            raise ValueError("min_cosine must be in (0, 1]")
+        if not isinstance(self.dictionaries, list) or not all(isinstance(d, str) for d in self.dictionaries):
+            raise ValueError("dictionaries must be a list of SAE names")
+
+
+@dataclass
 class DiffingConfig:
     """Model diffing that keeps feature identity (stage ``02_model_diffing``): settings shared by the lenses, and
     one section per lens (:data:`featevo.diffing_lenses.LENSES`)."""
@@ -189,6 +217,9 @@ class DiffingConfig:
     """The stage-wise lens: the base SAE continued on another model's activations, against the null."""
     crosscoder: CrosscoderConfig = field(default_factory=CrosscoderConfig)
     """The crosscoder lens: one BatchTopK dictionary per model pair, against the base~base null."""
+    fixed_dictionary: FixedDictionaryConfig = field(default_factory=FixedDictionaryConfig)
+    """The fixed-dictionary lens: one SAE encodes every model; the tuned twin's domain-specific change per latent
+    against the control twin's, with template-permutation tests."""
     planted_text: bool = True
     """The planted contrast (stage-wise ``planted``/``planted_null`` and the tuned~planted crosscoder) reads both
     twins' activations of the corpus *with the plant applied*, the text the planted twin was trained on (stage

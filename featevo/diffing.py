@@ -138,7 +138,14 @@ def _clean(obj):
 
 def run(cfg: PipelineConfig, force: bool = False) -> Path:
     """Run stage 02_model_diffing (needs stage 01); returns the stage folder."""
-    return run_stage(cfg, DIFFING, compute, force)
+    return run_stage(cfg, DIFFING, compute, force, check=check)
+
+
+def check(cfg: PipelineConfig) -> None:
+    """Every lens's config checks (a lens's optional ``check``), before the stage starts."""
+    for lens in LENSES.values():
+        if hasattr(lens, "check"):
+            lens.check(cfg)
 
 
 def compute(cfg: PipelineConfig, out_dir: Path) -> DiffingResult:
@@ -186,6 +193,9 @@ def compute(cfg: PipelineConfig, out_dir: Path) -> DiffingResult:
                            *(tables.get(k) if tables.get(k) is not None else Table(schema, [])
                              for k, schema in (("stagewise", STAGEWISE_LATENTS), ("crosscoder", CROSSCODER_LATENTS))))
     result.save(out_dir)
+    for name, lens in LENSES.items():  # a lens's own table (the built-in two are the result's)
+        if getattr(lens, "schema", None) is not None and tables.get(name) is not None:
+            lens.schema.write(out_dir, tables[name])
     return result
 
 

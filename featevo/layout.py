@@ -275,6 +275,7 @@ class DiffingFiles:
     STAGEWISE_LATENTS = "stagewise_latents.csv"
     CROSSCODERS = "crosscoders"        # crosscoders/<a>_<b>/ (sae-lens format on concatenated activations)
     CROSSCODER_LATENTS = "crosscoder_latents.csv"
+    FIXED_DICTIONARY_LATENTS = "fixed_dictionary_latents.csv"
     PLANTED = "planted.json"
     SUMMARY = "summary.json"
     ROTATION_FIG = "rotation_vs_null.png"
@@ -436,6 +437,7 @@ def _stage01_02_files() -> dict[str, tuple[tuple[str, str], ...]]:
             (f"{F.CROSSCODERS}/<a>_<b>/{sae[0]}", "BatchTopK crosscoders on concatenated activations"),
             (f"{F.CROSSCODERS}/<a>_<b>/{T.TRAIN_DONE}", "marks a finished crosscoder"),
             (F.CROSSCODER_LATENTS, "per crosscoder latent: relative decoder norm, class"),
+            (F.FIXED_DICTIONARY_LATENTS, "per dictionary, contrast and latent: domain-specific change and its test"),
             (F.PLANTED, "the planted positive control: recovery per lens"),
             (F.SUMMARY, "claims of the stage"),
             (_fig(F.ROTATION_FIG), "rotation against its null"),

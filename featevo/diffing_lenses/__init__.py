@@ -17,9 +17,11 @@ step that involves a lens, so a new lens is its module, its config section (``di
   and a role (``claim``, ``negative_control``, ``positive_control``);
 * **figures**: its figures in the stage folder.
 
-Optional attributes: ``label`` (its name in the report) and ``description`` (one sentence for the report's section;
-a lens without a section of its own in :mod:`featevo.report.diffing` is rendered from its claims). The held-out
-rows and the planted text every lens reads are made in :mod:`.rows`.
+Optional attributes: ``check(cfg)`` (config checks run before the stage starts), ``schema`` (a
+:class:`featevo.tables.Schema`: the stage writes the lens's :meth:`Lens.table` under its file name), ``label`` (its
+name in the report) and ``description`` (one sentence for the report's section; a lens without a section of its own
+in :mod:`featevo.report.diffing` is rendered from its claims). The held-out rows and the planted text every lens
+reads are made in :mod:`.rows`.
 """
 
 from __future__ import annotations
@@ -102,7 +104,9 @@ def unregister(name: str) -> None:
 
 
 from featevo.diffing_lenses.crosscoder import CrosscoderLens  # noqa: E402  (the built-in lenses register here)
+from featevo.diffing_lenses.fixed_dictionary import FixedDictionaryLens  # noqa: E402
 from featevo.diffing_lenses.stagewise import StagewiseLens  # noqa: E402
 
+register(FixedDictionaryLens())
 register(StagewiseLens())
 register(CrosscoderLens())
