@@ -99,6 +99,8 @@ class Scorer:
     """Built from the embedding model (``interpret.embedding_model``), loaded only when such a scorer runs."""
     filtered_reason: str = ""
     """Why its score is undefined when ``record`` dropped every non-activating context the latent has."""
+    note: str = ""
+    """A note under the report's table of scores against their floor, when the scorer has a row there."""
 
     @property
     def floor_kind(self) -> str:
@@ -255,4 +257,7 @@ register(Scorer("embedding", True, _embedding, _embedding_metrics,
                 needs_embedder=True))
 register(Scorer("intruder", False, _intruder, _intruder_metrics,
                 "Delphi's intruder score (label-free: fraction of prompts whose one non-activating context the "
-                "LLM found)", record=intruder_record, filtered_reason=NO_INTRUDERS))
+                "LLM found)", record=intruder_record, filtered_reason=NO_INTRUDERS,
+                note="Intruder: Delphi's intruder scorer (the LLM picks the one non-activating context among a few "
+                     "activating ones). It never reads the label, so it scores the latent, not the label: its floor "
+                     "is chance (1 / contexts per prompt), not shuffled labels."))
