@@ -15,9 +15,10 @@ import numpy as np
 
 from featevo.config import PipelineConfig
 from featevo.io import atomic_write_json, read_json
+from featevo.label_quality import label_marks
 from featevo.layout import COMPARE, DELTAS, InterpretFiles, stage_dir
 from featevo.results import LABELS, LABELS_SUMMARY, SCORES, SCORES_SUMMARY, CompareResult, DeltasResult
-from featevo.scorers import SCORERS, label_free_scorers, label_scorers, names, score_of
+from featevo.scorers import SCORERS, in_order, label_free_scorers, label_scorers, names, score_of
 
 MODELS = ("base", "tuned")
 DEAD_FAILURE = "dead latent: never fires on the training split"
@@ -226,11 +227,33 @@ def _label_row(unit: tuple, lr: LabelResults, idx: ScoreIndex, latent_class: dic
 
 
 def label_rows(cfg: PipelineConfig, chosen: dict[str, list[int]], lr: LabelResults, idx: ScoreIndex) -> list[dict]:
-    """``labels_comparison.csv``: the chosen latents with stage 02's pairs and stage 03's deltas."""
+    """``labels_comparison.csv``: the chosen latents with stage 02's pairs and stage 03's deltas, and the
+    label-quality marks (:func:`add_marks`)."""
     s2 = CompareResult.load(stage_dir(cfg, COMPARE))
     feature_table = DeltasResult.load(stage_dir(cfg, DELTAS)).feature_table.index_by("pair_id")
     latent_class = s2.latent_class()
-    return [_label_row(u, lr, idx, latent_class, feature_table) for u in _label_units(chosen, s2.matched_pairs())]
+    rows = [_label_row(u, lr, idx, latent_class, feature_table) for u in _label_units(chosen, s2.matched_pairs())]
+    add_marks(rows, idx, in_order(cfg.interpret.scorers))
+    return rows
+
+
+def add_marks(rows: list[dict], idx: ScoreIndex, scorers: tuple[str, ...]) -> None:
+    """Each labelled side's marks (featevo.label_quality) as columns ``<side>_echoes``, ``<side>_duplicates``
+    and ``<side>_below_floor`` of its row; ``scorers``: the scorers run, of which those reading the label count
+    for the floor (a label-free score never reads the label)."""
+    items = []
+    for r in rows:
+        for side in MODELS:
+            lat, lab = r[f"{side}_latent"], r[f"{side}_label"]
+            if lat is None or not isinstance(lab, str) or not lab.split() or lab.startswith("[failed"):
+                continue
+            sc = {m: (idx.get((side, lat, m, "own")), idx.get((side, lat, m, "floor")))
+                  for m in scorers if SCORERS[m].reads_label}
+            items.append((side, lat, " ".join(lab.split()), sc))
+    marks = label_marks(items)
+    for r in rows:
+        for side in MODELS:
+            r.update({f"{side}_{k}": v for k, v in marks.get((side, r[f"{side}_latent"]), {}).items()})
 
 
 # --------------------------------------------------------------------------------------------

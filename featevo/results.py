@@ -564,6 +564,11 @@ _LABEL_SIDE_COLS = tuple(
     for col in (
         Col(f"{side}_top_tokens_label", "str", "the baseline label: the latent's top activating tokens"),
         Col(f"{side}_score_issues", "str", "scorers with no score for this label and why (undefined / failed)"),
+        Col(f"{side}_echoes", "str", "the few-shot example of Delphi's explainer prompt the label repeats "
+            "(featevo.label_quality; blank: none)"),
+        Col(f"{side}_duplicates", "str", "other latents of this SAE with the same (or nearly the same) label"),
+        Col(f"{side}_below_floor", "str", "the label scorers on which the label does not beat its floor (own - "
+            "floor <= 0), or 'undefined' when none has both; blank: it beats the floor on every one"),
     )
 )
 LABELS = Schema(InterpretFiles.LABELS, (

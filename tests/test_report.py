@@ -91,10 +91,15 @@ def fake_stage04(cfg) -> None:
                  "q_calibrated": ""})
     st = StageRun(cfg, "04_interpret").open()
 
+    from featevo.label_scores import add_marks, score_index
     from featevo.results import LABELS, LABELS_SUMMARY, SCORES, SCORES_SUMMARY
 
-    LABELS.write(st.dir, rows)  # columns this fixture does not fill (cross verdicts, marks) stay blank
-    SCORES.write(st.dir, long_scores(rows))
+    scores = long_scores(rows)
+    marked = [dict(r, **{k: (None if v == "" else int(v)) for k, v in r.items() if k.endswith("_latent")})
+              for r in rows]
+    add_marks(marked, score_index(scores), ("detection", "fuzzing"))  # stage 04's label-quality marks
+    LABELS.write(st.dir, marked)  # columns this fixture does not fill (cross verdicts) stay blank
+    SCORES.write(st.dir, scores)
     SCORES_SUMMARY.write(st.dir, [])
 
     def mean(side, col):

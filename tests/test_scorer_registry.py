@@ -1,6 +1,7 @@
 """A scorer is added through featevo.scorers alone: a toy scorer, registered here and nowhere else, is accepted by
 ``interpret.scorers``, runs in stage 04 (own label, shuffled floor, top-token baseline, cross scores), lands in the
-long ``scores.csv``, ``scores_summary.csv`` and ``summary.json``, and is rendered by stage 05."""
+long ``scores.csv``, ``scores_summary.csv``, ``summary.json`` and the label-quality marks, and is rendered by
+stage 05."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from test_dag import _Client, pipeline  # noqa: F401  (module fixture: the tiny 
 from featevo import interpret, report
 from featevo.config import InterpretConfig
 from featevo.layout import INTERPRET, REPORT, InterpretFiles, ReportFiles, run_dir, stage_dir
-from featevo.results import SCORES, SCORES_SUMMARY
+from featevo.results import LABELS, SCORES, SCORES_SUMMARY
 from featevo.scorers import SCORERS, Scorer, register, unregister
 
 TOY = "toy_overlap"
@@ -70,6 +71,15 @@ def test_a_toy_scorer_runs_through_the_registry_alone(pipeline, toy, tmp_path, m
     # the top-token label names words of the latent's contexts, the scripted "numbers" label does not
     assert any(r["kind"] == "baseline" and r["value"] > 0 for r in rows)
 
+    # the label-quality marks count it among the label scorers: own <= floor is no win over the floor
+    val = {(r["sae"], r["latent"], r["kind"]): r["value"] for r in rows}
+    below = {(sae, lat) for sae, lat, kind in val if kind == "own" and val.get((sae, lat, "floor")) is not None
+             and val[sae, lat, "own"] <= val[sae, lat, "floor"]}
+    assert below
+    for r in LABELS.read(s4):
+        for sae in ("base", "tuned"):
+            marked = TOY in (r[f"{sae}_below_floor"] or "").split(", ")
+            assert marked == ((sae, r[f"{sae}_latent"]) in below)
     stats = {r["sae"]: r for r in SCORES_SUMMARY.read(s4) if r["scorer"] == TOY}
     assert set(stats) == {"base", "tuned"} and stats["base"]["floor"] == "shuffled labels"
     summary = json.loads((s4 / InterpretFiles.SUMMARY).read_text())

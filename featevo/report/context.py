@@ -11,11 +11,11 @@ from typing import Any, Optional
 
 from featevo.config import PipelineConfig
 from featevo.layout import ReportFiles
-from featevo.report.common import SAE_ORDER, as_float, mean, split_label
+from featevo.report.common import SAE_ORDER, as_float, mean
 from featevo.report.quality import Flag, is_dense, label_flags
 from featevo.report.templates import MISSING, Cell, Figure, Para, finite, fint, fpct
 from featevo.report.upstream import Upstream
-from featevo.scorers import SCORERS, in_order, names, shown_scorers
+from featevo.scorers import in_order, names, shown_scorers
 
 
 ROLES = ("claim", "positive_control", "negative_control", "check")
@@ -130,20 +130,9 @@ class ReportContext:
     # ---------------------------------------------------------------- marks
     @property
     def label_marks(self) -> dict:
-        """(sae, latent) -> label flags (featevo.report.quality.label_flags), over stage 04's labelled rows."""
+        """(sae, latent) -> label flags: the marks stage 04 wrote on its labelled rows (featevo.label_quality)."""
         if getattr(self, "_label_marks", None) is None:
-            res = self.up.interpret
-            items = []
-            for r in self.up.interpret.labels:
-                for side in SAE_ORDER:
-                    lat = r[f"{side}_latent"]
-                    lab = split_label(r[f"{side}_label"])[0]
-                    if lat is None or lab == MISSING:
-                        continue
-                    sc = {m: (res.score(side, lat, m), res.score(side, lat, m, "floor")) for m in self.scorers_run()
-                          if SCORERS[m].reads_label}  # a label-free score (intruder) never reads the label
-                    items.append((side, lat, lab, sc))
-            self._label_marks = label_flags(items)
+            self._label_marks = label_flags(self.up.interpret.labels, SAE_ORDER)
         return self._label_marks
 
     def scorers_run(self) -> tuple[str, ...]:
