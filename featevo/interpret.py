@@ -35,11 +35,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 from featevo.progress import tqdm
 
-from featevo.activations import ActivationStore, TokenTable
 from featevo.config import InterpretConfig, PipelineConfig
 from featevo.errors import ConfigError
 from featevo.io import atomic_write_json, atomic_write_text, read_json
@@ -47,6 +45,8 @@ from featevo.layout import (
     COMPARE, DELTAS, INTERPRET, LLM_SERVER_LOG, TRAIN, DeltasFiles, InterpretFiles, TrainFiles, log_path,
     models as run_models, sae_dir, split_dir, stage_dir,
 )
+from featevo.label_examples import LatentExamples, collect_examples, context_ids  # noqa: F401 - re-exported
+from featevo.label_examples import make_record as _record
 from featevo.label_scores import (  # noqa: F401 - stage 04's tables, re-exported for callers of this module
     DEAD_FAILURE, LabelResults, cross_summary, cross_verdict, floor_score, label_rows, paired_stats,
     scorer_accounting, scorer_stats, scorer_status, summary_row, write_outputs,
@@ -54,7 +54,6 @@ from featevo.label_scores import (  # noqa: F401 - stage 04's tables, re-exporte
 from featevo.results import CompareResult
 from featevo.models import load_tokenizer, resolve_device
 from featevo.runner import run_stage
-from featevo.sae import encode, load_sae
 from featevo.scorers import SCORERS, ScorerEnv, in_order
 
 logger = logging.getLogger(__name__)
@@ -87,83 +86,6 @@ def choose_latents(cfg: PipelineConfig, d_sae: dict[str, int]) -> dict[str, list
         seen = set(ranked)
         ranked += [i for i in range(d_sae[m]) if i not in seen]  # anything unranked goes last
         out[m] = ranked if spec == "all" else ranked[:spec]
-    return out
-
-
-# --------------------------------------------------------------------------------------------
-# Examples from stage 01's shards
-# --------------------------------------------------------------------------------------------
-@dataclass
-class LatentExamples:
-    activating: list[tuple[list[int], list[float]]]
-    non_activating: list[list[int]]
-    n_docs_active: int
-    max_activation: float
-    n_contexts_active: int | None = None   # token windows (contexts) where the latent fires
-    n_contexts: int | None = None          # all contexts searched
-
-
-def context_ids(row_doc: np.ndarray, ctx_len: int) -> np.ndarray:
-    """The context of each token row: documents cut into consecutive windows of ``ctx_len`` tokens (Delphi's
-    ``example_ctx_len``; the last window of a document may be shorter); ``ctx_len`` 0: one context per document.
-    Rows are in document order; returns ids 0..n_contexts-1, non-decreasing."""
-    n = len(row_doc)
-    if n == 0:
-        return np.zeros(0, dtype=np.int64)
-    row_doc = np.asarray(row_doc, dtype=np.int64)
-    new_doc = np.ones(n, dtype=bool)
-    new_doc[1:] = row_doc[1:] != row_doc[:-1]
-    if ctx_len <= 0:
-        return np.cumsum(new_doc) - 1
-    doc_start = np.maximum.accumulate(np.where(new_doc, np.arange(n), 0))
-    pos = np.arange(n) - doc_start
-    new_ctx = new_doc | (pos % ctx_len == 0)
-    return np.cumsum(new_ctx) - 1
-
-
-def collect_examples(
-    sae_dir: Path, split_dir: Path, model_key: str, latents: list[int], icfg: InterpretConfig, seed: int,
-    device: torch.device,
-) -> dict[int, LatentExamples]:
-    """Per-context activations of ``latents`` over the training split (streamed shard by shard).
-
-    A context is a window of ``interpret.example_ctx_len`` tokens of one document (as Delphi's constructor
-    cuts its token cache into ``example_ctx_len`` windows); non-activating examples are contexts where the
-    latent never fires, so a latent active somewhere in every document still gets negatives."""
-    tt = TokenTable(split_dir)
-    store = ActivationStore(split_dir / model_key)
-    sae = load_sae(sae_dir, device)
-    idx = torch.tensor(latents, dtype=torch.long)
-    n_rows = min(store.n_rows, icfg.max_tokens)
-    parts = []
-    for x in tqdm(store.iter_rows(n_rows), desc=f"encode {model_key}", unit="chunk"):
-        parts.append(encode(sae, x)[:, idx])
-    acts = torch.cat(parts) if parts else torch.zeros(0, len(latents))  # [rows, chosen]
-    row_doc_np = np.asarray(tt.row_doc[:n_rows])
-    ctx = context_ids(row_doc_np, icfg.example_ctx_len)
-    n_ctx = int(ctx[-1]) + 1 if n_rows else 0
-    ctx_t = torch.from_numpy(ctx).long()[:, None].expand(-1, len(latents))
-    ctx_max = torch.zeros(n_ctx, len(latents)).scatter_reduce(0, ctx_t, acts, "amax")
-    ctx_doc = np.zeros(n_ctx, dtype=np.int64)
-    ctx_doc[ctx] = row_doc_np
-    starts = np.searchsorted(ctx, np.arange(n_ctx + 1))
-    rng = random.Random(seed)
-    out = {}
-    for j, lat in enumerate(latents):
-        order = torch.argsort(ctx_max[:, j], descending=True)
-        active = [int(c) for c in order if ctx_max[c, j] > 0]
-        inactive = [c for c in range(n_ctx) if ctx_max[c, j] <= 0]
-        top = active[: icfg.max_activating]
-        rest = active[icfg.max_activating :]
-        top += rng.sample(rest, min(len(rest), icfg.max_activating // 2))  # lower quantiles too
-        windows = []
-        for c in top:
-            s, e = int(starts[c]), int(starts[c + 1])
-            windows.append((tt.row_token[s:e].tolist(), acts[s:e, j].tolist()))
-        non = [tt.row_token[int(starts[c]) : int(starts[c + 1])].tolist()
-               for c in rng.sample(inactive, min(len(inactive), icfg.n_non_activating))]
-        out[lat] = LatentExamples(windows, non, len({int(ctx_doc[c]) for c in active}),
-                                  float(ctx_max[:, j].max()) if n_ctx else 0.0, len(active), n_ctx)
     return out
 
 
@@ -326,15 +248,6 @@ def _set_status(m: dict, errors: list[str]) -> None:
         m.update(status="undefined", reason=m.get("undefined"))
 
 
-def _record(model_key: str, latent: int, ex: LatentExamples, tok, icfg: InterpretConfig, seed: int):
-    from featevo.delphi_compat import build_latent_record
-
-    return build_latent_record(
-        f"{model_key}.sae", latent, ex.activating, ex.non_activating, tok, n_train=icfg.n_train,
-        n_test=icfg.n_test, n_quantiles=icfg.n_quantiles, n_non_activating=icfg.n_non_activating, seed=seed + latent,
-    )
-
-
 def _prompt_text(calls: list[dict]) -> str:
     lines = []
     for c in calls:
@@ -381,6 +294,33 @@ def _done(path: Path) -> bool:
     return path.is_file() and not _has_llm_error(read_json(path))
 
 
+@dataclass
+class _Run:
+    """What the passes of :func:`_label_all` share: the config, the labeller, the examples and their records."""
+
+    cfg: PipelineConfig
+    st_dir: Path
+    lab: Labeller
+    examples: dict
+    tok: Any
+    alive: Any = None
+    records: dict = field(default_factory=dict)
+
+    @property
+    def client(self):
+        return self.lab.client
+
+    def check_alive(self) -> None:
+        if self.alive is not None and not self.alive():
+            raise LLMServerDied("the local LLM server died during stage 04 (see its log); rerun to continue")
+
+    def record_of(self, m: str, lat: int):
+        if (m, lat) not in self.records:
+            self.records[m, lat] = _record(m, lat, self.examples[m][lat], self.tok, self.cfg.interpret,
+                                           self.cfg.seed)
+        return self.records[m, lat]
+
+
 async def _label_all(cfg: PipelineConfig, st_dir: Path, chosen: dict[str, list[int]], examples, tok, client,
                      grammar: bool, embedder: Any = None, pairs: list[dict] | None = None,
                      alive: Any = None) -> None:
@@ -389,22 +329,49 @@ async def _label_all(cfg: PipelineConfig, st_dir: Path, chosen: dict[str, list[i
     ``alive()`` (the local server's liveness) is checked after every latent: when the server died, the stage
     stops with :class:`LLMServerDied` rather than recording every later latent as a failure; files written
     while requests failed are redone by the next run."""
-    icfg = cfg.interpret
-    lab = Labeller(client, icfg, grammar, embedder)
+    run = _Run(cfg, st_dir, Labeller(client, cfg.interpret, grammar, embedder), examples, tok, alive)
+    await _label_pass(run, chosen)
     lat_dir = st_dir / InterpretFiles.LATENTS
-    prompts_dir = st_dir / InterpretFiles.PROMPTS
+    results = {m: {lat: read_json(lat_dir / f"{m}_{lat}.json") for lat in chosen[m]} for m in MODELS}
+    await _floor_pass(run, results)
+    if cfg.interpret.cross_score_pairs and pairs:
+        await _cross_pass(run, results, pairs)
 
-    def check_alive() -> None:
-        if alive is not None and not alive():
-            raise LLMServerDied("the local LLM server died during stage 04 (see its log); rerun to continue")
 
-    records: dict[tuple[str, int], Any] = {}
 
-    def record_of(m: str, lat: int):
-        if (m, lat) not in records:
-            records[m, lat] = _record(m, lat, examples[m][lat], tok, icfg, cfg.seed)
-        return records[m, lat]
+async def _label_latent(run: _Run, m: str, lat: int) -> dict:
+    """One latent's result: its explanation, its label's scores and the top-token baseline's."""
+    icfg, lab = run.cfg.interpret, run.lab
+    ex = run.examples[m][lat]
+    result: dict[str, Any] = {"sae": m, "latent": lat, "n_docs_active": ex.n_docs_active,
+                              "n_contexts_active": ex.n_contexts_active, "n_contexts": ex.n_contexts,
+                              "max_activation": ex.max_activation}
+    record = None
+    if not ex.activating:
+        result.update(label=None, failure=DEAD_FAILURE)
+    else:
+        try:
+            record = run.record_of(m, lat)
+        except ValueError as e:  # e.g. a single activating context: nothing left to score
+            result.update(label=None, failure=f"too few examples: {e}")
+    if record is not None:
+        result["n_train"], result["n_test"], result["n_non_activating"] = (
+            len(record.train), len(record.test), len(record.not_active))
+        result.update(await lab.explain(record))
+        if result["label"] is not None:
+            result["scores"] = await lab.score(record, result["label"], latent_scorers=True)
+        if icfg.baseline_label:
+            from featevo.delphi_compat import top_token_label
 
+            base_label = top_token_label(record)
+            if base_label is not None:
+                result["baseline"] = {"label": base_label, "scores": await lab.score(record, base_label)}
+    return result
+
+
+async def _label_pass(run: _Run, chosen: dict[str, list[int]]) -> None:
+    lat_dir = run.st_dir / InterpretFiles.LATENTS
+    prompts_dir = run.st_dir / InterpretFiles.PROMPTS
     todo = [(m, lat) for m in MODELS for lat in chosen[m]]
     t0 = time.perf_counter()
     done_now = 0
@@ -412,65 +379,44 @@ async def _label_all(cfg: PipelineConfig, st_dir: Path, chosen: dict[str, list[i
         path = lat_dir / f"{m}_{lat}.json"
         if _done(path):
             continue
-        ex = examples[m][lat]
-        client.calls = []
-        result: dict[str, Any] = {"sae": m, "latent": lat, "n_docs_active": ex.n_docs_active,
-                                  "n_contexts_active": ex.n_contexts_active, "n_contexts": ex.n_contexts,
-                                  "max_activation": ex.max_activation}
-        record = None
-        if not ex.activating:
-            result.update(label=None, failure=DEAD_FAILURE)
-        else:
-            try:
-                record = record_of(m, lat)
-            except ValueError as e:  # e.g. a single activating context: nothing left to score
-                result.update(label=None, failure=f"too few examples: {e}")
-        if record is not None:
-            result["n_train"], result["n_test"], result["n_non_activating"] = (
-                len(record.train), len(record.test), len(record.not_active))
-            result.update(await lab.explain(record))
-            if result["label"] is not None:
-                result["scores"] = await lab.score(record, result["label"], latent_scorers=True)
-            if icfg.baseline_label:
-                from featevo.delphi_compat import top_token_label
-
-                base_label = top_token_label(record)
-                if base_label is not None:
-                    result["baseline"] = {"label": base_label, "scores": await lab.score(record, base_label)}
-        result["seconds"] = round(sum(c["seconds"] for c in client.calls), 2)
-        atomic_write_text(prompts_dir / f"{m}_{lat}.txt", _prompt_text(client.calls))
+        run.client.calls = []
+        result = await _label_latent(run, m, lat)
+        result["seconds"] = round(sum(c["seconds"] for c in run.client.calls), 2)
+        atomic_write_text(prompts_dir / f"{m}_{lat}.txt", _prompt_text(run.client.calls))
         atomic_write_json(path, result)
         done_now += 1
-        check_alive()
+        run.check_alive()
     if done_now:
         logger.info("labelled %d latents in %.0fs (%.2f latents/min)", done_now, time.perf_counter() - t0,
                     60 * done_now / max(time.perf_counter() - t0, 1e-9))
 
-    # the floor: each latent scored with several other latents' labels
-    shuf_dir = st_dir / InterpretFiles.SHUFFLED
-    results = {m: {lat: read_json(lat_dir / f"{m}_{lat}.json") for lat in chosen[m]} for m in MODELS}
+
+async def _floor_pass(run: _Run, results: dict) -> None:
+    """The floor: each latent scored with several other latents' labels."""
+    icfg = run.cfg.interpret
+    shuf_dir = run.st_dir / InterpretFiles.SHUFFLED
     for m in MODELS:
         labelled = [lat for lat, r in results[m].items() if r.get("label")]
         for lat in tqdm(labelled, desc=f"shuffled floor {m}", unit="latent"):
             path = shuf_dir / f"{m}_{lat}.json"
-            donors = choose_donors(labelled, lat, icfg.n_shuffled_donors, cfg.seed + (0 if m == "base" else 1))
+            donors = choose_donors(labelled, lat, icfg.n_shuffled_donors, run.cfg.seed + (0 if m == "base" else 1))
             if not donors:
                 continue
             if _done(path) and [d["label_from"] for d in read_json(path).get("donors", [])] == donors:
                 continue
-            client.calls = []
-            record = record_of(m, lat)
+            run.client.calls = []
+            record = run.record_of(m, lat)
             out = []
             for d in donors:
                 label = results[m][d]["label"]
-                out.append({"label_from": d, "label": label, "scores": await lab.score(record, label)})
+                out.append({"label_from": d, "label": label, "scores": await run.lab.score(record, label)})
             atomic_write_json(path, {"sae": m, "latent": lat, "donors": out})
-            check_alive()
+            run.check_alive()
 
-    # cross scores: a matched pair's base label on the tuned latent's contexts and vice versa
-    if not (icfg.cross_score_pairs and pairs):
-        return
-    cross_dir = st_dir / InterpretFiles.CROSS
+
+async def _cross_pass(run: _Run, results: dict, pairs: list[dict]) -> None:
+    """Cross scores: a matched pair's base label on the tuned latent's contexts and vice versa."""
+    cross_dir = run.st_dir / InterpretFiles.CROSS
     for p in tqdm(pairs, desc="cross-scored pairs", unit="pair"):
         b, t = p["base_latent"], p["tuned_latent"]
         rb, rt = results["base"].get(b), results["tuned"].get(t)
@@ -479,14 +425,14 @@ async def _label_all(cfg: PipelineConfig, st_dir: Path, chosen: dict[str, list[i
         path = cross_dir / f"pair_{p['pair_id']}.json"
         if _done(path):
             continue
-        client.calls = []
+        run.client.calls = []
         atomic_write_json(path, {
             "pair_id": p["pair_id"], "base_latent": b, "tuned_latent": t,
             "base_label": rb["label"], "tuned_label": rt["label"],
-            "base_label_on_tuned": await lab.score(record_of("tuned", t), rb["label"]),
-            "tuned_label_on_base": await lab.score(record_of("base", b), rt["label"]),
+            "base_label_on_tuned": await run.lab.score(run.record_of("tuned", t), rb["label"]),
+            "tuned_label_on_base": await run.lab.score(run.record_of("base", b), rt["label"]),
         })
-        check_alive()
+        run.check_alive()
 
 
 

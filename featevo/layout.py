@@ -570,7 +570,7 @@ def _stage03_05_files() -> dict[str, tuple[tuple[str, str], ...]]:
             (_fig(K.EFFECTS_FIG), "effects against random latents"),
         ),
         INTERPRET: (
-            (IF.LABELS, "per labelled pair / latent: labels, cross verdict, change"),
+            (IF.LABELS, "per labelled pair / latent: labels, label-quality marks, cross verdict, change"),
             (IF.SCORES, "every score, long: per SAE, latent, scorer and kind (own, floor, baseline, partner)"),
             (IF.LABELS_SUMMARY, "per SAE: label counts"),
             (IF.SCORES_SUMMARY, "per SAE and scorer: score means, paired floor statistics, counts"),
