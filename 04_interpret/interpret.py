@@ -6,7 +6,7 @@ Backends (interpret.backend): local (llama-cpp server on 127.0.0.1 with SmolLM2 
 vllm (Delphi's Offline client on a GPU), openai (any OpenAI-compatible endpoint; key from the
 environment variable named by interpret.api_key_env). Results are saved per latent as they
 finish: rerun the same command after a crash to continue.
-Outputs: outputs/<run>/04_interpret/ (labels_comparison.csv, labels_summary.csv,
+Outputs: outputs/<run>/04_interpret/ (labels_comparison.csv, scores.csv, labels_summary.csv, scores_summary.csv,
 explanations.json, summary.json, prompts/, latents/, shuffled/).
 """
 

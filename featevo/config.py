@@ -89,13 +89,14 @@ class InterpretConfig:
     baseline_label: bool = True
     """Also score a trivial label, the latent's top activating tokens, with every scorer (does the LLM label
     beat it?)."""
-    scorers: list[str] = field(default_factory=lambda: ["detection", "fuzzing", "embedding"])
-    """Scorers run on every label (own, floor donors, top-token baseline, cross scores): any of ``detection``,
-    ``fuzzing`` (Delphi's, one LLM call per label each) and ``embedding`` (needs ``embedding_model``); and
-    ``intruder`` (Delphi's intruder scorer: one LLM call per non-activating context, run once per labelled
-    latent, never with donors' or baseline labels, because it never reads the label: it measures how coherent
-    the latent's contexts are, not the label, and its floor is chance, not shuffled labels). The CPU demo drops
-    ``fuzzing`` to fit its time budget; a scorer not run is counted as not attempted."""
+    scorers: list[str] = field(default_factory=lambda: _default_scorers())
+    """Scorers to run, by their name in :data:`featevo.scorers.SCORERS` (default: the registry's defaults,
+    detection, fuzzing and embedding). A label scorer (``detection``, ``fuzzing``: Delphi's, one LLM call per
+    label each; ``embedding``: needs ``embedding_model``) runs on every label (own, floor donors, top-token
+    baseline, cross scores); a label-free one (``intruder``: Delphi's intruder scorer, one LLM call per
+    non-activating context) runs once per labelled latent, never with donors' or baseline labels, because it never
+    reads the label: it measures how coherent the latent's contexts are, and its floor is chance, not shuffled
+    labels. The CPU demo drops ``fuzzing`` to fit its time budget; a scorer not run is counted as not attempted."""
     cross_score_pairs: bool = True
     """Score each matched pair's base label on the tuned latent's contexts and vice versa."""
 
@@ -106,12 +107,17 @@ class InterpretConfig:
             raise ValueError("latents must be >= 1 or 'all'")
         if min(self.n_train, self.n_test, self.n_examples_shown, self.n_quantiles) < 1 or self.max_retries < 0:
             raise ValueError("n_train, n_test, n_examples_shown, n_quantiles >= 1 and max_retries >= 0 required")
-        unknown = sorted(set(self.scorers) - {"detection", "fuzzing", "embedding", "intruder"})
-        if unknown or not self.scorers:
-            raise ValueError("scorers must be a non-empty list of detection, fuzzing, embedding, intruder "
-                             f"(got {self.scorers})")
+        from featevo.scorers import validate
+
+        validate(self.scorers)
         if self.n_shuffled_donors < 0 or self.example_ctx_len < 0:
             raise ValueError("n_shuffled_donors and example_ctx_len must be >= 0")
+
+
+def _default_scorers() -> list[str]:
+    from featevo.scorers import default_scorers
+
+    return default_scorers()
 
 
 @dataclass

@@ -299,6 +299,8 @@ class InterpretFiles:
     PROMPTS = "prompts"
     LABELS = "labels_comparison.csv"
     LABELS_SUMMARY = "labels_summary.csv"
+    SCORES = "scores.csv"                 # long: sae, latent, scorer, kind (own/floor/baseline/partner), value
+    SCORES_SUMMARY = "scores_summary.csv"  # long: one row per SAE and scorer
     EXPLANATIONS = "explanations.json"
     SUMMARY = "summary.json"
 
@@ -471,8 +473,10 @@ def _stage03_05_files() -> dict[str, tuple[tuple[str, str], ...]]:
             (_fig(K.EFFECTS_FIG), "effects against random latents"),
         ),
         INTERPRET: (
-            (IF.LABELS, "per labelled pair / latent: labels, scores, floors, cross-scores, change"),
-            (IF.LABELS_SUMMARY, "per SAE: score means and counts"),
+            (IF.LABELS, "per labelled pair / latent: labels, label-quality marks, cross verdict, change"),
+            (IF.SCORES, "every score, long: per SAE, latent, scorer and kind (own, floor, baseline, partner)"),
+            (IF.LABELS_SUMMARY, "per SAE: label counts"),
+            (IF.SCORES_SUMMARY, "per SAE and scorer: score means, paired floor statistics, counts"),
             (IF.EXPLANATIONS, "the explanations per SAE and latent"),
             (IF.SUMMARY, "backend, scores, paired floor statistics, scorer accounting"),
             (f"{IF.LATENTS}/<sae>_<latent>.json", "one labelled latent: explanation and per-scorer results"),

@@ -581,23 +581,14 @@ _LABEL_SIDE_COLS = tuple(
     col
     for side in ("base", "tuned")
     for col in (
-        *(c for scorer in ("detection", "fuzzing", "embedding") for c in (
-            Col(f"{side}_{scorer}", "float", f"{scorer} score of the {side} label (blank: undefined or failed, see "
-                f"{side}_score_issues)"),
-            Col(f"{side}_{scorer}_shuffled", "float", f"the {side} latent's floor: mean {scorer} score of other "
-                "latents' labels (interpret.n_shuffled_donors donors)"),
-            Col(f"{side}_{scorer}_top_tokens", "float", f"{scorer} score of the top-token baseline label"),
-        )),
-        Col(f"{side}_intruder", "float", f"Delphi's intruder score of the {side} latent (label-free: fraction of "
-            "prompts whose one non-activating context the LLM found; blank: not run, undefined or failed)"),
-        Col(f"{side}_intruder_chance", "float", "the intruder score of guessing (1 / contexts per prompt)"),
         Col(f"{side}_top_tokens_label", "str", "the baseline label: the latent's top activating tokens"),
         Col(f"{side}_score_issues", "str", "scorers with no score for this label and why (undefined / failed)"),
+        Col(f"{side}_echoes", "str", "the few-shot example of Delphi's explainer prompt the label repeats "
+            "(featevo.label_quality; blank: none)"),
+        Col(f"{side}_duplicates", "str", "other latents of this SAE with the same (or nearly the same) label"),
+        Col(f"{side}_below_floor", "str", "the label scorers on which the label does not beat its floor (own - "
+            "floor <= 0), or 'undefined' when none has both; blank: it beats the floor on every one"),
     )
-)
-_CROSS_COLS = tuple(
-    Col(f"{a}_label_on_{b}_{scorer}", "float", f"the {a} label scored on the {b} latent's contexts ({scorer})")
-    for scorer in ("detection", "fuzzing", "embedding") for a, b in (("base", "tuned"), ("tuned", "base"))
 )
 LABELS = Schema(InterpretFiles.LABELS, (
     Col("pair_id", "int", "stage 02 pair (blank for an unmatched latent)"),
@@ -608,57 +599,23 @@ LABELS = Schema(InterpretFiles.LABELS, (
     Col("base_label", "str", "Delphi explanation of the base latent ([failed: reason] when none parsed)"),
     Col("tuned_label", "str", "Delphi explanation of the tuned latent"),
     *_LABEL_SIDE_COLS,
-    *_CROSS_COLS,
     Col("cross_scorer", "str", "the scorer the cross verdict uses"),
     Col("cross_verdict", "str", "kept: each label beats the partner's floor on the partner's contexts; changed: "
         "neither does; one-way: one does"),
     Col("did", "float", "stage 03 domain-specific change of the pair"),
     Col("did_ci_low", "float", "stage 03 interval"), Col("did_ci_high", "float", "stage 03 interval"),
     Col("q_calibrated", "float", "stage 03 seed-calibrated BH q of the pair's change"),
-), "labels of the chosen latents side by side, with scores, the shuffled floor, the top-token baseline and "
-   "cross scores", float_digits=None)
-_SUMMARY_SCORE_COLS = tuple(
-    col
-    for scorer in ("detection", "fuzzing", "embedding")
-    for col in (
-        Col(f"{scorer}_scored", "int", "labelled latents with a defined score"),
-        Col(f"{scorer}_undefined", "int", "labelled latents whose score is undefined (a class of examples missing)"),
-        Col(f"{scorer}_failed", "int", "labelled latents whose scorer failed (reasons in summary.json)"),
-        Col(f"{scorer}_paired_n", "int", "latents with both an own score and a floor"),
-        Col(f"{scorer}_accuracy_mean", "float", "mean own score over the paired latents"),
-        Col(f"{scorer}_accuracy_shuffled_mean", "float", "mean floor over the same latents"),
-        Col(f"{scorer}_paired_diff", "float", "mean over latents of own score minus floor"),
-        Col(f"{scorer}_paired_ci_low", "float", "bootstrap 95% interval of paired_diff over latents"),
-        Col(f"{scorer}_paired_ci_high", "float", "bootstrap 95% interval of paired_diff over latents"),
-        Col(f"{scorer}_paired_wins", "int", "latents whose label beats its floor"),
-        Col(f"{scorer}_paired_losses", "int", "latents whose floor beats its label"),
-        Col(f"{scorer}_paired_ties", "int", "latents with label and floor equal"),
-        Col(f"{scorer}_paired_sign_p", "float", "two-sided sign test of wins vs losses"),
-        Col(f"{scorer}_beats_shuffled_fraction", "float", "wins / paired_n"),
-        Col(f"{scorer}_f1_score_mean", "float", "mean F1 over latents with own and floor F1"),
-        Col(f"{scorer}_f1_score_shuffled_mean", "float", "the floor's mean F1 over the same latents"),
-        Col(f"{scorer}_top_tokens_n", "int", "latents with both the LLM label and the top-token label scored"),
-        Col(f"{scorer}_top_tokens_mean", "float", "mean score of the top-token label over those latents"),
-        Col(f"{scorer}_vs_top_tokens_diff", "float", "mean of LLM label minus top-token label"),
-        Col(f"{scorer}_vs_top_tokens_ci_low", "float", "bootstrap 95% interval"),
-        Col(f"{scorer}_vs_top_tokens_ci_high", "float", "bootstrap 95% interval"),
-        Col(f"{scorer}_vs_top_tokens_sign_p", "float", "two-sided sign test"),
-    )
-) + (
-    Col("intruder_scored", "int", "labelled latents with a defined intruder score (label-free: scores the latent)"),
-    Col("intruder_undefined", "int", "labelled latents whose intruder score is undefined (a class missing)"),
-    Col("intruder_failed", "int", "labelled latents whose intruder scorer failed (reasons in summary.json)"),
-    Col("intruder_paired_n", "int", "latents with an intruder score (paired with their chance level)"),
-    Col("intruder_accuracy_mean", "float", "mean intruder score (fraction of outsider contexts found)"),
-    Col("intruder_chance_mean", "float", "mean chance level over the same latents (1 / contexts per prompt)"),
-    Col("intruder_paired_diff", "float", "mean over latents of intruder score minus chance"),
-    Col("intruder_paired_ci_low", "float", "bootstrap 95% interval of intruder_paired_diff over latents"),
-    Col("intruder_paired_ci_high", "float", "bootstrap 95% interval of intruder_paired_diff over latents"),
-    Col("intruder_paired_wins", "int", "latents scoring above chance"),
-    Col("intruder_paired_losses", "int", "latents scoring below chance"),
-    Col("intruder_paired_ties", "int", "latents at chance"),
-    Col("intruder_paired_sign_p", "float", "two-sided sign test of above vs below chance"),
-)
+), "labels of the chosen latents side by side (their scores are rows of scores.csv)", float_digits=None)
+SCORES = Schema(InterpretFiles.SCORES, (
+    Col("sae", "str", "base or tuned"),
+    Col("latent", "int", "the latent"),
+    Col("scorer", "str", "the scorer (a name of featevo.scorers.SCORERS)"),
+    Col("kind", "str", "own: the latent's own label (a label-free scorer: the latent); floor: mean score of other "
+        "latents' labels (interpret.n_shuffled_donors donors), or chance for a label-free scorer; baseline: the "
+        "top-token label; partner: the matched partner's label on this latent's contexts"),
+    Col("value", "float", "the score (blank: undefined or failed, see labels_comparison.csv's <sae>_score_issues)"),
+), "every score of every labelled latent, one row per (latent, scorer, kind): a new scorer adds rows",
+    float_digits=None)
 LABELS_SUMMARY = Schema(InterpretFiles.LABELS_SUMMARY, (
     Col("sae", "str", "base or tuned"),
     Col("latents", "int", "latents chosen for labelling"),
@@ -667,23 +624,66 @@ LABELS_SUMMARY = Schema(InterpretFiles.LABELS_SUMMARY, (
     Col("dead", "int", "latents that never fire on the training split"),
     Col("retried", "int", "latents that needed a retry"),
     Col("llm_failures", "int", "latents whose explanation failed because every LLM request failed"),
-    *_SUMMARY_SCORE_COLS,
-), "label quality per SAE", float_digits=None)
+), "label counts per SAE (the score statistics are rows of scores_summary.csv)", float_digits=None)
+_BASELINE = "the top-token label (label scorers only)"
+SCORES_SUMMARY = Schema(InterpretFiles.SCORES_SUMMARY, (
+    Col("sae", "str", "base or tuned"),
+    Col("scorer", "str", "the scorer (a name of featevo.scorers.SCORERS)"),
+    Col("floor", "str", "what its floor is: shuffled labels (a label scorer) or chance (a label-free scorer)"),
+    Col("scored", "int", "labelled latents with a defined score"),
+    Col("undefined", "int", "labelled latents whose score is undefined (a class of examples missing)"),
+    Col("failed", "int", "labelled latents whose scorer failed (reasons in summary.json)"),
+    Col("paired_n", "int", "latents with both an own score and a floor"),
+    Col("own_mean", "float", "mean own score over the paired latents"),
+    Col("floor_mean", "float", "mean floor over the same latents"),
+    Col("paired_diff", "float", "mean over latents of own score minus floor"),
+    Col("paired_ci_low", "float", "bootstrap 95% interval of paired_diff over latents"),
+    Col("paired_ci_high", "float", "bootstrap 95% interval of paired_diff over latents"),
+    Col("paired_wins", "int", "latents scoring above their floor"),
+    Col("paired_losses", "int", "latents scoring below their floor"),
+    Col("paired_ties", "int", "latents at their floor"),
+    Col("paired_sign_p", "float", "two-sided sign test of wins vs losses"),
+    Col("beats_floor_fraction", "float", "wins / paired_n (label scorers only)"),
+    Col("f1_score_mean", "float", "mean F1 over latents with own and floor F1 (label scorers only)"),
+    Col("f1_score_floor_mean", "float", "the floor's mean F1 over the same latents"),
+    Col("baseline_n", "int", f"latents with both the LLM label and {_BASELINE} scored"),
+    Col("baseline_mean", "float", f"mean score of {_BASELINE} over those latents"),
+    Col("vs_baseline_diff", "float", "mean of LLM label minus top-token label"),
+    Col("vs_baseline_ci_low", "float", "bootstrap 95% interval"),
+    Col("vs_baseline_ci_high", "float", "bootstrap 95% interval"),
+    Col("vs_baseline_sign_p", "float", "two-sided sign test"),
+), "score statistics per SAE and scorer: each scorer against its floor, paired per latent", float_digits=None)
 
 
 @dataclass
 class InterpretResult:
-    """Stage 04's outputs as read by the report."""
+    """Stage 04's outputs as read by the report: the labels, their scores (long: one row per latent, scorer and
+    kind), the per-SAE counts and score statistics, and the summary."""
 
     labels: Table
     labels_summary: Table
     summary: dict
+    scores: Table | None = None
+    scores_summary: Table | None = None
 
     @classmethod
     def load(cls, s4: Path) -> "InterpretResult":
-        return cls(LABELS.read(s4), LABELS_SUMMARY.read(s4), read_json(s4 / InterpretFiles.SUMMARY))
+        return cls(LABELS.read(s4), LABELS_SUMMARY.read(s4), read_json(s4 / InterpretFiles.SUMMARY),
+                   SCORES.read(s4), SCORES_SUMMARY.read(s4))
+
+    def score(self, sae: str, latent: int | None, scorer: str, kind: str = "own") -> float | None:
+        """One score of ``scores.csv`` (None: no such row, or the score is undefined)."""
+        if latent is None:
+            return None
+        if getattr(self, "_index", None) is None:
+            self._index = {(r["sae"], r["latent"], r["scorer"], r["kind"]): r["value"] for r in self.scores or []}
+        return self._index.get((sae, int(latent), scorer, kind))
+
+    def scorers(self) -> tuple[str, ...]:
+        """The scorers with a row in ``scores.csv``, in order of first appearance."""
+        return tuple(dict.fromkeys(r["scorer"] for r in self.scores or []))
 
 
 ALL_SCHEMAS = (STEPS, LATENTS, PAIRS, ALL_PAIRS, COMPARISONS, PER_CATEGORY, PAIR_EFFECTS, COMPARISON_COUNTS, HELD_OUT,
                DOMAIN_LATENTS, FEATURE_TABLE, RANKING, TOP_FEATURES, STAGEWISE_LATENTS, CROSSCODER_LATENTS, EFFECTS,
-               LABELS, LABELS_SUMMARY)
+               LABELS, LABELS_SUMMARY, SCORES, SCORES_SUMMARY)

@@ -157,8 +157,13 @@ def test_stage04_end_to_end_with_the_real_local_server(tiny_stage01):
         assert (r["label"] is not None) or (r.get("failure") and ("raw" in r or "dead" in r["failure"]))
         assert (out / "prompts" / f"{r['sae']}_{r['latent']}.txt").is_file()
     rows = list(csv.DictReader(open(out / "labels_comparison.csv")))
-    assert rows and {"base_label", "tuned_label", "base_detection", "tuned_fuzzing"} <= set(rows[0])
-    assert "labels_summary.csv" in man["outputs"] and "explanations.json" in man["outputs"]
+    assert rows and {"base_label", "tuned_label", "cross_verdict"} <= set(rows[0])
+    scores = list(csv.DictReader(open(out / "scores.csv")))  # long: one row per latent, scorer and kind
+    assert {(r["sae"], r["scorer"], r["kind"]) for r in scores} >= {("base", "detection", "own"),
+                                                                   ("tuned", "fuzzing", "own"),
+                                                                   ("tuned", "detection", "floor")}
+    for name in ("labels_summary.csv", "scores.csv", "scores_summary.csv", "explanations.json"):
+        assert name in man["outputs"]
     # the server is gone after the stage
     log = (out.parent / "logs" / "04_llm_server.log").read_text()
     assert "127.0.0.1" in log

@@ -273,7 +273,7 @@ def test_windows_give_a_dense_latent_negatives(monkeypatch):
     non-activating windows."""
     import torch
 
-    from featevo import interpret
+    from featevo import interpret, label_examples
     from featevo.config import InterpretConfig
 
     row_doc = np.repeat(np.arange(6), 6)  # 6 documents of 6 tokens
@@ -292,10 +292,10 @@ def test_windows_give_a_dense_latent_negatives(monkeypatch):
         def iter_rows(self, n):
             yield torch.tensor(first[:n], dtype=torch.float32)[:, None]
 
-    monkeypatch.setattr(interpret, "TokenTable", TT)
-    monkeypatch.setattr(interpret, "ActivationStore", Store)
-    monkeypatch.setattr(interpret, "load_sae", lambda d, dev: None)
-    monkeypatch.setattr(interpret, "encode", lambda sae, x: x * 3.0)
+    monkeypatch.setattr(label_examples, "TokenTable", TT)
+    monkeypatch.setattr(label_examples, "ActivationStore", Store)
+    monkeypatch.setattr(label_examples, "load_sae", lambda d, dev: None)
+    monkeypatch.setattr(label_examples, "encode", lambda sae, x: x * 3.0)
     for ctx_len, n_non in ((0, 0), (2, 4)):
         icfg = InterpretConfig(example_ctx_len=ctx_len, n_non_activating=4)
         ex = interpret.collect_examples(Path("sae"), Path("split"), "base", [0], icfg, 0, torch.device("cpu"))[0]

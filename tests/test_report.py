@@ -32,6 +32,23 @@ LEAK = re.compile(r"\b(nan|NaN|None|null|inf|Infinity)\b")
 # --------------------------------------------------------------------------------------------
 # Fixture: stages 01-04 on the tiny config, then stage 05
 # --------------------------------------------------------------------------------------------
+SCORE_KEYS = {"detection": ("detection", "own"), "fuzzing": ("fuzzing", "own"),
+              "detection_shuffled": ("detection", "floor")}
+
+
+def long_scores(rows: list[dict]) -> list[dict]:
+    """The fixture's per-latent scores (``<side>_detection``, ...) as rows of the long ``scores.csv``."""
+    out = []
+    for r in rows:
+        for side in ("base", "tuned"):
+            if r[f"{side}_latent"] in ("", None):
+                continue
+            out += [{"sae": side, "latent": int(r[f"{side}_latent"]), "scorer": sc, "kind": kind,
+                     "value": r[f"{side}_{key}"] if r[f"{side}_{key}"] != "" else None}
+                    for key, (sc, kind) in SCORE_KEYS.items()]
+    return out
+
+
 def fake_stage04(cfg) -> None:
     """Stage 04's outputs in featevo/interpret.py's format (write_outputs), from the real stage 02/03
     outputs: labels_comparison.csv, labels_summary.csv, explanations.json and summary.json, with one
@@ -74,9 +91,16 @@ def fake_stage04(cfg) -> None:
                  "q_calibrated": ""})
     st = StageRun(cfg, "04_interpret").open()
 
-    from featevo.results import LABELS, LABELS_SUMMARY
+    from featevo.label_scores import add_marks, score_index
+    from featevo.results import LABELS, LABELS_SUMMARY, SCORES, SCORES_SUMMARY
 
-    LABELS.write(st.dir, rows)  # columns this fixture does not fill (paired floor, cross scores) stay blank
+    scores = long_scores(rows)
+    marked = [dict(r, **{k: (None if v == "" else int(v)) for k, v in r.items() if k.endswith("_latent")})
+              for r in rows]
+    add_marks(marked, score_index(scores), ("detection", "fuzzing"))  # stage 04's label-quality marks
+    LABELS.write(st.dir, marked)  # columns this fixture does not fill (cross verdicts) stay blank
+    SCORES.write(st.dir, scores)
+    SCORES_SUMMARY.write(st.dir, [])
 
     def mean(side, col):
         v = [float(r[f"{side}_{col}"]) for r in rows if r[f"{side}_{col}"] != ""]
@@ -444,9 +468,11 @@ def test_held_out_table_matches_csv(report_cfg, parsed):
 
 
 def test_label_table_and_cards(report_cfg, parsed, report_dir):
-    from featevo.results import LABELS
+    from featevo.results import LABELS, SCORES
 
     labels = LABELS.read(stage_dir(report_cfg, "04_interpret")).rows()
+    scores = {(r["sae"], r["latent"], r["scorer"], r["kind"]): r["value"]
+              for r in SCORES.read(stage_dir(report_cfg, "04_interpret"))}
     head, rows = table(parsed, "tbl-labels")
     assert len(rows) == len(labels)
     by_tuned = {r["tuned_latent"]: r for r in labels}
@@ -455,7 +481,8 @@ def test_label_table_and_cards(report_cfg, parsed, report_dir):
         for side, col in (("base", 3), ("tuned", 7)):
             lab = src[f"{side}_label"]
             assert r[col] == ("\u2013" if lab is None or lab.startswith("[failed") else lab)
-        assert shown_equals(r[4], src["base_detection"]) and shown_equals(r[9], src["tuned_fuzzing"])
+        assert shown_equals(r[4], scores.get(("base", src["base_latent"], "detection", "own")))
+        assert shown_equals(r[9], scores.get(("tuned", src["tuned_latent"], "fuzzing", "own")))
     s4 = read_json(stage_dir(report_cfg, "04_interpret") / "summary.json")
     head, rows = table(parsed, "tbl-label-scores")
     for r in rows:

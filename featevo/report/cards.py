@@ -16,6 +16,7 @@ from featevo.layout import DELTAS, INTERPRET, DeltasFiles, InterpretFiles
 from featevo.report.common import SAE_ORDER, source, split_label, text_or_missing
 from featevo.report.context import ReportContext
 from featevo.report.quality import legend
+from featevo.scorers import shown_scorers
 from featevo.report.templates import (
     MISSING, Card, Cards, CardSide, Context, Para, Section, fci, finite, fint, fnum, fp, fpct, fsig,
 )
@@ -40,8 +41,7 @@ def _row_for(ctx: ReportContext, pair_id, base_latent, tuned_latent, cls) -> dic
             return r
     r = {"pair_id": pair_id, "base_latent": base_latent, "tuned_latent": tuned_latent, "class": cls,
          **{k: ctx.up.feature_value(pair_id, k) for k in ("did", "did_ci_low", "did_ci_high", "q_calibrated")}}
-    return r | {f"{side}_{k}": None for side in SAE_ORDER
-                for k in ("label", "detection", "detection_shuffled", "fuzzing")}
+    return r | {f"{side}_label": None for side in SAE_ORDER}
 
 
 def _unmatched(ctx: ReportContext, sae: str, cls: str, taken: set) -> list[dict]:
@@ -122,6 +122,16 @@ def latent_hist(ctx: ReportContext, side: str, latent: int) -> tuple[str, str]:
     return hist_svg(row, BASE_RGB if side == "base" else TUNED_RGB)
 
 
+def score_facts(ctx: ReportContext, side: str, latent) -> list[tuple[str, str]]:
+    """A card's scores: each shown scorer's (featevo.scorers.shown_scorers), the first one's floor after it."""
+    res, facts = ctx.up.interpret, []
+    for i, m in enumerate(shown_scorers()):
+        facts.append((m, fnum(res.score(side, latent, m), 2)))
+        if i == 0:
+            facts.append(("shuffled", fnum(res.score(side, latent, m, "floor"), 2)))
+    return facts
+
+
 def card_side(ctx: ReportContext, side: str, r: dict, cls: str) -> CardSide:
     latent = r[f"{side}_latent"]
     if latent is None:
@@ -133,9 +143,7 @@ def card_side(ctx: ReportContext, side: str, r: dict, cls: str) -> CardSide:
     flags = ctx.flags(side, latent) if label != MISSING else []
     ctx.marks_used.update(f.kind for f in flags)
     badges = [(f.mark, f.title) for f in flags] + ctx.latent_badges(side, latent)
-    facts = [("detection", fnum(r[f"{side}_detection"], 2)),
-             ("shuffled", fnum(r[f"{side}_detection_shuffled"], 2)),
-             ("fuzzing", fnum(r[f"{side}_fuzzing"], 2))] if r[f"{side}_label"] is not None else []
+    facts = score_facts(ctx, side, latent) if r[f"{side}_label"] is not None else []
     facts.append((f"{ctx.domains[0]} score", fsig(ctx.up.feature_value(r["pair_id"], f"{side}_target_score"))))
     freq = ctx.up.latent_value(side, latent, "firing_frequency")
     if finite(freq):

@@ -11,10 +11,11 @@ from typing import Any, Optional
 
 from featevo.config import PipelineConfig
 from featevo.layout import ReportFiles
-from featevo.report.common import SAE_ORDER, as_float, mean, split_label
+from featevo.report.common import SAE_ORDER, as_float, mean
 from featevo.report.quality import Flag, is_dense, label_flags
 from featevo.report.templates import MISSING, Cell, Figure, Para, finite, fint, fpct
 from featevo.report.upstream import Upstream
+from featevo.scorers import in_order, names, shown_scorers
 
 
 ROLES = ("claim", "positive_control", "negative_control", "check")
@@ -129,22 +130,14 @@ class ReportContext:
     # ---------------------------------------------------------------- marks
     @property
     def label_marks(self) -> dict:
-        """(sae, latent) -> label flags (featevo.report.quality.label_flags), over stage 04's labelled rows."""
+        """(sae, latent) -> label flags: the marks stage 04 wrote on its labelled rows (featevo.label_quality)."""
         if getattr(self, "_label_marks", None) is None:
-            from featevo.report.labels import LABEL_FREE, scorers_run
-
-            items = []
-            for r in self.up.interpret.labels:
-                for side in SAE_ORDER:
-                    lat = r[f"{side}_latent"]
-                    lab = split_label(r[f"{side}_label"])[0]
-                    if lat is None or lab == MISSING:
-                        continue
-                    sc = {m: (r.get(f"{side}_{m}"), r.get(f"{side}_{m}_shuffled")) for m in scorers_run(self)
-                          if m not in LABEL_FREE}  # the intruder score never reads the label
-                    items.append((side, lat, lab, sc))
-            self._label_marks = label_flags(items)
+            self._label_marks = label_flags(self.up.interpret.labels, SAE_ORDER)
         return self._label_marks
+
+    def scorers_run(self) -> tuple[str, ...]:
+        """The scorers stage 04 ran (``interpret.scorers``), in the registry's order (featevo.scorers)."""
+        return in_order(getattr(self.cfg.interpret, "scorers", names()))
 
     def flags(self, sae: str, latent) -> list[Flag]:
         """Label flags of a latent (empty when it has no label or none applies)."""
@@ -218,19 +211,23 @@ class ReportContext:
 
         From stage 04's summary (``scores.<sae>``, the rows of labels_summary.csv); a mean it lacks is
         averaged from labels_comparison.csv's per-latent columns."""
-        scores = self.up.interpret.summary.get("scores") or {}
-        labels = self.up.interpret.labels
+        res = self.up.interpret
+        scores = res.summary.get("scores") or {}
+        shown = shown_scorers()
         out = {}
         for side in SAE_ORDER:
             e = scores.get(side) or {}
             st: dict[str, Any] = {"latents": e.get("latents"), "labelled": e.get("labelled"), "failed": e.get("failed")}
-            for m in ("detection", "fuzzing"):
+            for m in shown:
                 st[m] = as_float(e.get(f"{m}_accuracy_mean"))
                 st[f"{m}_shuffled"] = as_float(e.get(f"{m}_accuracy_shuffled_mean"))
                 st[f"{m}_beats"] = as_float(e.get(f"{m}_beats_shuffled_fraction"))
-            for key in ("detection", "fuzzing", "detection_shuffled"):  # the per-latent columns of LABELS
+            # a mean the summary lacks, from the per-latent rows of scores.csv
+            for m, kind in [(m, "own") for m in shown] + [(m, "floor") for m in shown[:1]]:
+                key = m if kind == "own" else f"{m}_shuffled"
                 if st[key] is None:
-                    st[key] = mean([v for v in (r[f"{side}_{key}"] for r in labels) if finite(v)])
-            if any(finite(st[m]) for m in ("detection", "fuzzing")):
+                    vals = (res.score(side, r[f"{side}_latent"], m, kind) for r in res.labels)
+                    st[key] = mean([v for v in vals if finite(v)])
+            if any(finite(st[m]) for m in shown):
                 out[side] = st
         return out

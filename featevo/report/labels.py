@@ -8,18 +8,27 @@ from featevo.report.common import SAE_ORDER, num, plural, source, split_label, t
 from featevo.report.context import ReportContext
 from featevo.report.quality import legend
 from featevo.report.templates import MISSING, Section, Table, fci, finite, fint, fnum, fp, fpct, fsig, fsigned
+from featevo.scorers import SCORERS, label_scorers, names, shown_scorers
 
-LABEL_HEADERS = ["pair", "class", "base latent", "base label", "det.", "fuzz.", "tuned latent", "tuned label", "det.",
-                 "fuzz.", "domain-specific change", "CI"]
-SCORE_HEADERS = ["SAE", "latents", "labelled", "failed", "detection", "shuffled", "beats shuffled", "fuzzing",
-                 "shuffled", "beats shuffled"]
+
+
+def label_headers() -> list[str]:
+    """The label table's headings: per SAE its latent, label and a column per shown scorer (featevo.scorers)."""
+    shorts = [SCORERS[m].short for m in shown_scorers()]
+    return (["pair", "class"] + [h for side in SAE_ORDER for h in (f"{side} latent", f"{side} label", *shorts)]
+            + ["domain-specific change", "CI"])
+
+
+def score_headers() -> list[str]:
+    return ["SAE", "latents", "labelled", "failed"] + [h for m in shown_scorers()
+                                                       for h in (m, "shuffled", "beats shuffled")]
 
 
 def _label_ok(r: dict, side: str) -> bool:
     return split_label(r[f"{side}_label"])[0] != MISSING
 
 
-def label_notes(ctx: ReportContext, shown: list[dict], failed: bool) -> list[str]:
+def label_notes(ctx: ReportContext, rows: list[dict], failed: bool) -> list[str]:
     n = ctx.cfg.report.table_rows
     notes = ["det. / fuzz.: Delphi's detection and fuzzing scores (balanced accuracy of an LLM predicting from "
              "the label which contexts activate the latent; 0.5 is chance)."]
@@ -27,15 +36,18 @@ def label_notes(ctx: ReportContext, shown: list[dict], failed: bool) -> list[str
         notes.append(f"{MISSING} as a label: no usable explanation (the LLM's reply did not parse after retries, or "
                      "the latent never fires); its scores are then undefined too. The reason is on its card and in "
                      f"`{source(INTERPRET, InterpretFiles.LABELS)}`.")
-    not_run = [m for m in ("detection", "fuzzing") if m not in scorers_run(ctx)]
+    shown = shown_scorers()
+    not_run = [m for m in shown if m not in ctx.scorers_run()]
     if not_run:
         notes.append(f"{' and '.join(not_run)}: not run in this config (`interpret.scorers`), so its column is "
                      f"{MISSING}.")
-    if any(_label_ok(r, side) and any(r[f"{side}_{m}"] is None for m in ("detection", "fuzzing") if m not in not_run)
-           for r in shown for side in SAE_ORDER):
+    res = ctx.up.interpret
+    ran = [m for m in shown if m not in not_run]
+    if any(_label_ok(r, side) and any(res.score(side, r[f"{side}_latent"], m) is None for m in ran)
+           for r in rows for side in SAE_ORDER):
         notes.append(f"{MISSING} as a score: undefined (a class of contexts is missing) or failed; the reason is in "
                      f"`{source(INTERPRET, InterpretFiles.LABELS)}` (`base_score_issues`, `tuned_score_issues`).")
-    if any(r["base_latent"] is None or r["tuned_latent"] is None for r in shown):
+    if any(r["base_latent"] is None or r["tuned_latent"] is None for r in rows):
         notes.append(f"{MISSING} as a latent: the latent has no matched partner (new or lost).")
     if len(ctx.up.interpret.labels) > n:
         notes.append(f"The first {fint(n)} of {fint(len(ctx.up.interpret.labels))} labelled rows.")
@@ -51,7 +63,7 @@ def labels_table(ctx: ReportContext) -> Table:
             lab, why = split_label(r[f"{side}_label"])
             failed |= bool(why) or (lab == MISSING and r[f"{side}_latent"] is not None)
             cells += [ctx.latent_cell(side, r[f"{side}_latent"]), ctx.label_cell(side, r[f"{side}_latent"], lab),
-                      num(fnum(r[f"{side}_detection"], 2)), num(fnum(r[f"{side}_fuzzing"], 2))]
+                      *(num(fnum(ctx.up.interpret.score(side, r[f"{side}_latent"], m), 2)) for m in shown_scorers())]
         cells.append(num(fsig(r["did"], signed=True)))
         cells.append(num(fci(r["did_ci_low"], r["did_ci_high"])))
         trs.append(cells)
@@ -59,7 +71,7 @@ def labels_table(ctx: ReportContext) -> Table:
     kinds = [k for k in ("echo", "duplicate", "floor", "dense") if k in ctx.marks_used]
     if kinds:
         notes.append(legend(kinds, ctx.cfg.report.dense_threshold) + " A linked latent has a feature card below.")
-    return Table("tbl-labels", LABEL_HEADERS, trs,
+    return Table("tbl-labels", label_headers(), trs,
                  caption="Labels and scores of the labelled latents (most interesting first)",
                  notes=notes, source=source(INTERPRET, InterpretFiles.LABELS))
 
@@ -67,54 +79,49 @@ def labels_table(ctx: ReportContext) -> Table:
 def scores_table(stats: dict[str, dict]) -> Table:
     rows = []
     for side, st in stats.items():
-        rows.append([side, num(fint(st.get("latents"))), num(fint(st.get("labelled"))), num(fint(st.get("failed"))),
-                     num(fnum(st.get("detection"), 3)), num(fnum(st.get("detection_shuffled"), 3)),
-                     num(fpct(st.get("detection_beats"), 0)),
-                     num(fnum(st.get("fuzzing"), 3)), num(fnum(st.get("fuzzing_shuffled"), 3)),
-                     num(fpct(st.get("fuzzing_beats"), 0))])
+        rows.append([side, num(fint(st.get("latents"))), num(fint(st.get("labelled"))), num(fint(st.get("failed")))]
+                    + [c for m in shown_scorers() for c in (num(fnum(st.get(m), 3)),
+                                                            num(fnum(st.get(f"{m}_shuffled"), 3)),
+                                                            num(fpct(st.get(f"{m}_beats"), 0)))])
     notes = ["Shuffled: the same latents scored with labels of other latents (a seeded derangement); a label "
              "means something only where it beats its shuffled score. Beats shuffled: fraction of labelled "
              "latents whose own label scores higher than the shuffled one."]
     if any(MISSING in c.text for r in rows for c in r[1:]):
         notes.append(f"{MISSING}: not recorded by stage 04 for this SAE.")
-    return Table("tbl-label-scores", SCORE_HEADERS, rows,
+    return Table("tbl-label-scores", score_headers(), rows,
                  caption="Explanation scores against the shuffled-label baseline (means over labelled latents)",
                  notes=notes, source=source(INTERPRET, InterpretFiles.SUMMARY))
 
 
 PAIRED_HEADERS = ["SAE", "scorer", "scored", "undefined", "failed", "paired", "own", "floor", "own \u2212 floor",
                   "95% CI", "wins / losses / ties", "sign test p", "own \u2212 top tokens"]
-SCORER_NAMES = ("detection", "fuzzing", "embedding", "intruder")
-LABEL_FREE = ("intruder",)  # scores the latent, never reads the label: its floor is chance
-
-
 def has_paired(scores: dict) -> bool:
     """True when stage 04 recorded the paired floor statistics (``<scorer>_paired_n``)."""
-    return any(f"{m}_paired_n" in (scores.get(side) or {}) for side in SAE_ORDER for m in SCORER_NAMES)
+    return any(f"{m}_paired_n" in (scores.get(side) or {}) for side in SAE_ORDER for m in names())
 
 
 def scorers_run(ctx: ReportContext) -> tuple[str, ...]:
-    """The scorers stage 04 ran (``interpret.scorers``), in the report's order."""
-    run = set(getattr(ctx.cfg.interpret, "scorers", SCORER_NAMES))
-    return tuple(m for m in SCORER_NAMES if m in run)
+    """The scorers stage 04 ran (``interpret.scorers``), in the registry's order."""
+    return ctx.scorers_run()
 
 
 def paired_scores_table(scores: dict[str, dict], n_donors: int | None = None,
-                        scorers: tuple[str, ...] = SCORER_NAMES) -> Table:
+                        scorers: tuple[str, ...] | None = None) -> Table:
     """Each SAE's labels against their floor, paired per latent: how many latents each scorer could score (and
     why not the others), the mean of own minus floor over the same latents with its bootstrap interval, the
     sign test, and the LLM label against the top-token label."""
     rows = []
     for side in SAE_ORDER:
         e = scores.get(side) or {}
-        for m in scorers:
+        for m in names() if scorers is None else scorers:
             if f"{m}_paired_n" not in e:
                 continue
             g = e.get
             rows.append([side, m, num(fint(g(f"{m}_scored"))), num(fint(g(f"{m}_undefined"))),
                          num(fint(g(f"{m}_failed"))), num(fint(g(f"{m}_paired_n"))),
                          num(fnum(g(f"{m}_accuracy_mean"), 3)),
-                         num(fnum(g(f"{m}_chance_mean") if m in LABEL_FREE else g(f"{m}_accuracy_shuffled_mean"), 3)),
+                         num(fnum(g(f"{m}_accuracy_shuffled_mean" if SCORERS[m].reads_label else f"{m}_chance_mean"),
+                                  3)),
                          num(fsigned(g(f"{m}_paired_diff"), 3)),
                          num(fci(g(f"{m}_paired_ci_low"), g(f"{m}_paired_ci_high"), 2)),
                          num(" / ".join(fint(g(f"{m}_paired_{k}")) for k in ("wins", "losses", "ties"))),
@@ -130,10 +137,7 @@ def paired_scores_table(scores: dict[str, dict], n_donors: int | None = None,
              "parsed. Reasons per scorer are in summary.json (scorer_accounting).",
              "Embedding: Delphi's embedding scorer (AUC of label-to-context similarity; no generative LLM). "
              "Own \u2212 top tokens: the LLM label against a label listing the latent's top activating tokens."]
-    if any(r[1] in LABEL_FREE for r in rows):
-        notes.append("Intruder: Delphi's intruder scorer (the LLM picks the one non-activating context among a few "
-                     "activating ones). It never reads the label, so it scores the latent, not the label: its floor "
-                     "is chance (1 / contexts per prompt), not shuffled labels.")
+    notes += [SCORERS[m].note for m in dict.fromkeys(r[1] for r in rows) if SCORERS[m].note]
     return Table("tbl-label-scores", PAIRED_HEADERS, rows,
                  caption="Labels against their shuffled-label floor, paired per latent",
                  notes=notes, source=source(INTERPRET, InterpretFiles.SUMMARY))
@@ -143,7 +147,7 @@ def paired_finding(ctx: ReportContext, scores: dict[str, dict]) -> None:
     parts, beats = [], []
     for side in SAE_ORDER:
         e = scores.get(side) or {}
-        m = next((m for m in SCORER_NAMES if m not in LABEL_FREE and e.get(f"{m}_paired_n")), None)
+        m = next((m for m in label_scorers() if e.get(f"{m}_paired_n")), None)
         if m is None:
             continue
         lo, hi = e.get(f"{m}_paired_ci_low"), e.get(f"{m}_paired_ci_high")
@@ -158,8 +162,8 @@ def paired_finding(ctx: ReportContext, scores: dict[str, dict]) -> None:
     text = "Labels against their shuffled-label floor, paired per latent: " + "; ".join(parts) + "."
     nf = sum(int((scores.get(s) or {}).get("failed") or 0) for s in SAE_ORDER)
     nl = sum(int((scores.get(s) or {}).get("latents") or 0) for s in SAE_ORDER)
-    nsf = sum(int((scores.get(s) or {}).get(f"{m}_failed") or 0) for s in SAE_ORDER for m in SCORER_NAMES)
-    nsu = sum(int((scores.get(s) or {}).get(f"{m}_undefined") or 0) for s in SAE_ORDER for m in SCORER_NAMES)
+    nsf = sum(int((scores.get(s) or {}).get(f"{m}_failed") or 0) for s in SAE_ORDER for m in names())
+    nsu = sum(int((scores.get(s) or {}).get(f"{m}_undefined") or 0) for s in SAE_ORDER for m in names())
     text += (f" {fint(nf)} of {fint(nl)} explanations failed; {fint(nsf)} {plural(nsf, 'score')} failed and "
              f"{fint(nsu)} {plural(nsu, 'was', 'were')} undefined across scorers.")
     ctx.find("labels", text, supported=all(beats), scores=scores)
@@ -172,15 +176,15 @@ CROSS_HEADERS = ["pair", "base latent", "tuned latent", "scorer", "base label on
 def cross_table(ctx: ReportContext) -> Table | None:
     """Each cross-scored pair: the base label scored on the tuned latent's contexts (beside the tuned latent's
     shuffled floor) and the tuned label on the base latent's, with stage 04's verdict."""
-    rows = []
+    rows, res = [], ctx.up.interpret
     for r in ctx.ordered_labels():
         m = r.get("cross_scorer")
         if not m:
             continue
-        rows.append([num(fint(r["pair_id"])), ctx.latent_cell("base", r["base_latent"]),
-                     ctx.latent_cell("tuned", r["tuned_latent"]), m,
-                     num(fnum(r.get(f"base_label_on_tuned_{m}"), 2)), num(fnum(r.get(f"tuned_{m}_shuffled"), 2)),
-                     num(fnum(r.get(f"tuned_label_on_base_{m}"), 2)), num(fnum(r.get(f"base_{m}_shuffled"), 2)),
+        b, t = r["base_latent"], r["tuned_latent"]
+        rows.append([num(fint(r["pair_id"])), ctx.latent_cell("base", b), ctx.latent_cell("tuned", t), m,
+                     num(fnum(res.score("tuned", t, m, "partner"), 2)), num(fnum(res.score("tuned", t, m, "floor"), 2)),
+                     num(fnum(res.score("base", b, m, "partner"), 2)), num(fnum(res.score("base", b, m, "floor"), 2)),
                      text_or_missing(r.get("cross_verdict"))])
     if not rows:
         return None
@@ -216,9 +220,9 @@ def scores_figure(ctx: ReportContext, stats: dict[str, dict]) -> list:
     from featevo.report.figures import label_scores
 
     p = ctx.fig_dir / ReportFiles.LABEL_SCORES
-    label_scores({side: {m: st.get(m) for m in ("detection", "fuzzing")} for side, st in stats.items()},
-                 {side: {m: st.get(f"{m}_shuffled") for m in ("detection", "fuzzing")} for side, st in stats.items()},
-                 p)
+    shown = shown_scorers()
+    label_scores({side: {m: st.get(m) for m in shown} for side, st in stats.items()},
+                 {side: {m: st.get(f"{m}_shuffled") for m in shown} for side, st in stats.items()}, p)
     return ctx.figure_block(p, "Mean detection and fuzzing scores of the base (blue) and tuned (orange) labels; "
                                "black dashes: the same latents scored with shuffled labels.",
                             "Label score bars", "fig-label-scores", 760)
@@ -226,12 +230,13 @@ def scores_figure(ctx: ReportContext, stats: dict[str, dict]) -> list:
 
 def labels_finding(ctx: ReportContext, stats: dict[str, dict]) -> None:
     b, t = stats.get("base", {}), stats.get("tuned", {})
-    if not (finite(b.get("detection")) and finite(t.get("detection"))):
+    m = shown_scorers()[0]  # the first scorer of the label table
+    if not (finite(b.get(m)) and finite(t.get(m))):
         return
-    text = (f"The labels predict activations with mean detection score {fnum(b['detection'], 2)} (base) "
-            f"and {fnum(t['detection'], 2)} (tuned)")
-    if finite(b.get("detection_shuffled")) and finite(t.get("detection_shuffled")):
-        text += (f", against {fnum(b['detection_shuffled'], 2)} and {fnum(t['detection_shuffled'], 2)} "
+    text = (f"The labels predict activations with mean {m} score {fnum(b[m], 2)} (base) "
+            f"and {fnum(t[m], 2)} (tuned)")
+    if finite(b.get(f"{m}_shuffled")) and finite(t.get(f"{m}_shuffled")):
+        text += (f", against {fnum(b[f'{m}_shuffled'], 2)} and {fnum(t[f'{m}_shuffled'], 2)} "
                  "with shuffled labels.")
     else:
         text += "; no shuffled-label baseline was recorded."
@@ -267,7 +272,7 @@ def labels_section(ctx: ReportContext) -> Section:
     summary = ctx.up.interpret.summary or {}
     scores = summary.get("scores") or {}
     if has_paired(scores):  # stage 04 with the paired floor: show the paired difference, not two unpaired means
-        sec.add(paired_scores_table(scores, summary.get("n_shuffled_donors"), scorers_run(ctx)))
+        sec.add(paired_scores_table(scores, summary.get("n_shuffled_donors"), ctx.scorers_run()))
         paired_finding(ctx, scores)
         t = cross_table(ctx)
         if t is not None:

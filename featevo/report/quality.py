@@ -1,15 +1,10 @@
 """Marks on labels and latents that a reader should not take at face value (no HTML here: the sections
 turn the flags into greyed cells, badges and card headlines, and :func:`legend` into a table note).
 
-Label flags (:func:`label_flags`):
-
-* ``echo``: the label repeats one of Delphi's few-shot example explanations (the explainer's prompt shows
-  e.g. *The token "er" at the end of a comparative adjective describing size.*; a small LLM often copies it
-  with another token). Detected by word overlap with the examples read from the installed ``delphi``.
-* ``duplicate``: the same label (after normalisation, or nearly: word overlap >= 0.8) names another latent of
-  the same SAE.
-* ``floor``: the label does not beat its shuffled-label floor: for a scorer that ran, own minus floor is
-  <= 0, or no scorer has both values (undefined).
+Label flags (:func:`label_flags`) render the marks stage 04 wrote as columns of ``labels_comparison.csv``
+(``<side>_echoes``, ``<side>_duplicates``, ``<side>_below_floor``, computed by :mod:`featevo.label_quality`):
+``echo`` (the label repeats a few-shot example of Delphi's explainer prompt), ``duplicate`` (another latent of
+the same SAE has the same label) and ``floor`` (it does not beat its shuffled-label floor).
 
 Latent flag (:func:`is_dense`): the latent fires on more than ``report.dense_threshold`` of tokens; such a
 latent moves with overall activity more than with any one concept.
@@ -17,34 +12,11 @@ latent moves with overall activity more than with any one concept.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
-from functools import lru_cache
-from pathlib import Path
 from typing import Any, Iterable, Optional, Sequence
 
+from featevo.label_quality import UNDEFINED
 from featevo.report.templates import finite
-
-# words that carry no content in a label (the generic frame every label shares)
-_STOP = frozenset("""a an the of in on at to for from by with and or as is are be been being that this these those
-it its which who whom whose when where what while than then there their them they token tokens word words text
-texts end ending start beginning often usually typically sometimes such other into within about after before
-following preceding phrase phrases sentence sentences context contexts""".split())
-
-# used when the installed delphi cannot be read (its prompts in delphi 0.x)
-FALLBACK_EXAMPLES = (
-    "Names of people who are inventors of technical fields",
-    "Common idioms in text conveying positive sentiment.",
-    'The token "er" at the end of a comparative adjective describing size.',
-    "Nouns representing a distinct objects that contains something, sometimes preciding a quotation mark.",
-)
-
-ECHO_MIN_WORDS = 3
-"""An example is matched only on at least this many content words (``The token "er".`` is too short)."""
-ECHO_OVERLAP = 0.6
-"""Fraction of an example's content words a label must contain to echo it."""
-DUPLICATE_OVERLAP = 0.8
-"""Word-set Jaccard similarity at which two labels of one SAE count as duplicates."""
 
 FLAG_TEXT = {
     "echo": ("echoes prompt", "copies a few-shot example explanation of Delphi's explainer prompt"),
@@ -69,90 +41,29 @@ class Flag:
         return FLAG_TEXT[self.kind][1] + (f" ({self.detail})" if self.detail else "")
 
 
-def words(text: str) -> list[str]:
-    """Lower-case words of a label (quotes and punctuation dropped)."""
-    return re.findall(r"[a-z0-9]+", str(text).lower())
-
-
-def content_words(text: str) -> set[str]:
-    return {w for w in words(text) if w not in _STOP}
-
-
-@lru_cache(maxsize=1)
-def delphi_examples() -> tuple[str, ...]:
-    """The example explanations of the installed Delphi's explainer prompts (``[EXPLANATION]: ...`` lines of
-    ``delphi/explainers/**.py``), read as text; :data:`FALLBACK_EXAMPLES` when delphi is not installed."""
-    try:
-        import importlib.util
-
-        spec = importlib.util.find_spec("delphi")
-        if spec is None or not spec.submodule_search_locations:
-            return FALLBACK_EXAMPLES
-        root = Path(list(spec.submodule_search_locations)[0]) / "explainers"
-        found: list[str] = []
-        for p in sorted(root.rglob("*.py")):
-            for m in re.finditer(r"\[EXPLANATION\]:[ \t]*([^\n{}]+)", p.read_text(encoding="utf-8", errors="ignore")):
-                t = m.group(1).strip().strip('"').strip()
-                if t and t not in found:
-                    found.append(t)
-        return tuple(found) or FALLBACK_EXAMPLES
-    except (OSError, ImportError, ValueError):
-        return FALLBACK_EXAMPLES
-
-
-def echoed_example(label: str, examples: Optional[Sequence[str]] = None) -> Optional[str]:
-    """The Delphi example ``label`` echoes (contains at least :data:`ECHO_OVERLAP` of its content words, the
-    example having at least :data:`ECHO_MIN_WORDS`), else None."""
-    lw = content_words(label)
-    if not lw:
-        return None
-    for ex in (delphi_examples() if examples is None else examples):
-        ew = content_words(ex)
-        if len(ew) >= ECHO_MIN_WORDS and len(lw & ew) / len(ew) >= ECHO_OVERLAP:
-            return ex
-    return None
-
-
-def near_duplicate(a: str, b: str) -> bool:
-    wa, wb = set(words(a)), set(words(b))
-    if not wa or not wb:
-        return False
-    return wa == wb or len(wa & wb) / len(wa | wb) >= DUPLICATE_OVERLAP
-
-
-def floor_failures(scores: dict[str, tuple[Any, Any]]) -> list[str]:
-    """Scorers (name -> (own, floor)) on which the label does not beat its floor; ``["undefined"]`` when no
-    scorer has both values."""
-    bad, defined = [], 0
-    for m, (own, floor) in scores.items():
-        if finite(own) and finite(floor):
-            defined += 1
-            if own - floor <= 0:
-                bad.append(m)
-    return bad if defined else ["undefined"]
-
-
-def label_flags(labels: Iterable[tuple[str, Any, str, dict[str, tuple[Any, Any]]]],
-                examples: Optional[Sequence[str]] = None) -> dict[tuple[str, Any], list[Flag]]:
-    """Flags per (sae, latent) for labels given as (sae, latent, label, {scorer: (own, floor)}).
-
-    A missing label (None / empty) gets no flag (it is shown as missing already)."""
-    rows = [(sae, lat, lab, sc) for sae, lat, lab, sc in labels if lab]
+def label_flags(rows: Iterable[dict], sides: Sequence[str] = ("base", "tuned")) -> dict[tuple[str, Any], list[Flag]]:
+    """Flags per (sae, latent) from the mark columns of stage 04's ``labels_comparison.csv`` rows; a side without
+    a label (no marks written) gets no entry."""
     out: dict[tuple[str, Any], list[Flag]] = {}
-    for i, (sae, lat, lab, sc) in enumerate(rows):
-        flags: list[Flag] = []
-        ex = echoed_example(lab, examples)
-        if ex is not None:
-            flags.append(Flag("echo", f"“{ex}”"))
-        dups = [other for j, (s2, other, lab2, _) in enumerate(rows)
-                if j != i and s2 == sae and other != lat and near_duplicate(lab, lab2)]
-        if dups:
-            flags.append(Flag("duplicate", "also latent " + ", ".join(str(d) for d in dict.fromkeys(dups))))
-        bad = floor_failures(sc)
-        if bad:
-            flags.append(Flag("floor", "no scorer has both values" if bad == ["undefined"] else ", ".join(bad)))
-        out[(sae, lat)] = flags
+    for r in rows:
+        for side in sides:
+            lat = r.get(f"{side}_latent")
+            if lat is None or not _labelled(r.get(f"{side}_label")):
+                continue
+            flags: list[Flag] = []
+            if r.get(f"{side}_echoes"):
+                flags.append(Flag("echo", f"\u201c{r[f'{side}_echoes']}\u201d"))
+            if r.get(f"{side}_duplicates"):
+                flags.append(Flag("duplicate", f"also latent {r[f'{side}_duplicates']}"))
+            bad = r.get(f"{side}_below_floor")
+            if bad:
+                flags.append(Flag("floor", "no scorer has both values" if bad == UNDEFINED else bad))
+            out[(side, lat)] = flags
     return out
+
+
+def _labelled(label: Any) -> bool:
+    return isinstance(label, str) and bool(label.split()) and not label.startswith("[failed")
 
 
 def is_dense(freq: Any, threshold: float) -> bool:
