@@ -150,6 +150,11 @@ class TwinConfig:
     """Also make a control twin: the same recipe (steps, lr, head, seed) on the *reference-domain* documents
     (``data.reference_domain``). What the tuned twin shows beyond the control twin is specific to the target
     domain, not to fine-tuning."""
+    replica: bool = False
+    """Also make a replica of the tuned twin: the same recipe on the same target-domain documents with another
+    seed (``seed + 1``: another masking and batch order). Tuned vs replica is pure twin-training noise: the null
+    against which the fixed-dictionary lens calibrates its domain-specific claims (stage 02_model_diffing), and the
+    twin-seed noise the planted change must exceed. No SAE is trained on it."""
     planted: dict[str, str] = field(default_factory=dict)
     """Word substitutions that plant a known concept: a third twin, ``planted``, is trained exactly like the
     tuned twin on the same documents, except that in its target-domain documents each key (a whole word,

@@ -61,7 +61,7 @@ from featevo.inference import (
 )
 from featevo.io import atomic_write_json
 from featevo.layout import (
-    COMPARE, DELTAS, TRAIN, DeltasFiles, display_path, models as run_models, resolve_repo_path,
+    COMPARE, DELTAS, TRAIN, DeltasFiles, display_path, models as run_models, replica_models, resolve_repo_path,
     sae_dir, sae_specs, stage_dir,
 )
 from featevo.deltas_outputs import CONTEXT_SAES, write_contexts, write_four_panel, write_histograms
@@ -543,7 +543,7 @@ def write_twin_eval(cfg: PipelineConfig, folder: Path, docs: list[Doc], device) 
     from featevo.twin import probe_eval
 
     h = cfg.harvest
-    out = probe_eval(run_models(cfg), docs, dict(cfg.twin.planted), cfg.seed, device,
+    out = probe_eval({**run_models(cfg), **replica_models(cfg)}, docs, dict(cfg.twin.planted), cfg.seed, device,
                      Windowing(h.max_length, h.stride, h.max_windows))
     atomic_write_json(folder / DeltasFiles.TWIN_EVAL, out)
     return out

@@ -48,7 +48,7 @@ from featevo.tables import Table
 
 logger = logging.getLogger(__name__)
 
-PLANTED_AIM = {"rank_at_most": 3, "auroc_at_least": 0.9}
+PLANTED_AIM = {"rank_at_most": 3, "rule": "change"}
 
 
 # --------------------------------------------------------------------------------------------
@@ -61,63 +61,108 @@ def _best_cosine_change(sae_b, sae_a) -> np.ndarray:
     return (1.0 - (B @ A.T).max(dim=1).values).numpy()
 
 
-def planted_control(run: DiffingRun, states: dict) -> dict:
-    """Per lens of :data:`featevo.diffing_lenses.LENSES` (and the matching lens): the best latent for the planted
-    tokens of held-out sentences, its AUROC and rank in the lens's ranking of the planted contrast (``planted``)
-    and of the main base-vs-tuned diff (``main``)."""
-    from featevo.models import load_model, load_tokenizer
-    from featevo.planted_control import harvest_rows, planted_sentences, planted_tokens, score_lens
+SWAP = {"planted": ("planted", "tuned"), "main": ("tuned", "base")}
+"""Per part, (the model that changed, the model it changed from): a lens's change codes on identical tokens are
+its codes of the real activations minus its codes with the first model's activations replaced by the second's."""
 
-    cfg, s1, device = run.cfg, run.s1, run.device
+
+def _change_codes(lens, state, run, acts: dict, part: str, instead: str | None = None) -> np.ndarray:
+    """The lens's per-token activation change of ``part`` on identical tokens, under its own dictionary (with
+    ``instead``: the changed model's activations replaced by that model's, e.g. the replica for the null)."""
+    after, before = SWAP[part]
+    changed = acts if instead is None else {**acts, after: acts[instead]}
+    return lens.codes(run, state, changed, part) - lens.codes(run, state, {**acts, after: acts[before]}, part)
+
+
+def planted_control(run: DiffingRun, states: dict) -> dict:
+    """Per lens of :data:`featevo.diffing_lenses.LENSES` (and the matching lens): the planted change scored on
+    change (:data:`featevo.planted_control.CHANGE_RULE`): the latent whose activation change on identical tokens best
+    separates the planted positions of held-out sentences, and its rank in the lens's ranking of the planted
+    contrast (``planted``) and, as a false-positive check, of the main base-vs-tuned diff (``main``); the same rule
+    on the replica (twin-seed noise) when there is one; and whether the plant is real at the hooked layer."""
+    from featevo.data import cluster_ids
+    from featevo.layout import replica_models
+    from featevo.models import load_model, load_tokenizer
+    from featevo.planted_control import CHANGE_RULE, harvest_rows, plant_strength, planted_sentences, \
+        planted_tokens, score_change
+
+    cfg, device = run.cfg, run.device
     subs = dict(cfg.twin.planted)
     docs = planted_sentences(load_probe(cfg.data), subs)
     if not docs:
         return {"available": False, "reason": "no probe sentence contains a planted word"}
-    mdl = models(cfg)
+    mdl = {**models(cfg), **replica_models(cfg)}
     tokens, is_planted = planted_tokens(load_tokenizer(mdl["base"]), docs, subs, cfg.harvest.max_length,
                                         cfg.harvest.exclude_special_tokens)
+    row_sentence = tokens["keep_mask"].nonzero(as_tuple=False)[:, 0].numpy()
     acts = {}
-    for key in ("base", "tuned", "planted"):
+    for key in [k for k in ("base", "tuned", "planted", "replica") if k in mdl]:
         model = load_model(mdl[key], head="none", device=device, dtype=cfg.harvest.dtype)
         acts[key] = harvest_rows(model, tokens, cfg.harvest.layer, cfg.harvest.batch_size, device, f"planted {key}")
         del model
+    strength = plant_strength(acts, is_planted, row_sentence, np.array(cluster_ids(docs)), 1000, cfg.seed + 6101)
+
+    def score(lens, state, change: dict, statistic) -> dict:
+        return {part: score_change(_change_codes(lens, state, run, acts, part), is_planted, change[part],
+                                   statistic(part),
+                                   _change_codes(lens, state, run, acts, part, "replica")
+                                   if part == "planted" and "replica" in acts else None) for part in PARTS}
+
     lenses = {}
     for name, lens in LENSES.items():
         change = {part: lens.change(states[name], part) for part in PARTS}
-        if any(v is None for v in change.values()):
-            continue
-        lenses[name] = {part: score_lens(lens.codes(run, states[name], acts, part), is_planted, change[part],
-                                         lens.statistic(part)) for part in PARTS}
-
-    def z(sae, *xs):
-        return encode(sae, torch.cat(xs, 1)).numpy()
-
-    sae = {m: load_sae(sae_dir(s1, main_saes(cfg, m)[0]), device) for m in ("base", "tuned", "planted")}
-    lenses["matching"] = {
-        "planted": score_lens(z(sae["planted"], acts["planted"]), is_planted,
-                              _best_cosine_change(sae["planted"], sae["tuned"]),
-                              "1 - best decoder cosine of the planted SAE's latent to the tuned SAE's"),
-        "main": score_lens(z(sae["tuned"], acts["tuned"]), is_planted, _best_cosine_change(sae["tuned"], sae["base"]),
-                           "1 - best decoder cosine of the tuned SAE's latent to the base SAE's")}
+        if all(v is not None for v in change.values()):
+            lenses[name] = score(lens, states[name], change, lens.statistic)
+    lenses["matching"] = score(_MatchingCodes(run), None, _MatchingCodes(run).change(),
+                               _MatchingCodes.statistic)
     for lens, r in lenses.items():
         p = r["planted"]
-        p["meets_aim"] = p["rank"] <= PLANTED_AIM["rank_at_most"] and p["auroc"] >= PLANTED_AIM["auroc_at_least"]
-        logger.info("planted concept, %s: best latent %d, AUROC %.3f, rank %d of %d in the planted contrast; in the "
-                    "main diff best latent %d (AUROC %.3f) ranks %d", lens, p["best_latent"], p["auroc"], p["rank"],
-                    p["n_latents"], r["main"]["best_latent"], r["main"]["auroc"], r["main"]["rank"])
+        p["meets_aim"] = p["rank"] <= PLANTED_AIM["rank_at_most"]
+        logger.info("planted change, %s: true latent %d (AUROC of its change %.3f) ranks %d of %d in the planted "
+                    "contrast (p = %.3g against a random ranking); in the main diff its rule's latent ranks %d", lens,
+                    p["best_latent"], p["auroc"], p["rank"], p["n_latents"], p["p_rank"], r["main"]["rank"])
+    logger.info("plant strength at the hooked layer: planted positions %.3f (elsewhere %.3f) relative change; "
+                "replica %s", strength["planted_positions"], strength["elsewhere"],
+                "none" if strength.get("replica") is None else f"{strength['replica']['planted_positions']:.3f}")
     return {"available": True, "substitutions": subs, "sentences": len(docs), "rows": int(len(is_planted)),
-            "planted_rows": int(is_planted.sum()), "aim": PLANTED_AIM, "lenses": lenses,
+            "planted_rows": int(is_planted.sum()), "aim": PLANTED_AIM, "rule": CHANGE_RULE, "lenses": lenses,
+            "plant_strength": strength,
             "definitions": {
                 "sentences": "probe target-domain sentences containing a planted key word, with the substitution "
                              "applied",
                 "planted_rows": "token positions of the replacement word's pieces; AUROC against every other kept "
                                 "position of the same sentences",
-                "best_latent": "the lens's latent with the highest AUROC (its activations on the lens's own inputs)",
+                "best_latent": "the latent whose activation change (planted twin minus tuned twin, identical tokens, "
+                               "the lens's dictionary) has the highest AUROC for the planted positions",
                 "rank": "rank of that latent in the lens's change statistic (1 = most changed)",
-                "first_recovering_latent": "the first latent down the lens's ranking whose AUROC reaches "
-                                           f"{PLANTED_AIM['auroc_at_least']}",
+                "p_rank": "rank / latents: the chance that a random ranking puts it this high",
                 "planted": "the planted-vs-unplanted contrast (tuned -> planted twin)",
-                "main": "the main base-vs-tuned diff, whose models never saw the planted word in training"}}
+                "main": "the main base-vs-tuned diff, whose models never saw the planted word in training",
+                "plant_strength": "relative change of the hooked layer's activations at planted positions, planted "
+                                  "twin vs tuned twin, against the replica vs tuned twin (twin-seed noise)"}}
+
+
+class _MatchingCodes:
+    """The matching lens on the planted control: each model's own stage 01 SAE (replicate 0); the planted SAE is
+    the dictionary of the planted part, the tuned SAE that of the main part."""
+
+    def __init__(self, run: DiffingRun):
+        self.run = run
+        self.sae = {m: load_sae(sae_dir(run.s1, main_saes(run.cfg, m)[0]), run.device)
+                    for m in ("base", "tuned", "planted")}
+
+    def codes(self, run, state, acts: dict, part: str) -> np.ndarray:
+        m = SWAP[part][0]
+        return encode(self.sae[m], acts[m]).numpy()
+
+    def change(self) -> dict:
+        return {"planted": _best_cosine_change(self.sae["planted"], self.sae["tuned"]),
+                "main": _best_cosine_change(self.sae["tuned"], self.sae["base"])}
+
+    @staticmethod
+    def statistic(part: str) -> str:
+        return ("1 - best decoder cosine of the planted SAE's latent to the tuned SAE's" if part == "planted"
+                else "1 - best decoder cosine of the tuned SAE's latent to the base SAE's")
 
 
 # --------------------------------------------------------------------------------------------
@@ -177,8 +222,8 @@ def compute(cfg: PipelineConfig, out_dir: Path) -> DiffingResult:
     summary["negative_control"] = {name: nc for name, lens in LENSES.items()
                                    if (nc := lens.negative_control(run, states[name], summary)) is not None}
     summary.update({
-        "planted": {lens: {part: {k: r[part][k] for k in ("best_latent", "auroc", "rank", "n_latents",
-                                                          "first_recovering_latent")}
+        "planted": {lens: {part: {k: r[part].get(k) for k in ("best_latent", "auroc", "rank", "n_latents",
+                                                              "p_rank")}
                            for part in ("planted", "main")} for lens, r in planted.get("lenses", {}).items()},
         "planted_text": None if ptext is None else {"changed_docs": ptext.changed_docs,
                                                     "planted_tokens": ptext.planted_tokens},

@@ -368,6 +368,14 @@ def models(cfg: PipelineConfig) -> dict[str, ModelConfig]:
     return {"base": cfg.base_model, "tuned": cfg.tuned_model}
 
 
+def replica_models(cfg: PipelineConfig) -> dict[str, ModelConfig]:
+    """``{"replica": its folder}`` when ``twin.replica`` (the tuned twin's recipe and text, another seed; no SAE
+    is trained on it, so it is not one of :func:`model_keys`), else empty."""
+    if cfg.twin.enabled and cfg.twin.replica:
+        return {"replica": ModelConfig(name=str(stage_dir(cfg, TWIN) / "replica"))}
+    return {}
+
+
 def model_label(cfg: PipelineConfig, key: str) -> str:
     """How outputs meant to be shared name a model: its configured name (hub id, ``pkg:...``, or a folder
     relative to the repository, or else relative to the run folder), or for a twin its folder relative to
@@ -405,7 +413,7 @@ def _stage01_02_files() -> dict[str, tuple[tuple[str, str], ...]]:
     return {
         TWIN: (
             ("<model>/{config.json,model.safetensors,tokenizer.json,tokenizer_config.json}",
-             "save_pretrained folders: base (published encoder + fitted MLM head), tuned, control, planted"),
+             "save_pretrained folders: base (published encoder + fitted MLM head), tuned, control, planted, replica"),
             (TwinFiles.REPORT, "parameter drift per block, MLM eval loss before/after, per twin"),
         ),
         TRAIN: (

@@ -103,3 +103,76 @@ def score_lens(z: np.ndarray, is_planted: np.ndarray, change: np.ndarray, statis
             "statistic": statistic, "best_latent_statistic": float(change[best]), "first_recovering_latent": first,
             "top": [{"latent": int(j), "rank": int(rank[j]), "statistic": float(change[j]), "auroc": float(au[j])}
                     for j in order[:top]]}
+
+
+CHANGE_RULE = ("the latent whose activation change on identical tokens (the planted twin's activations minus the "
+               "unplanted twin's, both encoded by the lens's own dictionary) best separates the planted positions "
+               "from the other positions of the same sentences (highest AUROC of the change); recovery is that "
+               "latent's rank in the lens's change statistic, declared by the lens before the run")
+"""The planted control's scoring rule, fixed before the run for every lens and every plant."""
+
+
+def score_change(dz: np.ndarray, is_planted: np.ndarray, change: np.ndarray, statistic: str,
+                 dz_null: np.ndarray | None = None, top: int = 5) -> dict:
+    """One lens's recovery of the planted change by :data:`CHANGE_RULE`. ``dz`` [rows, L]: per planted-sentence
+    token, each latent's activation change (planted twin minus unplanted twin, one dictionary); ``change`` [L] the
+    lens's own change statistic of the planted contrast (larger = more changed). The rank's null is a random
+    ranking (``p_rank`` = rank / L, the chance a random ranking puts the true latent this high; smallest attainable
+    1 / L). With ``dz_null`` (the same change between two twins of one recipe: twin-seed noise), the same rule on
+    the null: its best latent's AUROC and rank, which the plant's must exceed."""
+    au = auroc(dz, is_planted)
+    best = int(np.nanargmax(au))
+    change = np.asarray(change, dtype=np.float64)
+    rank = rank_desc(change)
+    order = np.argsort(-np.where(np.isfinite(change), change, -np.inf), kind="stable")
+    n = int(len(au))
+    out = {"rule": "change", "best_latent": best, "auroc": float(au[best]), "rank": int(rank[best]), "n_latents": n,
+           "p_rank": float(rank[best]) / n, "min_attainable_p_rank": 1.0 / n, "statistic": statistic,
+           "best_latent_statistic": float(change[best]),
+           "mean_change_planted": float(dz[is_planted, best].mean()) if is_planted.any() else None,
+           "mean_change_elsewhere": float(dz[~is_planted, best].mean()) if (~is_planted).any() else None,
+           "top": [{"latent": int(j), "rank": int(rank[j]), "statistic": float(change[j]), "auroc": float(au[j])}
+                   for j in order[:top]]}
+    if dz_null is not None:
+        au0 = auroc(dz_null, is_planted)
+        b0 = int(np.nanargmax(au0))
+        out["null"] = {"best_latent": b0, "auroc": float(au0[b0]), "rank": int(rank[b0]),
+                       "what": "the same rule on the change between the tuned twin and its replica (twin-seed noise)"}
+    return out
+
+
+def plant_strength(acts: dict, is_planted: np.ndarray, row_sentence: np.ndarray, clusters: np.ndarray,
+                   n_boot: int, seed: int) -> dict:
+    """Is the plant real at the hooked layer? Per planted-sentence token the relative change
+    ``||h_planted - h_tuned|| / ||h_tuned||``, against twin-seed noise ``||h_replica - h_tuned|| / ||h_tuned||``
+    (same tokens), at planted positions and elsewhere; the excess at planted positions (plant minus noise, each a
+    mean over sentences of the sentence's planted-position mean) with a template-bootstrap interval. Without a
+    replica only the plant's side is given."""
+    from featevo.stats import rng_for
+
+    def rel(a, b):
+        a, b = a.double(), b.double()
+        return ((a - b).norm(dim=1) / b.norm(dim=1).clamp_min(1e-12)).numpy()
+
+    r_plant = rel(acts["planted"], acts["tuned"])
+    out = {"planted_positions": float(r_plant[is_planted].mean()), "elsewhere": float(r_plant[~is_planted].mean())}
+    if "replica" not in acts:
+        out["replica"] = None
+        return out
+    r_null = rel(acts["replica"], acts["tuned"])
+    out["replica"] = {"planted_positions": float(r_null[is_planted].mean()),
+                      "elsewhere": float(r_null[~is_planted].mean())}
+    sents = np.unique(row_sentence[is_planted])
+    diff = np.array([(r_plant - r_null)[is_planted & (row_sentence == s)].mean() for s in sents])
+    cl = clusters[sents]
+    codes = np.unique(cl, return_inverse=True)[1]
+    k = codes.max() + 1
+    sums, counts = np.bincount(codes, diff, k), np.bincount(codes, minlength=k).astype(float)
+    rng = rng_for(seed, 41)
+    draws = rng.integers(0, k, size=(n_boot, k))
+    boot = sums[draws].sum(1) / counts[draws].sum(1)
+    lo, hi = np.quantile(boot, [0.025, 0.975])
+    out["excess_over_replica"] = {"estimate": float(diff.mean()), "ci_low": float(lo), "ci_high": float(hi),
+                                  "sentences": int(len(sents)), "templates": int(k),
+                                  "real": bool(lo > 0)}
+    return out

@@ -14,8 +14,8 @@ import torch
 
 from featevo.activations import ActivationStore, harvest, save_tokens, tokenize_windows
 from featevo.config import PipelineConfig
-from featevo.data import load_corpus
-from featevo.errors import ModelLoadError
+from featevo.data import TARGET, load_corpus
+from featevo.errors import ConfigError, ModelLoadError
 from featevo.fidelity import loss_recovered_many
 from featevo.io import atomic_write_json
 from featevo.layout import (
@@ -38,9 +38,28 @@ def run_twin(cfg: PipelineConfig, force: bool = False, stop_after: int | None = 
     if not cfg.twin.enabled:
         logger.info("twin.enabled is false: the tuned model is %s", cfg.tuned_model.name)
         return None
-    out, report = execute(cfg, TWIN, lambda c, d: compute_twin(c, d, stop_after), force,
-                          check=lambda c: check_layer_from_config(c.base_model, c.harvest.layer))  # not after tuning
+    out, report = execute(cfg, TWIN, lambda c, d: compute_twin(c, d, stop_after), force, check=check_twin)
     return report if report is not None else load_twin_report(out)
+
+
+def check_twin(cfg: PipelineConfig) -> None:
+    """Before any training: the hooked layer exists, and every planted word occurs in the target-domain part of
+    the training split (a plant of a word the planted twin never reads is no plant: it would train for minutes
+    and recover nothing)."""
+    from featevo.planting import plant
+
+    check_layer_from_config(cfg.base_model, cfg.harvest.layer)  # not after tuning
+    if not cfg.twin.planted:
+        return
+    train, _ = load_corpus(cfg.data, cfg.seed)
+    fin = [d for d in train if d.domain == TARGET]
+    for word, repl in cfg.twin.planted.items():
+        n = sum(plant(d.text, {word: repl})[1] for d in fin)
+        if n == 0:
+            raise ConfigError(f"twin.planted: {word!r} occurs in no {cfg.data.target_domain!r} training document of "
+                              f"{cfg.data.corpus}; plant a word of that domain's text")
+        logger.info("plant %r -> %r: %d occurrences in %d %s training documents", word, repl, n, len(fin),
+                    cfg.data.target_domain)
 
 
 def compute_twin(cfg: PipelineConfig, out_dir: Path, stop_after: int | None = None) -> dict:

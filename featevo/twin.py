@@ -331,11 +331,14 @@ def planted_token_loss(model: nn.Module, tokenizer, docs: list[Doc], substitutio
 def twin_plan(cfg: TwinConfig, train: list[Doc]) -> dict[str, dict]:
     """Twin key -> its training documents and what they are: ``tuned`` (financial documents),
     ``control`` (general documents, when ``twin.control``) and ``planted`` (the financial documents with
-    ``twin.planted`` substituted, when set). Every twin uses the same recipe and seed."""
+    ``twin.planted`` substituted, when set) and ``replica`` (the tuned twin's documents, when ``twin.replica``).
+    Every twin uses the same recipe and seed, except the replica (``seed_offset`` 1)."""
     fin = [d for d in train if d.domain == TARGET]
     plan = {"tuned": {"docs": fin, "domain": TARGET}}
     if cfg.control:
         plan["control"] = {"docs": [d for d in train if d.domain == REFERENCE], "domain": REFERENCE}
+    if cfg.replica:
+        plan["replica"] = {"docs": fin, "domain": TARGET, "seed_offset": 1}
     if cfg.planted:
         docs, changed = planted_docs(fin, cfg.planted)
         plan["planted"] = {"docs": docs, "domain": TARGET, "substitutions": dict(cfg.planted),
@@ -445,11 +448,11 @@ def make_twins(base_cfg: ModelConfig, cfg: TwinConfig, train: list[Doc], evald: 
                            "max_windows": window.max_windows}
     report["twins"] = {}
     for key, p in plan.items():
-        log = train_twin(key, p, cfg, out, seed, device, window, stop_after=stop_after)
+        log = train_twin(key, p, cfg, out, seed + p.get("seed_offset", 0), device, window, stop_after=stop_after)
         accounting[key] = window.tokens(tok, p["docs"])[1]
         report["twins"][key] = {"domain": p["domain"], "train_docs": len(p["docs"]), "log": log,
                                 "tokenisation": accounting[key],
-                                **{k: p[k] for k in ("substitutions", "changed_docs") if k in p}}
+                                **{k: p[k] for k in ("substitutions", "changed_docs", "seed_offset") if k in p}}
     report["tokenisation"] = accounting
     report["drift"] = twin_drift(out, list(plan))
     report["target_train_docs"] = report["twins"]["tuned"]["train_docs"]

@@ -100,7 +100,7 @@ def tiny_config_dict(out_root: Path, model_dir: Path, data: dict, **over) -> dic
         "output_root": str(out_root),
         "base_model": {"name": str(model_dir)},
         "twin": {"enabled": True, "head_fit_max_steps": 40, "head_fit_eval_every": 10, "steps": 8, "batch_size": 8,
-                 "lr": 1e-3, "checkpoint_every": 3, "control": True,
+                 "lr": 1e-3, "checkpoint_every": 3, "control": True, "replica": True,
                  "planted": {"stocks": "lanterns", "bonds": "lanterns"}},
         "data": {"corpus": str(data["corpus"]), "probe": str(data["probe"]), "eval_fraction": 0.2},
         "harvest": {"layer": 1, "max_length": 24, "batch_size": 16, "shard_tokens": 700},

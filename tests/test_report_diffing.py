@@ -149,17 +149,19 @@ def test_planted_control_table_recomputes_the_aim(lens_cfg, built, tmp_path):
     assert len(rows) == len(lenses)
     for r, (lens, v) in zip(rows, lenses.items()):
         p = v["planted"]
+        assert p["rule"] == "change" and p["p_rank"] == pytest.approx(p["rank"] / p["n_latents"])
         assert r[3] == f"{p['rank']} of {p['n_latents']}" and shown_equals(r[2], p["auroc"])
-        assert r[4] == ("met" if p["rank"] <= 3 and p["auroc"] >= 0.9 else "not met")
-        assert r[8] == f"{v['main']['rank']} of {v['main']['n_latents']}"
+        assert r[5] == ("met" if p["rank"] <= 3 else "not met")
+        assert r[7] == f"{v['main']['rank']} of {v['main']['n_latents']}"
+        assert (r[6] != "\u2013") == ("null" in p)  # the replica's same rule, when there is a replica
     up = _up(lens_cfg)
     up.diffing.planted = copy.deepcopy(up.diffing.planted)
     for v in up.diffing.planted["lenses"].values():
         v["planted"].update(rank=1, auroc=0.97, meets_aim=False)  # a stale stored flag must not be trusted
     f2, _, p2 = _build(lens_cfg, up, tmp_path)
-    assert f2["diffing_planted"]["text"].startswith("The planted positive control meets its aim")
+    assert f2["diffing_planted"]["text"].startswith("The planted positive control, scored on change, meets its aim")
     assert f"for {len(lenses)} of {len(lenses)} lenses" in f2["diffing_planted"]["text"]
-    assert all(r[4] == "met" for r in table(p2, "tbl-diffing-planted")[1])
+    assert all(r[5] == "met" for r in table(p2, "tbl-diffing-planted")[1])
 
 
 def test_lens_agreement_table_equals_a_recomputation(lens_cfg, built):
@@ -280,7 +282,8 @@ def test_the_stages_make_their_claims_and_the_report_renders_them(lens_cfg, buil
 
     up, findings, md, parsed = built
     d, c = up.diffing.claims, up.causal.claims
-    assert {x["lens"] for x in d} == {"stagewise", "crosscoder"} and {x["lens"] for x in c} == {"causal"}
+    assert {x["lens"] for x in d} == {"stagewise", "crosscoder", "fixed_dictionary"}
+    assert {x["lens"] for x in c} == {"causal"}
     roles = {x["id"]: x["role"] for x in d + c}
     assert roles["stagewise_flags:control"] == "negative_control" and roles["stagewise_flags:planted"] == \
         "positive_control" and roles["crosscoder_confirmed:base~tuned"] == "claim"

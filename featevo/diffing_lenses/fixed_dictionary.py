@@ -11,13 +11,21 @@ template-permutation p, BH discoveries, the dictionary's global test). Contrasts
   (same recipe on reference-domain text), (tuned - control) x (target - reference);
 * ``base~tuned`` and ``base~control``: each twin's domain-specific change against the base model (the
   comparison's two parts);
-* ``tuned~planted`` (**positive control**): the planted twin against the tuned twin; the plant changes
-  target-domain sentences only, so the lens must find it.
+* ``replica~tuned`` (the **twin-noise null**, with ``twin.replica``): the tuned twin against its replica (same
+  recipe and text, another seed). Each main-contrast latent's |z| is calibrated against the |z| of every latent of
+  this contrast (:func:`featevo.inference.calibrated_pvalues`), so a latent *survives the replica* when its change
+  exceeds what retraining the same twin gives (BH at ``diffing.alpha`` on the calibrated p);
+* ``tuned~planted`` (**positive control**): the planted twin against the tuned twin, on the probe with the plant
+  applied to its target-domain sentences (identical tokens for both); the lens must find it;
+* ``sham`` (**negative control**, a true null): the main contrast with sham domain labels, a seeded half of the
+  templates within each domain (:func:`featevo.inference.template_halves`): no domain-specific change exists
+  between the halves, so the lens must find nothing; it counts as passed only if the positive control passes.
 
-Claims (lens ``fixed_dictionary``): the main contrast's global test in every dictionary (an intersection-union
-test: supported only when each dictionary's p <= alpha, so its p is the largest of them), and the same for the
-planted contrast as positive control. Twin-training noise is in no null here: with one twin per recipe, a replica
-of the tuned twin is needed for that, and the claims say so.
+Claims (lens ``fixed_dictionary``), each an intersection-union test over dictionaries (supported only when every
+dictionary's p <= alpha, so its p is the largest): the main contrast beyond the replica (Simes' p of the calibrated
+per-latent p, i.e. the smallest BH q; smallest attainable 1 / (latents + 1)); the main contrast beyond template
+sampling (the global test); the planted contrast (positive control); the sham (negative control); and the replica
+contrast's own global test (a check: is twin-training noise detectable beyond template sampling?).
 """
 
 from __future__ import annotations
@@ -35,9 +43,9 @@ from featevo.tables import Col, Schema, Table
 logger = logging.getLogger(__name__)
 
 LENS = "fixed_dictionary"
-MAIN, PLANTED = "control~tuned", "tuned~planted"
-CONTRASTS = (("control", "tuned"), ("base", "tuned"), ("base", "control"), ("tuned", "planted"))
-"""(model a, model b) per contrast: model b's domain-specific change beyond model a's."""
+MAIN, PLANTED, REPLICA, SHAM = "control~tuned", "tuned~planted", "replica~tuned", "sham"
+CONTRASTS = (("control", "tuned"), ("base", "tuned"), ("base", "control"), ("replica", "tuned"))
+"""(model a, model b) per contrast on the probe: model b's domain-specific change beyond model a's."""
 LEVEL = 0.95
 """Level of the template-bootstrap intervals."""
 LATENTS = Schema(DiffingFiles.FIXED_DICTIONARY_LATENTS, (
@@ -51,6 +59,9 @@ LATENTS = Schema(DiffingFiles.FIXED_DICTIONARY_LATENTS, (
     Col("p", "float", "two-sided template-permutation p (the templates' domain labels permuted)"),
     Col("q", "float", "Benjamini-Hochberg of p within the dictionary and contrast"),
     Col("discovered", "bool", "q <= diffing.alpha"),
+    Col("p_vs_replica", "float", "main contrast only: |z| against every latent's |z| of replica~tuned (twin noise)"),
+    Col("q_vs_replica", "float", "Benjamini-Hochberg of p_vs_replica within the dictionary"),
+    Col("survives_replica", "bool", "main contrast only: q_vs_replica <= diffing.alpha and discovered"),
 ), "fixed-dictionary lens: per dictionary, contrast and latent, the domain-specific change and its test")
 
 
@@ -61,34 +72,59 @@ def dictionaries(cfg) -> list[str]:
     return list(cfg.diffing.fixed_dictionary.dictionaries) or [*main_saes(cfg, "base"), main_saes(cfg, "tuned")[0]]
 
 
-def probe_codes(run, names: list[str]) -> tuple[dict, dict]:
-    """Per dictionary and model, the probe sentences' mean activations [docs, latents]; and the probe's design."""
+def probe_codes(run, names: list[str]) -> tuple[dict, dict, dict]:
+    """Per dictionary and model, the probe sentences' mean activations [docs, latents]; the same for the tuned and
+    planted twins on the probe with the plant applied to its target-domain sentences; and the probe's design."""
+    import torch
+
     from featevo.activations import iter_layer_rows, tokenize_docs
     from featevo.data import cluster_ids, load_probe
-    from featevo.layout import models, sae_dir
+    from featevo.layout import models, replica_models, sae_dir
     from featevo.models import load_model, load_tokenizer
+    from featevo.planting import planted_docs
     from featevo.probe import doc_aggregates, scaled_encode
     from featevo.sae import load_sae
 
     cfg, h = run.cfg, run.cfg.harvest
     docs = load_probe(cfg.data)
-    mdl = models(cfg)
-    tokens = tokenize_docs(load_tokenizer(mdl["base"]), docs, h.max_length, h.exclude_special_tokens)
-    row_doc = tokens["keep_mask"].nonzero(as_tuple=False)[:, 0].numpy()
+    mdl = {**models(cfg), **replica_models(cfg)}
+    tok = load_tokenizer(mdl["base"])
+    texts = {"probe": tokenize_docs(tok, docs, h.max_length, h.exclude_special_tokens)}
+    if "planted" in mdl:
+        texts["planted"] = tokenize_docs(tok, planted_docs(docs, dict(cfg.twin.planted))[0], h.max_length,
+                                         h.exclude_special_tokens)
     saes = {n: load_sae(sae_dir(run.s1, n), run.device) for n in names}
     X: dict = {n: {} for n in names}
-    for key in (k for k in ("base", "tuned", "control", "planted") if k in run.keys):
-        import torch
-
+    XP: dict = {n: {} for n in names}
+    for key in [k for k in ("base", "tuned", "control", "planted", "replica") if k in mdl]:
         model = load_model(mdl[key], head="none", device=run.device, dtype=h.dtype)
-        acts = torch.cat(list(iter_layer_rows(model, tokens, h.layer, h.batch_size, run.device,
-                                              desc=f"fixed dictionary: probe {key}")))
+        for text, tokens in texts.items():
+            if text == "planted" and key not in ("tuned", "planted"):
+                continue
+            row_doc = tokens["keep_mask"].nonzero(as_tuple=False)[:, 0].numpy()
+            acts = torch.cat(list(iter_layer_rows(model, tokens, h.layer, h.batch_size, run.device,
+                                                  desc=f"fixed dictionary: {text} {key}")))
+            for n, sae in saes.items():
+                (X if text == "probe" else XP)[n][key] = doc_aggregates(scaled_encode(sae, acts), row_doc,
+                                                                        len(docs))[0]
         del model
-        for n, sae in saes.items():
-            X[n][key] = doc_aggregates(scaled_encode(sae, acts), row_doc, len(docs))[0]
     design = {"is_target": np.array([d.domain == TARGET for d in docs]), "clusters": np.array(cluster_ids(docs)),
-              "docs": len(docs)}
-    return X, design
+              "categories": np.array([d.domain for d in docs]), "docs": len(docs)}
+    return X, XP, design
+
+
+def replica_calibration(main, replica, alpha: float) -> dict:
+    """The main contrast's latents against twin-training noise: each |z| against the |z| of every latent of the
+    replica contrast (two-sided empirical p, :func:`featevo.inference.calibrated_pvalues`), BH at ``alpha``;
+    a latent survives when it is also a template-level discovery. Simes' p of the calibrated p (the smallest BH
+    q) tests "some latent changed beyond twin noise"; its smallest attainable value is 1 / (null size + 1)."""
+    from featevo.inference import bh_discoveries, calibrated_pvalues
+
+    p, n_null = calibrated_pvalues({"main": main.z, "replica": replica.z}, ["replica"])["main"]
+    q, disc = bh_discoveries(p, alpha)
+    survives = disc & main.discovered
+    return {"p": p, "q": q, "survives": survives, "null_size": n_null,
+            "simes_p": float(np.nanmin(q)) if len(q) else None, "min_attainable_p": 1.0 / (n_null + 1.0)}
 
 
 class FixedDictionaryLens:
@@ -114,24 +150,38 @@ class FixedDictionaryLens:
                              f"(known: {', '.join(known)})")
 
     def fit(self, run) -> dict | None:
-        from featevo.inference import Design
+        from featevo.inference import Design, template_halves
 
         fc, alpha = run.cfg.diffing.fixed_dictionary, run.cfg.diffing.alpha
         if not fc.enabled:
             return None
         names = dictionaries(run.cfg)
-        X, d = probe_codes(run, names)
+        X, XP, d = probe_codes(run, names)
         design = Design.of(d["is_target"], d["clusters"], fc.n_bootstrap, run.cfg.seed + 6007)
+        sham = Design.of(template_halves(d["clusters"], d["categories"], run.cfg.seed + 6013), d["clusters"],
+                         fc.n_bootstrap, run.cfg.seed + 6007)
         res: dict = {}
+
+        def test(n, name, Xb, Xa, dsg):
+            res[(n, name)] = interaction(Xb, Xa, dsg, LEVEL, fc.n_permutations, run.cfg.seed + 6011, alpha)
+
         for n in names:
             for a, b in CONTRASTS:
                 if a in X[n] and b in X[n]:
-                    res[(n, f"{a}~{b}")] = interaction(X[n][b], X[n][a], design, LEVEL, fc.n_permutations,
-                                                       run.cfg.seed + 6011, alpha)
+                    test(n, f"{a}~{b}", X[n][b], X[n][a], design)
+            if "tuned" in XP[n] and "planted" in XP[n]:
+                test(n, PLANTED, XP[n]["planted"], XP[n]["tuned"], design)
+            if "control" in X[n]:
+                test(n, SHAM, X[n]["tuned"], X[n]["control"], sham)
+        calib = {n: replica_calibration(res[(n, MAIN)], res[(n, REPLICA)], alpha)
+                 for n in names if (n, MAIN) in res and (n, REPLICA) in res}
         for (n, c), r in res.items():
             logger.info("fixed dictionary %s, %s: %d of %d latents discovered (BH q <= %g); global test p = %.4g",
                         n, c, int(r.discovered.sum()), len(r.p), alpha, r.glob["p"])
-        return {"names": names, "res": res, "templates": int(len(set(d["clusters"].tolist()))),
+        for n, cal in calib.items():
+            logger.info("fixed dictionary %s: %d latents survive the replica twin (Simes p = %.4g)", n,
+                        int(cal["survives"].sum()), cal["simes_p"])
+        return {"names": names, "res": res, "calib": calib, "templates": int(len(set(d["clusters"].tolist()))),
                 "decoders": self._decoders(run, names)}
 
     @staticmethod
@@ -144,10 +194,16 @@ class FixedDictionaryLens:
     def table(self, state):
         if state is None:
             return None
-        rows = [{"dictionary": n, "contrast": c, "latent": j, "estimate": float(r.estimate[j]),
-                 "ci_low": float(r.ci_low[j]), "ci_high": float(r.ci_high[j]), "z": float(r.z[j]), "p": float(r.p[j]),
-                 "q": float(r.q[j]), "discovered": bool(r.discovered[j])}
-                for (n, c), r in state["res"].items() for j in range(len(r.p))]
+        rows = []
+        for (n, c), r in state["res"].items():
+            cal = state["calib"].get(n) if c == MAIN else None
+            for j in range(len(r.p)):
+                rows.append({"dictionary": n, "contrast": c, "latent": j, "estimate": float(r.estimate[j]),
+                             "ci_low": float(r.ci_low[j]), "ci_high": float(r.ci_high[j]), "z": float(r.z[j]),
+                             "p": float(r.p[j]), "q": float(r.q[j]), "discovered": bool(r.discovered[j]),
+                             "p_vs_replica": None if cal is None else float(cal["p"][j]),
+                             "q_vs_replica": None if cal is None else float(cal["q"][j]),
+                             "survives_replica": bool(cal is not None and cal["survives"][j])})
         return Table(LATENTS, rows)
 
     def _robust(self, state, contrast: str, min_cosine: float) -> dict | None:
@@ -174,7 +230,31 @@ class FixedDictionaryLens:
                                  "ci_high": float(r.ci_high[j]), "q": float(r.q[j])} for j in top]}
         mc = run.cfg.diffing.fixed_dictionary.min_cosine
         out["robust"] = {c: rb for c in (MAIN, PLANTED) if (rb := self._robust(state, c, mc)) is not None}
+        out["beyond_replica"] = self._beyond_replica(state, mc)
         return {LENS: out}
+
+    def _beyond_replica(self, state, min_cosine: float) -> dict:
+        """Per dictionary, the main contrast's latents that survive the replica twin (with their estimates and
+        intervals), Simes' p, and which survivors of the first dictionary hold across the others."""
+        if not state["calib"]:
+            return {"available": False, "reason": "no replica twin (twin.replica is false): twin-training noise "
+                                                  "is in no null of this lens"}
+        per = {}
+        for n, cal in state["calib"].items():
+            r = state["res"][(n, MAIN)]
+            idx = np.flatnonzero(cal["survives"])
+            idx = idx[np.argsort(-np.abs(r.z[idx]), kind="stable")]
+            per[n] = {"survivors": int(len(idx)), "toward_target": int((r.estimate[idx] > 0).sum()),
+                      "toward_reference": int((r.estimate[idx] < 0).sum()), "simes_p": cal["simes_p"],
+                      "min_attainable_p": cal["min_attainable_p"], "null_size": cal["null_size"],
+                      "latents": [{"latent": int(j), "estimate": float(r.estimate[j]), "ci_low": float(r.ci_low[j]),
+                                   "ci_high": float(r.ci_high[j]), "z": float(r.z[j]),
+                                   "q_vs_replica": float(cal["q"][j])} for j in idx]}
+        names = list(state["calib"])
+        held = robust_latents({n: state["calib"][n]["survives"] for n in names},
+                              {n: state["res"][(n, MAIN)].estimate for n in names}, state["decoders"], names[0],
+                              min_cosine)
+        return {"available": True, "per_dictionary": per, "robust": held}
 
     def _part(self, state, part: str):
         if state is None:
@@ -201,7 +281,12 @@ class FixedDictionaryLens:
                 "|z| of the tuned twin's domain-specific change beyond the control twin's (dictionary: the first)")
 
     def negative_control(self, run, state, summary: dict) -> dict | None:
-        return None  # a true null needs a replica of the tuned twin (same recipe, another seed)
+        if state is None:
+            return None
+        per = {n: {"discovered": int(r.discovered.sum()), "global_p": r.glob["p"]}
+               for (n, c), r in state["res"].items() if c == SHAM}
+        return {"sham": per, "what": "the main contrast with sham domain labels (a seeded half of the templates of "
+                                     "each domain): a true null; BH discoveries and the global test's p"}
 
     def flagged_base_latents(self, run, state) -> dict:
         got = self._part(state, "main")
@@ -216,28 +301,24 @@ class FixedDictionaryLens:
         fd = summary.get(LENS) or {}
         if not fd.get("available"):
             return []
-        out = []
-        parts = ((MAIN, "claim", "the tuned twin changed latents' domain preference beyond the control twin's change"),
-                 (PLANTED, "positive_control",
-                  "the planted twin changed latents' domain preference beyond the tuned twin's"))
-        for contrast, role, what in parts:
+        out = [c for c in (_replica_claim(fd, alpha),) if c]
+        noise = "template sampling noise only (twin-training noise is the replica claim's null)"
+        parts = ((MAIN, "claim", "the tuned twin changed latents' domain preference beyond the control twin's change",
+                  noise),
+                 (PLANTED, "positive_control", "the planted twin changed latents' domain preference beyond the tuned "
+                                               "twin's (probe with the plant applied)", noise),
+                 (SHAM, "negative_control", "the tuned twin changed latents' preference between two sham halves of "
+                                            "the templates beyond the control twin's (a true null)", noise),
+                 (REPLICA, "check", "the tuned twin and its replica differ in latents' domain preference (twin-"
+                                    "training noise detectable beyond template sampling)", noise))
+        for contrast, role, what, null_what in parts:
             per = (fd.get("contrasts") or {}).get(contrast)
-            if not per:
-                continue
-            ps = {n: e["global"]["p"] for n, e in per.items()}
-            c = pvalue_claim(f"{LENS}:{contrast}", f"{what}, in every dictionary, beyond template sampling noise",
-                           f"not detectable with this design: {what} in every dictionary",
-                           p=max(ps.values()), alpha=alpha,
-                           min_attainable_p=max(e["global"]["min_attainable_p"] for e in per.values()),
-                           observed={"count": int(np.mean([e["discovered"] for e in per.values()]).round()),
-                                     "n": int(next(iter(per.values()))["latents"]),
-                                     "per_dictionary": {n: e["discovered"] for n, e in per.items()}},
-                           null={"what": "template permutations of the domain labels (sampling noise); no replica "
-                                         "twin, so twin-training noise is not in this null"},
-                           name="global template-permutation test per dictionary; intersection-union over "
-                                "dictionaries (p = the largest)", lens=LENS, role=role)
-            c["contrast"], c["p_per_dictionary"] = contrast, ps
-            out.append(c)
+            if per:
+                out.append(_global_claim(contrast, role, what, null_what, per, alpha))
+        pos = next((c for c in out if c["role"] == "positive_control"), None)
+        for c in out:  # a negative control passed because the lens finds nothing anywhere is vacuous
+            if c["role"] == "negative_control":
+                c["vacuous"] = pos is None or not pos["supported"]
         return out
 
     def figures(self, run, state) -> None:
@@ -248,3 +329,48 @@ def _base_names(cfg) -> list[str]:
     from featevo.layout import main_saes
 
     return main_saes(cfg, "base")
+
+
+def _global_claim(contrast: str, role: str, what: str, null_what: str, per: dict, alpha: float) -> dict:
+    """A contrast's global template-permutation test, intersection-union over the dictionaries."""
+    ps = {n: e["global"]["p"] for n, e in per.items()}
+    c = pvalue_claim(f"{LENS}:{contrast}", f"{what}, in every dictionary, beyond template sampling noise",
+                     f"not detectable with this design: {what} in every dictionary",
+                     p=max(ps.values()), alpha=alpha,
+                     min_attainable_p=max(e["global"]["min_attainable_p"] for e in per.values()),
+                     observed={"count": int(round(float(np.mean([e["discovered"] for e in per.values()])))),
+                               "n": int(next(iter(per.values()))["latents"]),
+                               "per_dictionary": {n: e["discovered"] for n, e in per.items()}},
+                     null={"what": f"template permutations of the domain labels: {null_what}"},
+                     name="global template-permutation test per dictionary; intersection-union over dictionaries "
+                          "(p = the largest)", lens=LENS, role=role)
+    c["contrast"], c["p_per_dictionary"] = contrast, ps
+    return c
+
+
+def _replica_claim(fd: dict, alpha: float) -> dict | None:
+    """The headline: some latent's domain-specific change (tuned beyond control) exceeds twin-training noise (the
+    replica), in every dictionary."""
+    br = fd.get("beyond_replica") or {}
+    if not br.get("available"):
+        return None
+    per = br["per_dictionary"]
+    ps = {n: e["simes_p"] for n, e in per.items()}
+    what = ("latents' domain preference changed under the tuned twin beyond the control twin's change and beyond "
+            "twin-training noise (the replica)")
+    held = (br.get("robust") or {}).get("held") or []
+    c = pvalue_claim(f"{LENS}:beyond_replica", f"{what}, in every dictionary",
+                     f"not detectable with this design: {what} in every dictionary",
+                     p=None if any(p is None for p in ps.values()) else max(ps.values()), alpha=alpha,
+                     min_attainable_p=max(e["min_attainable_p"] for e in per.values()),
+                     observed={"count": int(next(iter(per.values()))["survivors"]),
+                               "n": int(fd["contrasts"][MAIN][next(iter(per))]["latents"]),
+                               "per_dictionary": {n: e["survivors"] for n, e in per.items()},
+                               "held_across_dictionaries": len(held)},
+                     null={"what": "the |z| of every latent of the tuned twin against its replica (same recipe and "
+                                   "text, another seed): twin-training noise, with template sampling in it"},
+                     name="per latent, |z| against the replica contrast's |z| (empirical p), BH; Simes' p (the "
+                          "smallest q) per dictionary; intersection-union over dictionaries (p = the largest)",
+                     lens=LENS, role="claim")
+    c["contrast"], c["p_per_dictionary"] = MAIN, ps
+    return c

@@ -25,7 +25,7 @@ from featevo.layout import DELTAS, DIFFING, DiffingFiles, ReportFiles, main_saes
 from featevo.report.common import absent_stage, dig, num, plural, source
 from featevo.report.context import ReportContext
 from featevo.report.evidence import claim_sentence, claim_values
-from featevo.report.templates import MISSING, Para, Section, Table, finite, fint, fnum, fp, fpct
+from featevo.report.templates import MISSING, Para, Section, Table, finite, fint, fnum, fp, fpct, fsigned
 
 CONTINUED = {"tuned": "base SAE continued on the tuned model", "control": "base SAE continued on the control twin",
              "planted": "tuned SAE continued on the planted twin"}
@@ -35,7 +35,7 @@ HELD_OUT = (("null_held_out", "held-out null order (base on base)"),
 PAIRS = (*crosscoder_lens.PAIRS, crosscoder_lens.NULL_PAIR)
 NULL_PAIR = crosscoder_lens.NULL_PAIR
 LENS_LABEL = {"stagewise": "stage-wise", "crosscoder": "crosscoder", "matching": "independent matching"}
-DEFAULT_AIM = {"rank_at_most": 3, "auroc_at_least": 0.9}
+DEFAULT_AIM = {"rank_at_most": 3, "rule": "change"}
 MAX_LATENT_ROWS = 40
 INTRO = ("Three lenses that keep feature identity, each against its null. **Stage-wise diffing** continues the base "
          "SAE on another model's activations (latent i stays latent i) and flags a latent that rotates beyond what the "
@@ -199,10 +199,14 @@ def planted_rows(ctx: ReportContext) -> tuple[dict, dict]:
 
 
 def meets_aim(p: dict, aim: dict) -> Optional[bool]:
-    """Recomputed from rank and AUROC (never the stored flag)."""
+    """Recomputed from the rank (never the stored flag); an older aim with an AUROC floor keeps it."""
     if not (finite(p.get("rank")) and finite(p.get("auroc"))):
         return None
-    return p["rank"] <= aim["rank_at_most"] and p["auroc"] >= aim["auroc_at_least"]
+    return p["rank"] <= aim["rank_at_most"] and p["auroc"] >= aim.get("auroc_at_least", -1.0)
+
+
+def _rank(p: dict) -> str:
+    return f"{fint(p.get('rank'))} of {fint(p.get('n_latents'))}"
 
 
 def planted_table(ctx: ReportContext) -> Optional[Table]:
@@ -212,22 +216,22 @@ def planted_table(ctx: ReportContext) -> Optional[Table]:
     rows = []
     for lens, r in lenses.items():
         p, m = r.get("planted") or {}, r.get("main") or {}
-        ok = meets_aim(p, aim)
-        first = p.get("first_recovering_latent") or {}
+        ok, null = meets_aim(p, aim), p.get("null") or {}
         rows.append([lens_label(ctx, lens), num(fint(p.get("best_latent"))), num(fnum(p.get("auroc"))),
-                     num(f"{fint(p.get('rank'))} of {fint(p.get('n_latents'))}"),
-                     MISSING if ok is None else ("met" if ok else "not met"), num(fint(first.get("rank"))),
-                     num(fint(m.get("best_latent"))), num(fnum(m.get("auroc"))),
-                     num(f"{fint(m.get('rank'))} of {fint(m.get('n_latents'))}")])
+                     num(_rank(p)), num(f"{fnum(p.get('p_rank'), 2)} (min {fnum(p.get('min_attainable_p_rank'), 2)})"),
+                     MISSING if ok is None else ("met" if ok else "not met"),
+                     num(fnum(null.get("auroc"))) if null else MISSING,
+                     num(_rank(m))])
     return Table("tbl-diffing-planted",
-                 ["lens", "planted latent", "AUROC", "rank in the planted contrast", "aim",
-                  "first latent down the ranking with AUROC >= aim", "main diff: best latent", "AUROC",
-                  "rank in the main diff"], rows,
-                 caption="Positive control: the planted concept per lens",
-                 notes=[f"Aim: rank <= {fint(aim.get('rank_at_most'))} and AUROC >= "
-                        f"{fnum(aim.get('auroc_at_least'), 2)} for the planted tokens of held-out sentences. "
-                        "Main diff: the base-vs-tuned comparison, whose models never saw the planted word: a high "
-                        "rank there would be a false positive."],
+                 ["lens", "planted latent (by change)", "AUROC of its change", "rank in the planted contrast",
+                  "p (random ranking)", "aim", "replica: best AUROC of change", "main diff: its rule's rank"], rows,
+                 caption="Positive control: the planted change per lens, scored on change",
+                 notes=[f"Rule (fixed before the run): {(ctx.up.diffing.planted or {}).get('rule') or 'change'}. "
+                        f"Aim: rank <= {fint(aim.get('rank_at_most'))}. p: the chance that a random ranking puts "
+                        "the latent this high (rank / latents). Replica: the same rule on the change between the "
+                        "tuned twin and its replica (twin-seed noise); the plant's AUROC should exceed it. Main diff: "
+                        "the base-vs-tuned comparison, whose models never saw the planted word: a high rank there "
+                        "would be a false positive."],
                  source=source(DIFFING, DiffingFiles.PLANTED))
 
 
@@ -243,15 +247,20 @@ def planted_finding(ctx: ReportContext) -> None:
         p, m = r.get("planted") or {}, r.get("main") or {}
         ok = meets_aim(p, aim)
         met += bool(ok)
-        parts.append(f"{lens_label(ctx, lens)} rank {fint(p.get('rank'))} of {fint(p.get('n_latents'))}, AUROC "
-                     f"{fnum(p.get('auroc'), 2)} ({'met' if ok else 'not met'}; main diff rank "
-                     f"{fint(m.get('rank'))})")
-    text = (f"The planted positive control meets its aim (rank <= {fint(aim.get('rank_at_most'))}, AUROC >= "
-            f"{fnum(aim.get('auroc_at_least'), 2)}) for {met} of {len(lenses)} "
-            f"{plural(len(lenses), 'lens', 'lenses')}: "
-            + "; ".join(parts) + ".")
+        parts.append(f"{lens_label(ctx, lens)} rank {_rank(p)} (p = {fnum(p.get('p_rank'), 2)}), AUROC of the change "
+                     f"{fnum(p.get('auroc'), 2)} ({'met' if ok else 'not met'}; main diff rank {fint(m.get('rank'))})")
+    strength = (ctx.up.diffing.planted or {}).get("plant_strength") or {}
+    ex = strength.get("excess_over_replica") or {}
+    real = (" At the hooked layer the plant changes the planted positions by "
+            f"{fnum(strength.get('planted_positions'), 3)} (relative), {fsigned(ex.get('estimate'), 3)} "
+            f"[{fnum(ex.get('ci_low'), 3)}, {fnum(ex.get('ci_high'), 3)}] "
+            f"beyond the replica's twin-seed noise ({'real' if ex.get('real') else 'not beyond twin-seed noise'})."
+            if ex else "")
+    text = (f"The planted positive control, scored on change, meets its aim (rank <= {fint(aim.get('rank_at_most'))}"
+            f") for {met} of {len(lenses)} {plural(len(lenses), 'lens', 'lenses')}: " + "; ".join(parts) + "." + real)
     ctx.find("diffing_planted", text, supported=met > 0, role="positive_control", aim=aim, lenses_meeting_aim=met,
-             lenses={k: {part: {x: (v.get(part) or {}).get(x) for x in ("best_latent", "auroc", "rank", "n_latents")}
+             lenses={k: {part: {x: (v.get(part) or {}).get(x) for x in ("best_latent", "auroc", "rank", "n_latents",
+                                                                        "p_rank")}
                          for part in ("planted", "main")} for k, v in lenses.items()})
 
 
