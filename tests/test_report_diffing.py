@@ -318,3 +318,37 @@ def test_the_stage_expresses_its_lens_sets_as_base_latents(lens_cfg, built):
     w_base = decoder(sae_dir(stage_dir(lens_cfg, TRAIN), main_saes(lens_cfg, "base")[0]) / TrainFiles.SAE_WEIGHTS)
     idx, _ = best_match(w_cc[flagged, : w_base.shape[1]], w_base)
     assert ls["lenses"]["crosscoder"]["latents"] == sorted({int(j) for j in idx if j >= 0})
+
+
+def test_the_fixed_dictionary_lens_is_calibrated_against_the_replica_and_rendered(lens_cfg, built):
+    from featevo.diffing_lenses.fixed_dictionary import LATENTS, MAIN
+
+    up, findings, md, parsed = built
+    alpha = lens_cfg.diffing.alpha
+    fd = up.diffing.summary["fixed_dictionary"]
+    assert fd["available"] and fd["beyond_replica"]["available"]  # the tiny run has a replica twin
+    claims = {x["id"]: x for x in up.diffing.claims if x["lens"] == "fixed_dictionary"}
+    assert set(claims) == {f"fixed_dictionary:{c}" for c in ("beyond_replica", MAIN, "tuned~planted", "sham",
+                                                              "replica~tuned")}
+    roles = {k.split(":")[1]: c["role"] for k, c in claims.items()}
+    assert roles == {"beyond_replica": "claim", MAIN: "claim", "tuned~planted": "positive_control",
+                     "sham": "negative_control", "replica~tuned": "check"}
+    assert claims["fixed_dictionary:sham"]["vacuous"] == (not claims["fixed_dictionary:tuned~planted"]["supported"])
+    for c in claims.values():  # every p beside its smallest attainable value, and the verdict from its numbers
+        t = c["test"]
+        assert t["min_attainable_p"] is not None and 0 < t["min_attainable_p"] <= t["p"] <= 1
+        assert c["supported"] == (t["p"] <= alpha)
+    br = fd["beyond_replica"]["per_dictionary"]
+    assert claims["fixed_dictionary:beyond_replica"]["test"]["p"] == max(e["simes_p"] for e in br.values())
+    rows = LATENTS.read(stage_dir(lens_cfg, DIFFING))
+    for r in rows:
+        if r["contrast"] == MAIN:
+            assert r["survives_replica"] == (r["q_vs_replica"] <= alpha and r["discovered"])
+        else:
+            assert r["p_vs_replica"] is None and r["survives_replica"] is False
+    for n, e in br.items():
+        assert e["survivors"] == sum(1 for r in rows if r["dictionary"] == n and r["survives_replica"])
+    # rendered from its claims: each claim a finding, with its p and smallest attainable p in the text
+    for cid, c in claims.items():
+        f = findings["diffing_fixed_dictionary_" + "".join(ch if ch.isalnum() else "_" for ch in cid)]
+        assert f["supported"] == c["supported"]

@@ -13,8 +13,8 @@ template-permutation p, BH discoveries, the dictionary's global test). Contrasts
   comparison's two parts);
 * ``replica~tuned`` (the **twin-noise null**, with ``twin.replica``): the tuned twin against its replica (same
   recipe and text, another seed). Each main-contrast latent's |z| is calibrated against the |z| of every latent of
-  this contrast (:func:`featevo.inference.calibrated_pvalues`), so a latent *survives the replica* when its change
-  exceeds what retraining the same twin gives (BH at ``diffing.alpha`` on the calibrated p);
+  this contrast in every dictionary (:func:`featevo.inference.calibrated_pvalues`), so a latent *survives the
+  replica* when its change exceeds what retraining the same twin gives (BH at ``diffing.alpha`` on the calibrated p);
 * ``tuned~planted`` (**positive control**): the planted twin against the tuned twin, on the probe with the plant
   applied to its target-domain sentences (identical tokens for both); the lens must find it;
 * ``sham`` (**negative control**, a true null): the main contrast with sham domain labels, a seeded half of the
@@ -113,14 +113,17 @@ def probe_codes(run, names: list[str]) -> tuple[dict, dict, dict]:
     return X, XP, design
 
 
-def replica_calibration(main, replica, alpha: float) -> dict:
-    """The main contrast's latents against twin-training noise: each |z| against the |z| of every latent of the
-    replica contrast (two-sided empirical p, :func:`featevo.inference.calibrated_pvalues`), BH at ``alpha``;
-    a latent survives when it is also a template-level discovery. Simes' p of the calibrated p (the smallest BH
-    q) tests "some latent changed beyond twin noise"; its smallest attainable value is 1 / (null size + 1)."""
+def replica_calibration(main, null_z: np.ndarray, alpha: float) -> dict:
+    """The main contrast's latents against twin-training noise: each |z| against the pooled |z| ``null_z`` of the
+    replica contrast (every latent of every dictionary: two-sided empirical p,
+    :func:`featevo.inference.calibrated_pvalues`), BH at ``alpha``; a latent survives when it is also a
+    template-level discovery. Simes' p of the calibrated p (the smallest BH q) tests "some latent changed beyond
+    twin noise"; its smallest attainable value is 1 / (null size + 1) (and BH needs about 1 / (alpha x that p)
+    latents beyond every null value before any is discovered)."""
     from featevo.inference import bh_discoveries, calibrated_pvalues
 
-    p, n_null = calibrated_pvalues({"main": main.z, "replica": replica.z}, ["replica"])["main"]
+    z = np.asarray(null_z, dtype=np.float64)
+    p, n_null = calibrated_pvalues({"main": main.z, "replica": z[np.isfinite(z)]}, ["replica"])["main"]
     q, disc = bh_discoveries(p, alpha)
     survives = disc & main.discovered
     return {"p": p, "q": q, "survives": survives, "null_size": n_null,
@@ -173,8 +176,9 @@ class FixedDictionaryLens:
                 test(n, PLANTED, XP[n]["planted"], XP[n]["tuned"], design)
             if "control" in X[n]:
                 test(n, SHAM, X[n]["tuned"], X[n]["control"], sham)
-        calib = {n: replica_calibration(res[(n, MAIN)], res[(n, REPLICA)], alpha)
-                 for n in names if (n, MAIN) in res and (n, REPLICA) in res}
+        null_z = [res[(n, REPLICA)].z for n in names if (n, REPLICA) in res]  # twin noise seen by every dictionary
+        calib = {n: replica_calibration(res[(n, MAIN)], np.concatenate(null_z), alpha)
+                 for n in names if (n, MAIN) in res and null_z}
         for (n, c), r in res.items():
             logger.info("fixed dictionary %s, %s: %d of %d latents discovered (BH q <= %g); global test p = %.4g",
                         n, c, int(r.discovered.sum()), len(r.p), alpha, r.glob["p"])
@@ -367,8 +371,9 @@ def _replica_claim(fd: dict, alpha: float) -> dict | None:
                                "n": int(fd["contrasts"][MAIN][next(iter(per))]["latents"]),
                                "per_dictionary": {n: e["survivors"] for n, e in per.items()},
                                "held_across_dictionaries": len(held)},
-                     null={"what": "the |z| of every latent of the tuned twin against its replica (same recipe and "
-                                   "text, another seed): twin-training noise, with template sampling in it"},
+                     null={"what": "the |z| of every latent, in every dictionary, of the tuned twin against its "
+                                   "replica (same recipe and text, another seed): twin-training noise, with template "
+                                   "sampling in it"},
                      name="per latent, |z| against the replica contrast's |z| (empirical p), BH; Simes' p (the "
                           "smallest q) per dictionary; intersection-union over dictionaries (p = the largest)",
                      lens=LENS, role="claim")
