@@ -13,7 +13,7 @@ than fine-tuning on reference-domain text did; the base model cancels (``x_b - x
 
 Uncertainty. The probe's unit is the template (:mod:`featevo.inference`): intervals resample templates within
 each domain, and every p permutes the templates' domain labels. One set of permutations gives both the
-per-latent p (two-sided, :func:`cluster_permutation_draws`, bit-identical to
+per-latent p (two-sided, :func:`featevo.stats.cluster_permutation_draws`, re-exported here, bit-identical to
 :func:`featevo.stats.cluster_permutation_test`) and the **global test** of the dictionary
 (:func:`global_test`): ``G = sum_j (interaction_j / sd_j)^2`` with ``sd_j`` the permutation standard deviation of
 latent j, against the same sum on every permutation (latents are not independent; the joint permutation keeps
@@ -32,45 +32,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from featevo.inference import Design, bh_discoveries, did_estimate
-from featevo.stats import _CHUNK, _cluster_sums, _codes, _count_extreme, rng_for
-
-
-def cluster_permutation_draws(X: np.ndarray, in_a: np.ndarray, clusters, n_perm: int,
-                              seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """(observed ``mean(X[a]) - mean(X[b])`` per column, its value under each of ``n_perm`` permutations of the
-    clusters' group labels [n_perm, cols]): the draws of :func:`featevo.stats.cluster_permutation_test` (same
-    seed, same permutations), kept so that several statistics share them."""
-    X = np.asarray(X, dtype=np.float64)
-    in_a = np.asarray(in_a, dtype=bool)
-    codes, k = _codes(clusters)
-    a_of = np.zeros(k, dtype=np.int64)
-    np.add.at(a_of, codes, in_a.astype(np.int64))
-    sizes = np.bincount(codes, minlength=k).astype(np.float64)
-    if ((a_of > 0) & (a_of < sizes)).any():
-        raise ValueError("a cluster holds documents of both groups; clusters must be nested in groups")
-    lab = a_of > 0
-    if lab.all() or not lab.any():
-        raise ValueError("both groups need at least one cluster")
-    S, n = _cluster_sums(X, codes, k), sizes.sum()
-    total = S.sum(axis=0)
-
-    def stat(P: np.ndarray) -> np.ndarray:
-        sa, na = P @ S, (P @ sizes)[:, None]
-        return sa / na - (total - sa) / (n - na)
-
-    obs = stat(lab[None, :].astype(np.float64))[0]
-    rng = rng_for(seed, 31)
-    draws, done = [], 0
-    while done < n_perm:
-        m = min(_CHUNK, n_perm - done)
-        draws.append(stat(rng.permuted(np.tile(lab, (m, 1)), axis=1).astype(np.float64)))
-        done += m
-    return obs, np.concatenate(draws) if draws else np.zeros((0, X.shape[1]))
-
-
-def per_column_p(obs: np.ndarray, draws: np.ndarray) -> np.ndarray:
-    """Two-sided ``(1 + #{|draw| >= |obs|}) / (n + 1)`` per column (the tie tolerance of featevo.stats)."""
-    return (1.0 + _count_extreme(draws, obs)) / (draws.shape[0] + 1.0)
+from featevo.stats import cluster_permutation_draws, per_column_p  # noqa: F401 - re-exported for this lens's callers
 
 
 def global_test(obs: np.ndarray, draws: np.ndarray) -> dict:

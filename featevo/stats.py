@@ -27,7 +27,9 @@ the independent unit instead:
   every document of a drawn cluster comes along. With one document per cluster it is the document
   bootstrap above.
 * :func:`cluster_permutation_test`: permute the group labels of whole clusters (a cluster lies in one
-  group), the exact test when clusters are exchangeable under the null.
+  group), the exact test when clusters are exchangeable under the null; :func:`cluster_permutation_draws` keeps
+  the same permutations' statistics (for statistics that share them) and :func:`per_column_p` turns them into
+  the test's p.
 * :func:`cluster_sign_flip_test`: flip the sign of every paired difference of a cluster together.
 
 Permutation p-values are ``(1 + #{|T_perm| >= |T_obs|}) / (n_perm + 1)`` (never 0), so the smallest
@@ -107,12 +109,19 @@ def _permutation_pvalues(obs: np.ndarray, n_perm: int, draw_stats) -> np.ndarray
     """``(1 + #{|T_perm| >= |T_obs|}) / (n_perm + 1)`` per column; ``draw_stats(m)`` returns the statistics
     of ``m`` fresh permutations [m, cols] (drawn in chunks to bound memory)."""
     extreme = np.zeros(obs.shape[0], dtype=np.int64)
+    for m in _chunks(n_perm):
+        extreme += _count_extreme(draw_stats(m), obs)
+    return (1.0 + extreme) / (n_perm + 1.0)
+
+
+def _chunks(n_perm: int):
+    """The chunk sizes in which ``n_perm`` permutations are drawn (at most ``_CHUNK`` each, in order): the same
+    for every caller, so a stream of permutations does not depend on whether its draws are kept."""
     done = 0
     while done < n_perm:
         m = min(_CHUNK, n_perm - done)
-        extreme += _count_extreme(draw_stats(m), obs)
+        yield m
         done += m
-    return (1.0 + extreme) / (n_perm + 1.0)
 
 
 def permutation_test_groups(
@@ -191,10 +200,10 @@ def _cluster_sums(X: np.ndarray, codes: np.ndarray, k: int) -> np.ndarray:
     return S
 
 
-def cluster_permutation_test(X: np.ndarray, in_a: np.ndarray, clusters, n_perm: int,
-                             seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """Two-sided test of ``mean(X[a]) - mean(X[b])`` (document means) per column, permuting the group labels
-    of whole clusters. Every cluster must lie in one group. Returns (observed difference, p-value)."""
+def _cluster_permutations(X: np.ndarray, in_a: np.ndarray, clusters, seed: int):
+    """The one engine of the cluster permutation tests: (observed ``mean(X[a]) - mean(X[b])`` per column,
+    ``draw(m)`` returning that statistic [m, cols] under ``m`` fresh permutations of the clusters' group labels,
+    from the stream ``rng_for(seed, 31)``)."""
     X = np.asarray(X, dtype=np.float64)
     in_a = np.asarray(in_a, dtype=bool)
     codes, k = _codes(clusters)
@@ -215,8 +224,35 @@ def cluster_permutation_test(X: np.ndarray, in_a: np.ndarray, clusters, n_perm: 
 
     obs = stat(lab[None, :].astype(np.float64))[0]
     rng = rng_for(seed, 31)
-    return obs, _permutation_pvalues(obs, n_perm,
-                                     lambda m: stat(rng.permuted(np.tile(lab, (m, 1)), axis=1).astype(np.float64)))
+    return obs, lambda m: stat(rng.permuted(np.tile(lab, (m, 1)), axis=1).astype(np.float64))
+
+
+def cluster_permutation_test(X: np.ndarray, in_a: np.ndarray, clusters, n_perm: int,
+                             seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Two-sided test of ``mean(X[a]) - mean(X[b])`` (document means) per column, permuting the group labels
+    of whole clusters. Every cluster must lie in one group. Returns (observed difference, p-value).
+
+    The permutations are those of :func:`cluster_permutation_draws` (same seed, same draws); only the counts
+    are kept, so memory stays bounded for wide matrices."""
+    obs, draw = _cluster_permutations(X, in_a, clusters, seed)
+    return obs, _permutation_pvalues(obs, n_perm, draw)
+
+
+def cluster_permutation_draws(X: np.ndarray, in_a: np.ndarray, clusters, n_perm: int,
+                              seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """(observed ``mean(X[a]) - mean(X[b])`` per column, its value under each of ``n_perm`` permutations of the
+    clusters' group labels [n_perm, cols]): the draws of :func:`cluster_permutation_test` (same seed, same
+    permutations, drawn in the same chunks), kept so that several statistics share them;
+    ``per_column_p(obs, draws)`` equals the test's p exactly."""
+    obs, draw = _cluster_permutations(X, in_a, clusters, seed)
+    draws = [draw(m) for m in _chunks(n_perm)]
+    return obs, np.concatenate(draws) if draws else np.zeros((0, obs.shape[0]))
+
+
+def per_column_p(obs: np.ndarray, draws: np.ndarray) -> np.ndarray:
+    """Two-sided ``(1 + #{|draw| >= |obs|}) / (n + 1)`` per column of ``draws`` [n, cols] (the tie tolerance of
+    the permutation tests)."""
+    return (1.0 + _count_extreme(draws, obs)) / (draws.shape[0] + 1.0)
 
 
 def cluster_sign_flip_test(D: np.ndarray, clusters, n_perm: int, seed: int) -> tuple[np.ndarray, np.ndarray]:

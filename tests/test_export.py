@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from test_report import report_cfg  # noqa: F401  (session fixture: stages 01-05 on the tiny config)
+from test_report import copy_of_run, report_cfg  # noqa: F401  (session fixture: stages 01-05 on the tiny config)
 
 import featevo
 from featevo.layout import ReportFiles, run_dir, sae_specs, stage_dir
@@ -140,14 +140,12 @@ def test_sae_cfg_json_has_no_absolute_paths(report_cfg):  # noqa: F811
 def test_stage05_rerun_keeps_current_exports(report_cfg, tmp_path):  # noqa: F811
     """A forced rerun of stage 05 keeps exports/ (hashed in its new manifest) while the stages they were computed
     from are unchanged, and drops them once one of those has changed."""
-    import dataclasses
     import shutil
 
     from featevo import report
     from featevo.export import export_run
 
-    cfg = dataclasses.replace(report_cfg, output_root=str(tmp_path / "outputs"))
-    shutil.copytree(run_dir(report_cfg), run_dir(cfg), ignore=shutil.ignore_patterns("exports"))
+    cfg = copy_of_run(report_cfg, tmp_path / "outputs", ignore=shutil.ignore_patterns("exports"))
     export_run(cfg, ["tuned"], top=2)
     folder = stage_dir(cfg, "05_report") / ReportFiles.EXPORTS
     before = (folder / "tuned" / "batch-0.json").read_bytes()

@@ -9,15 +9,13 @@ contrast). It flags the latents whose shift exceeds the largest shift of the con
 
 from __future__ import annotations
 
-import dataclasses
 import json
-import shutil
 
 import numpy as np
 import pytest
 
-from featevo.layout import DIFFING, REPORT, run_dir, stage_dir
-from test_report import _Parser, report_cfg, table  # noqa: F401  (session fixture)
+from featevo.layout import DIFFING, REPORT, stage_dir
+from test_report import _Parser, copy_of_run, report_cfg, table  # noqa: F401  (session fixture)
 
 TOY = "toy_mean_shift"
 
@@ -88,10 +86,8 @@ def toy_run(report_cfg, tmp_path_factory):  # noqa: F811
     from featevo.config import CrosscoderConfig, DiffingConfig, StagewiseConfig
     from featevo.diffing_lenses import LENSES, register, unregister
 
-    root = tmp_path_factory.mktemp("toy_lens") / "outputs"
-    shutil.copytree(run_dir(report_cfg), root / report_cfg.run_name)
-    cfg = dataclasses.replace(
-        report_cfg, output_root=str(root),
+    cfg = copy_of_run(
+        report_cfg, tmp_path_factory.mktemp("toy_lens") / "outputs",
         diffing=DiffingConfig(stagewise=StagewiseConfig(tokens=512, orders=2, domain_orders=0),
                               crosscoder=CrosscoderConfig(tokens=512), max_tokens=2000))
     register(ToyLens())

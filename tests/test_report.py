@@ -10,6 +10,7 @@ failed explanation, so that the report's handling of missing values is exercised
 from __future__ import annotations
 
 import base64
+import dataclasses
 import csv
 import io
 import json
@@ -182,6 +183,14 @@ def _build(tiny_stage01, tmp_path_factory):
 @pytest.fixture(scope="session")
 def report_dir(report_cfg) -> Path:
     return stage_dir(report_cfg, "05_report")
+
+
+def copy_of_run(report_cfg, output_root: Path, ignore=None, **changes):
+    """The report fixture's run copied into ``output_root`` (``ignore``: as shutil.copytree's), with config fields
+    ``changes``; a test that reruns a stage works on such a copy, never on the shared run. Returns the config."""
+    cfg = dataclasses.replace(report_cfg, output_root=str(output_root), **changes)
+    shutil.copytree(run_dir(report_cfg), run_dir(cfg), ignore=ignore)
+    return cfg
 
 
 # --------------------------------------------------------------------------------------------

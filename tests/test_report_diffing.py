@@ -13,13 +13,12 @@ import copy
 import dataclasses
 import json
 import re
-import shutil
 from pathlib import Path
 
 import pytest
 
-from featevo.layout import CAUSAL, DIFFING, run_dir, stage_dir
-from test_report import _Parser, report_cfg, shown_equals, table  # noqa: F401  (session fixture)
+from featevo.layout import CAUSAL, DIFFING, stage_dir
+from test_report import _Parser, copy_of_run, report_cfg, shown_equals, table  # noqa: F401  (session fixture)
 
 
 @pytest.fixture(scope="module")
@@ -28,10 +27,8 @@ def lens_cfg(report_cfg, tmp_path_factory):  # noqa: F811
     from featevo import causal, diffing
     from featevo.config import CrosscoderConfig, DiffingConfig, StagewiseConfig
 
-    root = tmp_path_factory.mktemp("report_diffing") / "outputs"
-    shutil.copytree(run_dir(report_cfg), root / report_cfg.run_name)
-    cfg = dataclasses.replace(
-        report_cfg, output_root=str(root),
+    cfg = copy_of_run(
+        report_cfg, tmp_path_factory.mktemp("report_diffing") / "outputs",
         diffing=DiffingConfig(stagewise=StagewiseConfig(tokens=1024, orders=2, domain_orders=1),
                               crosscoder=CrosscoderConfig(tokens=1024), max_tokens=3000),
         causal=dataclasses.replace(report_cfg.causal, top_n=3, n_random=6, n_bootstrap=50, batch_size=32))

@@ -16,6 +16,7 @@ from test_dag import _Client, pipeline  # noqa: F401  (module fixture: the tiny 
 from featevo import interpret, report
 from featevo.config import InterpretConfig
 from featevo.layout import INTERPRET, REPORT, InterpretFiles, ReportFiles, run_dir, stage_dir
+from featevo.report.templates import fsigned
 from featevo.results import LABELS, SCORES, SCORES_SUMMARY
 from featevo.scorers import SCORERS, Scorer, register, unregister
 
@@ -95,3 +96,8 @@ def test_a_toy_scorer_runs_through_the_registry_alone(pipeline, toy, tmp_path, m
     md = (out / ReportFiles.MD).read_text(encoding="utf-8")
     toy_rows = [line for line in md.splitlines() if line.startswith("|") and f"| {TOY} |" in line]
     assert {line.split("|")[1].strip() for line in toy_rows} == {"base", "tuned"}  # one per SAE, paired table
+    # the findings' score tile: the first scorer run (registry order) with paired numbers on both SAEs, by name
+    paired = {(r["sae"], r["scorer"]): r["paired_diff"] for r in SCORES_SUMMARY.read(s4)}
+    first = next(m for m in ("detection", TOY) if all(paired.get((sae, m)) is not None for sae in ("base", "tuned")))
+    assert f"label {first} score minus shuffled labels, paired per latent (base / tuned)" in md
+    assert f"**{fsigned(paired['base', first], 3)} / {fsigned(paired['tuned', first], 3)}**" in md

@@ -97,3 +97,53 @@ def test_two_sample_exact_known_values():
     r = np.random.default_rng(0)  # exchangeable values: p is uniform, so P(p <= 0.05) ~ 0.05
     ps = [two_sample_exact(r.normal(size=4), r.normal(size=4)) for _ in range(400)]
     assert 0.02 <= np.mean(np.array(ps) <= 0.05) <= 0.09
+
+
+def _old_cluster_permutation_test(X, in_a, clusters, n_perm, seed):
+    """The body of featevo.stats.cluster_permutation_test before the draws and the test shared one engine
+    (a2436ea), kept verbatim as the reference the shared engine must reproduce bit for bit."""
+    from featevo.stats import _CHUNK, _cluster_sums, _codes, _count_extreme, rng_for
+
+    X = np.asarray(X, dtype=np.float64)
+    in_a = np.asarray(in_a, dtype=bool)
+    codes, k = _codes(clusters)
+    a_of = np.zeros(k, dtype=np.int64)
+    np.add.at(a_of, codes, in_a.astype(np.int64))
+    sizes = np.bincount(codes, minlength=k).astype(np.float64)
+    lab = a_of > 0
+    S, n = _cluster_sums(X, codes, k), sizes.sum()
+    total = S.sum(axis=0)
+
+    def stat(P):
+        sa, na = P @ S, (P @ sizes)[:, None]
+        return sa / na - (total - sa) / (n - na)
+
+    obs = stat(lab[None, :].astype(np.float64))[0]
+    rng = rng_for(seed, 31)
+    extreme, done = np.zeros(obs.shape[0], dtype=np.int64), 0
+    while done < n_perm:
+        m = min(_CHUNK, n_perm - done)
+        extreme += _count_extreme(stat(rng.permuted(np.tile(lab, (m, 1)), axis=1).astype(np.float64)), obs)
+        done += m
+    return obs, (1.0 + extreme) / (n_perm + 1.0)
+
+
+@pytest.mark.parametrize("seed,n_perm", [(0, 199), (3, 512), (11, 1100), (42, 0)])
+def test_one_permutation_engine_reproduces_the_old_test_and_its_draws_bit_for_bit(seed, n_perm):
+    from featevo.fixed_dictionary import cluster_permutation_draws as lens_draws
+    from featevo.stats import cluster_permutation_draws, per_column_p
+
+    X, in_a, clusters = _clustered(0.3, 0.2 * (seed % 2), seed=seed, cols=37)
+    X[:, 0] = 0.0  # an exact tie everywhere: p must be 1 on both paths
+    clusters = clusters.astype(str)  # unequal cluster sizes: drop two documents of one cluster
+    keep = np.ones(len(clusters), dtype=bool)
+    keep[:2] = False
+    X, in_a, clusters = X[keep], in_a[keep], clusters[keep]
+    ref_obs, ref_p = _old_cluster_permutation_test(X, in_a, clusters, n_perm, seed)
+    obs, p = cluster_permutation_test(X, in_a, clusters, n_perm, seed)
+    d_obs, draws = cluster_permutation_draws(X, in_a, clusters, n_perm, seed)
+    assert draws.shape == (n_perm, X.shape[1])
+    assert np.array_equal(obs, ref_obs) and np.array_equal(d_obs, ref_obs)
+    assert np.array_equal(p, ref_p) and np.array_equal(per_column_p(d_obs, draws), ref_p)
+    assert p[0] == 1.0
+    assert lens_draws is cluster_permutation_draws  # the lens keeps importing the one engine

@@ -15,10 +15,14 @@ from featevo.report.common import SAE_ORDER, as_float, mean
 from featevo.report.quality import Flag, is_dense, label_flags
 from featevo.report.templates import MISSING, Cell, Figure, Para, finite, fint, fpct
 from featevo.report.upstream import Upstream
+from featevo.results import SCORES_SUMMARY
 from featevo.scorers import in_order, names, shown_scorers
+from featevo.tables import Table
 
 
 ROLES = ("claim", "positive_control", "negative_control", "check")
+_PAIRED_KEYS = ("paired_n", "paired_diff", "paired_ci_low", "paired_ci_high", "paired_wins", "paired_losses",
+                "paired_ties", "paired_sign_p")
 
 
 @dataclass
@@ -139,6 +143,16 @@ class ReportContext:
         """The scorers stage 04 ran (``interpret.scorers``), in the registry's order (featevo.scorers)."""
         return in_order(getattr(self.cfg.interpret, "scorers", names()))
 
+    def scorer_summary(self, sae: str, scorer: str) -> dict:
+        """Scorer ``scorer`` on SAE ``sae`` against its floor: its row of stage 04's ``scores_summary.csv``
+        (``paired_n``, ``paired_diff``, ``paired_ci_low`` / ``_high``, ...); when the table has none (a stage 04
+        written without it), the same paired statistics from summary.json's ``<scorer>_paired_*`` keys."""
+        rows = (self.up.interpret.scores_summary or Table(SCORES_SUMMARY)).where(sae=sae, scorer=scorer)
+        if rows:
+            return dict(rows[0])
+        e = ((self.up.interpret.summary or {}).get("scores") or {}).get(sae) or {}
+        return {k: e.get(f"{scorer}_{k}") for k in _PAIRED_KEYS if f"{scorer}_{k}" in e}
+
     def flags(self, sae: str, latent) -> list[Flag]:
         """Label flags of a latent (empty when it has no label or none applies)."""
         return list(self.label_marks.get((sae, latent), []))
@@ -207,7 +221,7 @@ class ReportContext:
         return sorted(self.up.interpret.labels, key=key)
 
     def score_stats(self) -> dict[str, dict]:
-        """Per SAE: latents, labelled, failed, mean detection/fuzzing, their shuffled means and beat fractions.
+        """Per SAE: latents, labelled, failed, and per shown scorer its mean, shuffled mean and beat fraction.
 
         From stage 04's summary (``scores.<sae>``, the rows of labels_summary.csv); a mean it lacks is
         averaged from labels_comparison.csv's per-latent columns."""

@@ -10,6 +10,7 @@ from featevo.report.common import dig, pct_change
 from featevo.report.context import ReportContext
 from featevo.report.evidence import by_id, fdist
 from featevo.report.templates import Bullets, Para, Section, Tile, Tiles, fci, finite, fint, fnum, fp, fpct, fsigned
+from featevo.scorers import SCORERS
 
 
 def _twin_tile(ctx: ReportContext) -> list[Tile]:
@@ -56,22 +57,29 @@ def tiles(ctx: ReportContext) -> list[Tile]:
     out += _claim_tile(by_id(c3, "domain_specific_change"), "pairs whose domain preference changed beyond seed noise")
     out += _claim_tile(by_id(c3, "target_specific_beyond_control"),
                        f"pairs moved toward {ctx.domains[0]} text, against the control twin")
-    scores = (ctx.up.interpret.summary or {}).get("scores") or {}
-    b, t = scores.get("base") or {}, scores.get("tuned") or {}
-    if finite(b.get("detection_paired_diff")) and finite(t.get("detection_paired_diff")):
-        out.append(Tile(f"{fsigned(b['detection_paired_diff'], 3)} / {fsigned(t['detection_paired_diff'], 3)}",
-                        "label detection score minus shuffled labels, paired per latent (base / tuned)",
-                        f"95% CI {fci(b.get('detection_paired_ci_low'), b.get('detection_paired_ci_high'), 2)} / "
-                        f"{fci(t.get('detection_paired_ci_low'), t.get('detection_paired_ci_high'), 2)}; "
-                        f"over {fint(b.get('detection_paired_n'))} / {fint(t.get('detection_paired_n'))} latents"))
-        return out
+    return out + scorer_tile(ctx)
+
+
+def scorer_tile(ctx: ReportContext) -> list[Tile]:
+    """The headline label score: for the first scorer stage 04 ran (the registry's order, featevo.scorers) that has
+    numbers on both SAEs, its own score minus its floor paired per latent (stage 04's scores_summary.csv), else its
+    mean score beside its floor's."""
     st = ctx.score_stats()
-    if finite(dig(st, "base", "detection")) and finite(dig(st, "tuned", "detection")):
-        sub = (f"shuffled labels {fnum(dig(st, 'base', 'detection_shuffled'), 2)} / "
-               f"{fnum(dig(st, 'tuned', 'detection_shuffled'), 2)}")
-        out.append(Tile(f"{fnum(st['base']['detection'], 2)} / {fnum(st['tuned']['detection'], 2)}",
-                        "label detection score", sub + " (base / tuned)"))
-    return out
+    for m in ctx.scorers_run():
+        spec = SCORERS[m]
+        what = f"{'label ' if spec.reads_label else ''}{m} score"
+        b, t = ctx.scorer_summary("base", m), ctx.scorer_summary("tuned", m)
+        if finite(b.get("paired_diff")) and finite(t.get("paired_diff")):
+            return [Tile(f"{fsigned(b['paired_diff'], 3)} / {fsigned(t['paired_diff'], 3)}",
+                         f"{what} minus {spec.floor_kind}, paired per latent (base / tuned)",
+                         f"95% CI {fci(b.get('paired_ci_low'), b.get('paired_ci_high'), 2)} / "
+                         f"{fci(t.get('paired_ci_low'), t.get('paired_ci_high'), 2)}; "
+                         f"over {fint(b.get('paired_n'))} / {fint(t.get('paired_n'))} latents")]
+        if finite(dig(st, "base", m)) and finite(dig(st, "tuned", m)):
+            sub = (f"{spec.floor_kind} {fnum(dig(st, 'base', f'{m}_shuffled'), 2)} / "
+                   f"{fnum(dig(st, 'tuned', f'{m}_shuffled'), 2)}")
+            return [Tile(f"{fnum(st['base'][m], 2)} / {fnum(st['tuned'][m], 2)}", what, sub + " (base / tuned)")]
+    return []
 
 
 def control_passes(f) -> Optional[bool]:
