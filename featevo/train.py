@@ -58,7 +58,7 @@ def check_twin(cfg: PipelineConfig) -> None:
         if n == 0:
             raise ConfigError(f"twin.planted: {word!r} occurs in no {cfg.data.target_domain!r} training document of "
                               f"{cfg.data.corpus}; plant a word of that domain's text")
-        logger.info("plant %r -> %r: %d occurrences in %d %s training documents", word, repl, n, len(fin),
+        logger.debug("plant %r -> %r: %d occurrences in %d %s training documents", word, repl, n, len(fin),
                     cfg.data.target_domain)
 
 

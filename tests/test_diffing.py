@@ -216,12 +216,13 @@ def test_stage_outputs_manifest_and_loaders(diffing_cfg, monkeypatch):
 
     planted, summary = load_planted(out), load_diffing_summary(out)
     assert planted["available"] and planted["planted_rows"] > 0
-    for lens in ("stagewise", "crosscoder", "matching"):
+    for lens in ("stagewise", "crosscoder", "matching", "fixed_dictionary"):
         p = planted["lenses"][lens]["planted"]
-        assert 1 <= p["rank"] <= n and 0.0 <= p["auroc"] <= 1.0 and len(p["top"]) == 5
+        assert 1 <= p["rank"] <= n and 0.0 <= p["auroc"] <= 1.0 and len(p["top"]) == 5 and p["rule"] == "change"
         assert summary["planted"][lens]["planted"]["rank"] == p["rank"]
     neg = summary["negative_control"]
-    assert set(neg) == {"stagewise", "crosscoder"} and neg["stagewise"]["null_expects"] == pytest.approx(0.05 * n)
+    assert set(neg) == {"stagewise", "crosscoder", "fixed_dictionary"} and set(neg["fixed_dictionary"]["sham"])
+    assert neg["stagewise"]["null_expects"] == pytest.approx(0.05 * n)
     assert summary["stagewise"]["tuned"]["orders"] == 2 and summary["stagewise"]["null_held_out"]["orders"] == 1
 
     sae = load_sae(out / DiffingFiles.STAGEWISE / "planted_o1" / "sae")

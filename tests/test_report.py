@@ -379,15 +379,16 @@ def test_sae_quality_table_matches_summary(report_cfg, parsed):
 def test_twin_tables_match_twin_report(report_cfg, parsed):
     tw = read_json(stage_dir(report_cfg, "01_twin") / "twin_report.json")
     head, rows = table(parsed, "tbl-twin-drift")
-    twins = ["tuned", "control", "planted"]
-    assert head[1::2] == ["financial twin: L2 change", "control twin: L2 change", "planted twin: L2 change"]
+    twins = ["tuned", "control", "planted", "replica"]
+    assert head[1::2] == ["financial twin: L2 change", "control twin: L2 change", "planted twin: L2 change",
+                          "replica twin: L2 change"]
     assert len(rows) == len(tw["drift"]["tuned"])
     for r, name in zip(rows, tw["drift"]["tuned"]):
         for k, t in enumerate(twins):
             d = tw["drift"][t][name]
             assert shown_equals(r[1 + 2 * k], d["l2"]) and shown_equals(r[2 + 2 * k], d["relative"], pct=True)
     head, rows = table(parsed, "tbl-twin-mlm")
-    assert head[2:6] == ["base MLM loss", "tuned MLM loss", "control MLM loss", "planted MLM loss"]
+    assert head[2:7] == ["base MLM loss", "tuned MLM loss", "control MLM loss", "planted MLM loss", "replica MLM loss"]
     assert "eval_mlm_loss" not in tw  # measured by stage 03, where the probe is read
     acc = tw["twins"]["tuned"]["tokenisation"]
     assert f"cut into {acc['windows']:,} windows as stage 01 cuts the corpus" in " ".join(parsed.text)
@@ -396,7 +397,7 @@ def test_twin_tables_match_twin_report(report_cfg, parsed):
     for r, (dom, v) in zip(rows, mlm.items()):
         assert r[0] == {"target": "financial", "reference": "general"}[dom] + " text"  # data.*_domain names
         assert shown_equals(r[2], v["base"]) and shown_equals(r[3], v["tuned"]) and shown_equals(r[4], v["control"])
-        assert shown_equals(r[6], (v["tuned"] - v["base"]) / v["base"], pct=True)
+        assert shown_equals(r[7], (v["tuned"] - v["base"]) / v["base"], pct=True)  # first change column
 
 
 def test_matching_tables_match_compare_summary(report_cfg, parsed):

@@ -51,7 +51,8 @@ def test_stage01_outputs_reload(tiny_stage01):
             assert f["loss_recovered"] is None
     twin = json.loads((stage_dir(cfg, "01_twin") / "twin_report.json").read_text())
     assert twin["base_had_mlm_head"] is False and twin["base_encoder_unchanged"]
-    assert set(twin["twins"]) == {"tuned", "control", "planted"}
+    assert set(twin["twins"]) == {"tuned", "control", "planted", "replica"}
+    assert twin["twins"]["replica"]["seed_offset"] == 1 and "seed_offset" not in twin["twins"]["tuned"]
     assert twin["twins"]["tuned"]["domain"] == "target" and twin["twins"]["control"]["domain"] == "reference"
     assert twin["twins"]["planted"]["changed_docs"] > 0
     for key in twin["twins"]:

@@ -339,7 +339,7 @@ def _global_claim(contrast: str, role: str, what: str, null_what: str, per: dict
     """A contrast's global template-permutation test, intersection-union over the dictionaries."""
     ps = {n: e["global"]["p"] for n, e in per.items()}
     c = pvalue_claim(f"{LENS}:{contrast}", f"{what}, in every dictionary, beyond template sampling noise",
-                     f"not detectable with this design: {what} in every dictionary",
+                     f"not detectable with this design at this power: {what} in every dictionary",
                      p=max(ps.values()), alpha=alpha,
                      min_attainable_p=max(e["global"]["min_attainable_p"] for e in per.values()),
                      observed={"count": int(round(float(np.mean([e["discovered"] for e in per.values()])))),
@@ -364,7 +364,7 @@ def _replica_claim(fd: dict, alpha: float) -> dict | None:
             "twin-training noise (the replica)")
     held = (br.get("robust") or {}).get("held") or []
     c = pvalue_claim(f"{LENS}:beyond_replica", f"{what}, in every dictionary",
-                     f"not detectable with this design: {what} in every dictionary",
+                     f"not detectable with this design at this power: {what} in every dictionary",
                      p=None if any(p is None for p in ps.values()) else max(ps.values()), alpha=alpha,
                      min_attainable_p=max(e["min_attainable_p"] for e in per.values()),
                      observed={"count": int(next(iter(per.values()))["survivors"]),

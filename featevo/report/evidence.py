@@ -82,6 +82,8 @@ def claim_sentence(claim: dict) -> str:
     if c.get("kind") == "value":
         return (f"{_cap(words)}: {fnum(obs.get('estimate'))} [{fnum(obs.get('ci_low'))}, {fnum(obs.get('ci_high'))}]"
                 f" against {fnum(nul.get('value'))}.")
+    if c.get("kind") == "test":
+        return _test_sentence(c, words)
     if not c.get("testable"):
         return f"{_cap(c.get('statement', ''))}: not testable here (no {nul.get('family') or 'baseline'} comparisons)."
     sided = "two-sided" if test.get("alternative") == "two-sided" else "one-sided"
@@ -91,6 +93,21 @@ def claim_sentence(claim: dict) -> str:
     if not c.get("supported") and finite(mp) and mp > alpha:
         text += f"; with these few comparisons the smallest attainable p is {fp(mp)}, so no data could support it"
     return text + ")."
+
+
+def _test_sentence(c: dict, words: str) -> str:
+    """A claim decided by one test its stage ran (kind ``test``): the count it rests on, the test, p beside its
+    smallest attainable value; a negative control says when its pass is vacuous."""
+    obs, nul, test = c.get("observed") or {}, c.get("null") or {}, c.get("test") or {}
+    count = (f"{fint(obs['count'])} of {fint(obs['n'])} latents; " if finite(obs.get("count")) and
+             finite(obs.get("n")) else "")
+    if not c.get("testable"):
+        return f"{_cap(c.get('statement', ''))}: not testable here."
+    text = (f"{_cap(words)} ({count}null: {nul.get('what', 'its null')}; {test.get('name', 'test')}: p = "
+            f"{fp(test.get('p'))}, smallest attainable p {fp(test.get('min_attainable_p'))})")
+    if c.get("role") == "negative_control" and c.get("vacuous"):
+        text += "; this control is vacuous here: the same lens does not pass its positive control"
+    return text + "."
 
 
 def claim_values(claim: dict) -> dict:

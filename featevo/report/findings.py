@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Optional
 
 from featevo.claims import evaluate
+from featevo.report.answer import answer_blocks
 from featevo.report.common import dig, pct_change
 from featevo.report.context import ReportContext
 from featevo.report.evidence import by_id, fdist
@@ -101,7 +102,8 @@ def supports_box(ctx: ReportContext) -> list:
     controls = [f for f in ctx.findings if f.role != "claim" and f.supported is not None]
     if not yes and not no and not controls:
         return []
-    out = [Para("**What this run supports.** Claims that beat their baseline (seed pairs of the same model, the "
+    out = answer_blocks(ctx)
+    out += [Para("**What this run supports.** Claims that beat their baseline (seed pairs of the same model, the "
                 "control twin, random latents, shuffled labels); then the controls that say whether each method can be "
                 "trusted here; then the claims that did not beat their baseline. The numbers are in the findings below "
                 "and in each section.", "lead")]

@@ -12,8 +12,8 @@ from featevo.report.context import ReportContext
 from featevo.report.templates import MISSING, Para, Section, Table, finite, fint, fnum, fpct
 
 
-TWIN_ORDER = ("tuned", "control", "planted")
-TWIN_LABEL = {"tuned": "tuned twin", "control": "control twin", "planted": "planted twin"}
+TWIN_ORDER = ("tuned", "control", "planted", "replica")
+TWIN_LABEL = {"tuned": "tuned twin", "control": "control twin", "planted": "planted twin", "replica": "replica twin"}
 """Column names of the twins; the tuned twin is named by the target domain (:func:`twin_labels`)."""
 DOMAIN_ROLES = ("target", "reference")
 """Keys of ``eval_mlm_loss`` in 01_twin's report: the domain roles (featevo.data.TARGET / REFERENCE)."""
