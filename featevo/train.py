@@ -16,7 +16,7 @@ from featevo.activations import ActivationStore, harvest, save_tokens, tokenize_
 from featevo.config import PipelineConfig
 from featevo.data import load_corpus
 from featevo.errors import ModelLoadError
-from featevo.fidelity import loss_recovered_many
+from featevo.fidelity import activation_mean, loss_recovered_many
 from featevo.io import atomic_write_json
 from featevo.layout import (
     TRAIN, TWIN, SaeSpec, TrainFiles, acts_dir, model_label, models as run_models, sae_metrics_path, sae_specs,
@@ -172,7 +172,8 @@ def evaluate_saes(cfg: PipelineConfig, out: Path, specs: dict[str, SaeSpec], dev
             fidelity = loss_recovered_many(
                 model, head, {n: (lambda h, s=saes[n]: s.decode(s.encode(h))) for n in todo}, tokens,
                 cfg.harvest.layer, load_tokenizer(mcfg).mask_token_id, device, seed=cfg.seed,
-                max_docs=cfg.sae.eval_docs, desc=f"loss recovered {key}")
+                max_docs=cfg.sae.eval_docs, desc=f"loss recovered {key}",
+                mean_activation=activation_mean(ActivationStore(acts_dir(out, "train", key)).iter_rows()))
             del model
         for n in names:
             if n in todo:
