@@ -181,8 +181,10 @@ def evaluate_saes(cfg: PipelineConfig, out: Path, specs: dict[str, SaeSpec], dev
                 metrics.update(fidelity=fidelity[n], model=key, seed=specs[n].seed,
                                train=read_train_done(sae_work_dir(out, n)))
                 atomic_write_json(sae_metrics_path(out, n), metrics)
-                logger.info("SAE %s: FVU %.3f, L0 %.1f, dead %.1f%%, loss recovered %s", n, metrics["fvu"],
-                            metrics["l0"], 100 * metrics["dead_fraction"], _fmt(fidelity[n].get("loss_recovered")))
+                logger.info("SAE %s: FVU %.3f, L0 %.1f, dead %.1f%%, loss recovered %s at real-token positions "
+                            "(%s at [MASK] positions)", n, metrics["fvu"], metrics["l0"],
+                            100 * metrics["dead_fraction"], _fmt(fidelity[n].get("loss_recovered")),
+                            _fmt(fidelity[n].get("loss_recovered_mask_positions")))
             summary[n] = {k: v for k, v in load_sae_metrics(out, n).items() if k != "firing_frequency"}
     return {n: summary[n] for n in specs}
 
