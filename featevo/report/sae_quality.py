@@ -132,7 +132,8 @@ def sae_section(ctx: ReportContext) -> Section:
         p = ctx.fig_dir / ReportFiles.SAE_LOSSES
         sae_losses(fig_rows, loss_name or "loss", p)
         sec.add(*ctx.figure_block(p, "Loss of each model with its SAE's reconstruction spliced in at the "
-                                     "hooked layer, against the clean model and the layer zero-ablated.",
+                                     "hooked layer's real-token positions, against the clean model and those "
+                                     "positions zero-ablated.",
                                   "Clean, SAE-spliced and zero-ablated loss per SAE", "fig-sae-losses", 940))
     curves = ctx.copy_figure(ctx.up.dirs[TRAIN] / TrainFiles.CURVES, ReportFiles.TRAINING_CURVES)
     sec.add(*ctx.figure_block(curves, "Training curves of every SAE (base blue, tuned orange, seed baseline "
