@@ -1044,7 +1044,8 @@ def test_fidelity_check_uses_the_real_token_splice_not_the_mask_positions():
 
     def fid(real, at_mask):
         return {"fvu": 0.3, "explained_variance": 0.7, "l0": 32.0,
-                "fidelity": {"head": "mlm", "loss_recovered": real, "loss_recovered_mask_positions": at_mask}}
+                "fidelity": {"head": "mlm", "loss_recovered": real, "loss_recovered_mask_positions": at_mask,
+                             "clean_loss": 2.0, "zero_ablation_loss": 2.5, "delta_ce_nats": (1 - real) * 0.5}}
 
     def run(real):
         summary = {"base": fid(real, 0.12), "tuned": fid(0.95, 0.2)}
@@ -1058,5 +1059,7 @@ def test_fidelity_check_uses_the_real_token_splice_not_the_mask_positions():
     assert found["sae_fidelity"].supported is True and "miss part" not in found["sae_fidelity"].text
     assert found["sae_fidelity"].values["loss_recovered"] == {"base": 0.986, "tuned": 0.95}
     assert "98.6% and 95.0%" in found["sae_quality"].text and "12.0% and 20.0%" in found["sae_quality"].text
+    assert "delta-CE 0.007 and 0.025 nats against a zero-ablation cost of 0.500 and 0.500 nats" in \
+        found["sae_quality"].text
     found = run(0.5)
     assert found["sae_fidelity"].supported is False and "miss part" in found["sae_fidelity"].text

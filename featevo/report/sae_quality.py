@@ -79,6 +79,18 @@ def quality_table(ctx: ReportContext) -> tuple[Table, list[dict], Optional[str]]
     return table, fig_rows, loss_name
 
 
+def _nats_clause(fb: dict, ft: dict) -> str:
+    """', delta-CE x and y nats against a zero-ablation cost of u and v nats': the scale of the ratio (a small
+    zero-ablation cost makes loss recovered ill-conditioned)."""
+    dce = [f.get("delta_ce_nats") for f in (fb, ft)]
+    gap = [f["zero_ablation_loss"] - f["clean_loss"] if finite(f.get("zero_ablation_loss")) and
+           finite(f.get("clean_loss")) else None for f in (fb, ft)]
+    if not all(finite(v) for v in (*dce, *gap)):
+        return ""
+    return (f", delta-CE {fnum(dce[0], 3)} and {fnum(dce[1], 3)} nats against a zero-ablation cost of "
+            f"{fnum(gap[0], 3)} and {fnum(gap[1], 3)} nats")
+
+
 def quality_finding(ctx: ReportContext, loss_name: Optional[str]) -> None:
     b, t = ctx.up.sae_summary.get("base", {}), ctx.up.sae_summary.get("tuned", {})
     if not (b and t):
@@ -90,6 +102,7 @@ def quality_finding(ctx: ReportContext, loss_name: Optional[str]) -> None:
     if finite(lb) and finite(lt):
         text += (f"; spliced into their models at the real-token positions they recover {fpct(lb)} and {fpct(lt)} "
                  f"of the {'loss' if not loss_name else loss_name}")
+        text += _nats_clause(b.get("fidelity") or {}, t.get("fidelity") or {})
         key = "loss_recovered_mask_positions"
         mb, mt = dig(b, "fidelity", key), dig(t, "fidelity", key)
         text += (f" ({fpct(mb)} and {fpct(mt)} spliced at the [MASK] input rows instead, rows no SAE trains on)."
