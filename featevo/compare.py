@@ -100,7 +100,7 @@ def activation_statistics(s1: Path, saes: dict, specs: dict[str, SaeSpec], comps
 def transfer_metrics(cfg: PipelineConfig, s1: Path, device: torch.device) -> dict:
     """Each SAE on the other model's held-out activations: FVU and loss recovered, vs its own."""
     from featevo.activations import TokenTable
-    from featevo.fidelity import loss_recovered
+    from featevo.fidelity import activation_mean, loss_recovered
     from featevo.models import head_kind, load_model, load_tokenizer
 
     models = run_models(cfg)
@@ -121,7 +121,9 @@ def transfer_metrics(cfg: PipelineConfig, s1: Path, device: torch.device) -> dic
             mask_seed = int(own[act_key].get("seed", cfg.seed))
             fid = loss_recovered(model, head, lambda h, s=sae: s.decode(s.encode(h)), tokens, cfg.harvest.layer,
                                  tok.mask_token_id, device, seed=mask_seed, max_docs=cfg.sae.eval_docs,
-                                 desc=f"loss recovered {sae_key} SAE on {act_key}")
+                                 desc=f"loss recovered {sae_key} SAE on {act_key}",
+                                 mean_activation=activation_mean(ActivationStore(acts_dir(s1, "train", act_key))
+                                                                 .iter_rows()))
             del model
         own_m = own[act_key]
         lr_t, lr_o = fid.get("loss_recovered"), own_m.get("fidelity", {}).get("loss_recovered")

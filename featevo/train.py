@@ -16,7 +16,7 @@ from featevo.activations import ActivationStore, harvest, save_tokens, tokenize_
 from featevo.config import PipelineConfig
 from featevo.data import TARGET, load_corpus
 from featevo.errors import ConfigError, ModelLoadError
-from featevo.fidelity import loss_recovered_many
+from featevo.fidelity import activation_mean, loss_recovered_many
 from featevo.io import atomic_write_json
 from featevo.layout import (
     TRAIN, TWIN, SaeSpec, TrainFiles, acts_dir, model_label, models as run_models, sae_metrics_path, sae_specs,
@@ -191,7 +191,8 @@ def evaluate_saes(cfg: PipelineConfig, out: Path, specs: dict[str, SaeSpec], dev
             fidelity = loss_recovered_many(
                 model, head, {n: (lambda h, s=saes[n]: s.decode(s.encode(h))) for n in todo}, tokens,
                 cfg.harvest.layer, load_tokenizer(mcfg).mask_token_id, device, seed=cfg.seed,
-                max_docs=cfg.sae.eval_docs, desc=f"loss recovered {key}")
+                max_docs=cfg.sae.eval_docs, desc=f"loss recovered {key}",
+                mean_activation=activation_mean(ActivationStore(acts_dir(out, "train", key)).iter_rows()))
             del model
         for n in names:
             if n in todo:
@@ -199,8 +200,10 @@ def evaluate_saes(cfg: PipelineConfig, out: Path, specs: dict[str, SaeSpec], dev
                 metrics.update(fidelity=fidelity[n], model=key, seed=specs[n].seed,
                                train=read_train_done(sae_work_dir(out, n)))
                 atomic_write_json(sae_metrics_path(out, n), metrics)
-                logger.info("SAE %s: FVU %.3f, L0 %.1f, dead %.1f%%, loss recovered %s", n, metrics["fvu"],
-                            metrics["l0"], 100 * metrics["dead_fraction"], _fmt(fidelity[n].get("loss_recovered")))
+                logger.info("SAE %s: FVU %.3f, L0 %.1f, dead %.1f%%, loss recovered %s at real-token positions "
+                            "(%s at [MASK] positions)", n, metrics["fvu"], metrics["l0"],
+                            100 * metrics["dead_fraction"], _fmt(fidelity[n].get("loss_recovered")),
+                            _fmt(fidelity[n].get("loss_recovered_mask_positions")))
             summary[n] = {k: v for k, v in load_sae_metrics(out, n).items() if k != "firing_frequency"}
     return {n: summary[n] for n in specs}
 

@@ -373,7 +373,11 @@ def test_sae_quality_table_matches_summary(report_cfg, parsed):
         assert shown_equals(r[col["clean loss"]], f["clean_loss"])
         assert shown_equals(r[col["SAE loss"]], f["sae_loss"])
         assert shown_equals(r[col["zero-ablation loss"]], f["zero_ablation_loss"])
-        assert shown_equals(r[col["loss recovered"]], f["loss_recovered"], pct=True)
+        assert shown_equals(r[col["loss recovered"]], f["loss_recovered"], pct=True)  # real-token positions
+        assert shown_equals(r[col["loss recovered, [MASK] positions"]], f["loss_recovered_mask_positions"], pct=True)
+        assert shown_equals(r[col["loss recovered vs mean ablation"]], f["loss_recovered_vs_mean_ablation"], pct=True)
+        assert shown_equals(r[col["delta-CE (nats)"]], f["delta_ce_nats"])
+        assert shown_equals(r[col["KL to clean (nats)"]], f["kl_to_clean_nats"])
 
 
 def test_twin_tables_match_twin_report(report_cfg, parsed):
@@ -909,8 +913,10 @@ def test_fidelity_check_fails_an_sae_below_the_floor():
     (f,) = run(0.8, {"base": 0.505, "tuned": 0.926})
     assert f.role == "check" and f.supported is False and f.values["failing"] == ["base"]
     assert "fails for base (50.5%)" in f.text and f.text.startswith("SAE fidelity: 1 of 2 SAEs")
+    assert "at real-token positions their latents miss part of what the model computes" in f.text
     (f,) = run(0.5, {"base": 0.505, "tuned": 0.926})
-    assert f.supported is True and "passes" in f.text
+    assert f.supported is True and "passes" in f.text and "miss part" not in f.text
+    assert "at the real-token positions" in f.text
     assert run(0.0, {"base": 0.1, "tuned": 0.2}) == [] and run(0.8, {"base": None, "tuned": float("nan")}) == []
 
 
@@ -1036,3 +1042,34 @@ def test_report_names_the_configured_domains(report_cfg, tmp_path):
     findings = {f["id"]: f for f in json.loads((tmp_path / "findings.json").read_text())}
     if "twin" in findings:
         assert "on clinical text" in findings["twin"]["text"] and "financial" not in findings["twin"]["text"]
+
+
+def test_fidelity_check_uses_the_real_token_splice_not_the_mask_positions():
+    """A low loss recovered at the [MASK] input rows (rows no SAE trains on) neither fails the check nor brings the
+    'miss part of what the model computes' sentence; it is shown apart in the SAE quality finding."""
+    from types import SimpleNamespace
+
+    from featevo.report.context import ReportContext
+    from featevo.report.sae_quality import quality_finding
+
+    def fid(real, at_mask):
+        return {"fvu": 0.3, "explained_variance": 0.7, "l0": 32.0,
+                "fidelity": {"head": "mlm", "loss_recovered": real, "loss_recovered_mask_positions": at_mask,
+                             "clean_loss": 2.0, "zero_ablation_loss": 2.5, "delta_ce_nats": (1 - real) * 0.5}}
+
+    def run(real):
+        summary = {"base": fid(real, 0.12), "tuned": fid(0.95, 0.2)}
+        ctx = SimpleNamespace(findings=[], up=SimpleNamespace(sae_summary=summary), sae_names=lambda: list(summary),
+                              cfg=SimpleNamespace(report=SimpleNamespace(min_loss_recovered=0.8)))
+        ctx.find = lambda *a, **k: ReportContext.find(ctx, *a, **k)
+        quality_finding(ctx, "masked-LM cross-entropy")
+        return {f.id: f for f in ctx.findings}
+
+    found = run(0.986)
+    assert found["sae_fidelity"].supported is True and "miss part" not in found["sae_fidelity"].text
+    assert found["sae_fidelity"].values["loss_recovered"] == {"base": 0.986, "tuned": 0.95}
+    assert "98.6% and 95.0%" in found["sae_quality"].text and "12.0% and 20.0%" in found["sae_quality"].text
+    assert "delta-CE 0.007 and 0.025 nats against a zero-ablation cost of 0.500 and 0.500 nats" in \
+        found["sae_quality"].text
+    found = run(0.5)
+    assert found["sae_fidelity"].supported is False and "miss part" in found["sae_fidelity"].text

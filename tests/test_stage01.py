@@ -8,6 +8,7 @@ import torch
 from featevo.activations import ActivationStore, TokenTable
 from featevo.config import config_from_dict
 from featevo.errors import StageError
+from featevo.fidelity import TRAIN_MEAN
 from featevo.io import require_stage, stage_is_current
 from featevo.layout import stage_dir
 from featevo.sae import encode, load_sae
@@ -43,6 +44,8 @@ def test_stage01_outputs_reload(tiny_stage01):
         assert m["fidelity"]["head"] == "mlm"
         f = m["fidelity"]
         assert f["mask_seed"] == cfg.seed  # one fixed mask for every SAE ...
+        assert f["mean_ablation"] == TRAIN_MEAN and "real-token" in f["splice_positions"]
+        assert f["spliced_rows"] > 0 and f["spliced_rows_mask_positions"] == f["n"]
         assert clean.setdefault(spec.model, f["clean_loss"]) == f["clean_loss"]  # ... so a model's clean loss is one
         if f["zero_ablation_loss"] > f["clean_loss"]:
             want = (f["zero_ablation_loss"] - f["sae_loss"]) / (f["zero_ablation_loss"] - f["clean_loss"])

@@ -48,7 +48,8 @@ def tiles(ctx: ReportContext) -> list[Tile]:
     b, t = up.sae_summary.get("base", {}), up.sae_summary.get("tuned", {})
     lb, lt = dig(b, "fidelity", "loss_recovered"), dig(t, "fidelity", "loss_recovered")
     if finite(lb) or finite(lt):
-        out.append(Tile(f"{fpct(lb)} / {fpct(lt)}", "loss recovered by the SAEs", "base / tuned model"))
+        out.append(Tile(f"{fpct(lb)} / {fpct(lt)}", "loss recovered by the SAEs at real-token positions",
+                        "base / tuned model"))
     out += _twin_tile(ctx)
     c2 = up.compare.summary.get("claims") or []
     c3 = up.deltas.summary.get("claims") or []
