@@ -113,8 +113,8 @@ def planted_control(run: DiffingRun, states: dict) -> dict:
         change = {part: lens.change(states[name], part) for part in PARTS}
         if all(v is not None for v in change.values()):
             lenses[name] = score(lens, states[name], change, lens.statistic)
-    lenses["matching"] = score(_MatchingCodes(run), None, _MatchingCodes(run).change(),
-                               _MatchingCodes.statistic)
+    matching = _MatchingCodes(run)  # loads the three SAEs once
+    lenses["matching"] = score(matching, None, matching.change(), _MatchingCodes.statistic)
     for lens, r in lenses.items():
         p = r["planted"]
         p["meets_aim"] = p["rank"] <= PLANTED_AIM["rank_at_most"]

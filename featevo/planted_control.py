@@ -148,7 +148,7 @@ def plant_strength(acts: dict, is_planted: np.ndarray, row_sentence: np.ndarray,
     (same tokens), at planted positions and elsewhere; the excess at planted positions (plant minus noise, each a
     mean over sentences of the sentence's planted-position mean) with a template-bootstrap interval. Without a
     replica only the plant's side is given."""
-    from featevo.stats import rng_for
+    from featevo.stats import cluster_bootstrap_weights
 
     def rel(a, b):
         a, b = a.double(), b.double()
@@ -165,14 +165,9 @@ def plant_strength(acts: dict, is_planted: np.ndarray, row_sentence: np.ndarray,
     sents = np.unique(row_sentence[is_planted])
     diff = np.array([(r_plant - r_null)[is_planted & (row_sentence == s)].mean() for s in sents])
     cl = clusters[sents]
-    codes = np.unique(cl, return_inverse=True)[1]
-    k = codes.max() + 1
-    sums, counts = np.bincount(codes, diff, k), np.bincount(codes, minlength=k).astype(float)
-    rng = rng_for(seed, 41)
-    draws = rng.integers(0, k, size=(n_boot, k))
-    boot = sums[draws].sum(1) / counts[draws].sum(1)
-    lo, hi = np.quantile(boot, [0.025, 0.975])
+    idx, W = cluster_bootstrap_weights(cl, np.zeros(len(cl)), n_boot, seed)[0]
+    lo, hi = np.quantile(W @ diff[idx], [0.025, 0.975])
     out["excess_over_replica"] = {"estimate": float(diff.mean()), "ci_low": float(lo), "ci_high": float(hi),
-                                  "sentences": int(len(sents)), "templates": int(k),
+                                  "sentences": int(len(sents)), "templates": int(len(set(cl.tolist()))),
                                   "real": bool(lo > 0)}
     return out
