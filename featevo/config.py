@@ -204,8 +204,14 @@ class FixedDictionaryConfig:
     min_cosine: float = 0.7
     """A discovery holds across dictionaries when the closest latent (decoder cosine at least this) of every other
     dictionary is a discovery with the same sign."""
+    local_quantile: float = 0.999
+    """The localised change statistic beside the mean: per latent, this quantile over the probe's tokens of the
+    per-token |activation change| between the two models of a contrast (identical tokens); it ranks the planted
+    contrast for the planted control (a plant changes a few token positions, which a sentence mean dilutes)."""
 
     def __post_init__(self) -> None:
+        if not 0.5 <= self.local_quantile < 1.0:
+            raise ValueError("local_quantile must be in [0.5, 1)")
         if self.n_permutations < 10 or self.n_bootstrap < 10:
             raise ValueError("n_permutations and n_bootstrap must be >= 10")
         if not 0.0 < self.min_cosine <= 1.0:

@@ -103,6 +103,26 @@ def test_plant_strength_against_twin_seed_noise():
     assert no_replica["replica"] is None and "excess_over_replica" not in no_replica
 
 
+def test_plant_strength_is_position_specific_when_the_replica_is_not_paired():
+    """The planted twin shares the tuned twin's seed, the replica does not: the replica's change is larger
+    everywhere, the plant's only at its positions. The level comparison would call the plant noise; the difference
+    in differences finds it, and a replica equally large at the planted positions (no localisation) is no plant."""
+    rng = np.random.default_rng(5)
+    sent = np.repeat(np.arange(40), 5)
+    is_planted = np.tile(np.arange(5) == 2, 40)
+    clusters = np.arange(40) % 10
+    tuned = torch.tensor(rng.normal(0, 1, (200, 16)))
+    planted = tuned + torch.tensor(rng.normal(0, 0.05, (200, 16)))
+    planted[torch.tensor(is_planted)] += torch.tensor(rng.normal(0, 0.15, (int(is_planted.sum()), 16)))
+    replica = tuned + torch.tensor(rng.normal(0, 0.3, (200, 16)))
+    got = plant_strength({"tuned": tuned, "planted": planted, "replica": replica}, is_planted, sent, clusters, 500, 0)
+    assert got["planted_positions"] < got["replica"]["planted_positions"]  # below the unpaired replica's level
+    assert got["excess_over_replica"]["real"] and got["localisation"]["real"]
+    flat = tuned + torch.tensor(rng.normal(0, 0.05, (200, 16)))  # changed as much everywhere: no plant
+    none = plant_strength({"tuned": tuned, "planted": flat, "replica": replica}, is_planted, sent, clusters, 500, 0)
+    assert not none["excess_over_replica"]["real"] and not none["localisation"]["real"]
+
+
 class _Res:
     def __init__(self, z, discovered):
         self.z, self.discovered = z, discovered

@@ -62,6 +62,8 @@ LATENTS = Schema(DiffingFiles.FIXED_DICTIONARY_LATENTS, (
     Col("p_vs_replica", "float", "main contrast only: |z| against every latent's |z| of replica~tuned (twin noise)"),
     Col("q_vs_replica", "float", "Benjamini-Hochberg of p_vs_replica within the dictionary"),
     Col("survives_replica", "bool", "main contrast only: q_vs_replica <= diffing.alpha and discovered"),
+    Col("local_change", "float", "the localised change beside the mean: the diffing.fixed_dictionary.local_quantile "
+                                 "quantile over probe tokens of the per-token |activation change| (empty for sham)"),
 ), "fixed-dictionary lens: per dictionary, contrast and latent, the domain-specific change and its test")
 
 
@@ -96,6 +98,7 @@ def probe_codes(run, names: list[str]) -> tuple[dict, dict, dict]:
     saes = {n: load_sae(sae_dir(run.s1, n), run.device) for n in names}
     X: dict = {n: {} for n in names}
     XP: dict = {n: {} for n in names}
+    tokens_z: dict = {}  # (text, dictionary, model) -> per-token codes, for the localised statistic
     for key in [k for k in ("base", "tuned", "control", "planted", "replica") if k in mdl]:
         model = load_model(mdl[key], head="none", device=run.device, dtype=h.dtype)
         for text, tokens in texts.items():
@@ -105,12 +108,34 @@ def probe_codes(run, names: list[str]) -> tuple[dict, dict, dict]:
             acts = torch.cat(list(iter_layer_rows(model, tokens, h.layer, h.batch_size, run.device,
                                                   desc=f"fixed dictionary: {text} {key}")))
             for n, sae in saes.items():
-                (X if text == "probe" else XP)[n][key] = doc_aggregates(scaled_encode(sae, acts), row_doc,
-                                                                        len(docs))[0]
+                z = scaled_encode(sae, acts)
+                tokens_z[(text, n, key)] = z
+                (X if text == "probe" else XP)[n][key] = doc_aggregates(z, row_doc, len(docs))[0]
         del model
     design = {"is_target": np.array([d.domain == TARGET for d in docs]), "clusters": np.array(cluster_ids(docs)),
-              "categories": np.array([d.domain for d in docs]), "docs": len(docs)}
+              "categories": np.array([d.domain for d in docs]), "docs": len(docs),
+              "local": local_changes(tokens_z, names, cfg.diffing.fixed_dictionary.local_quantile)}
     return X, XP, design
+
+
+def local_change(z_b: np.ndarray, z_a: np.ndarray, quantile: float) -> np.ndarray:
+    """The localised change statistic of one contrast: per latent, the ``quantile`` over tokens of the per-token
+    |activation change| |z_b - z_a| on identical tokens ([tokens, latents] each): large when a latent changes a lot
+    at a few positions, however little its sentence means move."""
+    return np.quantile(np.abs(np.asarray(z_b, np.float64) - np.asarray(z_a, np.float64)), quantile, axis=0)
+
+
+def local_changes(tokens_z: dict, names: list[str], quantile: float) -> dict:
+    """:func:`local_change` per (dictionary, contrast) for every contrast whose two models were encoded: the
+    :data:`CONTRASTS` on the probe, :data:`PLANTED` on the probe with the plant applied."""
+    out = {}
+    for n in names:
+        for text, pairs in (("probe", CONTRASTS), ("planted", (("tuned", "planted"),))):
+            for a, b in pairs:
+                if (text, n, a) in tokens_z and (text, n, b) in tokens_z:
+                    name = PLANTED if text == "planted" else f"{a}~{b}"
+                    out[(n, name)] = local_change(tokens_z[(text, n, b)], tokens_z[(text, n, a)], quantile)
+    return out
 
 
 def replica_calibration(main, null_z: np.ndarray, alpha: float) -> dict:
@@ -186,7 +211,7 @@ class FixedDictionaryLens:
             logger.info("fixed dictionary %s: %d latents survive the replica twin (Simes p = %.4g)", n,
                         int(cal["survives"].sum()), cal["simes_p"])
         return {"names": names, "res": res, "calib": calib, "templates": int(len(set(d["clusters"].tolist()))),
-                "decoders": self._decoders(run, names)}
+                "decoders": self._decoders(run, names), "local": d["local"], "local_quantile": fc.local_quantile}
 
     @staticmethod
     def _decoders(run, names: list[str]) -> dict:
@@ -201,13 +226,15 @@ class FixedDictionaryLens:
         rows = []
         for (n, c), r in state["res"].items():
             cal = state["calib"].get(n) if c == MAIN else None
+            loc = state.get("local", {}).get((n, c))
             for j in range(len(r.p)):
                 rows.append({"dictionary": n, "contrast": c, "latent": j, "estimate": float(r.estimate[j]),
                              "ci_low": float(r.ci_low[j]), "ci_high": float(r.ci_high[j]), "z": float(r.z[j]),
                              "p": float(r.p[j]), "q": float(r.q[j]), "discovered": bool(r.discovered[j]),
                              "p_vs_replica": None if cal is None else float(cal["p"][j]),
                              "q_vs_replica": None if cal is None else float(cal["q"][j]),
-                             "survives_replica": bool(cal is not None and cal["survives"][j])})
+                             "survives_replica": bool(cal is not None and cal["survives"][j]),
+                             "local_change": None if loc is None else float(loc[j])})
         return Table(LATENTS, rows)
 
     def _robust(self, state, contrast: str, min_cosine: float) -> dict | None:
@@ -268,8 +295,12 @@ class FixedDictionaryLens:
         return None if r is None else (n, r)
 
     def change(self, state, part: str):
+        """The declared ranking: the planted contrast by its localised change (a plant moves a few positions), the
+        main contrast by |z| of its domain-specific change."""
         got = self._part(state, part)
-        return None if got is None else np.abs(got[1].z)
+        if got is None:
+            return None
+        return state["local"].get((got[0], PLANTED)) if part == "planted" else np.abs(got[1].z)
 
     def codes(self, run, state, acts: dict, part: str):
         from featevo.layout import sae_dir
@@ -280,7 +311,9 @@ class FixedDictionaryLens:
         return encode(sae, acts["planted" if part == "planted" else "tuned"]).numpy()
 
     def statistic(self, part: str) -> str:
-        return ("|z| of the planted twin's domain-specific change beyond the tuned twin's (dictionary: the first)"
+        return ("localised change of the planted twin against the tuned twin: a high quantile "
+                "(diffing.fixed_dictionary.local_quantile) over probe tokens of the per-token |activation change| "
+                "(dictionary: the first)"
                 if part == "planted" else
                 "|z| of the tuned twin's domain-specific change beyond the control twin's (dictionary: the first)")
 

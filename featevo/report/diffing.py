@@ -251,10 +251,11 @@ def planted_finding(ctx: ReportContext) -> None:
                      f"{fnum(p.get('auroc'), 2)} ({'met' if ok else 'not met'}; main diff rank {fint(m.get('rank'))})")
     strength = (ctx.up.diffing.planted or {}).get("plant_strength") or {}
     ex = strength.get("excess_over_replica") or {}
-    real = (" At the hooked layer the plant changes the planted positions by "
-            f"{fnum(strength.get('planted_positions'), 3)} (relative), {fsigned(ex.get('estimate'), 3)} "
-            f"[{fnum(ex.get('ci_low'), 3)}, {fnum(ex.get('ci_high'), 3)}] "
-            f"beyond the replica's twin-seed noise ({'real' if ex.get('real') else 'not beyond twin-seed noise'})."
+    real = (" At the hooked layer the plant changes its positions by "
+            f"{fnum(strength.get('planted_positions'), 3)} (relative; elsewhere in the same sentences "
+            f"{fnum(strength.get('elsewhere'), 3)}); position-specific beyond the replica's twin-seed noise by "
+            f"{fsigned(ex.get('estimate'), 3)} [{fnum(ex.get('ci_low'), 3)}, {fnum(ex.get('ci_high'), 3)}] "
+            f"(template bootstrap; {'real' if ex.get('real') else 'not beyond twin-seed noise'})."
             if ex else "")
     text = (f"The planted positive control, scored on change, meets its aim (rank <= {fint(aim.get('rank_at_most'))}"
             f") for {met} of {len(lenses)} {plural(len(lenses), 'lens', 'lenses')}: " + "; ".join(parts) + "." + real)
