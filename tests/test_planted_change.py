@@ -167,3 +167,28 @@ def test_a_plant_of_a_word_absent_from_the_target_text_is_rejected_before_traini
     assert not (tmp_path / "outputs").exists()  # nothing written
     d["twin"]["planted"] = {"rose": "glimmered"}  # another word, another role: it occurs, so it is accepted
     check_twin(config_from_dict(d))
+
+
+def test_local_change_finds_a_change_at_few_positions_that_sentence_means_dilute():
+    """A change of one latent at 0.3% of the tokens (a plant) ranks first by the localised statistic and is scored
+    as recovered by the change rule; under no change the true latent's rank is uniform (P(rank <= 3) = 3 / L)."""
+    from featevo.diffing_lenses.fixed_dictionary import local_change
+
+    rng = np.random.default_rng(11)
+    rows, L, sims = 4000, 40, 200
+    is_planted = np.zeros(rows, bool)
+    is_planted[rng.choice(rows, 12, replace=False)] = True
+    hits_plant = hits_null = 0
+    for _ in range(sims):
+        za = np.abs(rng.normal(0, 1, (rows, L)))
+        zb = za + rng.normal(0, 0.1, (rows, L)) * rng.uniform(0.5, 2.0, L)  # twin noise of latent-dependent size
+        j = rng.integers(L)
+        null_rank = score_change(zb - za, is_planted, local_change(zb, za, 0.999), "local")["rank"]
+        hits_null += null_rank <= 3
+        zb[is_planted, j] += 1.5
+        got = score_change(zb - za, is_planted, local_change(zb, za, 0.999), "local")
+        hits_plant += got["best_latent"] == j and got["rank"] <= 3
+    assert hits_plant / sims > 0.95
+    assert abs(hits_null / sims - 3 / L) < 4 * np.sqrt((3 / L) * (1 - 3 / L) / sims)
+    zb[:, :] = za
+    assert np.allclose(local_change(zb, za, 0.999), 0.0)
