@@ -199,12 +199,6 @@ class SAEConfig:
     """A latent that never fired within this many most recent training tokens counts as dead."""
     aux_loss_coefficient: float = 1.0 / 32
     """Weight of the TopK auxiliary (dead-latent) loss."""
-    b_dec_init: Literal["zeros", "mean"] = "zeros"
-    """Initial decoder bias. ``zeros``: sae-lens's init. ``mean``: the mean of the (scaled) training rows, as
-    sparsify does, so the encoder starts on centred inputs and the reconstruction starts at FVU 1."""
-    decoder_init_norm: Optional[float] = 0.1
-    """Initial norm of every decoder row (sae-lens ``decoder_init_norm``; the encoder starts as the decoder's
-    transpose). None: sae-lens's uniform init without the rescale."""
     checkpoint_every: int = 100
     """Save a resumable checkpoint every N steps."""
     seeds: int = 3
@@ -240,10 +234,6 @@ class SAEConfig:
             raise ValueError("k must be >= 1")
         if self.num_latents is not None and self.k > self.num_latents:
             raise ValueError(f"k={self.k} exceeds num_latents={self.num_latents}")
-        if self.b_dec_init not in ("zeros", "mean"):
-            raise ValueError(f"sae.b_dec_init must be 'zeros' or 'mean', got {self.b_dec_init!r}")
-        if self.decoder_init_norm is not None and not self.decoder_init_norm > 0:
-            raise ValueError(f"sae.decoder_init_norm must be > 0 or null, got {self.decoder_init_norm}")
         if self.training_tokens < self.batch_size:
             raise ValueError("training_tokens must be at least one batch")
         if self.seeds < 1 or self.model_seed_stride < 0:

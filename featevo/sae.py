@@ -394,27 +394,13 @@ def estimate_scaling_factor(store: ActivationStore, seed: int, batch_size: int, 
     return math.sqrt(store.d_in) / norms.mean().item()
 
 
-@torch.no_grad()
-def init_b_dec_to_mean(sae, store: ActivationStore, scaling_factor: float) -> None:
-    """Set ``b_dec`` to the mean of every training row of ``store``, in the trainer's scaled units (the rows
-    times ``scaling_factor``); summed in float64."""
-    total, n = torch.zeros(store.d_in, dtype=torch.float64), 0
-    for x in store.iter_rows():
-        total += x.double().sum(0)
-        n += x.shape[0]
-    if not n:
-        raise StageError(f"{display_path(store.dir)}: no activation rows to initialise b_dec from")
-    sae.b_dec.data.copy_((total / n * scaling_factor).to(sae.b_dec))
-
-
 def build_trainer(d_in: int, cfg: SAEConfig, device: torch.device, model_name: str = "", hookpoint: str = ""):
     """sae-lens's ``TopKTrainingSAE`` and its ``SAETrainer`` (optimizer, schedules, dead-latent trackers)."""
     _, SAETrainerConfig, TopKTrainingSAE, TopKTrainingSAEConfig, LoggingConfig, SAEMetadata, SAETrainer = _sae_lens()
     total_steps = cfg.training_tokens // cfg.batch_size
     sae_cfg = TopKTrainingSAEConfig(
         d_in=d_in, d_sae=cfg.resolve_num_latents(d_in), k=cfg.k, aux_loss_coefficient=cfg.aux_loss_coefficient,
-        normalize_activations="expected_average_only_in", decoder_init_norm=cfg.decoder_init_norm,
-        device=str(device), dtype="float32",
+        normalize_activations="expected_average_only_in", device=str(device), dtype="float32",
         metadata=SAEMetadata(model_name=model_name, hook_name=hookpoint),
     )
     sae = TopKTrainingSAE(sae_cfg)
@@ -475,8 +461,6 @@ def train_sae(
         logger.info("%s: resuming from checkpoint at step %d/%d", desc, trainer.n_training_steps, total_steps)
     else:
         scaling, rows = estimate_scaling_factor(store, seed, cfg.batch_size), []
-        if cfg.b_dec_init == "mean":
-            init_b_dec_to_mean(sae, store, scaling)
     resumed_from = trainer.n_training_steps
     trainer.activation_scaler.scaling_factor = scaling
     run = _TrainingRun(trainer, cfg, work_dir, desc, total_steps, scaling, rows,

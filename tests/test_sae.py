@@ -9,8 +9,8 @@ from featevo.activations import ActivationStore
 from featevo.config import SAEConfig
 from featevo.errors import StageError, TrainingError
 from featevo.sae import (
-    build_trainer, encode, fused_topk_encode, fused_topk_step, fused_trainer_step, init_b_dec_to_mean, load_sae,
-    reconstruction_metrics, saelens_trainer_step, save_final_sae, seed_everything, steps_table, train_sae,
+    build_trainer, encode, fused_topk_encode, fused_topk_step, fused_trainer_step, load_sae, reconstruction_metrics,
+    saelens_trainer_step, save_final_sae, seed_everything, steps_table, train_sae,
 )
 
 
@@ -158,33 +158,3 @@ def test_corrupted_sae_file_is_a_clear_error(tmp_path):
     f.write_bytes(f.read_bytes()[: f.stat().st_size // 2])
     with pytest.raises(StageError, match="corrupted or truncated safetensors"):
         load_sae(res.sae_dir)
-
-
-def test_b_dec_init_mean_is_the_training_rows_mean(tmp_path):
-    """``b_dec_init: mean`` starts b_dec at the mean of every training row (scaled); with lr 0 nothing moves,
-    so the saved (scaling-folded) b_dec is the raw row mean, and the zeros init stays zero."""
-    g = torch.Generator().manual_seed(3)
-    x = torch.randn(2500, 16, generator=g) * 0.5 + torch.linspace(-4.0, 6.0, 16)  # a mean far from zero
-    store = ActivationStore.from_tensor(tmp_path / "acts", x, shard_rows=1000, layer=0)
-    sae, _ = build_trainer(16, CFG, torch.device("cpu"))
-    init_b_dec_to_mean(sae, store, scaling_factor=2.5)
-    torch.testing.assert_close(sae.b_dec.detach(), x.double().mean(0).float() * 2.5, rtol=0, atol=1e-6)
-    for init, want in (("mean", x.double().mean(0).float()), ("zeros", torch.zeros(16))):
-        cfg = dataclasses.replace(CFG, lr=0.0, b_dec_init=init, training_tokens=256 * 3)
-        res = train_sae(store, cfg, tmp_path / init, 0, torch.device("cpu"), "m", "h")
-        torch.testing.assert_close(load_sae(res.sae_dir).b_dec.detach(), want, rtol=0, atol=1e-5)
-
-
-@pytest.mark.parametrize("norm", [0.1, 1.0])
-def test_decoder_init_norm_sets_every_decoder_row_norm(norm):
-    seed_everything(0)
-    sae, _ = build_trainer(16, dataclasses.replace(CFG, decoder_init_norm=norm), torch.device("cpu"))
-    torch.testing.assert_close(sae.W_dec.norm(dim=-1), torch.full((24,), norm), rtol=0, atol=1e-6)
-    assert torch.equal(sae.W_enc, sae.W_dec.T)  # sae-lens: the encoder starts as the decoder's transpose
-
-
-def test_bad_init_settings_are_one_line_errors():
-    with pytest.raises(ValueError, match="sae.b_dec_init"):
-        dataclasses.replace(CFG, b_dec_init="median")
-    with pytest.raises(ValueError, match="sae.decoder_init_norm"):
-        dataclasses.replace(CFG, decoder_init_norm=0.0)
