@@ -187,7 +187,8 @@ class SAEConfig:
     batch_size: int = 4096
     """Activation rows per optimiser step."""
     lr: float = 4e-4
-    """Adam learning rate."""
+    """Adam learning rate. A run of a few hundred steps needs more (the demo: 2e-3 for 200 latents, near
+    sparsify's default 2e-4 / sqrt(num_latents / 2**14); ``benchmarks/results/sae_fidelity_sweep.md``)."""
     lr_warm_up_steps: int = 0
     """Linear warm-up steps."""
     lr_decay_fraction: float = 0.2
