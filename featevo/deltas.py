@@ -230,7 +230,7 @@ def claims(a: DeltasAnalysis) -> list[dict]:
         x, y = fam(obs, key), fam(null, key)
         if x and y:
             out.append(count_claim(cid, statement, x, y, al, obs, null, negation=negation, stat=key, lens="deltas",
-                                   role="negative_control" if cid == "control_change" else "claim"))
+                                   role="comparison" if cid == "control_change" else "claim"))
     by_model = a.by_model()
     for cid, obs, null, statement, negation in (
         ("target_latents:tuned_vs_base", "tuned", "base",
