@@ -7,7 +7,7 @@ from typing import Optional
 
 from featevo.claims import evaluate
 from featevo.report.answer import answer_blocks
-from featevo.report.common import dig, pct_change
+from featevo.report.common import dig, pct_change, plural
 from featevo.report.context import ReportContext
 from featevo.report.evidence import by_id, fdist
 from featevo.report.templates import Bullets, Para, Section, Tile, Tiles, fci, finite, fint, fnum, fp, fpct, fsigned
@@ -151,8 +151,9 @@ def supports_box(ctx: ReportContext) -> list:
     if controls:
         judged = [f for f in controls if control_passes(f) is not None]
         failed = [f for f in judged if not control_passes(f)]
+        n_neutral = len(controls) - len(judged)
         out.append(Para(f"**Controls** ({len(judged) - len(failed)} of {len(judged)} pass"
-                        + (f"; {len(controls) - len(judged)} neutral checks" if len(judged) < len(controls) else "")
+                        + (f"; {n_neutral} {plural(n_neutral, 'measured check')} worded neutrally" if n_neutral else "")
                         + "). A positive control must find a change planted on purpose; a negative control, a true "
                         "null, must find nothing beyond its baseline; a check states what the design measures; a claim "
                         "made by a method whose control fails is not trustworthy.", "note"))
