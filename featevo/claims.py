@@ -308,6 +308,36 @@ def sae_permutation_test(pairs: Sequence[dict], groups: dict[str, list[str]], de
     return out
 
 
+FAMILY_MODELS = {"fine-tuning": ("base", "tuned"), "control": ("base", "control")}
+"""A family of crossed SAE pairs -> (first model, second model) of its pairs (:mod:`featevo.layout` FAMILIES)."""
+
+
+def sae_contrast(comparisons: Sequence[dict], model_of: dict[str, str], obs: str,
+                 null: str) -> tuple[str, dict[str, list[str]], list[dict]]:
+    """(design, groups of SAEs, the comparisons it uses) of the SAE-unit test of family ``obs`` against ``null``
+    (:func:`sae_family_claim`). ``comparisons``: dicts with ``a``, ``b`` (SAE names) and ``family``, in the run's
+    order; ``model_of``: SAE -> model. A crossed family against ``seed``: the same-model seed pairs of its two models
+    (``crossed_vs_within``); two crossed families: both against the same first-model SAEs (``shared_reference``)."""
+    def saes(families: tuple[str, ...], model: str) -> list[str]:
+        out: list[str] = []
+        for c in comparisons:
+            for n in (c["a"], c["b"]):
+                if c["family"] in families and model_of.get(n) == model and n not in out:
+                    out.append(n)
+        return out
+
+    first, second = FAMILY_MODELS[obs]
+    if null == "seed":
+        groups = {first: saes((obs,), first), second: saes((obs,), second)}
+        names = set(groups[first]) | set(groups[second])
+        used = [c for c in comparisons if c["family"] == obs
+                or (c["family"] == "seed" and c["a"] in names and c["b"] in names)]
+        return "crossed_vs_within", groups, used
+    groups = {"reference": saes((obs, null), first), "observed": saes((obs,), second),
+              "null": saes((null,), FAMILY_MODELS[null][1])}
+    return "shared_reference", groups, [c for c in comparisons if c["family"] in (obs, null)]
+
+
 def sae_family_claim(claim_id: str, statement: str, pairs: Sequence[dict], groups: dict[str, list[str]],
                      design: str, alternative: Alternative, alpha: float = 0.05, observed_family: str = "fine-tuning",
                      null_family: str = "seed", negation: str = "", stat: str = "", level: float = 0.95,

@@ -34,7 +34,7 @@ import torch
 from featevo.progress import tqdm
 
 from featevo.activations import ActivationStore
-from featevo.claims import describe, family_claim, sae_family_claim, threshold_claim
+from featevo.claims import describe, family_claim, sae_contrast, sae_family_claim, threshold_claim
 from featevo.config import CompareConfig, PipelineConfig
 from featevo.errors import StageError
 from featevo.io import atomic_write_json
@@ -252,29 +252,11 @@ CONTRAST_ROLE = {("fine-tuning", "seed"): "claim", ("control", "seed"): "compari
 PARTS = ("new", "lost")
 """Statistics that are parts of the matched fraction's effect (a latent without a counterpart on either side): the
 matched-fraction claim carries them (``parts``), with no test of their own."""
-CONTRAST_MODELS = {"fine-tuning": ("base", "tuned"), "control": ("base", "control")}
-"""Family -> (first model, second model) of its crossed pairs."""
-
-
-def _saes(a: CompareAnalysis, families: tuple[str, ...], model: str) -> list[str]:
-    """The SAEs of ``model`` in the comparisons of ``families``, in the run's order."""
-    names = {n for f in families for c in a.family(f) for n in (c.a, c.b) if a.specs[n].model == model}
-    return [n for n in a.specs if n in names]
-
-
 def contrast_design(a: CompareAnalysis, obs: str, null: str) -> tuple[str, dict[str, list[str]], list[dict]]:
     """(design, groups of SAEs, pairs with their SAEs) of the SAE-unit test of contrast ``obs`` vs ``null``
-    (:func:`featevo.claims.sae_family_claim`): a family of crossed pairs against the same-model seed pairs of its two
-    models (``crossed_vs_within``), or two crossed families against the same base SAEs (``shared_reference``)."""
-    first, second = CONTRAST_MODELS[obs]
-    if null == "seed":
-        groups = {first: _saes(a, (obs,), first), second: _saes(a, (obs,), second)}
-        names = set(groups[first]) | set(groups[second])
-        comps = a.family(obs) + [c for c in a.family("seed") if c.a in names and c.b in names]
-        return "crossed_vs_within", groups, [{"a": c.a, "b": c.b, "name": c.name} for c in comps]
-    groups = {"reference": _saes(a, (obs, null), first), "observed": _saes(a, (obs,), second),
-              "null": _saes(a, (null,), CONTRAST_MODELS[null][1])}
-    return "shared_reference", groups, [{"a": c.a, "b": c.b, "name": c.name} for c in a.family(obs) + a.family(null)]
+    (:func:`featevo.claims.sae_contrast`)."""
+    comps = [{"a": c.a, "b": c.b, "family": c.family, "name": c.name} for c in a.comps]
+    return sae_contrast(comps, {n: s.model for n, s in a.specs.items()}, obs, null)
 
 
 def family_claims(a: CompareAnalysis, alpha: float) -> list[dict]:

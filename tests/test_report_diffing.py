@@ -145,6 +145,8 @@ def test_crosscoder_and_comparison_sentences_follow_the_numbers(lens_cfg, tmp_pa
     sw = up.diffing.summary["stagewise"]
     sw["null"]["rotation_mean_per_order"] = [0.0] * 30  # 31 null runs: the control twin's run can beat them
     sw["control"]["rotation_mean"] = 1.0 if case == "beyond" else -1.0
+    sw["planted_null"]["rotation_mean_per_order"] = [0.0] * 30  # the planted twin's run passes its control
+    sw["planted"]["rotation_mean"] = 1.0
     _reclaim(lens_cfg, up)
     findings, md, parsed = _build(lens_cfg, up, tmp_path)
     t = findings["diffing_crosscoder_base_tuned"]["text"]
@@ -161,7 +163,8 @@ def test_crosscoder_and_comparison_sentences_follow_the_numbers(lens_cfg, tmp_pa
     box = md[:md.index("<a id=\"setup\">")]
     first = box.index(neg["text"])
     assert box.index("**Comparisons**") < first < box.index("**Controls**")
-    assert "(Caution: a control of stage-wise diffing fails" not in md
+    assert findings["diffing_stagewise_planted"]["supported"] is True
+    assert "(Caution: a control of stage-wise diffing fails" not in md  # the control twin's run cautions nothing
     _, rows = table(parsed, "tbl-diffing-crosscoder")
     null_row = next(r for r in rows if r[0].startswith("base~base"))
     assert null_row[0] == "base~base (null)" and null_row[9] == ("0" if case == "beyond" else "3")
