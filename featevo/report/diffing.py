@@ -261,7 +261,8 @@ def planted_finding(ctx: ReportContext) -> None:
         p, m = r.get("planted") or {}, r.get("main") or {}
         ok = meets_aim(p, aim)
         met += bool(ok)
-        parts.append(f"{lens_label(ctx, lens)} rank {_rank(p)} (p = {fnum(p.get('p_rank'), 2)}), AUROC of the change "
+        parts.append(f"{lens_label(ctx, lens)} rank {_rank(p)} (p = {fnum(p.get('p_rank'), 2)}, smallest attainable "
+                     f"{fp(p.get('min_attainable_p_rank'))}), AUROC of the change "
                      f"{fnum(p.get('auroc'), 2)} ({'met' if ok else 'not met'}; main diff rank {fint(m.get('rank'))})")
     strength = (ctx.up.diffing.planted or {}).get("plant_strength") or {}
     ex = strength.get("excess_over_replica") or {}
