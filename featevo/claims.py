@@ -154,9 +154,10 @@ def evaluate(claim: dict) -> dict:
         fresh = sae_family_claim(c.get("id", ""), c.get("statement", ""), c.get("pairs") or [], c.get("groups") or {},
                                  test.get("design", "crossed_vs_within"), test.get("alternative", "greater"), alpha,
                                  obs.get("family", ""), nul.get("family", ""))
+        keys = ("n", "values", "mean", "min", "max", "ci_low", "ci_high")
         return {**c, **{k: fresh[k] for k in ("test", "supported", "testable")},
-                "observed": {**obs, **{k: fresh["observed"][k] for k in ("n", "values", "mean", "min", "max")}},
-                "null": {**nul, **{k: fresh["null"][k] for k in ("n", "values", "mean", "min", "max")}}}
+                "observed": {**obs, **{k: fresh["observed"][k] for k in keys}},
+                "null": {**nul, **{k: fresh["null"][k] for k in keys}}}
     if kind == "runs":
         fresh = run_claim(c.get("id", ""), c.get("statement", ""), c.get("negation", ""), obs.get("value"),
                           nul.get("values") or [], alpha, test.get("alternative", "greater"), unit=c.get("unit", "run"))

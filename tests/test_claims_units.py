@@ -100,6 +100,7 @@ def test_sae_family_claim_verdict_is_rederived_from_its_pairs():
     e = evaluate(flipped)  # crossed pairs now match more: the stored p and verdict are not trusted
     assert not e["supported"] and e["test"]["p"] == pytest.approx(1.0)
     assert e["observed"]["mean"] == pytest.approx(-c["observed"]["mean"])
+    assert e["observed"]["ci_low"] == pytest.approx(-c["observed"]["ci_high"])  # the interval re-derived too
 
 
 def test_run_claim_exact_values_calibration_and_its_smallest_p():
