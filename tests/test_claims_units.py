@@ -193,6 +193,8 @@ def test_report_states_every_p_with_its_smallest_attainable_value_and_the_parts(
     assert "p = 0.100, smallest attainable 0.100" in s and "the SAE as the unit" in s
     assert "its parts: new latents (second SAE)" in s and "lost latents (first SAE)" in s
     assert "no data could support it" in s
+    ft = claim_sentence(out["matched_fraction:fine-tuning_vs_control"])  # the base SAEs are shared, not permuted
+    assert "the labels of 6 SAEs permuted, all 20 relabellings" in ft and "smallest attainable 0.050" in ft
     r = claim_sentence(run_claim("r", "the run moved", "the run did not move", 5.0, [1.0, 2.0, 3.0]))
     assert r.startswith("The run did not move") and "p = 0.250, smallest attainable 0.250" in r
 

@@ -71,7 +71,7 @@ def lens_claims(ctx: ReportContext, lens: str) -> list[dict]:
 def stagewise_sentence(ctx: ReportContext, name: str, label: str, claim: dict) -> str:
     """The contrast's run against the null runs (:func:`featevo.report.evidence.claim_sentence`), with its flag count
     as a descriptive number; the control twin's run is a comparison, the planted twin's a positive control."""
-    text = "Stage-wise diffing: " + claim_sentence(claim)
+    text = claim_sentence(claim)
     ok = supported(claim)
     if name == "control":
         t, g = ctx.domains

@@ -92,7 +92,7 @@ def claim_sentence(claim: dict) -> str:
     sided = "two-sided" if test.get("alternative") == "two-sided" else "one-sided"
     if c.get("kind") == "sae_permutation":
         groups = c.get("groups") or {}
-        units = sum(len(v) for v in groups.values())
+        units = sum(len(v) for k, v in groups.items() if k != "reference")  # the SAEs whose labels are permuted
         how = (f"{sided} permutation test with the SAE as the unit: the labels of {fint(units)} SAEs permuted, all "
                f"{fint(test.get('relabellings'))} relabellings")
     else:
