@@ -22,6 +22,11 @@ import numpy as np
 from featevo.stats import percentile_ci, rng_for, two_sample_exact
 
 Alternative = Literal["greater", "less", "two-sided"]
+ROLES = ("claim", "comparison", "positive_control", "negative_control", "check")
+"""What a claim is for: ``claim`` (a finding); ``comparison`` (a real change set beside the claim's, e.g. what the
+control twin's fine-tuning on reference-domain text changes: neither a pass nor a fail); ``positive_control`` (a
+planted change the method must find); ``negative_control`` (a true null, where nothing changed, the method must find
+nothing); ``check`` (a check of the design or the machinery)."""
 
 
 def describe(values: Sequence[float], level: float = 0.95, n_boot: int = 2000, seed: int = 0) -> dict:
@@ -62,8 +67,8 @@ def family_claim(claim_id: str, statement: str, observed: Sequence[float], null:
     seeds of one model"; ``negation`` what the report says when it is not (e.g. "no feature-level change
     detectable beyond seed noise"). Supported when the exact permutation test of the two families gives
     p <= alpha. ``stat`` names the statistic compared (for tables). ``lens`` names the analysis that makes the
-    claim (e.g. "matching", "deltas") and ``role`` what it is for ("claim", "positive_control",
-    "negative_control" or "check"), so that the report can group claims without knowing their ids.
+    claim (e.g. "matching", "deltas") and ``role`` what it is for (one of
+    :data:`ROLES`), so that the report can group claims without knowing their ids.
     """
     obs, nul = describe(observed, level), describe(null, level)
     p = two_sample_exact(obs["values"], nul["values"], alternative)
@@ -145,6 +150,19 @@ def evaluate(claim: dict) -> dict:
                              stat=c.get("stat", ""))
         fresh["kind"] = kind
         return {**c, **{k: fresh[k] for k in ("observed", "null", "test", "supported", "testable")}}
+    if kind == "sae_permutation":
+        fresh = sae_family_claim(c.get("id", ""), c.get("statement", ""), c.get("pairs") or [], c.get("groups") or {},
+                                 test.get("design", "crossed_vs_within"), test.get("alternative", "greater"), alpha,
+                                 obs.get("family", ""), nul.get("family", ""))
+        keys = ("n", "values", "mean", "min", "max", "ci_low", "ci_high")
+        return {**c, **{k: fresh[k] for k in ("test", "supported", "testable")},
+                "observed": {**obs, **{k: fresh["observed"][k] for k in keys}},
+                "null": {**nul, **{k: fresh["null"][k] for k in keys}}}
+    if kind == "runs":
+        fresh = run_claim(c.get("id", ""), c.get("statement", ""), c.get("negation", ""), obs.get("value"),
+                          nul.get("values") or [], alpha, test.get("alternative", "greater"), unit=c.get("unit", "run"))
+        return {**c, "test": {**test, **{k: fresh["test"][k] for k in ("p", "min_attainable_p")}},
+                "supported": fresh["supported"], "testable": fresh["testable"]}
     if kind == "threshold":
         fresh = threshold_claim(c.get("id", ""), c.get("statement", ""), obs.get("values") or [],
                                 float(nul.get("value", 0.0)), obs.get("family", ""))
@@ -209,6 +227,167 @@ def pair_claim(cid: str, statement: str, negation: str, count, null_count, alpha
         c["test"]["min_attainable_p"] = 0.5 ** int(count + null_count)  # the null count 0, given the total
     c["observed"]["count"], c["null"]["count"] = count, null_count
     return c
+
+
+# --------------------------------------------------------------------------------------------
+# The unit of inference is what was sampled: SAEs, runs
+# --------------------------------------------------------------------------------------------
+# A family of crossed SAE pairs (base_i vs tuned_j) shares its SAEs: 3 base and 3 tuned SAEs give 9 pairs, not 9
+# independent values. :func:`sae_family_claim` permutes the model labels of the SAEs instead (every distinct
+# relabelling), so its smallest attainable p is what the SAEs allow (1/10 with 3 + 3). :func:`run_claim` sets one
+# run's statistic (a stage-wise run, a crosscoder) against the statistic of each null run: p = (1 + #null runs at
+# least as extreme) / (1 + #null runs), so its smallest attainable p is 1 / (1 + #null runs).
+DESIGNS = {
+    "crossed_vs_within": "mean over crossed pairs (one SAE of each model) minus mean over same-model pairs; the "
+                         "model labels of the SAEs permuted",
+    "shared_reference": "mean over pairs with the observed model's SAEs minus mean over pairs with the null model's "
+                        "SAEs (both against the same reference SAEs); the labels of the observed and null SAEs "
+                        "permuted",
+}
+"""Design of :func:`sae_family_claim` -> its statistic and what is permuted."""
+
+
+def _pair_lookup(pairs: Sequence[dict]) -> dict[frozenset, float]:
+    return {frozenset((p["a"], p["b"])): float(p["value"]) for p in pairs
+            if p.get("value") is not None and math.isfinite(float(p["value"]))}
+
+
+def _design_families(design: str, groups: dict[str, list[str]], first: frozenset,
+                     lookup: dict[frozenset, float]) -> tuple[list[float], list[float]]:
+    """(observed values, null values) of the pairs when the SAEs in ``first`` carry the first permuted label."""
+    if design == "crossed_vs_within":
+        units = [u for g in groups.values() for u in g]
+        obs, nul = [], []
+        for i, a in enumerate(units):
+            for b in units[i + 1:]:
+                v = lookup.get(frozenset((a, b)))
+                if v is not None:
+                    (obs if (a in first) != (b in first) else nul).append(v)
+        return obs, nul
+    if design == "shared_reference":
+        ref, moving = groups["reference"], groups["observed"] + groups["null"]
+        obs = [v for r in ref for u in moving if u in first and (v := lookup.get(frozenset((r, u)))) is not None]
+        nul = [v for r in ref for u in moving if u not in first and (v := lookup.get(frozenset((r, u)))) is not None]
+        return obs, nul
+    raise ValueError(f"unknown SAE permutation design {design!r} (known: {', '.join(DESIGNS)})")
+
+
+def sae_permutation_test(pairs: Sequence[dict], groups: dict[str, list[str]], design: str,
+                         alternative: Alternative = "greater") -> dict:
+    """The permutation test whose unit is the SAE: every relabelling of the SAEs (``groups``: label -> SAE names;
+    ``crossed_vs_within``: two models' SAEs; ``shared_reference``: ``reference``, ``observed`` and ``null`` SAEs)
+    gives the statistic of :data:`DESIGNS` on the pairs' values (``pairs``: dicts with ``a``, ``b``, ``value``).
+    Returns the observed statistic, p (the fraction of relabellings at least as extreme, the observed one included),
+    the smallest attainable p (relabellings that give the observed split, over all) and the number of relabellings."""
+    from itertools import combinations
+
+    lookup = _pair_lookup(pairs)
+    if design == "crossed_vs_within":
+        labels = list(groups)
+        if len(labels) != 2:
+            raise ValueError(f"crossed_vs_within needs two groups of SAEs, got {labels}")
+        pool, k = groups[labels[0]] + groups[labels[1]], len(groups[labels[0]])
+        symmetric = k == len(groups[labels[1]])  # swapping the two labels gives the same pairs' families
+    else:
+        pool, k, symmetric = groups["observed"] + groups["null"], len(groups["observed"]), False
+
+    def stat(first: frozenset) -> float | None:
+        x, y = _design_families(design, groups, first, lookup)
+        return (float(np.mean(x)) - float(np.mean(y))) if x and y else None
+
+    observed = stat(frozenset(pool[:k]))
+    perms = [stat(frozenset(c)) for c in combinations(pool, k)]
+    out = {"design": design, "statistic": observed, "relabellings": len(perms), "p": None,
+           "min_attainable_p": (2 if symmetric else 1) / len(perms) if perms else None}
+    if observed is None or any(t is None for t in perms):
+        return out
+    t = np.array(perms)
+    tol = 1e-12 * max(1.0, float(np.abs(t).max()))
+    hits = {"greater": t >= observed - tol, "less": t <= observed + tol}.get(alternative, np.abs(t) >= abs(observed)
+                                                                              - tol)
+    out["p"] = float(hits.mean())
+    return out
+
+
+FAMILY_MODELS = {"fine-tuning": ("base", "tuned"), "control": ("base", "control")}
+"""A family of crossed SAE pairs -> (first model, second model) of its pairs (:mod:`featevo.layout` FAMILIES)."""
+
+
+def sae_contrast(comparisons: Sequence[dict], model_of: dict[str, str], obs: str,
+                 null: str) -> tuple[str, dict[str, list[str]], list[dict]]:
+    """(design, groups of SAEs, the comparisons it uses) of the SAE-unit test of family ``obs`` against ``null``
+    (:func:`sae_family_claim`). ``comparisons``: dicts with ``a``, ``b`` (SAE names) and ``family``, in the run's
+    order; ``model_of``: SAE -> model. A crossed family against ``seed``: the same-model seed pairs of its two models
+    (``crossed_vs_within``); two crossed families: both against the same first-model SAEs (``shared_reference``)."""
+    def saes(families: tuple[str, ...], model: str) -> list[str]:
+        out: list[str] = []
+        for c in comparisons:
+            for n in (c["a"], c["b"]):
+                if c["family"] in families and model_of.get(n) == model and n not in out:
+                    out.append(n)
+        return out
+
+    first, second = FAMILY_MODELS[obs]
+    if null == "seed":
+        groups = {first: saes((obs,), first), second: saes((obs,), second)}
+        names = set(groups[first]) | set(groups[second])
+        used = [c for c in comparisons if c["family"] == obs
+                or (c["family"] == "seed" and c["a"] in names and c["b"] in names)]
+        return "crossed_vs_within", groups, used
+    groups = {"reference": saes((obs, null), first), "observed": saes((obs,), second),
+              "null": saes((null,), FAMILY_MODELS[null][1])}
+    return "shared_reference", groups, [c for c in comparisons if c["family"] in (obs, null)]
+
+
+def sae_family_claim(claim_id: str, statement: str, pairs: Sequence[dict], groups: dict[str, list[str]],
+                     design: str, alternative: Alternative, alpha: float = 0.05, observed_family: str = "fine-tuning",
+                     null_family: str = "seed", negation: str = "", stat: str = "", level: float = 0.95,
+                     lens: str = "", role: str = "claim") -> dict:
+    """A claim that a statistic differs between two families of SAE pairs, tested with the SAE as the unit
+    (:func:`sae_permutation_test`): the families are described as in :func:`family_claim` (mean, range, interval),
+    and the claim keeps its pairs and groups so that :func:`evaluate` re-derives p from them."""
+    pairs = [{"a": str(p["a"]), "b": str(p["b"]), "value": p["value"]} for p in pairs]
+    groups = {k: [str(u) for u in v] for k, v in groups.items()}
+    pool = groups["observed"] if design == "shared_reference" else groups[next(iter(groups))]
+    x, y = _design_families(design, groups, frozenset(pool), _pair_lookup(pairs))
+    obs, nul = describe(x, level), describe(y, level)
+    t = sae_permutation_test(pairs, groups, design, alternative)
+    p = t["p"]
+    return {
+        "id": claim_id, "statement": statement, "negation": negation, "unit": "SAE", "stat": stat,
+        "kind": "sae_permutation", "observed": {"family": observed_family, **obs},
+        "null": {"family": null_family, **nul}, "pairs": pairs, "groups": groups,
+        "test": {"name": f"one-sided permutation test with the SAE as the unit ({DESIGNS[design]}; all "
+                         f"{t['relabellings']} relabellings)" if alternative != "two-sided" else
+                         f"two-sided permutation test with the SAE as the unit ({DESIGNS[design]})",
+                 "design": design, "alternative": alternative, "statistic": t["statistic"], "p": p, "alpha": alpha,
+                 "relabellings": t["relabellings"], "min_attainable_p": t["min_attainable_p"]},
+        "supported": bool(p is not None and p <= alpha),
+        "testable": p is not None and obs["n"] > 0 and nul["n"] > 0, "lens": lens, "role": role,
+    }
+
+
+def run_claim(cid: str, statement: str, negation: str, observed: float | None, null: Sequence[float],
+              alpha: float = 0.05, alternative: Alternative = "greater", stat: str = "", unit: str = "run",
+              lens: str = "", role: str = "claim") -> dict:
+    """One run's statistic ``observed`` against the statistic of each null run (``null``): p = (1 + #null runs at
+    least as extreme) / (1 + #null runs), its smallest attainable value 1 / (1 + #null runs); ``unit`` names the
+    run (a stage-wise run, a crosscoder). Supported when p <= alpha."""
+    nv = [float(v) for v in null if _finite(v)]
+    ok = _finite(observed) and len(nv) > 0
+    p = None
+    if ok:
+        x, t = float(observed), np.array(nv)
+        tol = 1e-12 * max(1.0, abs(x), float(np.abs(t).max()))
+        hits = {"greater": t >= x - tol, "less": t <= x + tol}.get(alternative, np.abs(t) >= abs(x) - tol)
+        p = (1 + int(hits.sum())) / (1 + len(nv))
+    return {"id": cid, "statement": statement, "negation": negation, "unit": unit, "stat": stat, "kind": "runs",
+            "observed": {"value": float(observed) if _finite(observed) else None},
+            "null": {"values": nv, "n": len(nv), "min": min(nv) if nv else None, "max": max(nv) if nv else None},
+            "test": {"name": f"the {unit}'s statistic against each null {unit}'s (p = (1 + null {unit}s at least as "
+                             f"extreme) / (1 + null {unit}s))", "alternative": alternative, "p": p, "alpha": alpha,
+                     "min_attainable_p": 1.0 / (1 + len(nv)) if nv else None},
+            "supported": bool(p is not None and p <= alpha), "testable": p is not None, "lens": lens, "role": role}
 
 
 def supported(claim: dict) -> bool:

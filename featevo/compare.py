@@ -34,7 +34,7 @@ import torch
 from featevo.progress import tqdm
 
 from featevo.activations import ActivationStore
-from featevo.claims import count_claim, describe, family_claim, threshold_claim
+from featevo.claims import describe, family_claim, sae_contrast, sae_family_claim, threshold_claim
 from featevo.config import CompareConfig, PipelineConfig
 from featevo.errors import StageError
 from featevo.io import atomic_write_json
@@ -244,30 +244,43 @@ NO_CHANGE = {("fine-tuning", "seed"): "no feature-level change detectable beyond
              ("control", "seed"): "the control twin's change is not detectable beyond seed noise",
              ("fine-tuning", "control"): "no change specific to the target domain beyond what fine-tuning on "
                                          "the reference domain does"}
-# The role of each contrast's claims: the control twin against seed noise says whether fine-tuning as such
-# (on the reference domain) is visible, a control for reading the target contrasts.
-CONTRAST_ROLE = {("fine-tuning", "seed"): "claim", ("control", "seed"): "negative_control",
+# The role of each contrast's claims: the control twin against seed noise is a comparison (what fine-tuning on the
+# reference domain changes, set beside the tuned twin's change), not a negative control: the control twin is a real
+# change, so a lens that sees it is working.
+CONTRAST_ROLE = {("fine-tuning", "seed"): "claim", ("control", "seed"): "comparison",
                  ("fine-tuning", "control"): "claim"}
+PARTS = ("new", "lost")
+"""Statistics that are parts of the matched fraction's effect (a latent without a counterpart on either side): the
+matched-fraction claim carries them (``parts``), with no test of their own."""
+def contrast_design(a: CompareAnalysis, obs: str, null: str) -> tuple[str, dict[str, list[str]], list[dict]]:
+    """(design, groups of SAEs, pairs with their SAEs) of the SAE-unit test of contrast ``obs`` vs ``null``
+    (:func:`featevo.claims.sae_contrast`)."""
+    comps = [{"a": c.a, "b": c.b, "family": c.family, "name": c.name} for c in a.comps]
+    return sae_contrast(comps, {n: s.model for n, s in a.specs.items()}, obs, null)
 
 
 def family_claims(a: CompareAnalysis, alpha: float) -> list[dict]:
-    """Every statistic of :data:`CLAIM_STATS` for every contrast of :data:`CONTRASTS`."""
+    """Every statistic of :data:`CLAIM_STATS` but the :data:`PARTS` for every contrast of :data:`CONTRASTS`, tested
+    with the SAE as the unit; the matched-fraction claim carries new and lost latents as its parts."""
     out = []
     for obs, null in CONTRASTS:
+        if not a.family(obs) or not a.family(null):
+            continue
+        design, groups, comps = contrast_design(a, obs, null)
         for stat, (alt, claim, neg) in CLAIM_STATS.items():
-            x, y = a.values(obs, stat), a.values(null, stat)
-            if not x or not y:
+            if stat in PARTS:
                 continue
-            statement = f"{FAMILY_NOUN[obs]} {claim} than {FAMILY_NOUN[null]}"
+            pairs = [{"a": c["a"], "b": c["b"], "value": a.stats[c["name"]][stat]} for c in comps]
             negation = f"{FAMILY_NOUN[obs]} {neg} than {FAMILY_NOUN[null]}: {NO_CHANGE[(obs, null)]}"
-            cid = f"{stat}:{obs}_vs_{null}"
-            role = CONTRAST_ROLE[(obs, null)]
-            if stat in ("new", "lost"):
-                out.append(count_claim(cid, statement, x, y, alpha, obs, null, negation=negation, stat=stat,
-                                       lens="matching", role=role))
-            else:
-                out.append(family_claim(cid, statement, x, y, alt, alpha, obs, null, negation=negation, stat=stat,
-                                        lens="matching", role=role))
+            c = sae_family_claim(f"{stat}:{obs}_vs_{null}", f"{FAMILY_NOUN[obs]} {claim} than {FAMILY_NOUN[null]}",
+                                 pairs, groups, design, alt, alpha, obs, null, negation=negation, stat=stat,
+                                 lens="matching", role=CONTRAST_ROLE[(obs, null)])
+            if not c["observed"]["n"] or not c["null"]["n"]:
+                continue
+            if stat == "matched_fraction":
+                c["parts"] = {p: {"observed": describe(a.values(obs, p)), "null": describe(a.values(null, p)),
+                                  "what": CLAIM_STATS[p][1]} for p in PARTS}
+            out.append(c)
     return out
 
 

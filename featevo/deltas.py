@@ -32,8 +32,10 @@ Definitions (statistics in :mod:`featevo.inference`):
 
 Claims (:mod:`featevo.claims`, in ``summary.json``): the counts of each family of comparisons against the seed
 family (fine-tuning moves more pairs than seed noise) and against the control family (target-specific change
-beyond what fine-tuning on reference text does), the held-out confirmations, and the domain-latent counts of the
-tuned SAEs against the base and control SAEs.
+beyond what fine-tuning on reference text does), the held-out confirmations, each tested with the SAE as the unit
+(the SAEs' model labels permuted, :func:`featevo.claims.sae_family_claim`: crossed pairs share their SAEs, so they are
+not independent values); the control family against the seed family is a comparison (what the control twin changes),
+not a control; and the domain-latent counts of the tuned SAEs against the base and control SAEs (one value per SAE).
 
 The primary comparison (base vs tuned, replicate 0) keeps the study's tables (corrected): the feature table,
 ranking, top target-domain latents, per-category means, the four-panel figure, contexts and the labelling order
@@ -53,7 +55,7 @@ from pathlib import Path
 import numpy as np
 from featevo.progress import tqdm
 
-from featevo.claims import count_claim, describe, family_claim
+from featevo.claims import count_claim, describe, sae_contrast, sae_family_claim
 from featevo.config import PipelineConfig
 from featevo.data import TARGET, REFERENCE, Doc, cluster_ids, load_probe
 from featevo.inference import (
@@ -196,41 +198,48 @@ def analyse(cfg: PipelineConfig, probe: Source, info: ProbeInfo, s2r: CompareRes
 # --------------------------------------------------------------------------------------------
 # Claims
 # --------------------------------------------------------------------------------------------
+def family_sae_claim(a: DeltasAnalysis, cid: str, obs: str, null: str, key: str, alt, statement: str,
+                     negation: str, role: str = "claim") -> dict | None:
+    """The claim that ``key`` of family ``obs``'s comparisons differs from family ``null``'s, tested with the SAE as
+    the unit (:func:`featevo.claims.sae_family_claim`; None when either family is missing)."""
+    counts = list(a.counts().values())
+    if not any(c["family"] == obs for c in counts) or not any(c["family"] == null for c in counts):
+        return None
+    comps = [{"a": c["sae_a"], "b": c["sae_b"], "family": c["family"], "value": c[key]} for c in counts]
+    design, groups, used = sae_contrast(comps, a.sae_model, obs, null)
+    c = sae_family_claim(cid, statement, used, groups, design, alt, a.alpha, obs, null, negation=negation, stat=key,
+                         lens="deltas", role=role)
+    return c if c["observed"]["n"] and c["null"]["n"] else None
+
+
 def claims(a: DeltasAnalysis) -> list[dict]:
-    """What stage 03 claims, each against its null (see the module docstring)."""
+    """What stage 03 claims, each against its null (see the module docstring); the families of SAE comparisons are
+    tested with the SAE as the unit."""
     out, al = [], a.alpha
     tgt, ref = a.probe.names[TARGET], a.probe.names[REFERENCE]
-
-    def fam(f: str, key: str) -> list:
-        return a.family_values(f, key)
-
-    if fam("fine-tuning", "mean_abs_z") and fam("seed", "mean_abs_z"):
-        out.append(family_claim(
-            "pair_change_size", "matched base-vs-tuned pairs change their domain preference more (mean |z| of the "
-            "domain-specific change) than matched pairs of two seeds of one model differ", fam("fine-tuning",
-                                                                                                 "mean_abs_z"),
-            fam("seed", "mean_abs_z"), "greater", al, negation="matched base-vs-tuned pairs change their domain "
-            "preference no more than two seeds of one model differ", stat="mean_abs_z",
-            lens="deltas"))
-    for cid, obs, null, key, statement, negation in (
-        ("domain_specific_change", "fine-tuning", "seed", "discoveries",
+    for cid, obs, null, key, alt, statement, negation in (
+        ("pair_change_size", "fine-tuning", "seed", "mean_abs_z", "greater",
+         "matched base-vs-tuned pairs change their domain preference more (mean |z| of the domain-specific change) "
+         "than matched pairs of two seeds of one model differ",
+         "matched base-vs-tuned pairs change their domain preference no more than two seeds of one model differ"),
+        ("domain_specific_change", "fine-tuning", "seed", "discoveries", "greater",
          "fine-tuning changes more matched pairs in a domain-specific way than seed noise does",
          "no feature-level domain-specific change detectable beyond seed noise"),
-        ("target_specific_beyond_control", "fine-tuning", "control", "toward_target",
+        ("target_specific_beyond_control", "fine-tuning", "control", "toward_target", "greater",
          f"the {tgt} twin moves more matched pairs toward {tgt} text than the control twin (the same "
          f"recipe on {ref} text) does", f"no {tgt}-specific change beyond what fine-tuning on {ref} text does"),
-        ("control_change", "control", "seed", "discoveries",
+        ("control_change", "control", "seed", "discoveries", "greater",
          f"fine-tuning on {ref} text (the control twin) changes more matched pairs than seed noise does",
          "the control twin's changes are not detectable beyond seed noise"),
-        ("held_out_confirmation", "fine-tuning", "seed", "confirmed",
+        ("held_out_confirmation", "fine-tuning", "seed", "confirmed", "greater",
          "the largest changes, selected on half of the templates, are confirmed on the other half more often for "
          "base vs tuned than for two seeds of one model", "the largest changes do not replicate on held-out "
          "templates beyond what seed pairs show"),
     ):
-        x, y = fam(obs, key), fam(null, key)
-        if x and y:
-            out.append(count_claim(cid, statement, x, y, al, obs, null, negation=negation, stat=key, lens="deltas",
-                                   role="negative_control" if cid == "control_change" else "claim"))
+        c = family_sae_claim(a, cid, obs, null, key, alt, statement, negation,
+                             "comparison" if cid == "control_change" else "claim")
+        if c is not None:
+            out.append(c)
     by_model = a.by_model()
     for cid, obs, null, statement, negation in (
         ("target_latents:tuned_vs_base", "tuned", "base",

@@ -224,6 +224,14 @@ def test_stage_outputs_manifest_and_loaders(diffing_cfg, monkeypatch):
     assert set(neg) == {"stagewise", "crosscoder", "fixed_dictionary"} and set(neg["fixed_dictionary"]["sham"])
     assert neg["stagewise"]["null_expects"] == pytest.approx(0.05 * n)
     assert summary["stagewise"]["tuned"]["orders"] == 2 and summary["stagewise"]["null_held_out"]["orders"] == 1
+    # the run-level statistic: one mean rotation per data order, averaging to the contrast's mean rotation
+    sws = summary["stagewise"]
+    for name in ("tuned", "null", "null_held_out"):
+        runs = sws[name]["rotation_mean_per_order"]
+        assert len(runs) == sws[name]["orders"] and np.mean(runs) == pytest.approx(sws[name]["rotation_mean"])
+    tuned_claim = next(c for c in summary["claims"] if c["id"] == "stagewise_flags:tuned")
+    assert tuned_claim["null"]["values"] == pytest.approx(sws["null"]["rotation_mean_per_order"]
+                                                          + sws["null_held_out"]["rotation_mean_per_order"])
 
     sae = load_sae(out / DiffingFiles.STAGEWISE / "planted_o1" / "sae")
     assert sae.cfg.d_sae == n

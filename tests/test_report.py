@@ -426,9 +426,13 @@ def test_matching_tables_match_compare_summary(report_cfg, parsed):
     _, rows = table(parsed, "tbl-matching-claims")
     assert len(rows) == len(s["claims"])
     for r, c in zip(rows, s["claims"]):
-        assert r[4] == ("yes" if c["supported"] else "no")
+        assert r[5] == ("yes" if c["supported"] else "no")
         if c["test"].get("p") is not None:
             assert shown_equals(r[3], c["test"]["p"])
+        if c["test"].get("min_attainable_p") is not None:  # every p beside its smallest attainable value
+            assert shown_equals(r[4], c["test"]["min_attainable_p"])
+        if c.get("parts"):  # the matched fraction's row carries new and lost as its parts
+            assert "new latents (second SAE)" in r[0] and "lost latents (first SAE)" in r[1]
     _, rows = table(parsed, "tbl-classes")
     prim = next(r for r in comps if r["comparison"] == s["primary"])
     by = {r[0]: r for r in rows}
@@ -516,17 +520,19 @@ def test_label_table_and_cards(report_cfg, parsed, report_dir):
 
 
 def test_findings_are_generated_from_outputs(report_cfg, report_dir):
+    from featevo.report.templates import fp
+
     findings = {f["id"]: f for f in json.loads((report_dir / "findings.json").read_text())}
-    assert {"sae_quality", "twin", "matching", "new_lost", "dictionary_size", "deltas", "deltas_control",
+    assert {"sae_quality", "twin", "matching", "dictionary_size", "deltas", "deltas_control",
             "deltas_held_out", "domain_latents", "labels"} <= set(findings)
+    assert "new_lost" not in findings and "lost" not in findings  # one effect: the matched fraction and its parts
     s3 = read_json(stage_dir(report_cfg, "03_activation_deltas") / "summary.json")
     s2 = read_json(stage_dir(report_cfg, "02_compare_features") / "summary.json")
     c3 = {c["id"]: c for c in s3["claims"]}
     c2 = {c["id"]: c for c in s2["claims"]}
     for fid, claim in (("deltas", c3["domain_specific_change"]), ("deltas_control",
                                                                   c3["target_specific_beyond_control"]),
-                       ("matching", c2["matched_fraction:fine-tuning_vs_seed"]), ("new_lost",
-                                                                                 c2["new:fine-tuning_vs_seed"])):
+                       ("matching", c2["matched_fraction:fine-tuning_vs_seed"])):
         f = findings[fid]
         (fc,) = f["claims"]
         assert fc["observed"]["values"] == claim["observed"]["values"]  # the values ...
@@ -536,6 +542,12 @@ def test_findings_are_generated_from_outputs(report_cfg, report_dir):
         assert f["supported"] == fc["supported"] == claim["supported"]
         words = claim["statement"] if claim["supported"] else claim["negation"]
         assert f["text"].lower().startswith(words.lower())  # the sentence says what the numbers support
+        assert f"smallest attainable {fp(claim['test']['min_attainable_p'])}" in f["text"]
+    assert "its parts: new latents (second SAE)" in findings["matching"]["text"]
+    assert findings["matching"]["claims"][0]["parts"]["lost"]["observed"]["values"] == \
+        c2["matched_fraction:fine-tuning_vs_seed"]["parts"]["lost"]["observed"]["values"]
+    if "matching_control_twin" in findings:  # what the control twin changes: a comparison, not a control
+        assert findings["matching_control_twin"]["role"] == "comparison"
     html_text = (report_dir / "report.html").read_text(encoding="utf-8")
     for f in findings.values():
         assert f["text"].split(" ")[0] in html_text
@@ -750,6 +762,17 @@ def _with_values(claim: dict, observed: list, null: list) -> dict:
 
     c = {**claim, "observed": {**claim["observed"], "values": observed},
          "null": {**claim["null"], "values": null}}
+    if claim.get("kind") == "sae_permutation":  # the SAE is the unit: the values live on the pairs of SAEs
+        g = claim["groups"]
+        if claim["test"]["design"] == "crossed_vs_within":
+            first = set(next(iter(g.values())))
+            crossed = [(p["a"] in first) != (p["b"] in first) for p in claim["pairs"]]
+        else:
+            crossed = [p["a"] in g["observed"] or p["b"] in g["observed"] for p in claim["pairs"]]
+        it = {True: iter(observed), False: iter(null)}
+        c["pairs"] = [{**p, "value": next(it[x])} for p, x in zip(claim["pairs"], crossed)]
+        # the fixture's few SAEs cannot reach alpha 0.05: test at the design's smallest attainable p
+        c["test"] = {**claim["test"], "alpha": claim["test"]["min_attainable_p"]}
     return {**c, "supported": not evaluate(c)["supported"]}
 
 

@@ -78,6 +78,11 @@ def _reclaim(cfg, up) -> None:
 # --------------------------------------------------------------------------------------------
 # Model diffing
 # --------------------------------------------------------------------------------------------
+def _null_runs(sw: dict, name: str) -> list[float]:
+    null = "planted_null" if name == "planted" else "null"
+    return sw[null]["rotation_mean_per_order"] + sw[f"{null}_held_out"]["rotation_mean_per_order"]
+
+
 def test_stagewise_findings_carry_the_counts_beside_their_nulls(lens_cfg, built):
     up, findings, md, parsed = built
     sw = up.diffing.summary["stagewise"]
@@ -85,55 +90,81 @@ def test_stagewise_findings_carry_the_counts_beside_their_nulls(lens_cfg, built)
     for name in ("tuned", "control", "planted"):
         f = findings[f"diffing_stagewise_{name}"]
         (c,) = f["claims"]
+        # the flag count rides along as a descriptive number; the test's unit is the run
         assert c["observed"]["count"] == sw[name]["flagged"] and c["observed"]["n"] == n
-        assert c["observed"]["ci_low"] <= c["observed"]["estimate"] <= c["observed"]["ci_high"]
-        assert c["null"]["value"] >= lens_cfg.diffing.alpha
+        runs = _null_runs(sw, name)
+        assert len(runs) == lens_cfg.diffing.stagewise.orders + 1  # every null data order is one null run
+        assert c["null"]["values"] == pytest.approx(runs)
+        assert c["observed"]["value"] == pytest.approx(sw[name]["rotation_mean"])
+        at_least = sum(r >= sw[name]["rotation_mean"] for r in runs)
+        assert c["test"]["p"] == pytest.approx((1 + at_least) / (1 + len(runs)))
+        assert c["test"]["min_attainable_p"] == pytest.approx(1 / (1 + len(runs)))
         held = sw["planted_null_held_out" if name == "planted" else "null_held_out"]["flagged"]
         v = f["values"]
         assert v["held_out_flags"] == held and v["null_expects"] == pytest.approx(lens_cfg.diffing.alpha * n)
-        assert ("does not exceed the null" in f["text"]) == (not f["supported"])
+        assert ("does not rotate the latents detectably more" in f["text"]) == (not f["supported"])
+        assert "smallest attainable" in f["text"] and "binomial" not in f["text"]
+        assert f"{sw[name]['flagged']} of {n} latents flagged" in f["text"]
         assert f["text"] in md
+    assert findings["diffing_stagewise_control"]["role"] == "comparison"
     _, rows = table(parsed, "tbl-diffing-stagewise")
-    assert [r[0] for r in rows][:3] == ["the tuned twin", "the control twin (negative control)",
-                                       "the planted twin (positive control)"]
-    assert rows[0][3] == f"{sw['tuned']['flagged']} of {n}"
+    assert [r[0] for r in rows][:3] == ["the tuned twin", "the control twin (a comparison: the same recipe on "
+                                       "reference-domain text)", "the planted twin (positive control)"]
+    assert [r[1] for r in rows][:3] == ["claim", "comparison", "positive control"]
+    assert rows[0][4] == f"{sw['tuned']['flagged']} of {n}"
 
 
-@pytest.mark.parametrize("flagged", ["all", "none"])
-def test_stagewise_sentence_follows_the_flag_count(lens_cfg, tmp_path, flagged):
+@pytest.mark.parametrize("run", ["above", "below"])
+def test_stagewise_sentence_follows_the_run_statistic(lens_cfg, tmp_path, run):
     up = _up(lens_cfg)
-    n = lens_cfg.sae.num_latents
-    up.diffing.summary["stagewise"]["tuned"]["flagged"] = n if flagged == "all" else 0
+    sw = up.diffing.summary["stagewise"]
+    sw["null"]["rotation_mean_per_order"] = [0.01 * (1 + i % 7) for i in range(30)]  # 31 null runs with the held out
+    sw["tuned"]["rotation_mean"] = 1.0 if run == "above" else 0.0
     _reclaim(lens_cfg, up)
     findings, md, parsed = _build(lens_cfg, up, tmp_path)
-    text = findings["diffing_stagewise_tuned"]["text"]
-    if flagged == "all":
-        assert f"flags {n} of {n} latents" in text and "this exceeds the null" in text
-        assert findings["diffing_stagewise_tuned"]["supported"] is True
+    f = findings["diffing_stagewise_tuned"]
+    held = sw["null_held_out"]["rotation_mean_per_order"][0]
+    if run == "above":
+        expected = (1 + int(held >= 1.0)) / 32
+        assert f"p = {expected:.3f}" in f["text"] and "smallest attainable 0.031" in f["text"]
+        assert f["supported"] is True and "rotates the latents more" in f["text"]
     else:
-        assert f"flags 0 of {n} latents" in text and "this does not exceed the null" in text
-        assert findings["diffing_stagewise_tuned"]["supported"] is False
+        assert "p = 1.000, smallest attainable 0.031" in f["text"]
+        assert f["supported"] is False and "does not rotate the latents detectably more" in f["text"]
     _, rows = table(parsed, "tbl-diffing-stagewise")
-    assert rows[0][8] == ("yes" if flagged == "all" else "no")
+    assert rows[0][11] == ("yes" if run == "above" else "no")
+    assert rows[0][10] == "0.031"
 
 
 @pytest.mark.parametrize("case", ["beyond", "equal"])
-def test_crosscoder_and_negative_control_sentences_follow_the_numbers(lens_cfg, tmp_path, case):
+def test_crosscoder_and_comparison_sentences_follow_the_numbers(lens_cfg, tmp_path, case):
     up = _up(lens_cfg)
     cc = up.diffing.summary["crosscoder"]
     cc["base~tuned"]["b_only_confirmed"] = 20 if case == "beyond" else 3
     cc["base~base"]["b_only_confirmed"] = 0 if case == "beyond" else 3
     sw = up.diffing.summary["stagewise"]
-    sw["control"]["flagged"] = lens_cfg.sae.num_latents if case == "beyond" else 0
+    sw["null"]["rotation_mean_per_order"] = [0.0] * 30  # 31 null runs: the control twin's run can beat them
+    sw["control"]["rotation_mean"] = 1.0 if case == "beyond" else -1.0
+    sw["planted_null"]["rotation_mean_per_order"] = [0.0] * 30  # the planted twin's run passes its control
+    sw["planted"]["rotation_mean"] = 1.0
     _reclaim(lens_cfg, up)
     findings, md, parsed = _build(lens_cfg, up, tmp_path)
     t = findings["diffing_crosscoder_base_tuned"]["text"]
     assert t.startswith(f"The base~tuned crosscoder has {20 if case == 'beyond' else 3} tuned-specific latents")
     assert f"against {0 if case == 'beyond' else 3} for the base~base null" in t
-    assert ("this exceeds the null" in t) == (case == "beyond") and ("does not exceed" in t) == (case != "beyond")
-    neg = findings["diffing_stagewise_control"]["text"]
-    assert ("negative control fails" in neg) == (case == "beyond")
-    assert ("negative control behaves as it should" in neg) == (case != "beyond")
+    # the unit is the crosscoder: with one null crosscoder p is 1/2 at best, so 20 against 0 is not claimed
+    assert "does not exceed the null crosscoders" in t and "this exceeds" not in t
+    assert f"p = {'0.500' if case == 'beyond' else '1.000'}, smallest attainable 0.500" in t
+    assert "the counts are descriptive" in t
+    neg = findings["diffing_stagewise_control"]
+    assert neg["role"] == "comparison" and neg["supported"] is (case == "beyond")
+    assert "This is a comparison, not a control" in neg["text"] and "fails" not in neg["text"]
+    # the control twin's run is listed among the comparisons, never among the controls, and cautions nothing
+    box = md[:md.index("<a id=\"setup\">")]
+    first = box.index(neg["text"])
+    assert box.index("**Comparisons**") < first < box.index("**Controls**")
+    assert findings["diffing_stagewise_planted"]["supported"] is True
+    assert "(Caution: a control of stage-wise diffing fails" not in md  # the control twin's run cautions nothing
     _, rows = table(parsed, "tbl-diffing-crosscoder")
     null_row = next(r for r in rows if r[0].startswith("base~base"))
     assert null_row[0] == "base~base (null)" and null_row[9] == ("0" if case == "beyond" else "3")
@@ -282,8 +313,9 @@ def test_the_stages_make_their_claims_and_the_report_renders_them(lens_cfg, buil
     assert {x["lens"] for x in d} == {"stagewise", "crosscoder", "fixed_dictionary"}
     assert {x["lens"] for x in c} == {"causal"}
     roles = {x["id"]: x["role"] for x in d + c}
-    assert roles["stagewise_flags:control"] == "negative_control" and roles["stagewise_flags:planted"] == \
+    assert roles["stagewise_flags:control"] == "comparison" and roles["stagewise_flags:planted"] == \
         "positive_control" and roles["crosscoder_confirmed:base~tuned"] == "claim"
+    assert roles["crosscoder_confirmed:base~control"] == "comparison"
     assert roles["causal_planted_control"] == "positive_control"
     sw = up.diffing.summary["stagewise"]
     for x in d:
@@ -293,11 +325,12 @@ def test_the_stages_make_their_claims_and_the_report_renders_them(lens_cfg, buil
     # a stored verdict the numbers do not support is not trusted: the report re-derives it
     up2 = _up(lens_cfg)
     tampered = next(x for x in up2.diffing.summary["claims"] if x["id"] == "stagewise_flags:tuned")
-    tampered["observed"].update(ci_low=0.0, ci_high=1.0)
-    tampered["supported"] = True
+    tampered["test"].update(p=0.0, min_attainable_p=0.0)
+    tampered["supported"] = True  # 3 null runs: p = 1/4 at best, whatever the stored p says
     f2, _, _ = _build(lens_cfg, up2, tmp_path)
     assert f2["diffing_stagewise_tuned"]["supported"] is False
-    assert "this does not exceed the null" in f2["diffing_stagewise_tuned"]["text"]
+    assert "does not rotate the latents detectably more" in f2["diffing_stagewise_tuned"]["text"]
+    assert "smallest attainable 0.250" in f2["diffing_stagewise_tuned"]["text"]
 
 
 def test_the_stage_expresses_its_lens_sets_as_base_latents(lens_cfg, built):
@@ -349,3 +382,8 @@ def test_the_fixed_dictionary_lens_is_calibrated_against_the_replica_and_rendere
     for cid, c in claims.items():
         f = findings["diffing_fixed_dictionary_" + "".join(ch if ch.isalnum() else "_" for ch in cid)]
         assert f["supported"] == c["supported"]
+        assert "p = " in f["text"] and "smallest attainable" in f["text"]
+    # the replica check is a measurement, worded neutrally in the Controls list (neither passes nor fails)
+    rep = findings["diffing_fixed_dictionary_fixed_dictionary_replica_tuned"]["text"]
+    assert f"Check: {rep[:1].lower()}{rep[1:]}" in md
+    assert f"Passes: {rep}" not in md and f"FAILS: {rep}" not in md

@@ -3,6 +3,7 @@
 import csv
 import importlib.util
 import json
+import math
 import re
 from pathlib import Path
 
@@ -143,17 +144,30 @@ def test_stage02_outputs(stage02):
         assert fs["matched_fraction"]["min"] <= fs["matched_fraction"]["mean"] <= fs["matched_fraction"]["max"]
     assert summ["sae_seeds"]["base"] != summ["sae_seeds"]["tuned"]
     claims = {c["id"]: c for c in summ["claims"]}
-    assert {"matched_fraction:fine-tuning_vs_seed", "new:fine-tuning_vs_seed", "lost:fine-tuning_vs_control",
+    assert {"matched_fraction:fine-tuning_vs_seed", "matched_fraction:fine-tuning_vs_control",
             "seed_stability:main"} <= set(claims)
+    assert not any(cid.startswith(("new:", "lost:")) for cid in claims)  # parts of the matched fraction
+    model = {n: s.model for n, s in sae_specs(cfg).items()}
     for cid, c in claims.items():
-        if c["kind"] in ("family", "count"):
+        if c["kind"] == "sae_permutation":  # the SAE is the unit: every value is one pair of its SAEs
             stat, fam = c["stat"], c["observed"]["family"]
             want = [_float(table[n][stat]) for n in comps if comps[n].family == fam]
-            assert c["observed"]["values"] == pytest.approx(want, abs=1e-6), cid
+            assert sorted(c["observed"]["values"]) == pytest.approx(sorted(want), abs=1e-6), cid
+            units = {u for g in c["groups"].values() for u in g}
+            assert {p["a"] for p in c["pairs"]} | {p["b"] for p in c["pairs"]} == units
+            if c["test"]["design"] == "crossed_vs_within":  # same-model seed pairs of the two models only
+                assert all(model[p["a"]] == model[p["b"]] or comps[f"{p['a']}~{p['b']}"].family == fam
+                           for p in c["pairs"])
+                k, n = len(next(iter(c["groups"].values()))), len(units)
+                assert c["test"]["min_attainable_p"] == pytest.approx((2 if 2 * k == n else 1) / math.comb(n, k))
             assert c["supported"] == (c["test"]["p"] <= cfg.compare.alpha), cid
+            assert c["test"]["min_attainable_p"] <= c["test"]["p"]
             assert c["negation"] and c["statement"]
+    parts = claims["matched_fraction:fine-tuning_vs_seed"]["parts"]
+    assert parts["new"]["observed"]["values"] == [int(table[n]["new"]) for n in comps
+                                                  if comps[n].family == "fine-tuning"]
     assert {c["lens"] for c in claims.values()} == {"matching"}
-    assert claims["matched_fraction:control_vs_seed"]["role"] == "negative_control"
+    assert claims["matched_fraction:control_vs_seed"]["role"] == "comparison"
     assert claims["matched_fraction:fine-tuning_vs_seed"]["role"] == "claim"
     assert claims["seed_stability:main"]["role"] == "check"
     assert CompareResult.load(out).claims == summ["claims"]
@@ -313,13 +327,18 @@ def test_stage03_outputs(stage03):
                                          ("target_specific_beyond_control", "toward_target", "fine-tuning",
                                           "control")):
         c = claims[cid]
-        assert c["observed"]["values"] == [int(counts[n][stat]) for n in comps if comps[n].family == fam_obs]
-        assert c["null"]["values"] == [int(counts[n][stat]) for n in comps if comps[n].family == fam_null]
-        assert c["supported"] == (c["test"]["p"] <= alpha)
+        units = {u for g in c["groups"].values() for u in g}
+        # the null family's pairs among the SAEs of the contrast (the seed pairs of its two models)
+        null_comps = [n for n in comps if comps[n].family == fam_null and comps[n].a in units and comps[n].b in units]
+        assert sorted(c["observed"]["values"]) == sorted(int(counts[n][stat]) for n in comps
+                                                         if comps[n].family == fam_obs)
+        assert sorted(c["null"]["values"]) == sorted(int(counts[n][stat]) for n in null_comps)
+        assert c["kind"] == "sae_permutation" and c["supported"] == (c["test"]["p"] <= alpha)
     dom = {r["sae"]: r for r in _csv(out / "domain_latents.csv")}
     assert set(dom) == {n for n, s in sae_specs(cfg).items() if not s.wide}
     assert {c["lens"] for c in claims.values()} == {"deltas"}
     assert {cid for cid, c in claims.items() if c["role"] != "claim"} <= {"control_change"}
+    assert claims.get("control_change", {"role": "comparison"})["role"] == "comparison"
     assert DeltasResult.load(out).claims == summ["claims"]
     c = claims["target_latents:tuned_vs_base"]
     assert c["observed"]["values"] == [int(dom[n]["target_latents"]) for n in ("tuned", "tuned_seed1")]

@@ -10,11 +10,17 @@ step that involves a lens, so a new lens is its module, its config section (``di
 * **per-latent change statistic** (:meth:`Lens.change`) and the latents' activations on the planted sentences
   (:meth:`Lens.codes`), from which the stage scores the **planted** positive control
   (:func:`featevo.planted_control.score_lens`): the rank of the planted latent in the lens's change ranking;
-* **negative control**: its flag counts on the main contrast, the control twin and its null;
+* **negative_control** (the summary's ``negative_control`` section, named so for compatibility): its counts on the
+  main contrast, the control twin and its null. The control twin (the same recipe on reference-domain text) is a real
+  change, so its claims are *comparisons*; a true negative control is a null where nothing changed (e.g. the
+  fixed-dictionary lens's sham domain labels);
 * **flagged base latents**: its flagged set expressed as base SAE latents, for lens agreement
   (:func:`featevo.lenses.lens_agreement`);
 * **claims**: its claims (:mod:`featevo.claims`) made from the stage's summary, with ``lens`` = its registry name
-  and a role (``claim``, ``negative_control``, ``positive_control``);
+  and a role (:data:`featevo.claims.ROLES`: ``claim``; ``comparison``, a real change set beside the claim's, such
+  as the control twin's; ``positive_control``; ``negative_control``, a true null only; ``check``). A claim's p sits
+  beside its smallest attainable value, and its unit is what was sampled (a run, a crosscoder, an SAE), not latents
+  of one run;
 * **figures**: its figures in the stage folder.
 
 Optional attributes: ``check(cfg)`` (config checks run before the stage starts), ``schema`` (a

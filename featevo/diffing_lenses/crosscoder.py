@@ -1,9 +1,11 @@
 """The crosscoder lens of ``02_model_diffing``: its claims (model-specific latents against the base~base null).
 
-Per crosscoder pair a~b (base~tuned, base~control as negative control, tuned~planted as positive control), the
-count of b-only latents confirmed by Latent Scaling is set against the same count of the base~base crosscoder
-(one model twice, where every model-specific latent is a training artefact) by the conditional binomial test of
-two counts (:func:`featevo.claims.pair_claim`).
+Per crosscoder pair a~b (base~tuned; base~control, a comparison: the same recipe on reference-domain text;
+tuned~planted as positive control), the count of b-only latents confirmed by Latent Scaling is set against the same
+count of every null crosscoder (base~base: one model twice, where every model-specific latent is a training artefact).
+The unit is the crosscoder, what was trained: p = (1 + null crosscoders with at least as many) / (1 + null
+crosscoders) (:func:`featevo.claims.run_claim`); with one null crosscoder its smallest attainable value is 1/2, so the
+counts are descriptive numbers there.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from featevo.activations import ActivationStore
-from featevo.claims import pair_claim
+from featevo.claims import run_claim
 from featevo.config import PipelineConfig
 from featevo.diffing_lenses.rows import PlantedText, Rows
 from featevo.layout import DiffingFiles, TrainFiles, acts_dir, model_keys
@@ -29,7 +31,7 @@ LENS = "crosscoder"
 PAIRS = ("base~tuned", "base~control", "tuned~planted")
 """The pairs set against the null, in claim order."""
 NULL_PAIR = "base~base"
-ROLE = {"control": "negative_control", "planted": "positive_control"}
+ROLE = {"control": "comparison", "planted": "positive_control"}
 """Second model of a pair -> the role of its claim (the others: ``claim``)."""
 
 
@@ -41,11 +43,12 @@ def claims(ccs: dict, alpha: float) -> list[dict]:
         if p not in ccs or not isinstance(null, dict):
             continue
         b = ccs[p].get("model_b", p.split("~")[1])
-        c = pair_claim(f"crosscoder_confirmed:{p}",
-                       f"the {p} crosscoder has more {b}-specific latents than the base~base null",
-                       f"the {p} crosscoder has no more {b}-specific latents than the base~base null",
-                       ccs[p].get("b_only_confirmed"), null.get("b_only_confirmed"), alpha, lens=LENS,
-                       role=ROLE.get(p.split("~")[1], "claim"))
+        c = run_claim(f"crosscoder_confirmed:{p}",
+                      f"the {p} crosscoder has more {b}-specific latents than the base~base null",
+                      f"the {p} crosscoder has no more {b}-specific latents than the base~base null",
+                      ccs[p].get("b_only_confirmed"), [null.get("b_only_confirmed")], alpha, stat="b_only_confirmed",
+                      unit="crosscoder", lens=LENS, role=ROLE.get(p.split("~")[1], "claim"))
+        c["observed"]["count"], c["null"]["count"] = ccs[p].get("b_only_confirmed"), null.get("b_only_confirmed")
         c["pair"] = p
         out.append(c)
     return out

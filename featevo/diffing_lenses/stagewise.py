@@ -1,10 +1,13 @@
-"""The stage-wise lens of ``02_model_diffing``: its claims (flag counts of each contrast against the null).
+"""The stage-wise lens of ``02_model_diffing``: its claims (each contrast's run against the null runs).
 
 A latent is flagged when its rotation beyond the null has an empirical p-value <= ``diffing.alpha``
-(:mod:`featevo.stagewise`). Per contrast (``tuned``, the ``control`` twin as negative control, the ``planted``
-twin as positive control) the flag count is set against the larger of two null rates: alpha (what calibrated
-p-values give) and the rate on one more null order held out from the reference (what the rule gives when
-nothing changed), by an exact one-sided binomial test (:func:`featevo.claims.rate_claim`).
+(:mod:`featevo.stagewise`); the flag counts are descriptive numbers. The unit of the lens's claims is the run, what
+was sampled: per contrast (``tuned``, the ``control`` twin as a comparison, the ``planted`` twin as positive control)
+its run's statistic (the mean rotation over latents, averaged over its data orders) is set against the same
+statistic of every null run (the start SAE continued on its own model's activations, each data order one run, the
+held-out order included): p = (1 + null runs at least as large) / (1 + null runs) (:func:`featevo.claims.run_claim`),
+so its smallest attainable value is 1 / (1 + null runs). Averaging the contrast's orders makes its statistic less
+variable than one null run's, which can only make the test conservative for an upper-tail p.
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from featevo.activations import ActivationStore
-from featevo.claims import rate_claim
+from featevo.claims import run_claim
 from featevo.config import PipelineConfig
 from featevo.data import REFERENCE, TARGET
 from featevo.diffing_lenses.rows import ALL_ROWS, PlantedText, Rows
@@ -34,32 +37,45 @@ logger = logging.getLogger(__name__)
 
 LENS = "stagewise"
 CONTRASTS = (("tuned", "null_held_out", "the tuned twin"),
-             ("control", "null_held_out", "the control twin (negative control)"),
+             ("control", "null_held_out", "the control twin (a comparison: the same recipe on reference-domain text)"),
              ("planted", "planted_null_held_out", "the planted twin (positive control)"))
 """(contrast, its held-out null order, its label in the claim's statement)."""
-ROLE = {"control": "negative_control", "planted": "positive_control"}
-"""Contrast -> the role of its claim (the others: ``claim``)."""
+ROLE = {"control": "comparison", "planted": "positive_control"}
+"""Contrast -> the role of its claim (the others: ``claim``). The control twin is a real change (fine-tuning on
+reference-domain text), so the lens flagging it is a comparison beside the tuned twin's flags, not a failed control."""
+NULL_OF = {"null_held_out": "null", "planted_null_held_out": "planted_null"}
+"""Held-out null entry -> its null contrast (whose reference orders are the other null runs)."""
+
+
+def null_runs(sws: dict, held: str) -> list[float]:
+    """The statistic of every null run of held-out null ``held``: the mean rotation over latents of each data order
+    of its null contrast (the reference orders, then the held-out one)."""
+    return [float(v) for name in (NULL_OF.get(held, ""), held)
+            for v in ((sws.get(name) or {}).get("rotation_mean_per_order") or [])]
 
 
 def flag_claim(name: str, held: str, label: str, sws: dict, n_latents: dict[str, int], alpha: float) -> dict | None:
-    """The claim that contrast ``name`` flags more latents than its null (None when the contrast did not run).
-    ``sws``: the stage-wise summary (per contrast its ``flagged`` count); ``n_latents``: latents per contrast."""
+    """The claim that contrast ``name``'s run rotates the latents more than the null runs (None when the contrast
+    did not run). ``sws``: the stage-wise summary (per entry its ``rotation_mean``, ``rotation_mean_per_order`` and
+    ``flagged`` count); ``n_latents``: latents per contrast. The flag counts ride along as descriptive numbers."""
     e, h = sws.get(name), sws.get(held) or {}
     n = n_latents.get(name, 0)
     if not isinstance(e, dict) or not n:
         return None
-    k_held, n_held = h.get("flagged"), n_latents.get(held, 0)
-    held_rate = k_held / n_held if isinstance(k_held, int) and n_held else 0.0
-    c = rate_claim(f"stagewise_flags:{name}", f"stage-wise diffing flags more latents for {label} than the null",
-                   f"stage-wise diffing does not flag more latents for {label} than the null", e.get("flagged"), n,
-                   max(alpha, held_rate), alpha, lens=LENS, role=ROLE.get(name, "claim"))
-    c["null"].update(alpha_expects=alpha * n, held_out_flags=k_held)
+    c = run_claim(f"stagewise_flags:{name}",
+                  f"the stage-wise run of {label} rotates the latents more (mean rotation) than the null runs",
+                  f"the stage-wise run of {label} does not rotate the latents detectably more than the null runs",
+                  e.get("rotation_mean"), null_runs(sws, held), alpha, stat="rotation_mean", unit="stage-wise run",
+                  lens=LENS, role=ROLE.get(name, "claim"))
+    c["observed"].update(count=e.get("flagged"), n=n, orders=e.get("orders"))
+    c["null"].update(alpha_expects=alpha * n, held_out_flags=h.get("flagged"),
+                     what="the start SAE continued on its own model's activations, one run per data order")
     c["contrast"], c["label"] = name, label
     return c
 
 
 def claims(sws: dict, n_latents: dict[str, int], alpha: float) -> list[dict]:
-    """Every contrast's flag claim, in :data:`CONTRASTS` order."""
+    """Every contrast's run claim, in :data:`CONTRASTS` order."""
     return [c for name, held, label in CONTRASTS if (c := flag_claim(name, held, label, sws, n_latents, alpha))]
 
 
@@ -235,6 +251,7 @@ def stagewise_summary(stats: dict, results: dict) -> dict:
              "fvu_start_sae_on_target": float(res["fvu_start_on_target"][sl].mean()),
              "fvu_after": float(res["fvu_after"][sl].mean()),
              "rotation_mean": float(rot.mean()), "rotation_median": float(np.median(rot)),
+             "rotation_mean_per_order": [float(v) for v in np.asarray(st["rotation_per_order"]).mean(axis=1)],
              "rotation_reproducibility_r": reproducibility(st["rotation_per_order"])}
         if "rotation_null_mean" in st:
             per_order_excess = st["rotation_per_order"] - st["rotation_null_mean"][None, :]

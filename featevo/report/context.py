@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Optional
 
+from featevo.claims import ROLES as CLAIM_ROLES
 from featevo.config import PipelineConfig
 from featevo.layout import ReportFiles
 from featevo.report.common import SAE_ORDER, as_float, mean
@@ -20,7 +21,8 @@ from featevo.scorers import in_order, names, shown_scorers
 from featevo.tables import Table
 
 
-ROLES = ("claim", "positive_control", "negative_control", "check")
+ROLES = CLAIM_ROLES
+"""A finding's roles: those of claims (:data:`featevo.claims.ROLES`)."""
 _PAIRED_KEYS = ("paired_n", "paired_diff", "paired_ci_low", "paired_ci_high", "paired_wins", "paired_losses",
                 "paired_ties", "paired_sign_p")
 
@@ -35,9 +37,12 @@ class Finding:
     intervals, test and ``supported``; empty for a finding that only reports numbers."""
     supported: Optional[bool] = None
     role: str = "claim"
-    """``claim``; ``positive_control`` (a planted change the method must find: ``supported`` means it passes);
-    ``negative_control`` (a change the method must not find: ``supported`` means it fails); ``check`` (a
-    machinery check: ``supported`` means it passes). The "What this run supports" box groups the controls."""
+    """``claim``; ``comparison`` (a real change set beside the claim's, e.g. what the control twin changes: neither
+    passes nor fails); ``positive_control`` (a planted change the method must find: ``supported`` means it passes);
+    ``negative_control`` (a true null, where the method must find nothing: ``supported`` means it fails); ``check``
+    (a check of the machinery or the design: ``supported`` means it passes; a check that states a claim, a measured
+    test such as "the tuned twin and its replica differ", is worded neutrally and neither passes nor fails). The
+    "What this run supports" box groups the comparisons and the controls."""
     lens: Optional[str] = None
     """The method a claim or control belongs to (``stage-wise diffing``); a supported claim whose lens has a
     failing control is marked in the box."""

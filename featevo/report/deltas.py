@@ -188,6 +188,7 @@ def deltas_findings(ctx: ReportContext) -> None:
     claims = _ds(ctx).get("claims") or []
     find_claim(ctx, "deltas", by_id(claims, "domain_specific_change"))
     find_claim(ctx, "deltas_control", by_id(claims, "target_specific_beyond_control"))
+    find_claim(ctx, "deltas_control_twin", by_id(claims, "control_change"))  # a comparison: the control twin
     find_claim(ctx, "deltas_held_out", by_id(claims, "held_out_confirmation"))
     find_claim(ctx, "deltas_size", by_id(claims, "pair_change_size"))
     find_claim(ctx, "domain_latents", by_id(claims, "target_latents:tuned_vs_base"))

@@ -2,16 +2,16 @@
 
 How to read it. **Stage-wise diffing** continues the base SAE on another model's activations; latent i stays
 latent i, and a latent is *flagged* when it rotates beyond what the same continued training on the base model's
-own activations (other data orders, the null) gives it. The first table sets each contrast's flag count beside
-what the null expects (alpha times the latents, calibrated p-values) and beside the count on one more null order
-held out from the reference (what the rule flags when nothing changed); a contrast is said to exceed the null
-only when its flagged fraction's exact 95% interval lies above the larger of the two null rates and a one-sided
-binomial test gives p <= alpha. The control twin (same recipe on reference-domain text) is the negative control, the
-planted twin the positive control. **Crosscoders** per model pair give latent classes by relative decoder norm;
-the base~base crosscoder (one model twice) is their null. The **planted positive control** asks each lens to
-rank the latent that carries a planted word among its most changed (aim: rank <= 3, AUROC >= 0.9). **Lens
-agreement** expresses every lens's flagged set as base SAE latents and tests each pair's overlap against the
-hypergeometric chance level (:mod:`featevo.lenses`). Every sentence is generated from these numbers.
+own activations (other data orders, the null) gives it. The first table sets each contrast's run against the null
+runs (the unit is the run, what was sampled: its mean rotation against each null run's, p = (1 + null runs at
+least as large) / (1 + null runs), beside its smallest attainable value), with its flag count as a descriptive
+number beside what the null expects (alpha times the latents) and the count on one more null order held out from
+the reference. The control twin (same recipe on reference-domain text) is a comparison, a real change set beside
+the tuned twin's; the planted twin is the positive control. **Crosscoders** per model pair give latent classes by
+relative decoder norm; the base~base crosscoder (one model twice) is their null. The **planted positive control**
+asks each lens to rank the latent that carries a planted word among its most changed (aim: rank <= 3, AUROC >=
+0.9). **Lens agreement** expresses every lens's flagged set as base SAE latents and tests each pair's overlap
+against the hypergeometric chance level (:mod:`featevo.lenses`). Every sentence is generated from these numbers.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from featevo.layout import DELTAS, DIFFING, DiffingFiles, ReportFiles, main_saes
 from featevo.report.common import absent_stage, dig, num, plural, source
 from featevo.report.context import ReportContext
 from featevo.report.evidence import claim_sentence, claim_values
-from featevo.report.templates import MISSING, Para, Section, Table, finite, fint, fnum, fp, fpct, fsigned
+from featevo.report.templates import MISSING, Para, Section, Table, finite, fint, fnum, fp, fsigned
 
 CONTINUED = {"tuned": "base SAE continued on the tuned model", "control": "base SAE continued on the control twin",
              "planted": "tuned SAE continued on the planted twin"}
@@ -42,7 +42,9 @@ INTRO = ("Three lenses that keep feature identity, each against its null. **Stag
          "same continued training on the base model's own activations gives (other data orders). **Crosscoders** "
          "learn one dictionary for two models; a latent whose decoder lives in one model only is model-specific, and "
          "the base~base crosscoder (one model twice) is the null. The control twin (same fine-tuning recipe on "
-         "{reference} text) is the negative control, the planted twin (one planted word) the positive control. "
+         "{reference} text) is a comparison: a real change, set beside the tuned twin's, neither a pass nor a fail; "
+         "the planted twin (one planted word) is the positive control. Each p stands beside its smallest attainable "
+         "value, with the run (not the latents of one run) as the unit. "
          "Every count below stands beside its null; a lens is said to find something only where it beats that null.")
 
 
@@ -67,65 +69,65 @@ def lens_claims(ctx: ReportContext, lens: str) -> list[dict]:
 
 
 def stagewise_sentence(ctx: ReportContext, name: str, label: str, claim: dict) -> str:
-    obs, nul, test = claim["observed"], claim["null"], claim["test"]
+    """The contrast's run against the null runs (:func:`featevo.report.evidence.claim_sentence`), with its flag count
+    as a descriptive number; the control twin's run is a comparison, the planted twin's a positive control."""
+    text = claim_sentence(claim)
     ok = supported(claim)
-    text = (f"Stage-wise diffing flags {fint(obs.get('count'))} of {fint(obs.get('n'))} latents for {label} "
-            f"({fpct(obs.get('estimate'))}, 95% interval {fpct(obs.get('ci_low'))}–{fpct(obs.get('ci_high'))}) "
-            f"against {fnum(nul.get('alpha_expects'), 1)} expected under the null (held-out null order flags "
-            f"{fint(nul.get('held_out_flags'))}); ")
-    if ok:
-        text += f"this exceeds the null (one-sided binomial p = {fp(test.get('p'))})."
-    else:
-        text += f"this does not exceed the null (one-sided binomial p = {fp(test.get('p'))})."
     if name == "control":
         t, g = ctx.domains
-        text += (f" The negative control behaves as it should: ordinary fine-tuning on {g} text is not flagged."
-                 if not ok else f" The negative control fails: fine-tuning on {g} text is flagged too, so the "
-                 f"tuned twin's flags are not specific to {t} text.")
+        text += (f" This is a comparison, not a control: the control twin is a real change (the same recipe on {g} "
+                 f"text), set beside the tuned twin's run; the tuned twin's change is specific to {t} text only where "
+                 "it exceeds the control twin's.")
     if name == "planted":
-        text += (" The planted twin is flagged beyond the null (whether the planted latent ranks at the top is the "
+        text += (" The planted twin's run is beyond the null runs (whether the planted latent ranks at the top is the "
                  "planted-aim finding)." if ok else
-                 " The positive control fails: the lens does not flag the planted twin beyond its null.")
+                 " The positive control fails: the lens does not set the planted twin's run beyond its null runs.")
     return text
 
 
 def stagewise_table(ctx: ReportContext, claims: list[dict]) -> Table:
     sw = _summary(ctx).get("stagewise") or {}
     rows = []
-    for c in claims:
+    for raw in claims:
+        c = evaluate(raw)
         e = sw.get(c.get("contrast"))
         if not isinstance(e, dict):
             continue
-        obs, nul = c["observed"], c["null"]
-        rows.append([c.get("label", c.get("contrast")), CONTINUED.get(c.get("contrast"), MISSING),
-                     num(fint(e.get("orders"))), num(f"{fint(obs.get('count'))} of {fint(obs.get('n'))}"),
-                     num(f"{fpct(obs.get('ci_low'))}–{fpct(obs.get('ci_high'))}"),
+        obs, nul, test = c["observed"], c["null"], c.get("test") or {}
+        null_runs = (f"{fnum(nul.get('min'), 4)}–{fnum(nul.get('max'), 4)} ({fint(nul.get('n'))} runs)"
+                     if finite(nul.get("n")) else MISSING)
+        rows.append([c.get("label", c.get("contrast")), c.get("role", "claim").replace("_", " "),
+                     CONTINUED.get(c.get("contrast"), MISSING), num(fint(e.get("orders"))),
+                     num(f"{fint(obs.get('count'))} of {fint(obs.get('n'))}"),
                      num(fnum(nul.get("alpha_expects"), 1)), num(fint(nul.get("held_out_flags"))),
-                     num(fp(c["test"].get("p"))), "yes" if supported(c) else "no",
-                     num(fnum(e.get("rotation_mean"), 4)), num(fnum(e.get("null_rotation_mean"), 4)),
+                     num(fnum(e.get("rotation_mean"), 4)), num(null_runs), num(fp(test.get("p"))),
+                     num(fp(test.get("min_attainable_p"))), "yes" if c.get("supported") else "no",
                      num(fnum(e.get("rotation_reproducibility_r"), 2)),
                      num(fnum(e.get("excess_reproducibility_r"), 2))])
     for name, label in HELD_OUT:
         e = sw.get(name)
         if isinstance(e, dict):
             n = _n_latents(ctx, name)
-            rows.append([label, "one null order against the others", num(fint(e.get("orders"))),
-                         num(f"{fint(e.get('flagged'))} of {fint(n)}"), MISSING,
-                         num(fnum(_alpha(ctx) * n, 1)), MISSING, MISSING, MISSING,
-                         num(fnum(e.get("rotation_mean"), 4)), num(fnum(e.get("null_rotation_mean"), 4)),
+            rows.append([label, "null", "one null order against the others", num(fint(e.get("orders"))),
+                         num(f"{fint(e.get('flagged'))} of {fint(n)}"), num(fnum(_alpha(ctx) * n, 1)), MISSING,
+                         num(fnum(e.get("rotation_mean"), 4)), MISSING, MISSING, MISSING, MISSING,
                          num(fnum(e.get("rotation_reproducibility_r"), 2)), MISSING])
     return Table("tbl-diffing-stagewise",
-                 ["contrast", "continued training", "data orders", "flagged latents", "95% interval (fraction)",
-                  "null expects", "held-out null flags", "p", "beyond the null", "mean rotation",
-                  "null mean rotation", "reproducibility r (rotation)", "reproducibility r (excess)"], rows,
-                 caption="Stage-wise diffing: flagged latents per contrast against the null",
+                 ["contrast", "role", "continued training", "data orders", "flagged latents (descriptive)",
+                  "null expects", "held-out null flags", "mean rotation", "null runs' mean rotation", "p",
+                  "smallest attainable p", "beyond the null runs", "reproducibility r (rotation)",
+                  "reproducibility r (excess)"], rows,
+                 caption="Stage-wise diffing: each contrast's run against the null runs, with its flag count",
                  notes=[f"Flagged: rotation beyond the null with empirical p <= {_alpha(ctx):g} (pooled "
-                        "leave-one-out null orders). Null expects: alpha times the latents; held-out null flags: the "
-                        "same rule on one more null order held out from the reference. p: one-sided exact binomial "
-                        "test of the flag count against the larger of the two null rates; beyond the null when "
-                        "p <= alpha and the interval excludes that rate. Reproducibility: mean Pearson r of the "
-                        f"per-latent rotation (and of its excess over the null) between data orders ({MISSING}: one "
-                        "order)."],
+                        "leave-one-out null orders), a descriptive count of latents of one run. Null expects: alpha "
+                        "times the latents; held-out null flags: the same rule on one more null order held out from "
+                        "the reference. p: the unit is the run: the contrast's mean rotation (over latents and its "
+                        "data orders) against the mean rotation of each null run (the start SAE continued on its "
+                        "own model's activations, one run per data order), p = (1 + null runs at least as large) / "
+                        "(1 + null runs); beside it its smallest attainable value, 1 / (1 + null runs). The control "
+                        "twin's row is a comparison (a real change), not a control. Reproducibility: mean Pearson r of "
+                        "the per-latent rotation (and of its excess over the null) between data orders "
+                        f"({MISSING}: one order)."],
                  source=source(DIFFING, DiffingFiles.SUMMARY))
 
 
@@ -176,15 +178,27 @@ def crosscoder_table(ctx: ReportContext) -> Optional[Table]:
 
 
 def crosscoder_sentence(pair: str, claim: dict) -> str:
-    obs, nul = claim["observed"], claim["null"]
+    """The pair's confirmed model-specific latents against the null crosscoder's, with the run-level p (the unit is
+    the crosscoder) beside its smallest attainable value."""
+    c = evaluate(claim)
+    obs, nul, test = c["observed"], c["null"], c.get("test") or {}
     b = pair.split("~")[1]
     text = (f"The {pair} crosscoder has {fint(obs.get('count'))} {b}-specific latents confirmed by Latent Scaling "
-            f"against {fint(nul.get('count'))} for the base~base null; ")
-    if obs.get("estimate") is None:
-        return text + "neither has any, so the lens shows no model-specific latent."
-    verdict = "this exceeds the null" if supported(claim) else "this does not exceed the null"
-    return text + (f"{verdict} (share {fpct(obs.get('estimate'))}, 95% interval {fpct(obs.get('ci_low'))}–"
-                   f"{fpct(obs.get('ci_high'))} against 50%; conditional binomial p = {fp(claim['test'].get('p'))}).")
+            f"against {fint(nul.get('count'))} for the base~base null")
+    p = f"p = {fp(test.get('p'))}, smallest attainable {fp(test.get('min_attainable_p'))}"
+    if not finite(obs.get("count")) or not finite(nul.get("count")):
+        return text + "; not testable here."
+    if not obs.get("count") and not nul.get("count"):
+        return text + f"; neither has any, so the lens shows no model-specific latent ({p})."
+    verdict = "this exceeds the null crosscoders" if c.get("supported") else "this does not exceed the null crosscoders"
+    text += f"; {verdict} (the unit is the crosscoder: {p}"
+    mp, alpha = test.get("min_attainable_p"), test.get("alpha", 0.05)
+    if finite(mp) and mp > alpha:
+        text += f"; with {fint(nul.get('n'))} null crosscoder(s) the counts are descriptive: no data could support it"
+    text += ")."
+    if b == "control":
+        text += " This is a comparison (the control twin is a real change), not a control."
+    return text
 
 
 # --------------------------------------------------------------------------------------------
@@ -247,7 +261,8 @@ def planted_finding(ctx: ReportContext) -> None:
         p, m = r.get("planted") or {}, r.get("main") or {}
         ok = meets_aim(p, aim)
         met += bool(ok)
-        parts.append(f"{lens_label(ctx, lens)} rank {_rank(p)} (p = {fnum(p.get('p_rank'), 2)}), AUROC of the change "
+        parts.append(f"{lens_label(ctx, lens)} rank {_rank(p)} (p = {fnum(p.get('p_rank'), 2)}, smallest attainable "
+                     f"{fp(p.get('min_attainable_p_rank'))}), AUROC of the change "
                      f"{fnum(p.get('auroc'), 2)} ({'met' if ok else 'not met'}; main diff rank {fint(m.get('rank'))})")
     strength = (ctx.up.diffing.planted or {}).get("plant_strength") or {}
     ex = strength.get("excess_over_replica") or {}

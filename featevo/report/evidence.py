@@ -80,19 +80,64 @@ def claim_sentence(claim: dict) -> str:
         return (f"{_cap(words)}; {obs.get('family', '')}: {fdist(obs, stat)} against the criterion "
                 f"{fval(nul.get('value'), stat)} (supported only when every value reaches it).")
     if c.get("kind") == "value":
-        return (f"{_cap(words)}: {fnum(obs.get('estimate'))} [{fnum(obs.get('ci_low'))}, {fnum(obs.get('ci_high'))}]"
-                f" against {fnum(nul.get('value'))}.")
+        text = (f"{_cap(words)}: {fnum(obs.get('estimate'))} [{fnum(obs.get('ci_low'))}, {fnum(obs.get('ci_high'))}]"
+                f" against {fnum(nul.get('value'))}")
+        return text + (f" (p = {fp(test['p'])}{_min_p(test)})." if finite(test.get("p")) else ".")
     if c.get("kind") == "test":
         return _test_sentence(c, words)
+    if c.get("kind") == "runs":
+        return _runs_sentence(c, words)
     if not c.get("testable"):
         return f"{_cap(c.get('statement', ''))}: not testable here (no {nul.get('family') or 'baseline'} comparisons)."
     sided = "two-sided" if test.get("alternative") == "two-sided" else "one-sided"
+    if c.get("kind") == "sae_permutation":
+        groups = c.get("groups") or {}
+        units = sum(len(v) for k, v in groups.items() if k != "reference")  # the SAEs whose labels are permuted
+        how = (f"{sided} permutation test with the SAE as the unit: the labels of {fint(units)} SAEs permuted, all "
+               f"{fint(test.get('relabellings'))} relabellings")
+    else:
+        how = f"{sided} exact permutation test of the two families"
     text = (f"{_cap(words)}; {obs.get('family')}: {fdist_ci(obs, stat)}, against {nul.get('family')}: "
-            f"{fdist_ci(nul, stat)} ({sided} exact permutation test of the two families, p = {fp(test.get('p'))}")
+            f"{fdist_ci(nul, stat)}{_parts(c)} ({how}, p = {fp(test.get('p'))}{_min_p(test)}")
     mp, alpha = test.get("min_attainable_p"), test.get("alpha", 0.05)
     if not c.get("supported") and finite(mp) and mp > alpha:
-        text += f"; with these few comparisons the smallest attainable p is {fp(mp)}, so no data could support it"
+        few = "SAEs" if c.get("kind") == "sae_permutation" else "comparisons"
+        text += f"; with these few {few} no data could support it at alpha {fnum(alpha, 2)}"
     return text + ")."
+
+
+def _min_p(test: dict) -> str:
+    """``, smallest attainable p X`` (every p the report prints stands beside its smallest attainable value)."""
+    mp = test.get("min_attainable_p")
+    return f", smallest attainable {fp(mp)}" if finite(mp) else ", smallest attainable p not recorded"
+
+
+def _parts(c: dict) -> str:
+    """The parts of an effect a claim carries (``parts``: the matched fraction's new and lost latents): each part's
+    observed and null families in one clause, with no test of its own."""
+    parts = c.get("parts") or {}
+    if not parts:
+        return ""
+    bits = [f"{stat_label(k)} {fdist(v.get('observed') or {}, k)} against {fdist(v.get('null') or {}, k)}"
+            for k, v in parts.items()]
+    return "; its parts: " + ", ".join(bits)
+
+
+def _runs_sentence(c: dict, words: str) -> str:
+    """A claim whose unit is a run (kind ``runs``): the run's statistic against the null runs', p beside its smallest
+    attainable value, and the descriptive counts the claim carries (flagged latents)."""
+    obs, nul, test = c.get("observed") or {}, c.get("null") or {}, c.get("test") or {}
+    unit = c.get("unit") or "run"
+    if not c.get("testable"):
+        return f"{_cap(c.get('statement', ''))}: not testable here (no null {unit}s)."
+    count = (f"; descriptive: {fint(obs['count'])} of {fint(obs['n'])} latents flagged" if finite(obs.get("count"))
+             and finite(obs.get("n")) else "")
+    text = (f"{_cap(words)} ({fnum(obs.get('value'), 4)} against {fint(nul.get('n'))} null {unit}s "
+            f"{fnum(nul.get('min'), 4)}–{fnum(nul.get('max'), 4)}; p = {fp(test.get('p'))}{_min_p(test)}{count})")
+    mp, alpha = test.get("min_attainable_p"), test.get("alpha", 0.05)
+    if not c.get("supported") and finite(mp) and mp > alpha:
+        text += f"; with {fint(nul.get('n'))} null {unit}s no data could support it at alpha {fnum(alpha, 2)}"
+    return text + "."
 
 
 def _test_sentence(c: dict, words: str) -> str:
@@ -119,15 +164,18 @@ def claim_values(claim: dict) -> dict:
             "stat": c.get("stat"), "kind": c.get("kind"), "supported": bool(c.get("supported")),
             "observed": {k: v for k, v in (c.get("observed") or {}).items() if k in keep},
             "null": {k: v for k, v in (c.get("null") or {}).items() if k in keep},
-            "test": c.get("test")}
+            "test": c.get("test"), "role": c.get("role", "claim"),
+            **({"parts": c["parts"]} if c.get("parts") else {})}
 
 
 def find_claim(ctx, fid: str, claim: Optional[dict], prefix: str = "", **values) -> None:
-    """Add the finding ``fid`` stating ``claim`` (skipped when the stage made no such claim)."""
+    """Add the finding ``fid`` stating ``claim`` (skipped when the stage made no such claim); a claim whose role is
+    ``comparison`` (e.g. what the control twin changes) is added as a comparison, every other one as a claim."""
     if not claim:
         return
     c = claim_values(claim)
-    ctx.find(fid, prefix + claim_sentence(claim), claims=[c], supported=c["supported"], **values)
+    role = "comparison" if claim.get("role") == "comparison" else "claim"
+    ctx.find(fid, prefix + claim_sentence(claim), claims=[c], supported=c["supported"], role=role, **values)
 
 
 def by_id(claims: list, cid: str) -> Optional[dict]:
@@ -145,13 +193,22 @@ def claims_table(tid: str, caption: str, claims: list, src: str,
         obs, nul, test = c.get("observed") or {}, c.get("null") or {}, c.get("test") or {}
         null_txt = (fval(nul.get("value"), stat) + " (criterion)" if c.get("kind") == "threshold"
                     else f"{nul.get('family', MISSING)}: {fdist(nul, stat)}")
-        rows.append([stat_label(stat, domains) if stat else c.get("id", ""), f"{obs.get('family', MISSING)}: "
-                     f"{fdist(obs, stat)}", null_txt, num(fp(test.get("p"))),
+        parts = c.get("parts") or {}
+        obs_txt = f"{obs.get('family', MISSING)}: {fdist(obs, stat)}" + "".join(
+            f"; {stat_label(k, domains)} {fdist(v.get('observed') or {}, k)}" for k, v in parts.items())
+        null_txt += "".join(f"; {stat_label(k, domains)} {fdist(v.get('null') or {}, k)}" for k, v in parts.items())
+        label = stat_label(stat, domains) if stat else c.get("id", "")
+        if parts:
+            label += " (with its parts: " + ", ".join(stat_label(k, domains) for k in parts) + ")"
+        rows.append([label, obs_txt, null_txt, num(fp(test.get("p"))), num(fp(test.get("min_attainable_p"))),
                      "yes" if c.get("supported") else "no"])
-    heads = ["statistic", "observed family: mean [range]", "baseline family: mean [range]", "p", "supported"]
+    heads = ["statistic", "observed family: mean [range]", "baseline family: mean [range]", "p",
+             "smallest attainable p", "supported"]
     return Table(tid, heads, rows,
                  caption=caption, source=src,
                  notes=["mean [range]: mean over the family's comparisons (or SAEs), with its smallest and largest "
-                        "value. p: one-sided exact two-sample permutation test of the family means (every split "
-                        "of the pooled values enumerated). Supported: p <= alpha; a threshold claim is supported "
-                        "when every value of the family reaches the criterion."])
+                        "value. p: one-sided permutation test with the SAE as the unit (the SAEs' model labels "
+                        "permuted, every relabelling enumerated) where the families are pairs of SAEs, else the exact "
+                        "two-sample permutation test of the family means (every split of the pooled values "
+                        "enumerated); beside it the smallest p the design can give. Supported: p <= alpha; a "
+                        "threshold claim is supported when every value of the family reaches the criterion."])

@@ -7,7 +7,7 @@ from typing import Optional
 
 from featevo.claims import evaluate
 from featevo.report.answer import answer_blocks
-from featevo.report.common import dig, pct_change
+from featevo.report.common import dig, pct_change, plural
 from featevo.report.context import ReportContext
 from featevo.report.evidence import by_id, fdist
 from featevo.report.templates import Bullets, Para, Section, Tile, Tiles, fci, finite, fint, fnum, fp, fpct, fsigned
@@ -38,7 +38,8 @@ def _claim_tile(claim: dict | None, label: str) -> list[Tile]:
     if c.get("kind") == "threshold":
         sub = f"criterion {fpct(nul.get('value'), 0)}: {'met' if c.get('supported') else 'not met'}"
     else:
-        sub = (f"{nul.get('family')} {fdist(nul, stat)}; p = {fp(dig(c, 'test', 'p'))}, {verdict}")
+        sub = (f"{nul.get('family')} {fdist(nul, stat)}; p = {fp(dig(c, 'test', 'p'))} (smallest attainable "
+               f"{fp(dig(c, 'test', 'min_attainable_p'))}), {verdict}")
     return [Tile(fdist(obs, stat), label, sub)]
 
 
@@ -84,45 +85,79 @@ def scorer_tile(ctx: ReportContext) -> list[Tile]:
     return []
 
 
+CONTROL_ROLES = ("positive_control", "negative_control", "check")
+"""The roles the Controls list shows (a comparison is not a control: it is listed beside the claims)."""
+
+
+def neutral(f) -> bool:
+    """Whether a control finding is a measurement worded neutrally: a check that states a claim (a measured test,
+    e.g. "the tuned twin and its replica differ") neither passes nor fails; a machinery check without a claim (SAE
+    fidelity, splice identity) does."""
+    return f.role == "check" and bool(f.claims)
+
+
 def control_passes(f) -> Optional[bool]:
     """Whether a control finding passes: a positive control or a check passes when it is supported, a negative
-    control when it is not (the method must find nothing beyond its null there)."""
-    if f.supported is None:
+    control when it is not (the method must find nothing beyond its null there); None for a neutral check."""
+    if f.supported is None or neutral(f):
         return None
     return (not f.supported) if f.role == "negative_control" else bool(f.supported)
 
 
+def _control_bullet(f) -> str:
+    if neutral(f):
+        return "Check: " + f.text[:1].lower() + f.text[1:]
+    return ("Passes: " if control_passes(f) else "FAILS: ") + f.text
+
+
+def comparison_blocks(ctx: ReportContext, comparisons: list) -> list:
+    """The comparisons: what the control twin (the same recipe on reference-domain text) changes, beside the tuned
+    twin's change; a change there is expected (the control twin is a real change) and neither passes nor fails."""
+    if not comparisons:
+        return []
+    ref = ctx.domains[1]
+    return [Para(f"**Comparisons** ({len(comparisons)}). What the control twin (the same fine-tuning recipe on {ref} "
+                 "text) changes, measured the same way, beside the tuned twin's change above: the control twin is a "
+                 "real change, so these are neither passes nor fails; a claim is specific to the target domain only "
+                 "where it beats the control twin.", "note"),
+            Bullets([f.text for f in comparisons], "comparisons")]
+
+
 def supports_box(ctx: ReportContext) -> list:
-    """"What this run supports": the claims that beat their nulls, the controls (do the methods find a planted
-    change, and nothing where nothing changed?), then the claims that did not beat their nulls. Built only from the
-    findings' ``supported`` flags and roles (re-derived from each claim's own numbers), so it says "nothing beyond
-    its baseline" when that is the result."""
+    """"What this run supports": the claims that beat their nulls, the comparisons (what the control twin changes),
+    the controls (do the methods find a planted change, and nothing where nothing changed?), then the claims that did
+    not beat their nulls. Built only from the findings' ``supported`` flags and roles (re-derived from each claim's
+    own numbers), so it says "nothing beyond its baseline" when that is the result."""
     claims = [f for f in ctx.findings if f.role == "claim"]
     yes = [f for f in claims if f.supported is True]
     no = [f for f in claims if f.supported is False]
-    controls = [f for f in ctx.findings if f.role != "claim" and f.supported is not None]
-    if not yes and not no and not controls:
+    comparisons = [f for f in ctx.findings if f.role == "comparison" and f.supported is not None]
+    controls = [f for f in ctx.findings if f.role in CONTROL_ROLES and f.supported is not None]
+    if not yes and not no and not controls and not comparisons:
         return []
     out = answer_blocks(ctx)
     out += [Para("**What this run supports.** Claims that beat their baseline (seed pairs of the same model, the "
-                "control twin, random latents, shuffled labels); then the controls that say whether each method can be "
-                "trusted here; then the claims that did not beat their baseline. The numbers are in the findings below "
-                "and in each section.", "lead")]
-    failing_lenses = {f.lens for f in controls if f.lens and not control_passes(f)}
+                "control twin, random latents, shuffled labels); then what the control twin changes, for comparison; "
+                "then the controls that say whether each method can be trusted here; then the claims that did not "
+                "beat their baseline. The numbers are in the findings below and in each section.", "lead")]
+    failing_lenses = {f.lens for f in controls if f.lens and control_passes(f) is False}
     if yes:
         out.append(Bullets([f.text + (f" (Caution: a control of {f.lens} fails; see Controls.)"
                                       if f.lens in failing_lenses else "") for f in yes], "supports"))
     elif no:
         out.append(Bullets([f"Nothing in this run is detectable beyond its baseline: none of the {len(no)} "
                             f"tested claims beats it."], "supports none"))
+    out += comparison_blocks(ctx, comparisons)
     if controls:
-        failed = [f for f in controls if not control_passes(f)]
-        out.append(Para(f"**Controls** ({len(controls) - len(failed)} of {len(controls)} pass). A positive control "
-                        "must find a change planted on purpose; a negative control must find nothing beyond its "
-                        "baseline; "
-                        "a claim made by a method whose control fails is not trustworthy.", "note"))
-        out.append(Bullets([("Passes: " if control_passes(f) else "FAILS: ") + f.text for f in controls],
-                           "controls"))
+        judged = [f for f in controls if control_passes(f) is not None]
+        failed = [f for f in judged if not control_passes(f)]
+        n_neutral = len(controls) - len(judged)
+        out.append(Para(f"**Controls** ({len(judged) - len(failed)} of {len(judged)} pass"
+                        + (f"; {n_neutral} {plural(n_neutral, 'measured check')} worded neutrally" if n_neutral else "")
+                        + "). A positive control must find a change planted on purpose; a negative control, a true "
+                        "null, must find nothing beyond its baseline; a check states what the design measures; a claim "
+                        "made by a method whose control fails is not trustworthy.", "note"))
+        out.append(Bullets([_control_bullet(f) for f in controls], "controls"))
     if no:
         out.append(Para(f"Not supported at this scale ({len(no)} of {len(yes) + len(no)} tested claims): the "
                         "change is within the baseline's range.", "note"))
@@ -138,8 +173,9 @@ def findings_section(ctx: ReportContext) -> Section:
         *([Tiles(headline)] if headline else []),
         Para("Each statement below is generated from the stage outputs when the report is built; the numbers "
              "are the ones in the tables further down. A statement that claims a change is made only when the "
-             "observed family of comparisons beats its baseline (seed pairs of the same model, or the control twin) in "
-             "an exact permutation test, re-derived here from the values it shows; otherwise the sentence says "
-             "that the change is not detectable, with the same numbers.", "note"),
+             "observed family beats its baseline (seed pairs of the same model, or the control twin) in a "
+             "permutation test whose unit is what was sampled (SAEs, runs), re-derived here from the values it shows, "
+             "its p beside the smallest p the design can give; otherwise the sentence says that the change is not "
+             "detectable, with the same numbers.", "note"),
         Bullets([f.text for f in ctx.findings] or ["No findings could be computed."], "finding"),
     ])

@@ -242,10 +242,14 @@ def index_identity_note(ctx: ReportContext, n: int, same: int) -> Para:
 
 def matching_findings(ctx: ReportContext) -> None:
     claims = _summary(ctx).get("claims") or []
-    find_claim(ctx, "matching", by_id(claims, "matched_fraction:fine-tuning_vs_seed"))
-    find_claim(ctx, "new_lost", by_id(claims, "new:fine-tuning_vs_seed"))
-    find_claim(ctx, "lost", by_id(claims, "lost:fine-tuning_vs_seed"))
+    main = by_id(claims, "matched_fraction:fine-tuning_vs_seed")
+    find_claim(ctx, "matching", main)
+    if main and not main.get("parts"):  # a stage 02 written before the matched fraction carried new and lost
+        find_claim(ctx, "new_lost", by_id(claims, "new:fine-tuning_vs_seed"))
+        find_claim(ctx, "lost", by_id(claims, "lost:fine-tuning_vs_seed"))
     find_claim(ctx, "matching_control", by_id(claims, "matched_fraction:fine-tuning_vs_control"))
+    # what the control twin changes (a comparison, beside the tuned twin's change)
+    find_claim(ctx, "matching_control_twin", by_id(claims, "matched_fraction:control_vs_seed"))
     find_claim(ctx, "dictionary_size", by_id(claims, "seed_stability:main"))
     find_claim(ctx, "dictionary_size_wide", by_id(claims, "seed_stability:wide"))
     if not by_id(claims, "matched_fraction:fine-tuning_vs_seed"):
