@@ -70,11 +70,13 @@ def answer_blocks(ctx: ReportContext) -> list:
     pos, neg = cl.get("tuned~planted"), cl.get("sham")
     if pos is not None:
         ctrl.append(("Passes" if pos["supported"] else "FAILS") + ": the lens finds the planted change (planted twin "
-                    f"beyond the tuned twin; p = {fp(pos['test']['p'])}).")
+                    f"beyond the tuned twin; p = {fp(pos['test']['p'])}, smallest attainable "
+                    f"{fp(pos['test'].get('min_attainable_p'))}).")
     if neg is not None:
         vac = neg.get("vacuous")
         ctrl.append(("FAILS" if neg["supported"] else ("Passes (vacuously)" if vac else "Passes"))
-                    + f": with sham domain labels (a true null) the lens finds no change (p = {fp(neg['test']['p'])}; "
+                    + f": with sham domain labels (a true null) the lens finds no change (p = {fp(neg['test']['p'])}, "
+                    f"smallest attainable {fp(neg['test'].get('min_attainable_p'))}; "
                     f"{fint(neg['observed'].get('count'))} latents at BH q <= alpha per dictionary).")
     if ctrl:
         out.append(Bullets(ctrl, "controls"))
