@@ -54,8 +54,9 @@ def overlap_test(a: Iterable[int], b: Iterable[int], n: int) -> dict:
     k = len(sa & sb)
     expected = len(sa) * len(sb) / n if n > 0 else None
     p = float(hypergeom.sf(k - 1, n, len(sa), len(sb))) if n > 0 and sa and sb else None
+    p_min = float(hypergeom.sf(min(len(sa), len(sb)) - 1, n, len(sa), len(sb))) if n > 0 and sa and sb else None
     return {"n": int(n), "size_a": len(sa), "size_b": len(sb), "overlap": k, "expected": expected,
-            "ratio": (k / expected) if expected else None, "p": p,
+            "ratio": (k / expected) if expected else None, "p": p, "min_attainable_p": p_min,
             "jaccard": (k / len(sa | sb)) if (sa | sb) else None}
 
 

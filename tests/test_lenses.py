@@ -56,3 +56,12 @@ def test_best_match_finds_the_rotated_row():
     rows = np.vstack([rows, np.zeros(8)])
     idx, cos = best_match(rows, ref)
     assert idx.tolist() == [5, 0, 7, -1] and (cos[:3] > 0.99).all() and np.isnan(cos[3])
+
+
+def test_overlap_smallest_attainable_p_is_the_full_overlap():
+    """Two sets of 2 and 3 of 10 latents: the largest overlap is 2, P(X >= 2) = C(3,2) C(7,0) / C(10,2) = 3/45."""
+    from featevo.lenses import overlap_test
+
+    got = overlap_test([0, 1], [0, 1, 2], 10)
+    assert abs(got["min_attainable_p"] - 3 / 45) < 1e-12 and got["p"] == got["min_attainable_p"]
+    assert overlap_test([0, 1], [5, 6, 7], 10)["p"] == 1.0

@@ -98,8 +98,14 @@ def beat_sentence(kind: str, stat: str, c: dict, domains: tuple[str, str] = ("fi
             f"expected by chance; ")
     if obs.get("estimate") is None:
         return text + "not testable (no flagged latents)."
+    p_min = c["test"].get("min_attainable_p")
     return text + ("this exceeds chance" if supported(c) else "this does not exceed chance") + (
-        f" (one-sided binomial p = {fp(c['test'].get('p'))}).")
+        f" (one-sided binomial p = {fp(c['test'].get('p'))}, smallest attainable {fp(p_min)}).")
+
+
+def _min_p(n_null) -> float | None:
+    """Smallest attainable one-sided empirical p against ``n_null`` random latents: 1 / (n_null + 1)."""
+    return 1.0 / (n_null + 1.0) if finite(n_null) else None
 
 
 def planted_block(ctx: ReportContext) -> list:
@@ -119,11 +125,13 @@ def planted_block(ctx: ReportContext) -> list:
              num(f"{fsig(nul.get('median'), 3, True)} {fci(nul.get('p05'), nul.get('p95'))}")],
             ["largest random latent", num(fsig(nul.get("max"), 3, True))],
             ["percentile / one-sided p", num(f"{fnum(p.get('null_percentile'), 0)} / {fp(p.get('null_p'))}")],
+            ["smallest attainable p", num(fp(_min_p(nul.get("n"))))],
             ["beats the null", "yes" if ok else "no"]]
     text = (f"Positive control: ablating the planted twin's latent {fint(p.get('latent'))} (AUROC "
             f"{fnum(p.get('auroc'), 2)}) changes the loss at the planted words by {fsig(p.get('effect'), 3, True)} "
             f"{ci} against a random-latent median of {fsig(nul.get('median'), 3, True)} "
-            f"(largest {fsig(nul.get('max'), 3, True)}; one-sided p = {fp(p.get('null_p'))}); "
+            f"(largest {fsig(nul.get('max'), 3, True)}; one-sided p = {fp(p.get('null_p'))}, smallest attainable "
+            f"{fp(_min_p(nul.get('n')))}); "
             + ("the intervention machinery detects a latent the model needs." if ok else
                "it does not beat the null, so a null result for the flagged latents says little."))
     ctx.find("causal_planted", text, claims=[claim_values(c)], supported=ok, role="positive_control",

@@ -302,14 +302,15 @@ def lens_tables(ctx: ReportContext) -> list:
                           source=f"{source(DIFFING, DiffingFiles.STAGEWISE_LATENTS)}, "
                                  f"{source(DIFFING, DiffingFiles.CROSSCODER_LATENTS)}, {DELTAS} (pair effects)")]
     rows = [[f"{p['a']} & {p['b']}", num(fint(p["size_a"])), num(fint(p["size_b"])), num(fint(p["overlap"])),
-             num(fnum(p["expected"], 2)), num(fp(p["p"])), "yes" if p["beyond"] else "no"] for p in res["pairs"]]
+             num(fnum(p["expected"], 2)), num(fp(p["p"])), num(fp(p.get("min_attainable_p"))),
+             "yes" if p["beyond"] else "no"] for p in res["pairs"]]
     notes = ["Expected: |A| |B| / N for two independent sets of N base latents (hypergeometric mean); p: one-sided "
              f"hypergeometric P(overlap >= observed); beyond chance when p <= {a:g}."]
     if res["missing"]:
         notes.append("Missing " + ", ".join(f"{k} ({what[k].removeprefix('missing: ')})" for k in res["missing"])
                      + ": its pairs are not in the table.")
     blocks.append(Table("tbl-lens-overlap", ["lenses", "|A|", "|B|", "overlap", "expected by chance", "p",
-                                             "beyond chance"], rows,
+                                             "smallest attainable p", "beyond chance"], rows,
                         caption="Lens agreement: overlap of every two lenses against chance", notes=notes))
     lat = sorted(res["by_latent"], key=lambda j: (-len(res["by_latent"][j]), j))
     lrows = []
@@ -336,7 +337,8 @@ def lens_finding(ctx: ReportContext, res: dict) -> None:
                  missing=res["missing"])
         return
     parts = [f"{p['a']} and {p['b']} share {fint(p['overlap'])} against {fnum(p['expected'], 2)} expected by "
-             f"chance (p = {fp(p['p'])}, {'beyond chance' if p['beyond'] else 'not beyond chance'})"
+             f"chance (p = {fp(p['p'])}, smallest attainable {fp(p.get('min_attainable_p'))}, "
+             f"{'beyond chance' if p['beyond'] else 'not beyond chance'})"
              for p in res["pairs"]]
     n_beyond = res["n_beyond"]
     only = "; ".join(f"{k} alone flags {fint(len(v))}" for k, v in res["only"].items())

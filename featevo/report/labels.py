@@ -95,6 +95,13 @@ def scores_table(stats: dict[str, dict]) -> Table:
 
 PAIRED_HEADERS = ["SAE", "scorer", "scored", "undefined", "failed", "paired", "own", "floor", "own \u2212 floor",
                   "95% CI", "wins / losses / ties", "sign test p", "own \u2212 top tokens"]
+def _sign_min_p(get, m: str) -> float | None:
+    """Smallest attainable p of scorer ``m``'s two-sided sign test: every untied latent on one side,
+    2 x 0.5 ** (wins + losses), at most 1 (``get``: the scorer's paired statistics by key)."""
+    w, lo = get(f"{m}_paired_wins"), get(f"{m}_paired_losses")
+    return min(1.0, 2.0 * 0.5 ** (w + lo)) if finite(w) and finite(lo) and w + lo > 0 else None
+
+
 def has_paired(scores: dict) -> bool:
     """True when stage 04 recorded the paired floor statistics (``<scorer>_paired_n``)."""
     return any(f"{m}_paired_n" in (scores.get(side) or {}) for side in SAE_ORDER for m in names())
@@ -125,7 +132,7 @@ def paired_scores_table(scores: dict[str, dict], n_donors: int | None = None,
                          num(fsigned(g(f"{m}_paired_diff"), 3)),
                          num(fci(g(f"{m}_paired_ci_low"), g(f"{m}_paired_ci_high"), 2)),
                          num(" / ".join(fint(g(f"{m}_paired_{k}")) for k in ("wins", "losses", "ties"))),
-                         num(fp(g(f"{m}_paired_sign_p"))),
+                         num(f"{fp(g(f'{m}_paired_sign_p'))} (min {fp(_sign_min_p(g, m))})"),
                          num(fsigned(g(f"{m}_vs_top_tokens_diff"), 3))])
     donors = f"{n_donors} other latents' labels" if n_donors else "other latents' labels"
     notes = [f"Floor: the same latent scored with {donors} (mean over donors). Own and floor are means over the "
@@ -155,7 +162,8 @@ def paired_finding(ctx: ReportContext, scores: dict[str, dict]) -> None:
         verdict = ("beat" if finite(lo) and lo > 0 else "fall below" if finite(hi) and hi < 0
                    else "cannot be told from")
         parts.append(f"{side}: {m} own \u2212 floor {fsigned(e.get(f'{m}_paired_diff'), 3)} {fci(lo, hi, 2)} over "
-                     f"{fint(e.get(f'{m}_paired_n'))} latents (sign test p {fp(e.get(f'{m}_paired_sign_p'))}), so "
+                     f"{fint(e.get(f'{m}_paired_n'))} latents (sign test p {fp(e.get(f'{m}_paired_sign_p'))}, "
+                     f"smallest attainable {fp(_sign_min_p(e.get, m))}), so "
                      f"the labels {verdict} shuffled labels")
     if not parts:
         return
