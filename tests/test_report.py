@@ -1096,3 +1096,23 @@ def test_fidelity_check_uses_the_real_token_splice_not_the_mask_positions():
         found["sae_quality"].text
     found = run(0.5)
     assert found["sae_fidelity"].supported is False and "miss part" in found["sae_fidelity"].text
+
+
+def test_a_control_that_cannot_reach_alpha_is_not_called_a_failure():
+    """A positive control whose test's smallest attainable p exceeds alpha (e.g. a run-level test with 3 null runs)
+    is listed as unable to pass at this design, not as a failing method; one that could have passed still FAILS."""
+    from types import SimpleNamespace
+
+    from featevo.report.context import Finding
+    from featevo.report.findings import supports_box, unreachable
+    from featevo.report.templates import Bullets, Para
+
+    low = {"test": {"p": 0.25, "alpha": 0.05, "min_attainable_p": 0.25}}
+    ok = {"test": {"p": 0.2, "alpha": 0.05, "min_attainable_p": 0.001}}
+    a = Finding("a", "Stage-wise finds the plant.", {}, [low], False, "positive_control")
+    b = Finding("b", "Crosscoder finds the plant.", {}, [ok], False, "positive_control")
+    assert unreachable(a) and not unreachable(b)
+    box = supports_box(SimpleNamespace(findings=[a, b]))
+    lists = {x.cls: x.items for x in box if isinstance(x, Bullets)}
+    assert lists["controls"][0].startswith("Cannot pass at this design") and lists["controls"][1].startswith("FAILS")
+    assert any(isinstance(x, Para) and "0 of 2 pass, 1 cannot pass at this design" in x.text for x in box)

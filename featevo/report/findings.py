@@ -104,9 +104,19 @@ def control_passes(f) -> Optional[bool]:
     return (not f.supported) if f.role == "negative_control" else bool(f.supported)
 
 
+def unreachable(f) -> bool:
+    """Whether a control cannot pass by design: every claim it states has a smallest attainable p above its level
+    (e.g. a run-level test with three null runs), so its "failure" says nothing about the method."""
+    tests = [c.get("test") or {} for c in f.claims]
+    return bool(tests) and all(finite(t.get("min_attainable_p")) and finite(t.get("alpha"))
+                               and t["min_attainable_p"] > t["alpha"] for t in tests)
+
+
 def _control_bullet(f) -> str:
     if neutral(f):
         return "Check: " + f.text[:1].lower() + f.text[1:]
+    if not control_passes(f) and unreachable(f):
+        return "Cannot pass at this design (its smallest attainable p exceeds alpha; more runs needed): " + f.text
     return ("Passes: " if control_passes(f) else "FAILS: ") + f.text
 
 
@@ -151,8 +161,9 @@ def supports_box(ctx: ReportContext) -> list:
     if controls:
         judged = [f for f in controls if control_passes(f) is not None]
         failed = [f for f in judged if not control_passes(f)]
-        n_neutral = len(controls) - len(judged)
+        n_neutral, n_out = len(controls) - len(judged), sum(unreachable(f) for f in failed)
         out.append(Para(f"**Controls** ({len(judged) - len(failed)} of {len(judged)} pass"
+                        + (f", {n_out} cannot pass at this design" if n_out else "")
                         + (f"; {n_neutral} {plural(n_neutral, 'measured check')} worded neutrally" if n_neutral else "")
                         + "). A positive control must find a change planted on purpose; a negative control, a true "
                         "null, must find nothing beyond its baseline; a check states what the design measures; a claim "
