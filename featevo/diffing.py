@@ -1,5 +1,5 @@
 """Stage 02 (``02_model_diffing``): model diffing that keeps feature identity, each lens against its null,
-with the planted twin as positive control and the control twin as negative control.
+with the planted twin as positive control and the control twin as a comparison (a real change, not a null).
 
 The lenses are the entries of :data:`featevo.diffing_lenses.LENSES` (the :class:`featevo.diffing_lenses.Lens`
 protocol): :func:`compute` fits each, writes its summary sections, scores it on the planted control, collects
