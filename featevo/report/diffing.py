@@ -232,7 +232,7 @@ def planted_table(ctx: ReportContext) -> Optional[Table]:
         p, m = r.get("planted") or {}, r.get("main") or {}
         ok, null = meets_aim(p, aim), p.get("null") or {}
         rows.append([lens_label(ctx, lens), num(fint(p.get("best_latent"))), num(fnum(p.get("auroc"))),
-                     num(_rank(p)), num(f"{fnum(p.get('p_rank'), 2)} (min {fnum(p.get('min_attainable_p_rank'), 2)})"),
+                     num(_rank(p)), num(f"{fp(p.get('p_rank'))} (min {fp(p.get('min_attainable_p_rank'))})"),
                      MISSING if ok is None else ("met" if ok else "not met"),
                      num(fnum(null.get("auroc"))) if null else MISSING,
                      num(_rank(m))])
@@ -261,7 +261,7 @@ def planted_finding(ctx: ReportContext) -> None:
         p, m = r.get("planted") or {}, r.get("main") or {}
         ok = meets_aim(p, aim)
         met += bool(ok)
-        parts.append(f"{lens_label(ctx, lens)} rank {_rank(p)} (p = {fnum(p.get('p_rank'), 2)}, smallest attainable "
+        parts.append(f"{lens_label(ctx, lens)} rank {_rank(p)} (p = {fp(p.get('p_rank'))}, smallest attainable "
                      f"{fp(p.get('min_attainable_p_rank'))}), AUROC of the change "
                      f"{fnum(p.get('auroc'), 2)} ({'met' if ok else 'not met'}; main diff rank {fint(m.get('rank'))})")
     strength = (ctx.up.diffing.planted or {}).get("plant_strength") or {}
