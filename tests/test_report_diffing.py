@@ -387,3 +387,24 @@ def test_the_fixed_dictionary_lens_is_calibrated_against_the_replica_and_rendere
     rep = findings["diffing_fixed_dictionary_fixed_dictionary_replica_tuned"]["text"]
     assert f"Check: {rep[:1].lower()}{rep[1:]}" in md
     assert f"Passes: {rep}" not in md and f"FAILS: {rep}" not in md
+
+
+def test_the_answer_states_the_lens_planted_rank_by_the_change_rule(lens_cfg, built, tmp_path):
+    """The answer's controls carry the fixed-dictionary lens's planted rank from planted.json (pass exactly when the
+    rank meets the aim); a perturbed rank changes the verdict."""
+    import copy
+
+    up, findings, md, _ = built
+    r = up.diffing.planted["lenses"]["fixed_dictionary"]["planted"]
+    aim = up.diffing.planted["aim"]["rank_at_most"]
+    line = next(x for x in md.splitlines() if "in the lens's localised change" in x)
+    assert f"ranks {r['rank']} of {r['n_latents']}" in line
+    assert line.startswith("- Passes" if r["rank"] <= aim else "- FAILS")
+    up2 = copy.copy(up)
+    up2.diffing = copy.copy(up.diffing)
+    up2.diffing.planted = copy.deepcopy(up.diffing.planted)
+    bad = up2.diffing.planted["lenses"]["fixed_dictionary"]["planted"]
+    bad.update(rank=aim + 7, meets_aim=False)
+    md2 = _build(lens_cfg, up2, tmp_path)[1]
+    line2 = next(x for x in md2.splitlines() if "in the lens's localised change" in x)
+    assert line2.startswith("- FAILS") and f"ranks {aim + 7} of" in line2

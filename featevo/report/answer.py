@@ -72,6 +72,14 @@ def answer_blocks(ctx: ReportContext) -> list:
         ctrl.append(("Passes" if pos["supported"] else "FAILS") + ": the lens finds the planted change (planted twin "
                     f"beyond the tuned twin; p = {fp(pos['test']['p'])}, smallest attainable "
                     f"{fp(pos['test'].get('min_attainable_p'))}).")
+    rank = (((d.planted or {}).get("lenses") or {}).get(LENS) or {}).get("planted") if d is not None else None
+    if rank and rank.get("rank") is not None:
+        aim = ((d.planted or {}).get("aim") or {}).get("rank_at_most")
+        ok = rank.get("meets_aim", aim is not None and rank["rank"] <= aim)
+        ctrl.append(("Passes" if ok else "FAILS") + f": scored on change (the rule fixed before the run), the latent "
+                    f"whose activation change marks the planted words ranks {fint(rank['rank'])} of "
+                    f"{fint(rank.get('n_latents'))} in the lens's localised change (aim: rank <= {fint(aim)}; p = "
+                    f"{fp(rank.get('p_rank'))}, smallest attainable {fp(rank.get('min_attainable_p_rank'))}).")
     if neg is not None:
         vac = neg.get("vacuous")
         ctrl.append(("FAILS" if neg["supported"] else ("Passes (vacuously)" if vac else "Passes"))
