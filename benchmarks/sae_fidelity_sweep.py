@@ -52,10 +52,12 @@ def main() -> None:
     ap.add_argument("--run", type=Path, required=True, help="a run folder (outputs/<run>)")
     ap.add_argument("--models", default="base,tuned")
     ap.add_argument("--variant", action="append", required=True)
-    ap.add_argument("--work", type=Path, default=Path("/tmp/fid_sweep"))
+    ap.add_argument("--work", type=Path, default=None,
+                    help="where the trained SAEs go (default: <run>/../_fid_sweep_<run name>, beside the run)")
     ap.add_argument("--eval-docs", type=int, default=256)
     ap.add_argument("--replicate", type=int, default=0, help="seed of stage 01's SAE r of the model (0: first)")
     args = ap.parse_args()
+    args.work = args.work or args.run.parent / f"_fid_sweep_{args.run.name}"
     logging.basicConfig(level=logging.WARNING)
     torch.set_num_threads(2)
     s1 = args.run / "01_train_sae"
