@@ -95,6 +95,8 @@ def scores_table(stats: dict[str, dict]) -> Table:
 
 PAIRED_HEADERS = ["SAE", "scorer", "scored", "undefined", "failed", "paired", "own", "floor", "own \u2212 floor",
                   "95% CI", "wins / losses / ties", "sign test p", "own \u2212 top tokens"]
+
+
 def _sign_min_p(get, m: str) -> float | None:
     """Smallest attainable p of scorer ``m``'s two-sided sign test: every untied latent on one side,
     2 x 0.5 ** (wins + losses), at most 1 (``get``: the scorer's paired statistics by key)."""
