@@ -163,6 +163,12 @@ def calibrated_pvalues(z_by: dict[str, np.ndarray], null_names: list[str]) -> di
     return out
 
 
+def lone_discovery_attainable(null_size: int, m: int, alpha: float) -> bool:
+    """Whether BH over ``m`` tests at ``alpha`` can make one discovery alone: its p must reach ``alpha / m``,
+    and the smallest calibrated p against a null of ``null_size`` values is ``1 / (null_size + 1)``."""
+    return bool(null_size) and m > 0 and 1.0 / (null_size + 1) <= alpha / m
+
+
 def bh_discoveries(p: np.ndarray, alpha: float) -> tuple[np.ndarray, np.ndarray]:
     """(q, q <= alpha) with Benjamini-Hochberg; NaN p-values (no null) give NaN q and no discovery."""
     p = np.asarray(p, dtype=np.float64)
@@ -253,6 +259,7 @@ class PairEffects:
     q_calibrated: np.ndarray | None = None
     discovered: np.ndarray | None = None
     null_pairs: int = 0
+    null_max_abs_z: float | None = None  # the largest |z| of the null it was calibrated against
     p_held_out: np.ndarray | None = None
     check: HeldOut | None = None
 
@@ -270,6 +277,8 @@ class PairEffects:
                 "sampling_discoveries": int(samp.sum()),
                 "mean_abs_z": float(np.abs(self.full.z).mean()) if len(self) else None,
                 "null_pairs": self.null_pairs, "min_p": 1.0 / (self.null_pairs + 1) if self.null_pairs else None,
+                "z_needed": self.null_max_abs_z, "lone_discovery_attainable": lone_discovery_attainable(
+                    self.null_pairs, len(self), alpha),
                 "confirmed": self.check.n_confirmed if self.check is not None else 0}
 
 
@@ -295,6 +304,9 @@ def calibrate(effects: dict[str, PairEffects], alpha: float, top_n: int, null_fa
     held = calibrated_pvalues({n: e.held_out.z for n, e in effects.items()}, null)
     for n, e in effects.items():
         e.p_calibrated, e.null_pairs = full[n]
+        pool = [np.abs(effects[m].full.z) for m in null if m != n]
+        pool = np.concatenate(pool) if pool else np.zeros(0)
+        e.null_max_abs_z = float(np.nanmax(pool)) if np.isfinite(pool).any() else None
         e.q_calibrated, e.discovered = bh_discoveries(e.p_calibrated, alpha)
         e.p_held_out = held[n][0]
         e.check = held_out_check(e.z_selection, e.p_held_out, top_n, alpha)

@@ -71,6 +71,8 @@ COMPARISON_COUNTS = Schema(DeltasFiles.COMPARISON_COUNTS, (
     Col("mean_abs_z", "float", "mean |z| over the matched pairs"),
     Col("null_pairs", "int", "seed-pair z values its calibrated p-values were computed against"),
     Col("min_p", "float", "smallest attainable calibrated p, 1 / (null_pairs + 1)"),
+    Col("z_needed", "float", "the largest |z| of that null: a pair needs |z| above it for the smallest p"),
+    Col("lone_discovery_attainable", "bool", "min_p <= alpha / matched_pairs: one pair can be a discovery alone"),
     Col("confirmed", "int", "selected pairs confirmed on the held-out half"),
 ), "per comparison: counts of domain-specific changes, calibrated against seed pairs")
 HELD_OUT = Schema(DeltasFiles.HELD_OUT, (

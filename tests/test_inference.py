@@ -187,6 +187,26 @@ def test_calibrate_counts_every_family_by_the_same_procedure():
     assert c["discoveries"] == c["toward_target"] == 6 and c["toward_reference"] == 0
     assert c["min_p"] == pytest.approx(1 / (4 * L + 1)) and c["confirmed"] == 6
     assert sum(effects[f"s{i}"].counts(0.05)["discoveries"] for i in range(4)) <= 2
+    # the |z| a pair needs: the largest |z| of the (leave-one-out) seed null, and a z just above it gets min p
+    pooled = np.concatenate([np.abs(effects[f"s{i}"].full.z) for i in range(4)])
+    assert c["z_needed"] == pytest.approx(pooled.max())
+    s0_pool = np.concatenate([np.abs(effects[f"s{i}"].full.z) for i in range(1, 4)])
+    assert effects["s0"].counts(0.05)["z_needed"] == pytest.approx(s0_pool.max())
+    above = calibrated_pvalues({"x": np.array([pooled.max() * 1.01]), **{f"s{i}": effects[f"s{i}"].full.z
+                                                                          for i in range(4)}}, [f"s{i}" for i in range(4)])
+    assert above["x"][0][0] == pytest.approx(c["min_p"])
+    # 40 pairs against 160 null values: min p 1/161 > 0.05/40, so no pair is a discovery alone; the six planted
+    # pairs pass together (BH's k-th threshold is k alpha / m)
+    assert not c["lone_discovery_attainable"] and c["discoveries"] == 6
+
+
+def test_lone_discovery_attainable_known_cases():
+    from featevo.inference import lone_discovery_attainable
+
+    # the demo's matched pairs: 662 seed-pair z against 38 pairs: 1/663 > 0.05/38, so not alone
+    assert not lone_discovery_attainable(662, 38, 0.05)
+    assert lone_discovery_attainable(759, 38, 0.05)  # 1/760 <= 0.05/38 = 1/760
+    assert not lone_discovery_attainable(0, 38, 0.05) and not lone_discovery_attainable(100, 0, 0.05)
 
 
 # --------------------------------------------------------------------------------------------

@@ -71,9 +71,27 @@ def counts_table(ctx: ReportContext) -> Table:
              "calibrated p is about 1 / (that + 1). Confirmed: of the top pairs selected on half of the templates, "
              "those significant on the other half. Sampling noise only: BH on the template permutation p, which "
              "ignores seed noise (what an uncalibrated analysis would report)."]
+    notes += _power_note(ctx)
     return Table("tbl-delta-summary", ["", *[FAMILY_HEADS[f] for f in fams]], rows,
                  caption="Domain-specific changes of matched pairs per family of comparisons", notes=notes,
                  source=source(DELTAS, DeltasFiles.COMPARISON_COUNTS))
+
+
+def _power_note(ctx: ReportContext) -> list[str]:
+    """What one discovery of the primary comparison would need: the seed null's largest |z|, and whether BH over
+    its matched pairs can reach a lone discovery at all."""
+    ds = _ds(ctx)
+    c = (ds.get("comparisons") or {}).get(ds.get("primary") or "") or {}
+    if c.get("z_needed") is None:
+        return []
+    top = max((abs(r.get("z") or 0.0) for r in ds.get("top5_by_z") or []), default=None)
+    lone = ("so one pair alone can be a discovery" if c.get("lone_discovery_attainable") else
+            f"so no pair can be a discovery alone: BH over {fint(c.get('matched_pairs'))} pairs needs p <= "
+            f"{fp(ds.get('alpha', 0.05) / max(c.get('matched_pairs') or 1, 1))}, below the smallest attainable p "
+            f"{fp(c.get('min_p'))}; several pairs must pass together")
+    seen = f"; its largest |z| is {fnum(top, 2)}" if top is not None else ""
+    return [f"Power of {c.get('comparison')}: a pair needs |z| > {fnum(c.get('z_needed'), 2)} (the largest |z| among "
+            f"the seed pairs) for the smallest calibrated p{seen}; {lone}."]
 
 
 def held_out_table(ctx: ReportContext) -> Table:
