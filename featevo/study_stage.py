@@ -235,7 +235,7 @@ def study_claims(ladder: list[dict], n: int, alpha: float = 0.05) -> list[dict]:
         out.append(pvalue_claim(
             cid, f"{how}, the base and tuned top-{n} sets share fewer latents than chance",
             f"{how}, the base and tuned top-{n} sets share no fewer latents than chance: the study's \"new\" "
-            "latents are what chance gives", r["p_chance_at_most"], alpha,
+            "is not beyond what chance gives", r["p_chance_at_most"], alpha,
             observed={"count": r["tuned_overlap"], "n": n, "estimate": r["tuned_new"]},
             null={"expected_count": exp, "value": r["chance_new"]},
             name="hypergeometric P(overlap <= observed)", lens=LENS, role="check"))
