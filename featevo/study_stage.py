@@ -28,6 +28,7 @@ import torch
 from featevo.activations import TokenTable, iter_layer_rows, tokenize_docs
 from featevo.claims import pvalue_claim, value_claim
 from featevo.config import PipelineConfig
+from featevo.errors import ConfigError
 from featevo.data import REFERENCE, TARGET, cluster_ids, load_probe
 from featevo.io import load_manifest, read_json
 from featevo.layout import (
@@ -253,9 +254,16 @@ def study_claims(ladder: list[dict], n: int, alpha: float = 0.05) -> list[dict]:
 # --------------------------------------------------------------------------------------------
 # The stage
 # --------------------------------------------------------------------------------------------
+def check(cfg: PipelineConfig) -> None:
+    """What must fail before the stage starts: the study's reading needs a block below the SAE's."""
+    if cfg.harvest.layer < 1:
+        raise ConfigError(f"harvest.layer={cfg.harvest.layer}: the study reads hidden_states[layer], the output of "
+                          "block layer - 1, so its procedure needs harvest.layer >= 1")
+
+
 def run(cfg: PipelineConfig, force: bool = False) -> Path:
     """Run stage 03_study (needs stages 01, 02 and 03_activation_deltas); returns the stage folder."""
-    return run_stage(cfg, STUDY, compute, force)
+    return run_stage(cfg, STUDY, compute, force, check=check)
 
 
 def _pair_class(s2r: CompareResult, pairs: dict) -> dict:

@@ -94,3 +94,14 @@ def test_the_report_shows_the_study_section_and_its_findings(study_run):
     assert head["values"]["published"] == 0.75
     for cid in ("study_index_overlap_vs_chance", "study_matched_overlap_vs_chance", "study_beyond_seed"):
         assert findings[cid]["role"] == "check" and findings[cid]["claims"]
+
+
+def test_a_layer_without_a_block_below_is_a_one_line_config_error(study_run):
+    import dataclasses
+
+    from featevo.errors import ConfigError
+    from featevo.study_stage import check
+
+    with pytest.raises(ConfigError, match="harvest.layer=0"):
+        check(dataclasses.replace(study_run, harvest=dataclasses.replace(study_run.harvest, layer=0)))
+    check(study_run)

@@ -16,11 +16,11 @@ section only shows them.
 
 from __future__ import annotations
 
-from featevo.layout import STUDY, ReportFiles, StudyFiles
+from featevo.layout import INTERPRET, STUDY, InterpretFiles, ReportFiles, StudyFiles
 from featevo.report.common import absent_stage, dig, num, source
 from featevo.report.context import ReportContext
 from featevo.report.evidence import claim_values
-from featevo.report.templates import MISSING, Bullets, Para, Section, Table, finite, fint, fnum, fp, fpct
+from featevo.report.templates import MISSING, Bullets, Cell, Para, Section, Table, finite, fint, fnum, fp, fpct
 
 COMPARISON_WORDS = {"tuned": "base vs tuned (the study's)", "seed": "base vs a second seed of base",
                     "control": "base vs the control twin"}
@@ -54,10 +54,10 @@ def headline_table(ctx: ReportContext) -> Table:
                                         "base vs base seed 1", "base vs control", "chance"], rows,
                  caption="The study's headline numbers: as published, and by its procedure on this run beside its "
                          "baselines",
-                 notes=["Published: the study's own run (STUDY.md facts of its repository). This run: the study's "
-                        "procedure (layer one block below, dense encoder, special tokens pooled, index pairing); the "
-                        "activation counts are taken over stage 01's eval windows, so their scale differs from the "
-                        "study's corpus counts. Chance: hypergeometric, where defined."],
+                 notes=["Published: the study's own run, as its repository reports it (summary table, README). "
+                        "This run: the study's procedure (layer one block below, dense encoder, special tokens "
+                        "pooled, index pairing); the activation counts are taken over stage 01's eval windows, so "
+                        "their scale differs from the study's corpus counts. Chance: hypergeometric, where defined."],
                  source=source(STUDY, StudyFiles.HEADLINE))
 
 
@@ -69,8 +69,8 @@ def ladder_table(ctx: ReportContext) -> Table:
         rows.append([num(fint(r["rung"])), r["correction"] or MISSING,
                      num(f"{fpct(r['headline'], 0)} {ci}".strip() if not excess else f"{fpct(r['headline'], 0, True)} "
                          f"{ci}".strip()),
-                     num(fint(r["tuned_overlap"])), num(fpct(r["chance_new"], 0) if not excess else "0%"),
-                     num(fp(r["p_chance_at_most"])),
+                     num(fint(r["tuned_overlap"])), num(fpct(r["chance_new"], 0) if not excess else ""),
+                     num(fp(r["p_chance_at_most"]) if not excess else ""),
                      num(fpct(r["seed_new"], 0)), num(fpct(r["control_new"], 0)),
                      num(f"{fpct(r['control_minus_seed'], 0, True)} {cci}".strip() if excess else "")])
     return Table("tbl-study-ladder", ["rung", "correction added", "headline", "shared of top-20", "chance",
@@ -170,6 +170,45 @@ def delta_table(ctx: ReportContext) -> Table:
                  source=source(STUDY, StudyFiles.DELTAS))
 
 
+def _label_lookup(ctx: ReportContext, side: str) -> dict[int, str]:
+    """Stage 04's label of each labelled latent of ``side`` (base or tuned), by latent index."""
+    out: dict[int, str] = {}
+    for r in ctx.up.interpret.labels:
+        j, lab = r[f"{side}_latent"], r[f"{side}_label"]
+        if j is not None and lab is not None:
+            out.setdefault(int(j), lab)
+    return out
+
+
+def _unparsed(label: str | None) -> bool:
+    return label is not None and label.strip().startswith("[failed")
+
+
+def label_table(ctx: ReportContext) -> list:
+    """The study's label comparison: labels of base latent i beside tuned latent i for its top activation-count
+    deltas (index pairing), and how many records are missing or unparsed (stage 04 labels only some latents)."""
+    top = [r for r in ctx.up.study.deltas if r["comparison"] == "tuned"][:10]
+    if not top:
+        return []
+    lb, lt = _label_lookup(ctx, "base"), _label_lookup(ctx, "tuned")
+    rows, missing, unparsed = [], 0, 0
+    for r in top:
+        i = r["latent"]
+        b, t = lb.get(i), lt.get(i)
+        missing += (b is None) + (t is None)
+        unparsed += _unparsed(b) + _unparsed(t)
+        rows.append([num(fint(r["rank"])), num(fint(i)), Cell(b or "no record", wrap=True, muted=b is None),
+                     Cell(t or "no record", wrap=True, muted=t is None)])
+    note = (f"{missing} of {2 * len(top)} label records are missing and {unparsed} unparsed: stage 04 labels the "
+            f"latents featevo's own ranking picks ({fint(ctx.cfg.interpret.latents)} per SAE), not latent i of both "
+            "SAEs. The study had records for 2 BERT latents, both unparsed, so its label comparison compared FinBERT "
+            "labels with nothing; under index pairing base latent i and tuned latent i are unrelated latents anyway.")
+    return [Table("tbl-study-labels", ["rank", "latent i", "base latent i: label", "tuned latent i: label"], rows,
+                  caption="The study's label comparison for its top activation-count deltas, by index pairing",
+                  notes=[note], source=f"{source(STUDY, StudyFiles.DELTAS)}, "
+                                              f"{source(INTERPRET, InterpretFiles.LABELS)}")]
+
+
 def corrected_block(ctx: ReportContext) -> list:
     quoted = _s(ctx).get("corrected_answer") or []
     if not quoted:
@@ -191,6 +230,10 @@ def corrected_block(ctx: ReportContext) -> list:
                  "that made it: matched pairs of stage 02, the fixed-dictionary lens of 02_model_diffing, the "
                  "domain-specific change of stage 03, each against its seed or control baseline):", "lead"),
             Bullets(items, "corrected")]
+
+
+def _mean(xs: list) -> float | None:
+    return sum(xs) / len(xs) if xs else None
 
 
 def _cap(text: str) -> str:
@@ -234,6 +277,20 @@ def _findings(ctx: ReportContext) -> None:
                  f"{_pci(last['ci_low'], last['ci_high'])} more \"new\" against base than a second seed of the base "
                  f"model's is (base vs control: {fpct(last['control_minus_seed'], 0, True)}). " + biggest_move(ladder),
                  role="check", lens="study", **{f"rung_{r['rung']}": r["headline"] for r in ladder})
+    t = next(iter(st.change_summary.where(comparison="tuned")), None)
+    fire = [r["tuned_firing_rate"] for r in st.deltas if r["comparison"] == "tuned"][:5]
+    if t is not None:
+        seed = next(iter(st.change_summary.where(comparison="seed")), {})
+        ctx.find("study_checks",
+                 f"The study's checks on this run: the financial and general changes of latent i correlate at "
+                 f"{fnum(t['corr_fin_gen_change'], 2)} across latents (two seeds of base: "
+                 f"{fnum(seed.get('corr_fin_gen_change'), 2)}; published 0.80), {fint(t['top_more_on_general'])} of "
+                 f"the tuned top-{n} \"financial\" latents have a higher mean on {ctx.domains[1]} text (published 12), "
+                 f"and the top-5 activation-count \"specialists\" fire on {fpct(_mean(fire), 0)} of token positions "
+                 "(published 46-54%).",
+                 role="check", lens="study", corr_fin_gen_change=t["corr_fin_gen_change"],
+                 seed_corr_fin_gen_change=seed.get("corr_fin_gen_change"),
+                 top_more_on_general=t["top_more_on_general"], specialist_firing_rate=fire)
     for c in st.claims:
         cv = claim_values(c)
         obs, nul = c.get("observed") or {}, c.get("null") or {}
@@ -269,5 +326,5 @@ def study_section(ctx: ReportContext) -> Section:
                                    "tokens, specialisation against each model's own reference, matched pairs of "
                                    "stage 02; (c) beside the same change between two seeds of the base model.",
                               "The study's figure corrected", "fig-study-corrected"))
-    sec.add(*top_tables(ctx), summary_table(ctx), delta_table(ctx), *corrected_block(ctx))
+    sec.add(*top_tables(ctx), summary_table(ctx), delta_table(ctx), *label_table(ctx), *corrected_block(ctx))
     return sec
