@@ -123,10 +123,9 @@ STAGES: tuple[StageSpec, ...] = (
               "flagged latents ablated or patched to their base values inside the tuned model, against random latents",
               verify=(DELTAS,), inputs=("probe",)),
     StageSpec(STUDY, "03_activation_deltas/study_as_published.py", "stage03", ("seed", "study", *PROBE_KEYS),
-              (TRAIN, COMPARE, DIFFING, DELTAS, TWIN),
+              (TRAIN, COMPARE, DELTAS, TWIN),
               "the study reproduced as published (its layer, encoder, pooling, index pairing, top-20 typing) beside "
-              "chance, seed and control baselines, one correction at a time", optional=(DIFFING,),
-              inputs=("probe",)),
+              "chance, seed and control baselines, one correction at a time", inputs=("probe",)),
     StageSpec(INTERPRET, "04_interpret/interpret.py", "stage04", ("interpret",), (TRAIN, COMPARE, DELTAS, TWIN),
               "Delphi labels with detection and fuzzing scores against a shuffled-label floor"),
     StageSpec(REPORT, "05_report/report.py", "stage05", ("report",),

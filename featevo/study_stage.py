@@ -13,7 +13,7 @@ its procedure for each comparison (top-20 table, emerging features, per-latent t
 activation-count delta ranking), its headline numbers beside the published ones and the baselines, the ladder of
 corrections (:mod:`featevo.study_ladder`), the four-panel figure in the study's layout by its procedure and after
 every correction, and ``summary.json`` with the stage's claims (lens ``study``, role ``check``) and the corrected
-answer quoted, not recomputed, from stages 02 and 03.
+answer quoted, not recomputed, from stages 02_compare_features and 03_activation_deltas.
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ from featevo.errors import ConfigError
 from featevo.data import REFERENCE, TARGET, cluster_ids, load_probe
 from featevo.io import load_manifest, read_json
 from featevo.layout import (
-    COMPARE, DELTAS, DIFFING, STUDY, TRAIN, CompareFiles, DeltasFiles, DiffingFiles, StudyFiles, model_keys,
+    COMPARE, DELTAS, STUDY, TRAIN, CompareFiles, DeltasFiles, StudyFiles, model_keys,
     models as run_models, sae_dir, sae_specs, split_dir, stage_dir,
 )
 from featevo.results import CompareResult
@@ -55,14 +55,13 @@ PUBLISHED = {
 }
 """The study's published numbers (its BERT vs FinBERT run), quoted for reference beside this run's."""
 CORRECTED_CLAIMS = (
-    (DIFFING, DiffingFiles.SUMMARY, "fixed_dictionary:control~tuned"),
-    (DIFFING, DiffingFiles.SUMMARY, "fixed_dictionary:beyond_replica"),
     (COMPARE, CompareFiles.SUMMARY, "matched_fraction:fine-tuning_vs_seed"),
     (DELTAS, DeltasFiles.SUMMARY, "domain_specific_change"),
     (DELTAS, DeltasFiles.SUMMARY, "target_specific_beyond_control"),
     (DELTAS, DeltasFiles.SUMMARY, "target_latents:tuned_vs_control"),
 )
-"""featevo's own answer to the study's question, quoted from the stages that made it (stage, file, claim id)."""
+"""featevo's own answer to the study's question, quoted from the stages that made it (stage, file, claim id); the
+report adds the fixed-dictionary lens's claims of 02_model_diffing (an optional stage this one does not read)."""
 
 
 def comparisons(cfg: PipelineConfig) -> dict[str, tuple[str, str]]:
@@ -262,7 +261,8 @@ def check(cfg: PipelineConfig) -> None:
 
 
 def run(cfg: PipelineConfig, force: bool = False) -> Path:
-    """Run stage 03_study (needs stages 01, 02 and 03_activation_deltas); returns the stage folder."""
+    """Run stage 03_study (needs stages 01, 02_compare_features and 03_activation_deltas); returns the stage
+    folder."""
     return run_stage(cfg, STUDY, compute, force, check=check)
 
 

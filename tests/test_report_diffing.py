@@ -23,8 +23,8 @@ from test_report import _Parser, copy_of_run, report_cfg, shown_equals, table  #
 
 @pytest.fixture(scope="module")
 def lens_cfg(report_cfg, tmp_path_factory):  # noqa: F811
-    """A copy of the report fixture's run with 02_model_diffing and 03_causal run for real (small configs), and
-    03_study after them (its placeholder reads 02_model_diffing, so it is stale once that reruns)."""
+    """A copy of the report fixture's run with 02_model_diffing, 03_causal and 03_study run for real (small configs;
+    the report fixture's placeholders of these optional stages are reported absent)."""
     from featevo import causal, diffing, study_stage
     from featevo.config import CrosscoderConfig, DiffingConfig, StagewiseConfig
 

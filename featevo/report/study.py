@@ -16,7 +16,7 @@ section only shows them.
 
 from __future__ import annotations
 
-from featevo.layout import INTERPRET, STUDY, InterpretFiles, ReportFiles, StudyFiles
+from featevo.layout import DIFFING, INTERPRET, STUDY, InterpretFiles, ReportFiles, StudyFiles
 from featevo.report.common import absent_stage, dig, num, source
 from featevo.report.context import ReportContext
 from featevo.report.evidence import claim_values
@@ -209,8 +209,22 @@ def label_table(ctx: ReportContext) -> list:
                                               f"{source(INTERPRET, InterpretFiles.LABELS)}")]
 
 
+FIXED_DICTIONARY_CLAIMS = ("fixed_dictionary:control~tuned", "fixed_dictionary:beyond_replica")
+"""The fixed-dictionary lens's answer to the study's question (02_model_diffing's claims, when that stage ran)."""
+
+
+def quoted_claims(ctx: ReportContext) -> list[dict]:
+    """featevo's own answer to the study's question: 02_model_diffing's fixed-dictionary claims (as that stage made
+    them), then the claims of stages 02 and 03 that 03_study quoted."""
+    out = []
+    if ctx.up.diffing is not None:
+        by = {c.get("id"): c for c in ctx.up.diffing.claims}
+        out += [{"stage": DIFFING, **by[cid]} for cid in FIXED_DICTIONARY_CLAIMS if cid in by]
+    return out + list(_s(ctx).get("corrected_answer") or [])
+
+
 def corrected_block(ctx: ReportContext) -> list:
-    quoted = _s(ctx).get("corrected_answer") or []
+    quoted = quoted_claims(ctx)
     if not quoted:
         return [Para("featevo's own analysis of the question (stages 02 and 03) is not available in this run.",
                      "note")]
