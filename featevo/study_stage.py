@@ -271,6 +271,21 @@ def _pair_class(s2r: CompareResult, pairs: dict) -> dict:
     return {(have[r["comparison"]], r["latent_a"]): r["class"] for r in s2r.all_pairs if r["comparison"] in have}
 
 
+def class_base_rate(s2r: CompareResult, pooled: dict, is_target: np.ndarray, n: int) -> dict:
+    """Stage 02's class "new" (no decoder match to any base latent) among the tuned SAE's top-``n`` (by the study's
+    ranking, and by the corrected one) against its base rate among all the tuned SAE's live latents."""
+    from featevo.study import domain_means, top_n
+
+    cls = {int(r["latent"]): r["class"] for r in s2r.latents if r["sae"] == "tuned"}
+    live = [c for c in cls.values() if c != "dead"]
+    out = {"all_live": sum(c == "new" for c in live) / len(live) if live else None, "n_live": len(live)}
+    for key, variant, rank in (("top_as_published", AS_PUBLISHED, "fin"), ("top_corrected", SPECIAL, "spec")):
+        m = domain_means(pooled[(variant, "tuned")], is_target)
+        top = top_n(m["fin"] if rank == "fin" else m["fin"] - m["gen"], n)
+        out[key] = sum(cls.get(int(j)) == "new" for j in top) / n
+    return out
+
+
 def compute(cfg: PipelineConfig, out_dir: Path) -> StudyResult:
     from featevo.models import resolve_device
     from featevo.study_figures import corrected_four_panel, study_four_panel
@@ -304,6 +319,7 @@ def compute(cfg: PipelineConfig, out_dir: Path) -> StudyResult:
         "count_positions": n_pos, "count_threshold": cfg.study.count_threshold,
         "n_bootstrap": cfg.study.n_bootstrap, "ci": cfg.study.ci,
         "ladder": ladder, "corrected_answer": corrected_answer(cfg),
+        "class_new": class_base_rate(s2r, pooled, is_target, n),
         "claims": study_claims(ladder, n),
     }
     res = StudyResult(ladder=ladder, top=tabs["top"], emerging=tabs["emerging"],

@@ -76,6 +76,14 @@ def test_its_claims_are_checks_and_the_corrected_answer_is_quoted(study_run):
         if c["id"] in quoted:
             assert quoted[c["id"]]["supported"] == c["supported"] and quoted[c["id"]]["observed"] == c["observed"]
     assert "domain_specific_change" in quoted
+    from featevo.layout import COMPARE
+    from featevo.results import LATENTS as S2_LATENTS
+
+    s2 = S2_LATENTS.read(stage_dir(cfg, COMPARE))
+    live = [r["class"] for r in s2 if r["sae"] == "tuned" and r["class"] != "dead"]
+    cn = res.summary["class_new"]
+    assert cn["all_live"] == pytest.approx(live.count("new") / len(live)) and cn["n_live"] == len(live)
+    assert 0.0 <= cn["top_as_published"] <= 1.0 and 0.0 <= cn["top_corrected"] <= 1.0
 
 
 def test_the_report_shows_the_study_section_and_its_findings(study_run):

@@ -328,6 +328,15 @@ def study_section(ctx: ReportContext) -> Section:
     move = biggest_move(st_rows := ctx.up.study.ladder.rows())
     if move and st_rows:
         sec.add(Para(move, "note"))
+    cn = _s(ctx).get("class_new") or {}
+    if finite(cn.get("all_live")):
+        text = (f"By stage 02's classes (no decoder match to any base latent), {fpct(cn.get('top_as_published'), 0)} "
+                f"of the tuned SAE's top-{fint(_s(ctx).get('top_n'))} by the study's ranking and "
+                f"{fpct(cn.get('top_corrected'), 0)} by the corrected one are classed new, against "
+                f"{fpct(cn.get('all_live'), 0)} of all its {fint(cn.get('n_live'))} live latents: the base rate a "
+                "\"new\" top set has to beat.")
+        sec.add(Para(text, "note"))
+        ctx.find("study_class_base_rate", text, role="check", lens="study", **cn)
     d = ctx.up.dirs[STUDY]
     fig = ctx.copy_figure(d / StudyFiles.FOUR_PANEL, ReportFiles.STUDY_FOUR_PANEL)
     sec.add(*ctx.figure_block(fig, "The study's four-panel figure in its original layout, by its procedure on this "
