@@ -43,6 +43,7 @@ stage02: setup
 stage03: setup
 	$(RUN) 03_activation_deltas/activation_deltas.py $(ARGS)
 	$(RUN) 03_activation_deltas/causal_checks.py $(ARGS)
+	$(RUN) 03_activation_deltas/study_as_published.py $(ARGS)
 stage04: setup
 	$(RUN) 04_interpret/interpret.py $(ARGS)
 stage05: setup

@@ -24,7 +24,7 @@ from typing import Any, Literal, Optional, Union
 import yaml
 
 from featevo.config_sections import (  # re-exported: import sections from here
-    ModelConfig, DataConfig, HarvestConfig, TwinConfig, SAEConfig, CompareConfig, DeltasConfig,
+    ModelConfig, DataConfig, HarvestConfig, TwinConfig, SAEConfig, CompareConfig, DeltasConfig, StudyConfig,
 )
 from featevo.errors import ConfigError
 
@@ -366,6 +366,7 @@ class PipelineConfig:
     causal: CausalConfig = field(default_factory=CausalConfig)
     interpret: InterpretConfig = field(default_factory=InterpretConfig)
     report: ReportConfig = field(default_factory=ReportConfig)
+    study: StudyConfig = field(default_factory=StudyConfig)
     wandb: WandbConfig = field(default_factory=WandbConfig)
     config_path: Optional[str] = None
     """Where this config was read from (filled in by the loader)."""

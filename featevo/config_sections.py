@@ -325,3 +325,32 @@ class DeltasConfig:
             raise ValueError("alpha and ci must be in (0, 1)")
         if self.top_n < 1 or self.context_window < 0 or self.contexts_per_latent < 1 or self.min_per_category < 1:
             raise ValueError("top_n, contexts_per_latent, min_per_category >= 1 and context_window >= 0 are required")
+
+
+@dataclass
+class StudyConfig:
+    """The study reproduced as published, beside its baselines and the corrected answer (stage ``03_study``,
+    featevo/study_stage.py). Read by that stage only, so these keys never mark another stage stale."""
+
+    top_n: int = 20
+    """Size of the study's top sets ("top-20 financial features") and of its top table."""
+    emerging_n: int = 10
+    """Rows of the study's "emerging features" table (its top latents of type tuned financial)."""
+    delta_top_n: int = 22
+    """Rows of the study's activation-count "delta" ranking."""
+    count_threshold: float = 0.0
+    """A token position counts for a latent's activation count when its (study-encoded) activation exceeds this."""
+    count_windows: int = 1000
+    """Windows of stage 01's eval split the activation counts are taken over (the study: 1,000 chunks)."""
+    n_bootstrap: int = 200
+    """Cluster-bootstrap resamples (probe templates within each domain) for the ladder's last rung."""
+    ci: float = 0.95
+    """Confidence level of that interval."""
+
+    def __post_init__(self) -> None:
+        if self.top_n < 1 or self.emerging_n < 1 or self.delta_top_n < 1 or self.count_windows < 1:
+            raise ValueError("study.top_n, study.emerging_n, study.delta_top_n and study.count_windows must be >= 1")
+        if self.n_bootstrap < 10:
+            raise ValueError("study.n_bootstrap must be >= 10")
+        if not 0.0 < self.ci < 1.0:
+            raise ValueError("study.ci must be in (0, 1)")

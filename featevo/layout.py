@@ -12,6 +12,7 @@ Layout of ``outputs/<run>/``::
     02_compare_features/     every SAE comparison (fine-tuning, seed, control, ...): matching, classes, claims
     03_activation_deltas/    domain-specific change of matched pairs on the probe set, seed-calibrated; contexts;
                              with a twin, the twins' masked-LM loss on the probe (twin_eval.json)
+    03_study/                the study reproduced as published beside its baselines, one correction at a time
     04_interpret/            Delphi labels and scores
     05_report/               report.html, report.md, findings.json, figures/
     logs/<stage>.log         each stage's log
@@ -83,6 +84,7 @@ COMPARE = "02_compare_features"
 DIFFING = "02_model_diffing"
 DELTAS = "03_activation_deltas"
 CAUSAL = "03_causal"
+STUDY = "03_study"
 INTERPRET = "04_interpret"
 REPORT = "05_report"
 
@@ -120,12 +122,16 @@ STAGES: tuple[StageSpec, ...] = (
               (TRAIN, DELTAS, TWIN),
               "flagged latents ablated or patched to their base values inside the tuned model, against random latents",
               verify=(DELTAS,), inputs=("probe",)),
+    StageSpec(STUDY, "03_activation_deltas/study_as_published.py", "stage03", ("seed", "study", *PROBE_KEYS),
+              (TRAIN, COMPARE, DELTAS, TWIN),
+              "the study reproduced as published (its layer, encoder, pooling, index pairing, top-20 typing) beside "
+              "chance, seed and control baselines, one correction at a time", inputs=("probe",)),
     StageSpec(INTERPRET, "04_interpret/interpret.py", "stage04", ("interpret",), (TRAIN, COMPARE, DELTAS, TWIN),
               "Delphi labels with detection and fuzzing scores against a shuffled-label floor"),
     StageSpec(REPORT, "05_report/report.py", "stage05", ("report",),
-              (TRAIN, COMPARE, DIFFING, DELTAS, CAUSAL, INTERPRET, TWIN),
+              (TRAIN, COMPARE, DIFFING, DELTAS, CAUSAL, STUDY, INTERPRET, TWIN),
               "self-contained HTML report, its Markdown twin and findings.json",
-              optional=(DIFFING, CAUSAL), verify=(COMPARE, DELTAS, INTERPRET)),
+              optional=(DIFFING, CAUSAL, STUDY), verify=(COMPARE, DELTAS, INTERPRET)),
 )
 _BY_ID = {s.id: s for s in STAGES}
 
@@ -290,6 +296,21 @@ class CausalFiles:
     EFFECTS_FIG = "effects_vs_random.png"
 
 
+class StudyFiles:
+    """``03_study/``."""
+
+    LADDER = "ladder.csv"                  # the headline after each correction, beside its baselines
+    TOP = "top_financial.csv"             # the study's top-20 table (and the same rule for the baselines)
+    EMERGING = "emerging.csv"             # the study's "emerging features" table
+    LATENTS = "latents.csv"               # the study's per-latent table (every latent index, every comparison)
+    CHANGE_SUMMARY = "change_summary.csv"  # the study's summary (up/down split, mean and max change) per comparison
+    DELTAS = "activation_count_deltas.csv"  # the study's "activation delta" ranking per comparison
+    HEADLINE = "headline.csv"             # the study's headline numbers: published, this run, baselines
+    SUMMARY = "summary.json"
+    FOUR_PANEL = "study_four_panel.png"   # the study's figure in its original layout, by its procedure
+    FOUR_PANEL_CORRECTED = "study_four_panel_corrected.png"  # the same layout after every correction
+
+
 class InterpretFiles:
     """``04_interpret/``."""
 
@@ -327,6 +348,8 @@ class ReportFiles:
     DIFFING_ROTATION = "02_rotation_vs_null.png"
     DIFFING_RHO = "02_relative_decoder_norm.png"
     CAUSAL_EFFECTS = "03_effects_vs_random.png"
+    STUDY_FOUR_PANEL = "03_study_four_panel.png"
+    STUDY_FOUR_PANEL_CORRECTED = "03_study_four_panel_corrected.png"
 
 
 # --------------------------------------------------------------------------------------------
@@ -457,7 +480,7 @@ def _stage01_02_files() -> dict[str, tuple[tuple[str, str], ...]]:
 
 
 def _stage03_05_files() -> dict[str, tuple[tuple[str, str], ...]]:
-    D, K, IF, R = DeltasFiles, CausalFiles, InterpretFiles, ReportFiles
+    D, K, IF, R, S = DeltasFiles, CausalFiles, InterpretFiles, ReportFiles, StudyFiles
     return {
         DELTAS: (
             (D.PER_CATEGORY, "per latent and probe category: mean activation"),
@@ -479,6 +502,18 @@ def _stage03_05_files() -> dict[str, tuple[tuple[str, str], ...]]:
             (K.EFFECTS, "per flagged and random latent: effect of ablating / patching inside the tuned model"),
             (K.SUMMARY, "claims of the stage"),
             (_fig(K.EFFECTS_FIG), "effects against random latents"),
+        ),
+        STUDY: (
+            (S.LADDER, "the study's headline after one correction at a time, beside chance, seed and control"),
+            (S.HEADLINE, "the study's headline numbers: published, this run, its baselines"),
+            (S.TOP, "the study's top-20 table by its procedure, per comparison (tuned, seed, control)"),
+            (S.EMERGING, "the study's emerging-features table, per comparison"),
+            (S.LATENTS, "the study's per-latent table (index pairing), per comparison"),
+            (S.CHANGE_SUMMARY, "the study's summary (up/down split, mean and max change) and the checks"),
+            (S.DELTAS, "the study's activation-count delta ranking, per comparison"),
+            (S.SUMMARY, "claims (checks) of the stage, the corrected answer quoted from stages 02-03"),
+            (_fig(S.FOUR_PANEL), "the study's four-panel figure in its original layout, by its procedure"),
+            (_fig(S.FOUR_PANEL_CORRECTED), "the same layout after every correction"),
         ),
         INTERPRET: (
             (IF.LABELS, "per labelled pair / latent: labels, label-quality marks, cross verdict, change"),

@@ -22,8 +22,8 @@ from featevo.errors import StageError
 from featevo.interpret import _RecordingMixin
 from featevo.io import StageRun, atomic_write_json, reading_as, record_reads, require_stage
 from featevo.layout import (
-    CAUSAL, COMPARE, DELTAS, DIFFING, REPORT, STAGES, TRAIN, DeltasFiles, partial_dir, run_dir, stage_dir, stage_spec,
-    upstream_stages,
+    CAUSAL, COMPARE, DELTAS, DIFFING, REPORT, STAGES, STUDY, TRAIN, DeltasFiles, partial_dir, run_dir, stage_dir,
+    stage_spec, upstream_stages,
 )
 
 
@@ -71,7 +71,7 @@ def test_reads_are_recorded_only_for_the_stage_code(tiny_cfg):
 @pytest.fixture(scope="module")
 def pipeline(tmp_path_factory, tiny_model_dir, tiny_data):
     """All eight stages on a small tiny config, each stage's reads recorded; returns (cfg, reads)."""
-    from featevo import causal, compare, deltas, diffing, interpret, report, train
+    from featevo import causal, compare, deltas, diffing, interpret, report, study_stage, train
 
     root = tmp_path_factory.mktemp("dag") / "outputs"
     d = tiny_config_dict(root, tiny_model_dir, tiny_data,
@@ -89,7 +89,7 @@ def pipeline(tmp_path_factory, tiny_model_dir, tiny_data):
     try:
         with record_reads() as reads:
             train.run(cfg)  # makes the twins first
-            for mod in (compare, diffing, deltas, causal, interpret, report):
+            for mod in (compare, diffing, deltas, causal, study_stage, interpret, report):
                 mod.run(cfg)
     finally:
         mp.undo()
@@ -106,13 +106,14 @@ def test_every_stage_reads_exactly_its_declared_upstream(pipeline):
 
 
 def test_optional_upstream_is_read_only_when_it_ran(pipeline, tmp_path):
-    """The report without 02_model_diffing and 03_causal: not an error, and neither is read; a stale one stops it."""
+    """The report without 02_model_diffing, 03_causal and 03_study: not an error, and none is read; a stale one
+    stops it."""
     from featevo import report
 
     cfg, _ = pipeline
     cfg2 = dataclasses.replace(cfg, output_root=str(tmp_path / "outputs"))
     shutil.copytree(run_dir(cfg), run_dir(cfg2),
-                    ignore=lambda d, names: [n for n in names if n in (DIFFING, CAUSAL, REPORT)])
+                    ignore=lambda d, names: [n for n in names if n in (DIFFING, CAUSAL, STUDY, REPORT)])
     with record_reads() as reads:
         report.run(cfg2)
     spec = stage_spec(REPORT)

@@ -23,8 +23,9 @@ from test_report import _Parser, copy_of_run, report_cfg, shown_equals, table  #
 
 @pytest.fixture(scope="module")
 def lens_cfg(report_cfg, tmp_path_factory):  # noqa: F811
-    """A copy of the report fixture's run with 02_model_diffing and 03_causal run for real (small configs)."""
-    from featevo import causal, diffing
+    """A copy of the report fixture's run with 02_model_diffing, 03_causal and 03_study run for real (small configs;
+    the report fixture's placeholders of these optional stages are reported absent)."""
+    from featevo import causal, diffing, study_stage
     from featevo.config import CrosscoderConfig, DiffingConfig, StagewiseConfig
 
     cfg = copy_of_run(
@@ -34,6 +35,7 @@ def lens_cfg(report_cfg, tmp_path_factory):  # noqa: F811
         causal=dataclasses.replace(report_cfg.causal, top_n=3, n_random=6, n_bootstrap=50, batch_size=32))
     diffing.run(cfg, force=True)
     causal.run(cfg, force=True)
+    study_stage.run(cfg, force=True)
     return cfg
 
 

@@ -23,6 +23,7 @@ from featevo.report.matching import matching_section
 from featevo.report.provenance import provenance_section
 from featevo.report.sae_quality import sae_section
 from featevo.report.setup import setup_section
+from featevo.report.study import study_section
 from featevo.report.templates import MISSING, Cards, Doc, Figure, fint, render_html, render_md
 from featevo.report.twin import twin_section
 from featevo.report.upstream import OPTIONAL, UPSTREAM, Upstream, load_upstream
@@ -33,7 +34,7 @@ logger = logging.getLogger(__package__)  # "featevo.report", as in the stage log
 STAGE = REPORT
 # in document order (the findings section, built last from what these found, goes first)
 SECTIONS = (setup_section, sae_section, twin_section, matching_section, diffing_section, deltas_section,
-            causal_section, labels_section, cards_section, provenance_section)
+            causal_section, study_section, labels_section, cards_section, provenance_section)
 
 
 def build_doc(ctx: ReportContext) -> Doc:

@@ -4,9 +4,10 @@ CSV files come in as typed tables (the schemas' exact column names, ``None`` for
 files through their paired loaders. Stage 05 reads only the small files; the activation shards of
 stage 01 are checked by the stages that read them.
 
-``02_model_diffing`` and ``03_causal`` are optional here (the registry's ``StageSpec.optional`` of ``05_report``,
-:data:`OPTIONAL`): they are loaded when they ran and wrote their summary; otherwise :attr:`Upstream.absent` says
-why, and their report sections say so. One that ran but is stale stops the report, as a required one does.
+``02_model_diffing``, ``03_causal`` and ``03_study`` are optional here (the registry's ``StageSpec.optional`` of
+``05_report``, :data:`OPTIONAL`): they are loaded when they ran and wrote their summary; otherwise
+:attr:`Upstream.absent` says why, and their report sections say so. One that ran but is stale stops the report, as
+a required one does.
 """
 
 from __future__ import annotations
@@ -19,11 +20,12 @@ from typing import Optional
 from featevo.config import PipelineConfig
 from featevo.io import load_manifest, read_json, require_upstream
 from featevo.layout import (
-    CAUSAL, COMPARE, DELTAS, DIFFING, INTERPRET, REPORT, TRAIN, TWIN, CausalFiles, DeltasFiles, DiffingFiles,
-    TrainFiles, TwinFiles,
+    CAUSAL, COMPARE, DELTAS, DIFFING, INTERPRET, REPORT, STUDY, TRAIN, TWIN, CausalFiles, DeltasFiles, DiffingFiles,
+    StudyFiles, TrainFiles, TwinFiles,
     acts_dir, split_dir, stage_dir, stage_spec, upstream_stages,
 )
 from featevo.report.common import SAE_ORDER
+from featevo.study_results import StudyResult
 from featevo.results import (
     CausalResult, CompareResult, DeltasResult, DiffingResult, InterpretResult, load_contexts, load_models_info,
     load_train_summary, load_twin_report,
@@ -33,7 +35,8 @@ OPTIONAL: tuple[str, ...] = stage_spec(REPORT).optional
 """Read when they ran (manifest and summary present); their sections say so in one sentence when not."""
 UPSTREAM: tuple[str, ...] = tuple(s for s in stage_spec(REPORT).upstream if s not in (*OPTIONAL, TWIN))
 """The stages the report needs (stages 01-04; the twin's when ``twin.enabled``)."""
-OPTIONAL_SUMMARY = {DIFFING: DiffingFiles.SUMMARY, CAUSAL: CausalFiles.SUMMARY}
+OPTIONAL_SUMMARY = {DIFFING: DiffingFiles.SUMMARY, CAUSAL: CausalFiles.SUMMARY, STUDY: StudyFiles.SUMMARY}
+_OPTIONAL_RESULT = {DIFFING: DiffingResult, CAUSAL: CausalResult, STUDY: StudyResult}
 
 
 @dataclass
@@ -61,6 +64,8 @@ class Upstream:
     """02_model_diffing (None when it did not run: see ``absent``)."""
     causal: Optional[CausalResult] = None
     """03_causal (None when it did not run: see ``absent``)."""
+    study: Optional[StudyResult] = None
+    """03_study (None when it did not run: see ``absent``)."""
     absent: dict = field(default_factory=dict)
     """Optional stage -> why it is not in the report (not run, or ran without its summary)."""
 
@@ -152,10 +157,10 @@ def load_upstream(cfg: PipelineConfig, checked: bool = False) -> Upstream:
             manifests.pop(st, None)  # ran without its summary: not part of the report
             continue
         manifests[st] = man
-        loaded[st] = (DiffingResult if st == DIFFING else CausalResult).load(dirs[st])
+        loaded[st] = _OPTIONAL_RESULT[st].load(dirs[st])
     return Upstream(
         cfg=cfg, manifests=manifests, dirs=dirs, models=load_models_info(s1), sae_summary=load_train_summary(s1),
         twin=twin, compare=CompareResult.load(s2), deltas=DeltasResult.load(s3), interpret=InterpretResult.load(s4),
         contexts={side: load_contexts(s3, side) for side in SAE_ORDER}, counts=_counts(s1),
-        diffing=loaded.get(DIFFING), causal=loaded.get(CAUSAL), absent=absent,
+        diffing=loaded.get(DIFFING), causal=loaded.get(CAUSAL), study=loaded.get(STUDY), absent=absent,
     )
