@@ -192,8 +192,8 @@ def test_calibrate_counts_every_family_by_the_same_procedure():
     assert c["z_needed"] == pytest.approx(pooled.max())
     s0_pool = np.concatenate([np.abs(effects[f"s{i}"].full.z) for i in range(1, 4)])
     assert effects["s0"].counts(0.05)["z_needed"] == pytest.approx(s0_pool.max())
-    above = calibrated_pvalues({"x": np.array([pooled.max() * 1.01]), **{f"s{i}": effects[f"s{i}"].full.z
-                                                                          for i in range(4)}}, [f"s{i}" for i in range(4)])
+    seeds = {f"s{i}": effects[f"s{i}"].full.z for i in range(4)}
+    above = calibrated_pvalues({"x": np.array([pooled.max() * 1.01]), **seeds}, list(seeds))
     assert above["x"][0][0] == pytest.approx(c["min_p"])
     # 40 pairs against 160 null values: min p 1/161 > 0.05/40, so no pair is a discovery alone; the six planted
     # pairs pass together (BH's k-th threshold is k alpha / m)
