@@ -7,11 +7,11 @@ run's SAEs and probe set: it reads the layer one block below the SAE's hookpoint
 encodes with `ReLU(W_enc x + b_enc)` (no `- b_dec`, no TopK), mean-pools every token including [CLS]/[SEP],
 ranks latents by their mean activation on financial sentences, and compares latent i of one SAE with latent i of
 the other. Its headline is the fraction of the tuned SAE's top-20 that is not in the base SAE's top-20. Beside
-every number stand its baselines: what chance gives (two independent top-20 sets of 200 latents share 2 on average,
-hypergeometric), the same rule between two seeds of the base model (nothing changed but the SAE's seed), and
-between base and the control twin (the same fine-tuning recipe on general text). The ladder then applies one
-correction at a time, each row keeping the ones above it. All numbers are computed by stage `03_study`; this
-section only shows them.
+every number stand its baselines: what chance gives (two independent top-N sets of L latents share N²/L on
+average, hypergeometric: 2 of 20 at the study's 200 latents), the same rule between two seeds of the base model
+(nothing changed but the SAE's seed), and between base and the control twin (the same fine-tuning recipe on
+general text). The ladder then applies one correction at a time, each row keeping the ones above it. All
+numbers are computed by stage `03_study`; this section only shows them.
 """
 
 from __future__ import annotations
