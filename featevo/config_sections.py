@@ -106,13 +106,22 @@ class HarvestConfig:
     shard_tokens: int = 65536
     """Token rows per activation shard on disk."""
     dtype: Literal["float32", "float16", "bfloat16"] = "float32"
-    """Model dtype for the forward pass (activations are stored in float32)."""
+    """Model dtype for the forward pass (activations are stored in ``store_dtype``)."""
+    store_dtype: Optional[Literal["float32", "float16", "bfloat16"]] = None
+    """Dtype of the activation shards on disk (None: float32). ``bfloat16`` or ``float16`` halve the disk (BERT-base:
+    1.5 instead of 3.1 GB per million kept tokens per model); every reader upcasts to float32, so SAE training,
+    matching and the probe statistics compute in float32 on rounded activations."""
+    max_tokens: Optional[int] = None
+    """Most kept tokens harvested per model, both splits together (None: all); each split keeps its first windows
+    up to its share (proportional to its kept tokens), the rest counted as dropped by ``max_tokens``."""
 
     def __post_init__(self) -> None:
         if self.layer < 0:
             raise ValueError("layer must be >= 0")
         if self.max_length < 4 or self.batch_size < 1 or self.shard_tokens < 1:
             raise ValueError("max_length >= 4, batch_size >= 1 and shard_tokens >= 1 are required")
+        if self.max_tokens is not None and self.max_tokens < 2:
+            raise ValueError(f"harvest.max_tokens={self.max_tokens} must be >= 2 (or null: all tokens)")
         if self.stride is not None and not 1 <= self.stride < self.max_length:
             raise ValueError(f"stride={self.stride} must be in 1..max_length-1 (and at most max_length minus the "
                              f"special tokens)")
