@@ -71,7 +71,8 @@ def compute_twin(cfg: PipelineConfig, out_dir: Path, stop_after: int | None = No
     train, evald = load_corpus(cfg.data, cfg.seed)
     h = cfg.harvest
     return make_twins(cfg.base_model, cfg.twin, train, evald, out_dir, cfg.seed, device,
-                      Windowing(h.max_length, h.stride, h.max_windows), stop_after=stop_after)
+                      Windowing(h.max_length, h.stride, h.max_windows), stop_after=stop_after,
+                      tuned_cfg=cfg.tuned_model)
 
 
 def run(cfg: PipelineConfig, force: bool = False, stop_after_steps: int | None = None) -> Path:
@@ -186,8 +187,11 @@ def harvest_models(cfg: PipelineConfig, out: Path, tokens: dict, device: torch.d
 def _configured_as(cfg: PipelineConfig, key: str) -> str:
     if key == "base":
         return cfg.base_model.name
-    if not cfg.twin.enabled:
+    if not cfg.twin.enabled or (key == "tuned" and cfg.tuned_model is not None):
         return cfg.tuned_model.name
+    given = {"control": cfg.twin.control_model}.get(key)
+    if given is not None:
+        return given.name
     t, r = cfg.data.target_domain, cfg.data.reference_domain
     return {"tuned": f"twin: continued masked-LM pretraining on the {t} documents",
             "control": f"control twin: the same recipe on the {r} documents",
