@@ -12,10 +12,11 @@ Data layout of a harvested split (``<dir>``):
   ``keep_mask`` marks the positions that enter an SAE: never padding, a token only once, and
   [CLS]/[SEP] only if ``exclude_special_tokens`` is false.
 * ``docs.jsonl``: text, category and domain of each document.
-* ``<model_key>/shard_00000.safetensors`` ...: ``acts`` [rows, d_in] float32; row r is the r-th
+* ``<model_key>/shard_00000.safetensors`` ...: ``acts`` [rows, d_in] in ``harvest.store_dtype`` (float32,
+  bfloat16 or float16; every reader upcasts to float32, :meth:`ActivationStore.shard`); row r is the r-th
   True entry of ``keep_mask`` in row-major (window, position) order, identical for every model,
   so the base and tuned activations align row by row.
-* ``<model_key>/index.json``: shard sizes, d_in, layer and hookpoint (written last).
+* ``<model_key>/index.json``: shard sizes, d_in, layer, hookpoint and the stored dtype (written last).
 """
 
 from __future__ import annotations
@@ -340,9 +341,10 @@ def _iter_layer_rows(
 
 def harvest(
     model: nn.Module, tokens: dict, layer: int, out_dir: Path, batch_size: int, shard_tokens: int,
-    device: torch.device, spec: str, desc: str = "harvest",
+    device: torch.device, spec: str, desc: str = "harvest", store_dtype: str | None = None,
 ) -> dict:
-    """Write the activations of block ``layer`` for the kept tokens to safetensors shards.
+    """Write the activations of block ``layer`` for the kept tokens to safetensors shards, stored in
+    ``store_dtype`` (None: float32).
 
     Resumable: an existing ``index.json`` means the split is complete and is returned as is.
     """
@@ -353,6 +355,7 @@ def harvest(
     out_dir.mkdir(parents=True, exist_ok=True)
     buf: list[torch.Tensor] = []
     buffered, shards, d_in = 0, [], None
+    store = DTYPE_MAP[store_dtype or "float32"]
 
     def flush(final: bool) -> None:
         nonlocal buf, buffered
@@ -360,7 +363,7 @@ def harvest(
             cat = torch.cat(buf)
             take = min(shard_tokens, cat.shape[0])
             name = f"shard_{len(shards):05d}.safetensors"
-            safe_save({"acts": cat[:take].clone()}, out_dir / name)
+            safe_save({"acts": cat[:take].to(store).clone()}, out_dir / name)
             shards.append({"file": name, "rows": int(take)})
             buf = [cat[take:]] if cat.shape[0] > take else []
             buffered = cat.shape[0] - take
@@ -373,7 +376,7 @@ def harvest(
     flush(final=True)
     index = {
         "d_in": d_in, "n_rows": sum(s["rows"] for s in shards), "shards": shards, "layer": layer,
-        "hookpoint": hookpoint_name(model, layer), "model": spec,
+        "hookpoint": hookpoint_name(model, layer), "model": spec, "dtype": store_dtype or "float32",
     }
     atomic_write_json(out_dir / TrainFiles.INDEX, index)
     return index
@@ -392,26 +395,29 @@ class ActivationStore:
         self.shards: list[dict] = self.index["shards"]
 
     @classmethod
-    def from_tensor(cls, out_dir: Path, x: torch.Tensor, shard_rows: int, **meta) -> "ActivationStore":
-        """Write rows ``x`` [n, d] as shards + ``index.json`` (tests, benchmarks) and open them."""
+    def from_tensor(cls, out_dir: Path, x: torch.Tensor, shard_rows: int, store_dtype: str | None = None,
+                    **meta) -> "ActivationStore":
+        """Write rows ``x`` [n, d] as shards (in ``store_dtype``, None: float32) + ``index.json`` (tests,
+        benchmarks) and open them."""
         out_dir = Path(out_dir)
         out_dir.mkdir(parents=True, exist_ok=True)
         shards = []
         for i, s in enumerate(range(0, x.shape[0], shard_rows)):
             name = f"shard_{i:05d}.safetensors"
-            part = x[s : s + shard_rows].float().clone()
+            part = x[s : s + shard_rows].to(DTYPE_MAP[store_dtype or "float32"]).clone()
             safe_save({"acts": part}, out_dir / name)
             shards.append({"file": name, "rows": int(part.shape[0])})
         atomic_write_json(out_dir / TrainFiles.INDEX, {"d_in": int(x.shape[1]), "n_rows": int(x.shape[0]),
-                                                 "shards": shards, **meta})
+                                                 "shards": shards, "dtype": store_dtype or "float32", **meta})
         return cls(out_dir)
 
     def shard(self, i: int) -> torch.Tensor:
+        """Shard ``i`` as float32 (shards stored in bfloat16 or float16 are upcast)."""
         acts = safe_load(self.dir / self.shards[i]["file"]).get("acts")
         if acts is None or acts.shape != (self.shards[i]["rows"], self.d_in):
             raise StageError(f"{display_path(self.dir / self.shards[i]['file'])}: wrong shape, expected "
                              f"({self.shards[i]['rows']}, {self.d_in})")
-        return acts
+        return acts.float()
 
     def iter_shards(self) -> Iterator[torch.Tensor]:
         for i in range(len(self.shards)):

@@ -372,8 +372,9 @@ class PipelineConfig:
     """Where this config was read from (filled in by the loader)."""
 
     def __post_init__(self) -> None:
-        if self.twin.enabled and self.tuned_model is not None:
-            raise ValueError("set either tuned_model or twin.enabled=true, not both")
+        if self.twin.enabled and self.tuned_model is not None and not (self.twin.control or self.twin.replica
+                                                                       or self.twin.planted):
+            raise ValueError("tuned_model with twin.enabled=true needs a control, replica or planted twin to make")
         if not self.twin.enabled and self.tuned_model is None:
             raise ValueError("tuned_model is required unless twin.enabled is true")
         if not self.run_name or "/" in self.run_name or self.run_name.startswith("."):

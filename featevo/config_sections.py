@@ -106,13 +106,22 @@ class HarvestConfig:
     shard_tokens: int = 65536
     """Token rows per activation shard on disk."""
     dtype: Literal["float32", "float16", "bfloat16"] = "float32"
-    """Model dtype for the forward pass (activations are stored in float32)."""
+    """Model dtype for the forward pass (activations are stored in ``store_dtype``)."""
+    store_dtype: Optional[Literal["float32", "float16", "bfloat16"]] = None
+    """Dtype of the activation shards on disk (None: float32). ``bfloat16`` or ``float16`` halve the disk (BERT-base:
+    1.5 instead of 3.1 GB per million kept tokens per model); every reader upcasts to float32, so SAE training,
+    matching and the probe statistics compute in float32 on rounded activations."""
+    max_tokens: Optional[int] = None
+    """Most kept tokens harvested per model, both splits together (None: all); each split keeps its first windows
+    up to its share (proportional to its kept tokens), the rest counted as dropped by ``max_tokens``."""
 
     def __post_init__(self) -> None:
         if self.layer < 0:
             raise ValueError("layer must be >= 0")
         if self.max_length < 4 or self.batch_size < 1 or self.shard_tokens < 1:
             raise ValueError("max_length >= 4, batch_size >= 1 and shard_tokens >= 1 are required")
+        if self.max_tokens is not None and self.max_tokens < 2:
+            raise ValueError(f"harvest.max_tokens={self.max_tokens} must be >= 2 (or null: all tokens)")
         if self.stride is not None and not 1 <= self.stride < self.max_length:
             raise ValueError(f"stride={self.stride} must be in 1..max_length-1 (and at most max_length minus the "
                              f"special tokens)")
@@ -122,7 +131,9 @@ class HarvestConfig:
 class TwinConfig:
     enabled: bool = False
     """Make the domain-tuned twin by fine-tuning the base model (demo). When false the tuned model
-    is ``tuned_model`` (study: ProsusAI/finbert)."""
+    is ``tuned_model`` and there are no twins. Both (``tuned_model`` given and ``enabled: true``, the study): the
+    tuned model is ``tuned_model`` (a classifier gets a fitted masked-LM head beside its own) and the control,
+    replica and planted twins are made by this recipe or given (``control_model``, ``replica_model``)."""
     head_fit_max_steps: int = 4000
     """Most steps fitting a masked-LM head on the frozen base when the base ships without one. The fit
     runs on cached encoder outputs at masked positions and stops earlier when its held-out loss has
@@ -155,6 +166,20 @@ class TwinConfig:
     seed (``seed + 1``: another masking and batch order). Tuned vs replica is pure twin-training noise: the null
     against which the fixed-dictionary lens calibrates its domain-specific claims (stage 02_model_diffing), and the
     twin-seed noise the planted change must exceed. No SAE is trained on it."""
+    control_model: Optional[ModelConfig] = None
+    """A given control model (hub id or local folder, its own revision and head), used as the control twin instead of
+    making one (implies ``control``): e.g. a general-domain fine-tune of the same base. It must share the base's
+    tokenizer; a checkpoint without a masked-LM head (a classifier) gets one fitted on its frozen encoder, the way the
+    base does (:mod:`featevo.twin_sources`)."""
+    replica_model: Optional[ModelConfig] = None
+    """A given replica of the tuned model (e.g. the same recipe run again elsewhere with another seed), used instead
+    of making one (implies ``replica``)."""
+    planted_from: Optional[Literal["base", "tuned"]] = None
+    """Where the planted twin and a made replica start: ``base`` (the demo: the tuned twin's recipe from the base),
+    or ``tuned`` (the tuned model itself continues the recipe on the planted / unplanted target text, so the planted-
+    vs-replica contrast differs only by the plant and the seed). None: ``base`` when the tuned model is made here,
+    ``tuned`` when it is a given ``tuned_model`` (the only start that keeps the planted-vs-tuned contrast free of the
+    whole fine-tuning difference)."""
     planted: dict[str, str] = field(default_factory=dict)
     """Word substitutions that plant a known concept: a third twin, ``planted``, is trained exactly like the
     tuned twin on the same documents, except that in its target-domain documents each key (a whole word,
@@ -169,6 +194,8 @@ class TwinConfig:
             raise ValueError("twin.lr and twin.head_lr must be > 0")
         if not 0.0 < self.mlm_probability < 1.0:
             raise ValueError("twin.mlm_probability must be in (0, 1)")
+        self.control = self.control or self.control_model is not None
+        self.replica = self.replica or self.replica_model is not None
         for k, v in self.planted.items():
             if not (k.strip() and v.strip()) or " " in k.strip():
                 raise ValueError(f"twin.planted: {k!r}: {v!r} must map one word to a non-empty replacement")

@@ -98,7 +98,7 @@ PROBE_KEYS = ("data.probe", *DATA_LABELS)
 
 STAGES: tuple[StageSpec, ...] = (
     StageSpec(TWIN, "01_train_sae/make_twin.py", "stage01",
-              ("seed", "base_model", *CORPUS_KEYS, "twin", "harvest.max_length", "harvest.stride",
+              ("seed", "base_model", "tuned_model", *CORPUS_KEYS, "twin", "harvest.max_length", "harvest.stride",
                "harvest.max_windows"), (),
               "the demo's domain-tuned twin: continued masked-LM pretraining of the base on target-domain text",
               enabled_by="twin.enabled", inputs=("corpus",)),

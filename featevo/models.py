@@ -184,6 +184,18 @@ def check_layer(model: nn.Module, layer: int, spec: str) -> None:
     _check_layer_count(layer, len(encoder_layers(model)), spec)
 
 
+def hidden_size(mcfg: ModelConfig) -> int:
+    """The model's residual width (``hidden_size`` of its ``config.json``): the activations' d_in."""
+    from transformers import AutoConfig
+
+    src = resolve_source(mcfg)
+    try:
+        conf = AutoConfig.from_pretrained(src.location, **_load_kwargs(src))
+    except (OSError, ValueError, KeyError) as e:
+        raise _wrap(src, "the config", e) from None
+    return int(conf.hidden_size)
+
+
 def check_layer_from_config(mcfg: ModelConfig, layer: int) -> None:
     """The same check from the model's ``config.json`` alone (before any training or download of weights)."""
     from transformers import AutoConfig

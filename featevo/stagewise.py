@@ -60,7 +60,7 @@ class RowSubsetStore(ActivationStore):
         acts = safe_load(self.dir / self._full[i]["file"]).get("acts")
         if acts is None or acts.shape != (self._full[i]["rows"], self.d_in):
             raise StageError(f"{display_path(self.dir / self._full[i]['file'])}: wrong shape")
-        return acts[self._masks[i]]
+        return acts[self._masks[i]].float()
 
 
 class TensorStore(ActivationStore):

@@ -71,7 +71,8 @@ def compute_twin(cfg: PipelineConfig, out_dir: Path, stop_after: int | None = No
     train, evald = load_corpus(cfg.data, cfg.seed)
     h = cfg.harvest
     return make_twins(cfg.base_model, cfg.twin, train, evald, out_dir, cfg.seed, device,
-                      Windowing(h.max_length, h.stride, h.max_windows), stop_after=stop_after)
+                      Windowing(h.max_length, h.stride, h.max_windows), stop_after=stop_after,
+                      tuned_cfg=cfg.tuned_model)
 
 
 def run(cfg: PipelineConfig, force: bool = False, stop_after_steps: int | None = None) -> Path:
@@ -82,7 +83,38 @@ def run(cfg: PipelineConfig, force: bool = False, stop_after_steps: int | None =
     if cfg.twin.enabled:
         seeds["twin_seed"] = cfg.seed
     return run_stage(cfg, TRAIN, lambda c, d: compute(c, d, stop_after_steps), force, extra=seeds,
-                     manifest=lambda r: {"tokenisation": r["tokenisation"]})
+                     manifest=lambda r: {"tokenisation": r["tokenisation"]}, check=check_train)
+
+
+def check_train(cfg: PipelineConfig) -> dict:
+    """Before any work: the activations and SAEs fit the output root's disk
+    (:func:`featevo.harvest_budget.check_disk`, on the corpus's kept tokens after windowing and
+    ``harvest.max_tokens``); returns the need and the free space."""
+    from featevo.harvest_budget import check_disk
+    from featevo.models import hidden_size
+
+    _, tok, _ = split_tokens(cfg)
+    kept = sum(int(t["keep_mask"].sum()) for t in tok.values())
+    return check_disk(cfg, kept, hidden_size(run_models(cfg)["base"]))
+
+
+def split_tokens(cfg: PipelineConfig) -> tuple[dict, dict, dict]:
+    """Documents, tokens and accounting of both corpus splits, windowed with the base tokenizer
+    (:func:`featevo.activations.tokenize_windows`) and cut to ``harvest.max_tokens``
+    (:func:`featevo.harvest_budget.cap_tokens`)."""
+    from featevo.harvest_budget import cap_tokens, split_caps
+
+    train, evald = load_corpus(cfg.data, cfg.seed)
+    tok = load_tokenizer(run_models(cfg)["base"])
+    h = cfg.harvest
+    docs, tokens, stats = {"train": train, "eval": evald}, {}, {}
+    for split, d in docs.items():
+        tokens[split], stats[split] = tokenize_windows(tok, d, h.max_length, h.exclude_special_tokens, h.stride,
+                                                       h.max_windows)
+    caps = split_caps({s: st["tokens_kept"] for s, st in stats.items()}, h.max_tokens)
+    for split in docs:
+        tokens[split], stats[split], docs[split] = cap_tokens(tokens[split], stats[split], docs[split], caps[split])
+    return docs, tokens, stats
 
 
 def compute(cfg: PipelineConfig, out_dir: Path, stop_after_steps: int | None = None) -> dict:
@@ -113,14 +145,11 @@ def write_tokens(cfg: PipelineConfig, out: Path) -> tuple[dict[str, dict], dict[
             raise ModelLoadError(
                 f"models '{models['base'].name}' and '{models[k].name}' have different tokenizers; featevo "
                 f"compares a base model with a fine-tuned copy that shares its vocabulary")
-    train, evald = load_corpus(cfg.data, cfg.seed)
-    tokens, stats = {}, {}
     h = cfg.harvest
-    for split, docs in (("train", train), ("eval", evald)):
-        tokens[split], stats[split] = tokenize_windows(toks["base"], docs, h.max_length, h.exclude_special_tokens,
-                                                       h.stride, h.max_windows)
+    docs, tokens, stats = split_tokens(cfg)
+    for split in docs:
         if not (split_dir(out, split) / TrainFiles.TOKENS).is_file():
-            save_tokens(split_dir(out, split), tokens[split], docs)
+            save_tokens(split_dir(out, split), tokens[split], docs[split])
         s = stats[split]
         logger.info("corpus %s: %d documents in %d windows (%d split), %d of %d tokens kept; dropped: %s",
                     split, s["documents"], s["windows"], s["documents_split"], s["tokens_kept"], s["tokens_total"],
@@ -128,6 +157,9 @@ def write_tokens(cfg: PipelineConfig, out: Path) -> tuple[dict[str, dict], dict[
         if s["dropped"]["truncation"]:
             logger.warning("corpus %s: %d tokens dropped by harvest.max_windows=%s", split,
                            s["dropped"]["truncation"], h.max_windows)
+        if s["dropped"].get("max_tokens"):
+            logger.warning("corpus %s: %d kept tokens (%d documents) cut by harvest.max_tokens=%d", split,
+                           s["dropped"]["max_tokens"], s["documents_cut"], h.max_tokens)
     return tokens, stats
 
 
@@ -140,7 +172,8 @@ def harvest_models(cfg: PipelineConfig, out: Path, tokens: dict, device: torch.d
         check_layer(model, cfg.harvest.layer, mcfg.name)
         for split in TrainFiles.SPLITS:
             harvest(model, tokens[split], cfg.harvest.layer, acts_dir(out, split, key), cfg.harvest.batch_size,
-                    cfg.harvest.shard_tokens, device, model_label(cfg, key), desc=f"harvest {key}/{split}")
+                    cfg.harvest.shard_tokens, device, model_label(cfg, key), desc=f"harvest {key}/{split}",
+                    store_dtype=cfg.harvest.store_dtype)
         model_info[key] = {
             "name": model_label(cfg, key), "configured_as": _configured_as(cfg, key), "fidelity_head": head,
             "hookpoint": hookpoint_name(model, cfg.harvest.layer), "layer": cfg.harvest.layer,
@@ -154,8 +187,11 @@ def harvest_models(cfg: PipelineConfig, out: Path, tokens: dict, device: torch.d
 def _configured_as(cfg: PipelineConfig, key: str) -> str:
     if key == "base":
         return cfg.base_model.name
-    if not cfg.twin.enabled:
+    if not cfg.twin.enabled or (key == "tuned" and cfg.tuned_model is not None):
         return cfg.tuned_model.name
+    given = {"control": cfg.twin.control_model}.get(key)
+    if given is not None:
+        return given.name
     t, r = cfg.data.target_domain, cfg.data.reference_domain
     return {"tuned": f"twin: continued masked-LM pretraining on the {t} documents",
             "control": f"control twin: the same recipe on the {r} documents",

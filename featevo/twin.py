@@ -379,11 +379,12 @@ def make_base_with_head(base_cfg: ModelConfig, cfg: TwinConfig, train: list[Doc]
 
 def train_twin(key: str, plan: dict, cfg: TwinConfig, out: Path, seed: int, device, window: int | Windowing,
                stop_after: int | None = None) -> list[dict]:
-    """Continue the masked-LM pretraining of ``out/base`` on the twin's documents; writes ``out/<key>``."""
+    """Continue the masked-LM pretraining of ``out/<plan["start"]>`` (``base`` unless the plan says ``tuned``) on
+    the twin's documents; writes ``out/<key>``."""
     work = out / f"{TwinFiles.TWIN_WORK}_{key}"
     if (out / key / "config.json").is_file():
         return read_json(work / TwinFiles.LOOP_LOG) if (work / TwinFiles.LOOP_LOG).is_file() else []
-    base_local = ModelConfig(name=str(out / TwinFiles.BASE))
+    base_local = ModelConfig(name=str(out / plan.get("start", TwinFiles.BASE)))
     tok = load_tokenizer(base_local)
     seed_everything(seed)
     model = load_model(base_local, head="mlm", device=device)
@@ -433,13 +434,22 @@ def probe_eval(models: dict[str, ModelConfig], probe: list[Doc], substitutions: 
 
 
 def make_twins(base_cfg: ModelConfig, cfg: TwinConfig, train: list[Doc], evald: list[Doc], out: Path,
-               seed: int, device, window: int | Windowing, stop_after: int | None = None) -> dict:
+               seed: int, device, window: int | Windowing, stop_after: int | None = None,
+               tuned_cfg: ModelConfig | None = None) -> dict:
     """Write ``out/base`` (base + MLM head) and one folder per twin (``tuned``, ``control``, ``planted``), and
     return the report (``twin_report.json``): head fit, training logs, parameter drift and, per twin and for the
     head fit's corpus splits, the token accounting of the windows (nothing truncated silently). The probe set
-    is not read here (see :func:`probe_eval`)."""
+    is not read here (see :func:`probe_eval`). ``tuned_cfg`` (and ``twin.control_model`` / ``replica_model``): given
+    models written into their folders instead of made (:mod:`featevo.twin_sources`); the planted twin and a made
+    replica then start from ``twin.planted_from``."""
+    from featevo.twin_sources import given_models, import_model, planted_start
+
     window = Windowing.of(window)
     plan = twin_plan(cfg, train)
+    given = given_models(tuned_cfg, cfg)
+    for key in ("replica", "planted"):
+        if key in plan:
+            plan[key]["start"] = planted_start(tuned_cfg, cfg)
     tok = load_tokenizer(base_cfg)
     accounting = {"corpus_train": window.tokens(tok, train)[1], "corpus_eval": window.tokens(tok, evald)[1]}
     report: dict = {"seed": seed, **make_base_with_head(base_cfg, cfg, train, evald, out, seed, device, window)}
@@ -447,15 +457,21 @@ def make_twins(base_cfg: ModelConfig, cfg: TwinConfig, train: list[Doc], evald: 
     report["windowing"] = {"max_length": window.max_length, "stride": window.stride,
                            "max_windows": window.max_windows}
     report["twins"] = {}
-    for key, p in plan.items():
+    for key in sorted(plan, key=lambda k: k != "tuned"):  # the tuned model first: a twin may start from it
+        p = plan[key]
+        if key in given:
+            report["twins"][key] = {"domain": p["domain"], "train_docs": 0, "log": [],
+                                    **import_model(key, given[key], base_cfg, cfg, train, evald, out, seed, device,
+                                                   window)}
+            continue
         log = train_twin(key, p, cfg, out, seed + p.get("seed_offset", 0), device, window, stop_after=stop_after)
         accounting[key] = window.tokens(tok, p["docs"])[1]
         report["twins"][key] = {"domain": p["domain"], "train_docs": len(p["docs"]), "log": log,
-                                "tokenisation": accounting[key],
+                                "tokenisation": accounting[key], "start": p.get("start", TwinFiles.BASE),
                                 **{k: p[k] for k in ("substitutions", "changed_docs", "seed_offset") if k in p}}
     report["tokenisation"] = accounting
     report["drift"] = twin_drift(out, list(plan))
-    report["target_train_docs"] = report["twins"]["tuned"]["train_docs"]
+    report["target_train_docs"] = len(plan["tuned"]["docs"])
     atomic_write_json(out / TwinFiles.REPORT, report)
     for w in out.glob(f"{TwinFiles.TWIN_WORK}*"):  # after the report: a kill before it still finds the logs
         shutil.rmtree(w, ignore_errors=True)

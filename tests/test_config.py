@@ -58,7 +58,7 @@ def test_defaults_and_overrides(tmp_path):
         ("sae: 5", r"'sae' must be a mapping"),
         ("sae: {k: 500}", r"invalid values in 'sae': k=500 exceeds"),
         ("sae: {num_latents: null}", r"exactly one of num_latents and expansion_factor"),
-        ("tuned_model: {name: x}", r"either tuned_model or twin.enabled"),
+        ("tuned_model: {name: x}", r"tuned_model with twin.enabled=true needs a control, replica or planted"),
     ],
 )
 def test_bad_configs_name_the_key(tmp_path, extra, message):
