@@ -2,7 +2,7 @@
 
 Reads stage 01-03 of ``--config``'s run (never writes there) and labels the same latents stage 04 would, with
 ``--model`` (``smollm2`` or a GGUF path) and ``--scorers``, writing per-latent files and ``result.json`` (per-SAE
-own-minus-floor statistics, labels, seconds per call kind) under ``--out``. Used for README's stage 04
+own-minus-floor statistics, labels, seconds per call kind) under ``--out``. Used for docs/labelling.md's
 comparison of local labellers::
 
     python benchmarks/labeller_compare.py --config configs/demo.yaml --out outputs/labeller_gemma \\

@@ -47,7 +47,7 @@ def write_contexts(cfg: PipelineConfig, folder: Path, probe: Source, saes: dict)
 def write_four_panel(folder: Path, a, top_n: int) -> None:
     """The study's figure 3.1 on the ``top_n`` primary pairs with the largest |z| (``a``: stage 03's
     :class:`featevo.deltas.DeltasAnalysis`, not imported here: a stage module imports no other)."""
-    from featevo.figures import four_panel
+    from featevo.figures import four_panel, seed_band
 
     e, info = a.main, a.probe
     top_k = [int(k) for k in np.argsort(-np.abs(e.full.z), kind="stable")[:top_n]]
@@ -64,7 +64,8 @@ def write_four_panel(folder: Path, a, top_n: int) -> None:
     four_panel(top, a.stats["base"].spec[e.a], a.stats["tuned"].spec[e.b], e.discovered, z_groups, heat,
                [r["label"] for r in top], info.categories, info.n_target_categories,
                folder / DeltasFiles.FOUR_PANEL, activation_unit=ACTIVATION_UNIT,
-               domains=(info.names[TARGET], info.names[REFERENCE]))
+               domains=(info.names[TARGET], info.names[REFERENCE]),
+               seed_band=seed_band([x.full.did for x in a.effects.values() if x.family == "seed"]))
 
 
 def write_histograms(cfg: PipelineConfig, folder: Path, saes: dict) -> None:

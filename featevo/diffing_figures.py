@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
-from featevo.plots import BASE_COLOR, NULL_COLOR, TUNED_COLOR, plt, save_figure
+from featevo.plots import BASE_COLOR, MODEL_COLORS, NULL_COLOR, TUNED_COLOR, model_family, plt, save_figure
 
 
 def _diagonal(ax, *arrays: np.ndarray) -> None:
@@ -45,22 +45,34 @@ def rotation_vs_null(tuned: dict, control: dict | None, held_out: dict | None, o
     save_figure(fig, out)
 
 
+def rho_color(pair: str) -> str:
+    """A crosscoder's colour: the family colour of its second model (base~tuned: tuned orange); grey for a
+    crosscoder of one model with itself (the null)."""
+    a, b = pair.split("~")
+    return NULL_COLOR if a == b else MODEL_COLORS.get(model_family(b), TUNED_COLOR)
+
+
 def rho_histograms(rhos: dict[str, np.ndarray], threshold: float, out: Path) -> None:
     """Histogram of the relative decoder norm rho = |d_b| / (|d_a| + |d_b|) of every crosscoder, with the
-    a-only / b-only thresholds."""
+    a-only / b-only thresholds. The formula is written once under the panels (one label per panel collides with
+    its neighbours); each panel names its two models in its title and at the ends of its axis."""
     n = max(len(rhos), 1)
-    fig, axes = plt.subplots(1, n, figsize=(3.6 * n, 3.4), squeeze=False, sharey=True)
+    fig, axes = plt.subplots(1, n, figsize=(3.6 * n, 3.6), squeeze=False, sharey=True)
     bins = np.linspace(0, 1, 41)
     for ax, (pair, rho) in zip(axes[0], rhos.items()):
         a, b = pair.split("~")
-        ax.hist(rho, bins=bins, color=TUNED_COLOR if b != a else NULL_COLOR, alpha=0.85)
+        ax.hist(rho, bins=bins, color=rho_color(pair), alpha=0.85)
         for t in (threshold, 1 - threshold):
             ax.axvline(t, color="k", lw=0.8, ls="--")
-        ax.set_title(f"{pair} ({int((rho >= 1 - threshold).sum())} {b}-only, {int((rho <= threshold).sum())} "
-                     f"{a}-only)", fontsize=9)
-        ax.set_xlabel(f"rho = |d_{b}| / (|d_{a}| + |d_{b}|)")
+        null = " (one model twice: the null)" if a == b else ""
+        ax.set_title(f"{pair}{null}\n{int((rho >= 1 - threshold).sum())} {b}-only, {int((rho <= threshold).sum())} "
+                     f"{a}-only", fontsize=9)
+        ax.set_xticks([0, 0.5, 1], [f"0\n{a}-only", "0.5\nshared", f"1\n{b}-only"], fontsize=8)
         ax.set_yscale("log")
         ax.grid(alpha=0.3)
     axes[0, 0].set_ylabel("latents")
+    fig.supxlabel("rho = |d_b| / (|d_a| + |d_b|): the share of a latent's decoder norm in the second model b of "
+                  f"the pair a~b (dashed: the model-only thresholds {threshold:g} and {1 - threshold:g})", fontsize=9)
     fig.suptitle("BatchTopK crosscoders: relative decoder norm")
+    fig.tight_layout()
     save_figure(fig, out)

@@ -1,6 +1,7 @@
 """Figures of stages 02 and 03 (matplotlib, PNG + SVG through :func:`featevo.plots.save_figure`).
 
-Colours follow featevo/plots.py: base blue, tuned orange, null baseline (seed SAE) grey.
+Colours follow featevo/plots.py (one per model family): a family of comparisons takes the colour of the model it
+compares with base (fine-tuning: tuned orange, control: green, planted: purple); the null (seed pairs) is grey.
 """
 
 from __future__ import annotations
@@ -10,7 +11,8 @@ from typing import Sequence
 
 import numpy as np
 
-from featevo.plots import BASE_COLOR, NULL_COLOR, TUNED_COLOR, plt, save_figure
+from featevo.plots import (BASE_COLOR, CONTROL_COLOR, NULL_COLOR, PLANTED_COLOR, TUNED_COLOR, plt, save_figure,
+                           shade)
 
 SIG_COLOR = "#d62728"
 
@@ -23,8 +25,8 @@ def _threshold_lines(ax, xs: Sequence[tuple[float, str, str]], vertical: bool = 
 # --------------------------------------------------------------------------------------------
 # Stage 02
 # --------------------------------------------------------------------------------------------
-FAMILY_COLORS = {"fine-tuning": TUNED_COLOR, "seed": NULL_COLOR, "control": "#2ca02c", "planted": "#9467bd",
-                 "wide-seed": "#8c564b"}
+FAMILY_COLORS = {"fine-tuning": TUNED_COLOR, "seed": NULL_COLOR, "control": CONTROL_COLOR, "planted": PLANTED_COLOR,
+                 "wide-seed": shade(NULL_COLOR, 2)}
 
 
 def _family_color(label: str) -> str:
@@ -59,8 +61,8 @@ def similarity_histogram(groups: dict[str, tuple[np.ndarray, np.ndarray]], cc, c
     axes[1].set_xlabel("activation correlation of the same pair (Pearson over shared tokens)")
     axes[0].set_title("Decoder similarity of matched latents")
     axes[1].set_title("Activation correlation of matched latents")
-    for ax in axes:
-        ax.legend(fontsize=8, loc="upper left")
+    for ax in axes:  # below the axes: a legend inside would cover the histograms
+        ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=2, frameon=False)
     fig.suptitle("SAE latent matching: each family of comparisons (seed pairs are the null)")
     fig.tight_layout()
     save_figure(fig, out)
@@ -121,7 +123,7 @@ def continuum_curves(grid: Sequence[float], curves: dict[str, list[list]], chanc
     ax.set_title("The continuum behind 'new' and 'lost': best decoder cosines per family\n"
                  "(line: mean over comparisons and both sides; band: min-max)")
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=8, loc="lower left")
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.02, 1.0), frameon=False)
     save_figure(fig, out)
 
 
@@ -134,6 +136,7 @@ def four_panel(
     z_groups: dict[str, np.ndarray],
     heat: np.ndarray, heat_labels: list[str], categories: list[str], n_target_categories: int,
     out: Path, activation_unit: str = "mean activation", domains: tuple[str, str] = ("financial", "general"),
+    seed_band: dict | None = None,
 ) -> None:
     """The study's figure 3.1, on matched pairs and the domain-specific change; ``domains``: the target and
     reference domains' names (``data.target_domain`` / ``data.reference_domain``) for the axis labels.
@@ -141,10 +144,11 @@ def four_panel(
     (a) domain-specific change (did) of the top pairs with cluster-bootstrap intervals; (b) specialization of
     every matched pair, base vs tuned; (c) distribution of z = did / se per family of comparisons (the seed
     pairs are the null); (d) per-category change (tuned minus base) of the top pairs.
-    ``top`` rows: label, did, lo, hi, discovered.
+    ``top`` rows: label, did, lo, hi, discovered. ``seed_band`` (:func:`seed_band`, from the seed comparisons' pairs)
+    draws in (a) what seed noise alone gives, so a bar whose interval excludes 0 is not read as beyond it.
     """
     fig, axes = plt.subplots(2, 2, figsize=(15, 11))
-    _top_pairs_panel(axes[0, 0], top, activation_unit, domains)
+    _top_pairs_panel(axes[0, 0], top, activation_unit, domains, seed_band)
     _specialization_panel(axes[0, 1], spec_base, spec_tuned, spec_sig, domains)
     _z_hist_panel(axes[1, 0], z_groups)
     _category_heat_panel(fig, axes[1, 1], heat, heat_labels, categories, n_target_categories, activation_unit,
@@ -154,8 +158,36 @@ def four_panel(
     save_figure(fig, out)
 
 
-def _top_pairs_panel(ax, top: list[dict], activation_unit: str, domains: tuple[str, str]) -> None:
-    """(a) domain-specific change of the top pairs, with cluster-bootstrap intervals."""
+def seed_band(seed_dids: list[np.ndarray]) -> dict | None:
+    """What seed noise gives to the domain-specific change (did) of matched pairs, from each seed comparison's pairs
+    (``seed_dids``: one array per comparison): ``lo`` / ``hi``, the central 95% of every pair pooled, and
+    ``extreme``, the largest |did| of a comparison (mean over the comparisons): the size the top pairs of a
+    comparison reach by seed noise alone. None without a seed comparison."""
+    arrs = [np.asarray(d, dtype=np.float64)[np.isfinite(d)] for d in seed_dids]
+    arrs = [a for a in arrs if a.size]
+    if not arrs:
+        return None
+    pooled = np.concatenate(arrs)
+    lo, hi = np.quantile(pooled, [0.025, 0.975])
+    return {"lo": float(lo), "hi": float(hi), "extreme": float(np.mean([np.max(np.abs(a)) for a in arrs])),
+            "comparisons": len(arrs)}
+
+
+def _seed_band_lines(ax, band: dict | None) -> None:
+    if band is None:
+        return
+    ax.axvspan(band["lo"], band["hi"], color=NULL_COLOR, alpha=0.22, lw=0, zorder=0,
+               label="seed pairs: central 95% of the change")
+    for x in (-band["extreme"], band["extreme"]):
+        ax.axvline(x, color=NULL_COLOR, ls=":", lw=1.4, zorder=0,
+                   label=(f"seed pairs: largest |change| of a comparison (mean of {band['comparisons']})"
+                          if x < 0 else None))
+
+
+def _top_pairs_panel(ax, top: list[dict], activation_unit: str, domains: tuple[str, str],
+                     band: dict | None = None) -> None:
+    """(a) domain-specific change of the top pairs, with cluster-bootstrap intervals, over the seed band."""
+    _seed_band_lines(ax, band)
     n = len(top)
     y = np.arange(n)
     if n:
@@ -170,8 +202,10 @@ def _top_pairs_panel(ax, top: list[dict], activation_unit: str, domains: tuple[s
     ax.set_xlabel(f"domain-specific change: ({domains[0]} - {domains[1]}) of tuned minus base latent "
                   f"({activation_unit})")
     ax.set_title("(a) Largest |z| of the domain-specific change, matched pairs\n"
-                 "(* beyond seed noise: seed-calibrated BH discovery)")
+                 "(* beyond seed noise: seed-calibrated BH discovery; grey: what seed pairs give)")
     ax.grid(alpha=0.3, axis="x")
+    if band is not None:
+        ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.12), ncol=1, frameon=False)
 
 
 def _specialization_panel(ax, spec_base: np.ndarray, spec_tuned: np.ndarray, spec_sig: np.ndarray,
@@ -212,7 +246,7 @@ def _z_hist_panel(ax, z_groups: dict[str, np.ndarray]) -> None:
     ax.set_xlabel("z = domain-specific change / cluster-bootstrap SE (matched pairs)")
     ax.set_ylabel("fraction of matched pairs")
     ax.set_title("(c) Distribution of z per family (seed pairs: the null)")
-    ax.legend(fontsize=8)
+    ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.12), ncol=3, frameon=False)
     ax.grid(alpha=0.3)
 
 

@@ -18,8 +18,8 @@ Layout of ``outputs/<run>/``::
     logs/<stage>.log         each stage's log
     .<stage>.partial/        a stage being written (never read by another stage)
 
-Adding a stage touches one :class:`StageSpec` below plus its module and script; the Makefile and the
-README's stage table are checked against :data:`STAGES` by ``tests/test_layout.py``.
+Adding a stage touches one :class:`StageSpec` below plus its module and script; the Makefile and
+docs/pipeline.md's stage table are checked against :data:`STAGES` by ``tests/test_layout.py``.
 """
 
 from __future__ import annotations
@@ -60,7 +60,7 @@ class StageSpec:
     """Stages whose outputs it reads, exactly those (those not enabled for a config are skipped);
     ``tests/test_dag.py`` checks that the stage reads every one and no other."""
     summary: str
-    """One line for the README's stage table."""
+    """One line for docs/pipeline.md's stage table."""
     enabled_by: str | None = None
     """Boolean config key that switches the stage on (``twin.enabled``); None: always on."""
     optional: tuple[str, ...] = ()
@@ -546,7 +546,7 @@ def _stage03_05_files() -> dict[str, tuple[tuple[str, str], ...]]:
     }
 
 
-if __name__ == "__main__":  # pragma: no cover - prints the README's stage table (--outputs: outputs/README's listing)
+if __name__ == "__main__":  # pragma: no cover - prints the docs' stage table (--outputs: outputs/README's)
     import sys
 
     from featevo.layout_docs import outputs_listing_markdown, stage_table_markdown

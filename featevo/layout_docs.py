@@ -1,4 +1,4 @@
-"""Documentation generated from :mod:`featevo.layout`: the README's stage table (from the registry) and
+"""Documentation generated from :mod:`featevo.layout`: docs/pipeline.md's stage table (from the registry) and
 outputs/README.md's file listing (from the file-name constants).
 
 ``python -m featevo.layout`` prints the table, ``python -m featevo.layout --outputs`` the listing;
@@ -13,7 +13,7 @@ from featevo.layout import LOGS_DIR, MANIFEST, STAGES, output_files, stage_spec
 
 
 def stage_table_markdown() -> str:
-    """The README's stage table, generated from the registry (``python -m featevo.layout`` prints it)."""
+    """docs/pipeline.md's stage table, generated from the registry (``python -m featevo.layout`` prints it)."""
     lines = ["| stage folder | script | make target | reads stages | config keys | what it writes |",
              "|---|---|---|---|---|---|"]
     for s in STAGES:

@@ -32,9 +32,19 @@ def _bars(ax, labels, base, tuned, title, xlabel) -> None:
     ax.legend(fontsize=7)
 
 
-def _improvement(ax, labels, change, title, xlabel) -> None:
+def _improvement(ax, labels, change, title, xlabel, seed: np.ndarray | None = None) -> None:
+    """Bars of the change; with ``seed`` (the same change between two seeds of one model, every pair), the band of
+    its central 95% and its largest |value| behind them, so a bar is read against seed noise."""
     y = np.arange(len(labels))
     change = np.asarray(change, dtype=np.float64)
+    if seed is not None and np.isfinite(seed).any():
+        s = np.asarray(seed, dtype=np.float64)[np.isfinite(seed)]
+        lo, hi = np.quantile(s, [0.025, 0.975])
+        ax.axvspan(lo, hi, color=NULL_COLOR, alpha=0.22, lw=0, zorder=0, label="two seeds of base: central 95%")
+        ext = float(np.max(np.abs(s)))
+        ax.axvline(-ext, color=NULL_COLOR, ls=":", lw=1.4, zorder=0, label="two seeds of base: largest |change|")
+        ax.axvline(ext, color=NULL_COLOR, ls=":", lw=1.4, zorder=0)
+        ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.1), ncol=2, frameon=False)
     ax.barh(y, change, 0.6, color=np.where(change >= 0, TUNED_COLOR, BASE_COLOR))
     ax.axvline(0, color="black", lw=0.8)
     ax.set_yticks(y)
@@ -94,24 +104,26 @@ def corrected_four_panel(pooled: Mapping, is_target: np.ndarray, pairs: Mapping[
                          partners: Mapping[str, Mapping[int, int] | None], n: int, out: Path,
                          domains: tuple[str, str]) -> None:
     """The same layout after every correction: matched pairs, the SAE's own encode at its hookpoint without special
-    tokens, specialisation against each model's own reference; (c) beside the same change between two seeds."""
+    tokens, specialisation against each model's own reference; (b) over the seed band and (c) beside the same change
+    between two seeds of the base model."""
     means = {s: domain_means(pooled[(SPECIAL, s)], is_target) for s in {s for ab in pairs.values() for s in ab}}
     a_name, b_name = pairs[TUNED]
     ma, mb = means[a_name], means[b_name]
     fig, axes = plt.subplots(2, 2, figsize=(15, 11))
     part = partners.get(TUNED) or {}
     a, b, change = _pair_changes(ma, mb, part)
+    change_s = (_pair_changes(means[pairs[SEED][0]], means[pairs[SEED][1]], partners[SEED])[2]
+                if SEED in pairs and partners.get(SEED) else None)
     order = top_n(change, n) if len(a) else np.zeros(0, dtype=np.int64)
     labels = [f"{a[k]} -> {b[k]}" for k in order]
     _bars(axes[0, 0], labels, ma["fin"][a[order]] if len(a) else [], mb["fin"][b[order]] if len(a) else [],
           f"(a) top {n} matched pairs by change of own specialisation", f"mean activation on {domains[0]} sentences")
     _improvement(axes[0, 1], labels, change[order] if len(a) else [],
-                 "(b) specialisation change: (fin_T - gen_T) - (fin_B - gen_B), matched pairs", "specialisation change")
+                 "(b) specialisation change: (fin_T - gen_T) - (fin_B - gen_B), matched pairs; grey: seed noise",
+                 "specialisation change", seed=change_s)
     ax = axes[1, 0]
     ax.hist(change, bins=30, color=TUNED_COLOR, alpha=0.7, label=f"base vs tuned ({len(change)} matched pairs)")
-    if SEED in pairs and partners.get(SEED):
-        sa, sb = pairs[SEED]
-        change_s = _pair_changes(means[sa], means[sb], partners[SEED])[2]
+    if change_s is not None:
         ax.hist(change_s, bins=30, color=NULL_COLOR, alpha=0.6,
                 label=f"base vs a second seed of base ({len(change_s)} pairs): the baseline")
     ax.axvline(0, color="black", lw=0.8)

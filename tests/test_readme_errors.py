@@ -1,6 +1,7 @@
-"""The README's bad-input table ("When things go wrong") quotes the messages the loaders and validators raise.
+"""The bad-input table of docs/troubleshooting.md ("What the errors mean", linked from the README) quotes the
+messages the loaders and validators raise.
 
-Each case triggers the real error and checks that the README's table holds the message's fixed part, so a
+Each case triggers the real error and checks that the table holds the message's fixed part, so a
 reworded message (or a table row that drifts from it) fails here."""
 
 from __future__ import annotations
@@ -18,10 +19,10 @@ MINIMAL = "run_name: x\nbase_model: {name: a}\ntuned_model: {name: b}\n"
 
 
 def _error_table() -> str:
-    readme = (REPO_ROOT / "README.md").read_text(encoding="utf-8")
-    section = readme.split("## When things go wrong", 1)[1].split("\n## ", 1)[0]
+    doc = (REPO_ROOT / "docs" / "troubleshooting.md").read_text(encoding="utf-8")
+    section = doc.split("## What the errors mean", 1)[1].split("\n## ", 1)[0]
     rows = [line for line in section.splitlines() if line.startswith("| `")]
-    assert rows, "README has no error table under 'When things go wrong'"
+    assert rows, "docs/troubleshooting.md has no error table under 'What the errors mean'"
     return "\n".join(rows)
 
 
@@ -54,7 +55,7 @@ def _stride(minilm_dir):
 
 
 CASES = {
-    # case -> (how to trigger it, a pattern of the whole message, the part the README quotes)
+    # case -> (how to trigger it, a pattern of the whole message, the part the table quotes)
     "bad CSV row": (lambda t, m: _csv(t, 'text,category\n"ok",markets\n"",markets\n'),
                     r"d\.csv: row 2: field 'text' must be a non-empty string",
                     "field 'text' must be a non-empty string"),
@@ -92,5 +93,5 @@ def test_readme_quotes_the_message(case, tmp_path, minilm_dir):
     trigger, pattern, quoted = CASES[case]
     msg = _message(trigger(tmp_path, minilm_dir))
     assert "\n" not in msg and re.search(pattern, msg), msg
-    assert "..." in quoted or quoted in msg, msg  # quoted verbatim unless the README elides a variable part
-    assert quoted in _error_table(), f"README's error table lacks {quoted!r} (the message is: {msg})"
+    assert "..." in quoted or quoted in msg, msg  # quoted verbatim unless the table elides a variable part
+    assert quoted in _error_table(), f"docs/troubleshooting.md lacks {quoted!r} (the message is: {msg})"

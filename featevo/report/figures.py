@@ -11,7 +11,7 @@ import math
 from pathlib import Path
 from typing import Optional, Sequence
 
-from featevo.plots import BASE_COLOR, NULL_COLOR, TUNED_COLOR, color_for, plt, save_figure
+from featevo.plots import CONTROL_COLOR, MODEL_COLORS, NULL_COLOR, TUNED_COLOR, color_for, plt, save_figure
 
 
 def _ok(x) -> bool:
@@ -59,14 +59,15 @@ def sae_losses(rows: Sequence[dict], loss_name: str, out: Path) -> None:
     for s_ in ("top", "right", "left"):
         ax.spines[s_].set_visible(False)
     ax.tick_params(axis="y", length=0)
-    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.22 - 0.25 / max(1, len(rows))), ncol=3, frameon=False,
-              fontsize=8.5)
+    height = 0.9 + 0.75 * len(rows)  # inches: the legend goes about 0.7 inch under the axes, whatever their height
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.75 / (0.8 * height)), ncol=3, frameon=False, fontsize=8.5)
     save_figure(fig, out)
 
 
 def twin_drift_and_loss(drift: dict[str, dict], mlm: dict[str, dict], out: Path) -> None:
-    """Left: relative parameter drift per block. Right: held-out MLM loss before/after tuning."""
-    fig, (a1, a2) = plt.subplots(1, 2, figsize=(11, 3.8), gridspec_kw={"width_ratios": [1.4, 1]})
+    """Left: relative parameter drift per block. Right: held-out MLM loss of the base and of every twin in
+    ``mlm`` (one colour per model family, the legend outside the bars)."""
+    fig, (a1, a2) = plt.subplots(1, 2, figsize=(12.5, 3.8), gridspec_kw={"width_ratios": [1.3, 1]})
     names = list(drift)
     vals = [100 * drift[n].get("relative", float("nan")) for n in names]
     a1.bar(range(len(names)), vals, color=TUNED_COLOR, alpha=0.85)
@@ -75,19 +76,21 @@ def twin_drift_and_loss(drift: dict[str, dict], mlm: dict[str, dict], out: Path)
     a1.set_title("Parameter drift, base → tuned")
     _style(a1)
     domains = list(mlm)
-    width = 0.38
-    for j, (key, color, label) in enumerate((("base", BASE_COLOR, "base (before)"),
-                                              ("tuned", TUNED_COLOR, "tuned (after)"))):
-        xs = [i + (j - 0.5) * width for i in range(len(domains))]
+    keys = [k for k in MODEL_COLORS if any(_ok(mlm[d].get(k)) for d in domains)]
+    width = 0.8 / max(1, len(keys))
+    for j, key in enumerate(keys):
+        xs = [i + (j - (len(keys) - 1) / 2) * width for i in range(len(domains))]
         ys = [mlm[d].get(key) for d in domains]
         ys = [y if _ok(y) else 0.0 for y in ys]
-        a2.bar(xs, ys, width * 0.95, color=color, label=label)
+        label = {"base": "base (before)", "tuned": "tuned (after)"}.get(key, f"{key} twin")
+        a2.bar(xs, ys, width * 0.95, color=MODEL_COLORS[key], label=label)
         for x, y in zip(xs, ys):
-            a2.text(x, y, f"{y:.2f}", ha="center", va="bottom", fontsize=8)
+            a2.text(x, y, f"{y:.2f}", ha="center", va="bottom", fontsize=7, rotation=90 if len(keys) > 2 else 0)
     a2.set_xticks(range(len(domains)), [f"{d} text" for d in domains])
     a2.set_ylabel("masked-LM loss (held out)")
     a2.set_title("MLM loss before vs after fine-tuning")
-    a2.legend(frameon=False, fontsize=8.5)
+    a2.set_ylim(0, 1.15 * max([mlm[d].get(k) for d in domains for k in keys if _ok(mlm[d].get(k))], default=1.0))
+    a2.legend(frameon=False, fontsize=8.5, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     _style(a2)
     fig.tight_layout()
     save_figure(fig, out)
@@ -100,7 +103,7 @@ def class_counts(classes: Sequence[str], groups: Sequence[tuple], out: Path, yla
     n = max(1, len(groups))
     width = 0.8 / n
     xs = range(len(classes))
-    colors = [TUNED_COLOR, NULL_COLOR, "#2ca02c", BASE_COLOR]
+    colors = [TUNED_COLOR, NULL_COLOR, CONTROL_COLOR, MODEL_COLORS["planted"]]
     for j, (label, vals, lo, hi) in enumerate(groups):
         pos = [x + (j - (n - 1) / 2) * width for x in xs]
         ys = [v if _ok(v) else 0.0 for v in vals]
@@ -110,13 +113,15 @@ def class_counts(classes: Sequence[str], groups: Sequence[tuple], out: Path, yla
                    [max(0.0, (hv if _ok(hv) else y) - y) for y, hv in zip(ys, hi)]]
         ax.bar(pos, ys, width * 0.95, color=colors[j % len(colors)], label=label, yerr=err,
                error_kw=dict(lw=0.8, capsize=2))
-        for x, v in zip(pos, vals):
+        tops = [y + (e or 0.0) for y, e in zip(ys, err[1] if err else [0.0] * len(ys))]
+        for x, v, top in zip(pos, vals, tops):  # above the whisker, upright, so neighbours do not overprint
             txt = (f"{v:.0f}" if float(v).is_integer() else f"{v:.1f}") if _ok(v) else "n/a"
-            ax.text(x, v if _ok(v) else 0.0, txt, ha="center", va="bottom", fontsize=7.5)
+            ax.text(x, top, " " + txt, ha="center", va="bottom", fontsize=7, rotation=90)
     ax.set_xticks(list(xs), list(classes), rotation=20, ha="right")
     ax.set_ylabel(ylabel)
-    ax.set_title("Latent classes: the primary comparison against the seed pairs (baseline) and the control twin")
-    ax.legend(frameon=False, fontsize=8.5)
+    ax.set_ylim(0, ax.get_ylim()[1] * 1.12)
+    ax.set_title("Latent classes: the primary comparison\nagainst the seed pairs (baseline) and the control twin")
+    ax.legend(frameon=False, fontsize=8.5, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     _style(ax)
     save_figure(fig, out)
 
