@@ -34,7 +34,10 @@ def test_study_config_is_the_study():
     cfg = load_config(REPO_ROOT / "configs" / "bert_finbert.yaml")
     assert cfg.base_model.name == "bert-base-uncased"
     assert cfg.tuned_model.name == "ProsusAI/finbert"
-    assert cfg.harvest.layer == 6 and not cfg.twin.enabled
+    assert cfg.harvest.layer == 6
+    # the study's controls for a given pair: a replica and a planted twin continued from FinBERT, bf16 shards
+    assert cfg.twin.enabled and cfg.twin.replica and cfg.twin.planted and cfg.twin.planted_from == "tuned"
+    assert cfg.harvest.store_dtype == "bfloat16" and cfg.harvest.max_tokens
     assert cfg.data.corpus == "jyanimaulik/yahoo_finance_stockmarket_news"
 
 
