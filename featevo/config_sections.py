@@ -65,6 +65,10 @@ class DataConfig:
     """Fraction of the corpus held out (seeded split) for SAE evaluation and twin eval loss."""
     max_docs: Optional[int] = None
     """Cap on corpus documents (after the seeded shuffle); None keeps all."""
+    corpus_domain: Optional[Literal["target", "reference"]] = None
+    """Domain role of the corpus documents that carry no known category (a corpus of one domain without a category
+    column, like the study's financial news): ``target`` or ``reference``; None leaves them unlabelled (no twin can
+    train on them: the twins read the target- or reference-domain documents)."""
 
     def __post_init__(self) -> None:
         if not 0.0 < self.eval_fraction < 1.0:

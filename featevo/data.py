@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import random
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from featevo.config import DataConfig
@@ -216,6 +216,8 @@ def load_corpus(cfg: DataConfig, seed: int) -> tuple[list[Doc], list[Doc]]:
     docs = [docs[i] for i in order]
     if cfg.max_docs is not None:
         docs = docs[: cfg.max_docs]
+    if cfg.corpus_domain is not None:
+        docs = [replace(d, domain=cfg.corpus_domain) if d.domain == "unlabelled" else d for d in docs]
     n_eval = max(1, int(round(len(docs) * cfg.eval_fraction)))
     if len(docs) - n_eval < 1:
         raise DataError(f"{cfg.corpus}: {len(docs)} documents are too few for a train/eval split")

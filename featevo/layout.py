@@ -91,7 +91,8 @@ REPORT = "05_report"
 DATA_LABELS = ("data.text_field", "data.category_field", "data.domain_field", "data.cluster_field",
                "data.target_domain", "data.reference_domain", "data.target_categories", "data.reference_categories")
 """How corpus and probe files are read: their columns, the two domains' names and category lists."""
-CORPUS_KEYS = ("data.corpus", "data.corpus_split", *DATA_LABELS, "data.eval_fraction", "data.max_docs")
+CORPUS_KEYS = ("data.corpus", "data.corpus_split", *DATA_LABELS, "data.eval_fraction", "data.max_docs",
+               "data.corpus_domain")
 """The config fields that decide the corpus documents and their split (not the probe set)."""
 PROBE_KEYS = ("data.probe", *DATA_LABELS)
 """The config fields that decide the probe set."""
