@@ -20,10 +20,9 @@ import pandas as pd
 import pytest
 import torch
 from conftest import FIN, write_corpus
-from test_interpret import _Replay
+from test_dag import _Client  # stage 04's scripted LLM: every explanation is "numbers"
 
 from featevo.config import ModelConfig, config_from_dict
-from featevo.interpret import _RecordingMixin
 from featevo.io import read_json
 from featevo.layout import (
     CAUSAL, COMPARE, DELTAS, DIFFING, INTERPRET, REPORT, STUDY, TRAIN, TWIN, CompareFiles, DiffingFiles,
@@ -31,20 +30,6 @@ from featevo.layout import (
 )
 
 D, BLOCKS, HEADS, FFN, LATENTS = 768, 12, 12, 3072, 16
-
-
-class _Endless(list):
-    def pop(self, index=-1):
-        return "[EXPLANATION]: numbers"
-
-
-class _Client(_RecordingMixin, _Replay):
-    """Stage 04's LLM: every explanation is "numbers"; as a scorer it marks the contexts with digits."""
-
-    def __init__(self, *args):
-        _Replay.__init__(self, "scripted")
-        self._init_log()
-        self.explain_replies = _Endless()
 
 
 @pytest.fixture(scope="module")
